@@ -1,0 +1,56 @@
+"""The abstract target: check / push / run / fetch / cleanup, and the benchmark built on them."""
+
+from __future__ import annotations
+
+import abc
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from edgecomp.config import BenchConfig
+
+RUNNER_PATH = Path(__file__).resolve().parent.parent / "bench" / "runner.py"
+
+
+@dataclass
+class BenchOutcome:
+    """One artifact's benchmark: the runner's JSON when it worked, or why it did not."""
+
+    artifact: Path
+    result: Optional[dict] = None
+    error: Optional[str] = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def runner_arguments(model: str, sample: str, out: str, settings: BenchConfig, runtime: str = "auto") -> list[str]:
+    """The runner's command-line arguments (paths as the device sees them)."""
+    return [model, "--sample", sample, "--out", out, "--threads", str(settings.threads),
+            "--warmup", str(settings.warmup), "--min-runs", str(settings.min_runs),
+            "--min-time", str(settings.min_time_s), "--max-runs", str(settings.max_runs),
+            "--runtime", runtime]
+
+
+class Target(abc.ABC):
+    """A place that runs the benchmark runner. Subclasses move files and run commands."""
+
+    name: str = "abstract"
+
+    @abc.abstractmethod
+    def check(self) -> dict:
+        """Returns device facts (CPU, Python, runtimes...); raises TargetError if unusable."""
+
+    @abc.abstractmethod
+    def bench(self, artifacts: list[Path], sample: Path, settings: BenchConfig) -> list[BenchOutcome]:
+        """Benchmarks each artifact in its own process; a failure is an outcome, not an exception."""
+
+    @staticmethod
+    def parse_result(text: str, artifact: Path) -> BenchOutcome:
+        try:
+            return BenchOutcome(artifact, result=json.loads(text))
+        except json.JSONDecodeError as err:
+            return BenchOutcome(artifact, error=f"runner wrote unreadable JSON: {err}")

@@ -1,0 +1,65 @@
+"""The host target: the runner in a subprocess of this machine's Python, one per artifact.
+
+A subprocess per artifact keeps each peak-memory figure separate and turns a runtime crash on a
+bad file into an error message instead of a dead CLI.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from edgecomp.adapters.base import RUNNER_PATH, BenchOutcome, Target, runner_arguments
+from edgecomp.config import BenchConfig
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1][:400] if lines else "no output"
+
+
+def host_facts() -> dict:
+    """CPU model, cores and OS of this machine, for the report."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"kind": "host", "cpu": cpu, "cores": os.cpu_count(), "machine": platform.machine(),
+            "os": platform.platform(), "python": platform.python_version()}
+
+
+class HostTarget(Target):
+    name = "host"
+
+    def __init__(self, runtime: str = "auto", python: str = sys.executable):
+        self.runtime = runtime
+        self.python = python
+
+    def check(self) -> dict:
+        return host_facts()
+
+    def bench(self, artifacts: list[Path], sample: Path, settings: BenchConfig) -> list[BenchOutcome]:
+        return [self._bench_one(Path(a), sample, settings) for a in artifacts]
+
+    def _bench_one(self, artifact: Path, sample: Path, settings: BenchConfig) -> BenchOutcome:
+        with tempfile.TemporaryDirectory(prefix="edgecomp-bench-") as tmp:
+            out = Path(tmp) / "result.json"
+            command = [self.python, str(RUNNER_PATH)] + runner_arguments(
+                str(artifact), str(sample), str(out), settings, self.runtime)
+            env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+            try:
+                proc = subprocess.run(command, capture_output=True, text=True, timeout=settings.timeout_s, env=env)
+            except subprocess.TimeoutExpired:
+                return BenchOutcome(artifact, error=f"runner did not finish within {settings.timeout_s:.0f} s")
+            if proc.returncode != 0 or not out.exists():
+                return BenchOutcome(artifact, error=f"runner exited with code {proc.returncode}: "
+                                                    f"{_last_line(proc.stderr or proc.stdout)}")
+            return self.parse_result(out.read_text(), artifact)

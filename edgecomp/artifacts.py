@@ -1,0 +1,135 @@
+"""Export every artifact a plan asks for, check each against Keras, and benchmark them all.
+
+An artifact that fails to export or to run becomes a `failed` row with its reason; the loop goes
+on with the others (a failed variant never hides the rest).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from edgecomp.adapters.base import Target
+from edgecomp.config import BenchConfig
+from edgecomp.errors import EdgecompError
+from edgecomp.export.files import gzip_size, write_bytes_atomically
+from edgecomp.export.parity import FLOAT_PRECISIONS, check_parity
+from edgecomp.progress import step
+from edgecomp.report.format import number
+from edgecomp.stages import RunContext
+
+
+def planned_exports(ctx: RunContext) -> list[tuple[str, str]]:
+    """(format, precision) pairs in report order: float32 baselines first."""
+    exports = []
+    if "tflite" in ctx.plan.export.formats:
+        exports.append(("tflite", "float32"))
+        exports += [("tflite", mode) for mode in ctx.ptq_modes]
+    if "onnx" in ctx.plan.export.formats:
+        exports.append(("onnx", "float32"))
+    return exports
+
+
+def _export_one(ctx: RunContext, fmt: str, precision: str, path: Path) -> None:
+    from edgecomp.export.onnx import keras_to_onnx
+    from edgecomp.export.tflite import keras_to_tflite
+
+    if fmt == "onnx":
+        keras_to_onnx(ctx.model, path, ctx.plan.export.onnx_opset)
+        return
+    samples = ctx.export_hints.get("calibration_samples", 500)
+    keras_to_tflite(ctx.model, path, precision, calibration_images=ctx.data.x_train[:samples])
+
+
+def export_artifacts(ctx: RunContext) -> list[dict]:
+    """Exports, then checks parity of each file against the Keras model on test images."""
+    out_dir = ctx.run_dir / "artifacts"
+    parity_images = ctx.data.x_test[: ctx.plan.export.parity_samples]
+    keras_outputs = ctx.model.predict(parity_images, batch_size=256, verbose=0)  # (N, K)
+    records = []
+    for fmt, precision in planned_exports(ctx):
+        path = out_dir / f"model_{precision}.{fmt}"
+        record = {"name": path.name, "format": fmt, "precision": precision,
+                  "path": str(path.relative_to(ctx.run_dir)), "status": "ok", "error": None,
+                  "params": int(ctx.model.count_params())}
+        step(f"exporting {path.name}")
+        started = time.perf_counter()
+        try:
+            _export_one(ctx, fmt, precision, path)
+        except EdgecompError as err:
+            record.update(status="failed", error=str(err))
+            records.append(record)
+            continue
+        record["export_seconds"] = round(time.perf_counter() - started, 3)
+        record["size_bytes"] = path.stat().st_size
+        record["gzip_bytes"] = gzip_size(path)
+        record["parity"] = check_parity(path, precision, keras_outputs, parity_images)
+        if not record["parity"]["passed"]:
+            record["status"] = "parity_failed"
+            kind = "error" if precision in FLOAT_PRECISIONS else "flagged"
+            record["error"] = (f"parity {kind}: top-1 agreement {record['parity']['top1_agreement']:.3f}, "
+                               f"max |diff| {number(record['parity']['max_abs_diff'], 4)}")
+        records.append(record)
+    return records
+
+
+def write_sample(data, path: Path, limit: Optional[int]) -> Path:
+    """The test images and labels the runner measures accuracy on (allow_pickle-free npz)."""
+    import io
+
+    x, y = data.x_test, data.y_test
+    if limit:
+        x, y = x[:limit], y[:limit]
+    buffer = io.BytesIO()
+    np.savez(buffer, x=x.astype(np.float32), y=y.astype(np.int64))
+    return write_bytes_atomically(path, buffer.getvalue())
+
+
+def make_timing_floor_model(path: Path) -> Path:
+    """A trivial model (one 1x1 dense) whose latency is the runner's own timing floor."""
+    from edgecomp.export.tflite import keras_to_tflite
+    from edgecomp.tfenv import keras
+
+    inputs = keras().Input(shape=(1,))
+    model = keras().Model(inputs, keras().layers.Dense(1)(inputs))
+    return keras_to_tflite(model, path, "float32")
+
+
+def bench_artifacts(artifacts: list[dict], data, run_dir: Path, target: Target,
+                    settings: BenchConfig) -> Optional[dict]:
+    """Benchmarks every exported artifact on the target; returns the timing floor's latency."""
+    bench_dir = run_dir / "bench"
+    sample = write_sample(data, bench_dir / "sample.npz", settings.accuracy_samples)
+    runnable = [a for a in artifacts if a["status"] != "failed"]
+    step(f"benchmarking {len(runnable)} artifact(s) on {target.name}")
+    outcomes = target.bench([run_dir / a["path"] for a in runnable], sample, settings)
+    for record, outcome in zip(runnable, outcomes):
+        if not outcome.ok:
+            record.update(status="failed", error=f"benchmark: {outcome.error}")
+            continue
+        result = outcome.result
+        record.update({
+            "accuracy": result["accuracy"], "accuracy_samples": result["accuracy_samples"],
+            "accuracy_source": outcome.extra.get("accuracy_source", "target"),
+            "latency_ms": result["latency_ms"], "latencies_ms": result["latencies_ms"],
+            "runs": result["runs"], "init_ms": result["init_ms"], "peak_rss_mb": result["peak_rss_mb"],
+            "rss_before_load_mb": result["rss_before_load_mb"], "runtime": result["runtime"],
+            "io": result["io"], "threads": result["threads"],
+        })
+        record.update(outcome.extra)
+    floor_sample = bench_dir / "timing_floor_sample.npz"
+    write_bytes_atomically(floor_sample, _floor_sample_bytes())
+    floor_model = make_timing_floor_model(bench_dir / "timing_floor.tflite")
+    floor = target.bench([floor_model], floor_sample, settings)[0]
+    return floor.result["latency_ms"] if floor.ok else None
+
+
+def _floor_sample_bytes() -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    np.savez(buffer, x=np.zeros((1, 1), np.float32), y=np.zeros((1,), np.int64))
+    return buffer.getvalue()

@@ -1,0 +1,260 @@
+#!/usr/bin/env python3
+"""Self-contained benchmark runner: copied to a device and run there as a plain script.
+
+Needs only Python 3.8+, numpy (1.x or 2.x) and one runtime: ai_edge_litert, tflite_runtime or
+tensorflow.lite for `.tflite`, onnxruntime for `.onnx`. It must never import edgecomp.
+
+Usage:
+    python runner.py MODEL --sample sample.npz --out result.json [--threads 1] [--warmup 20]
+                     [--min-runs 100] [--min-time 2.0] [--max-runs 10000] [--runtime auto]
+
+`sample.npz` holds `x` (float32, normalised like the training data, shape (N, H, W, C)) and `y`
+(int labels). The result JSON holds latency statistics of single-image invocations, init time,
+memory, and the accuracy of the artifact itself on the sample (int8 inputs are quantized with
+the model's own scale and zero point).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import sys
+import time
+
+RUNNER_VERSION = 1
+
+
+def _rss_now_mb() -> float:
+    """Current resident set size, from /proc (Linux); 0.0 where unavailable."""
+    try:
+        with open("/proc/self/statm") as handle:
+            pages = int(handle.read().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def _peak_rss_mb() -> float:
+    """Peak resident set size of this process image.
+
+    Linux: VmHWM from /proc, which starts afresh at exec. ru_maxrss would not do: it carries the
+    parent's peak across fork and exec, so a runner started by a 1 GB TensorFlow process would
+    report 1 GB.
+    """
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # kB -> MB
+    except (OSError, ValueError, IndexError):
+        pass
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # ru_maxrss is kilobytes on Linux and bytes on macOS.
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024
+
+
+def _load_tflite_interpreter(preferred: str):
+    """Returns (Interpreter class, runtime name, version), trying runtimes in the documented order."""
+    order = ["ai_edge_litert", "tflite_runtime", "tensorflow"] if preferred == "auto" else [preferred]
+    errors = []
+    for name in order:
+        try:
+            if name == "ai_edge_litert":
+                from ai_edge_litert.interpreter import Interpreter
+                import ai_edge_litert as module
+            elif name == "tflite_runtime":
+                from tflite_runtime.interpreter import Interpreter
+                import tflite_runtime as module
+            elif name == "tensorflow":
+                import tensorflow as module
+                Interpreter = module.lite.Interpreter
+            else:
+                raise ImportError("unknown TFLite runtime %r" % name)
+            return Interpreter, name, getattr(module, "__version__", "unknown")
+        except ImportError as err:
+            errors.append("%s: %s" % (name, err))
+    raise SystemExit("no TFLite runtime could be imported (%s); install ai-edge-litert or tflite-runtime"
+                     % "; ".join(errors))
+
+
+class TfliteModel:
+    def __init__(self, path: str, threads: int, runtime: str):
+        Interpreter, self.runtime, self.runtime_version = _load_tflite_interpreter(runtime)
+        start = time.perf_counter()
+        self.interpreter = Interpreter(model_path=path, num_threads=threads)
+        self.interpreter.allocate_tensors()
+        self.init_ms = (time.perf_counter() - start) * 1e3
+        self.input = self.interpreter.get_input_details()[0]
+        self.output = self.interpreter.get_output_details()[0]
+
+    def describe(self) -> dict:
+        return {
+            "input_dtype": str(self.input["dtype"].__name__),
+            "input_shape": [int(d) for d in self.input["shape"]],
+            "input_quantization": [float(self.input["quantization"][0]), int(self.input["quantization"][1])],
+            "output_dtype": str(self.output["dtype"].__name__),
+            "output_quantization": [float(self.output["quantization"][0]), int(self.output["quantization"][1])],
+        }
+
+    def prepare(self, image):
+        """float32 (H, W, C) -> the model's input tensor (1, H, W, C), quantized if it is integer."""
+        import numpy as np
+
+        batch = image[None, ...]
+        scale, zero_point = self.input["quantization"]
+        if self.input["dtype"] in (np.int8, np.uint8, np.int16):
+            info = np.iinfo(self.input["dtype"])
+            batch = np.clip(np.round(batch / scale + zero_point), info.min, info.max)
+        return batch.astype(self.input["dtype"])
+
+    def invoke(self, prepared):
+        self.interpreter.set_tensor(self.input["index"], prepared)
+        self.interpreter.invoke()
+
+    def output_scores(self):
+        import numpy as np
+
+        scores = self.interpreter.get_tensor(self.output["index"])
+        scale, zero_point = self.output["quantization"]
+        if scale:
+            scores = (scores.astype(np.float32) - zero_point) * scale
+        return scores
+
+
+class OnnxModel:
+    def __init__(self, path: str, threads: int, runtime: str):
+        import onnxruntime
+
+        self.runtime, self.runtime_version = "onnxruntime", onnxruntime.__version__
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        start = time.perf_counter()
+        self.session = onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+        self.init_ms = (time.perf_counter() - start) * 1e3
+        self.input = self.session.get_inputs()[0]
+        self.outputs = None
+
+    def describe(self) -> dict:
+        return {"input_dtype": self.input.type, "input_shape": [str(d) for d in self.input.shape],
+                "input_quantization": None, "output_dtype": self.session.get_outputs()[0].type,
+                "output_quantization": None}
+
+    def prepare(self, image):
+        import numpy as np
+
+        return image[None, ...].astype(np.float32)
+
+    def invoke(self, prepared):
+        self.outputs = self.session.run(None, {self.input.name: prepared})
+
+    def output_scores(self):
+        return self.outputs[0]
+
+
+def _percentile(sorted_values, q: float) -> float:
+    """Linear-interpolated percentile of an already sorted list (numpy's default method)."""
+    if len(sorted_values) == 1:
+        return sorted_values[0]
+    rank = (len(sorted_values) - 1) * q / 100.0
+    low = int(rank)
+    high = min(low + 1, len(sorted_values) - 1)
+    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (rank - low)
+
+
+def latency_stats(latencies_ms) -> dict:
+    """mean, std, min, max and p50/p90/p99 of a list of latencies in milliseconds."""
+    values = sorted(latencies_ms)
+    mean = sum(values) / len(values)
+    variance = sum((v - mean) ** 2 for v in values) / len(values)
+    return {"mean": mean, "std": variance ** 0.5, "min": values[0], "max": values[-1],
+            "p50": _percentile(values, 50), "p90": _percentile(values, 90), "p99": _percentile(values, 99)}
+
+
+def time_invocations(model, prepared, warmup: int, min_runs: int, min_time_s: float, max_runs: int):
+    """Warm-up, then single-image invocations until both `min_runs` and `min_time_s` are reached."""
+    for _ in range(warmup):
+        model.invoke(prepared)
+    latencies_ms = []
+    started = time.perf_counter()
+    while len(latencies_ms) < max_runs:
+        t0 = time.perf_counter_ns()
+        model.invoke(prepared)
+        latencies_ms.append((time.perf_counter_ns() - t0) / 1e6)
+        if len(latencies_ms) >= min_runs and time.perf_counter() - started >= min_time_s:
+            break
+    return latencies_ms
+
+
+def measure_accuracy(model, images, labels):
+    """Top-1 accuracy of the artifact, one image at a time, exactly as an app would feed it."""
+    import numpy as np
+
+    correct = 0
+    for image, label in zip(images, labels):
+        model.invoke(model.prepare(image))
+        correct += int(np.argmax(model.output_scores()) == int(label))
+    return correct / len(labels)
+
+
+def run(args) -> dict:
+    import numpy as np
+
+    rss_before_mb = _rss_now_mb()
+    with np.load(args.sample, allow_pickle=False) as sample:
+        images, labels = sample["x"].astype(np.float32), sample["y"]
+    model_cls = OnnxModel if args.model.endswith(".onnx") else TfliteModel
+    model = model_cls(args.model, args.threads, args.runtime)
+    rss_after_init_mb = _rss_now_mb()
+    latencies = time_invocations(model, model.prepare(images[0]), args.warmup, args.min_runs,
+                                 args.min_time, args.max_runs)
+    accuracy = measure_accuracy(model, images, labels) if not args.no_accuracy else None
+    return {
+        "runner_version": RUNNER_VERSION,
+        "model": os.path.basename(args.model),
+        "runtime": {"name": model.runtime, "version": model.runtime_version},
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "machine": platform.machine(),
+        "threads": args.threads,
+        "io": model.describe(),
+        "init_ms": model.init_ms,
+        "runs": len(latencies),
+        "warmup": args.warmup,
+        "latency_ms": latency_stats(latencies),
+        "latencies_ms": latencies,
+        "rss_before_load_mb": rss_before_mb,
+        "rss_after_init_mb": rss_after_init_mb,
+        "peak_rss_mb": _peak_rss_mb(),
+        "accuracy": accuracy,
+        "accuracy_samples": None if accuracy is None else int(len(labels)),
+    }
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model")
+    parser.add_argument("--sample", required=True)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--min-runs", type=int, default=100)
+    parser.add_argument("--min-time", type=float, default=2.0)
+    parser.add_argument("--max-runs", type=int, default=100000)
+    parser.add_argument("--runtime", default="auto")
+    parser.add_argument("--no-accuracy", action="store_true")
+    args = parser.parse_args(argv)
+    result = run(args)
+    # Write then rename, so a killed run never leaves a half-written result that looks complete.
+    tmp = args.out + ".partial"
+    with open(tmp, "w") as handle:
+        json.dump(result, handle)
+    os.replace(tmp, args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

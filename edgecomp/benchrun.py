@@ -1,0 +1,55 @@
+"""Benchmarking files a user brings: no Keras model, so no parity check, but the same numbers."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from edgecomp.artifacts import bench_artifacts
+from edgecomp.config import BenchConfig, Plan
+from edgecomp.data import load_dataset
+from edgecomp.errors import ModelLoadError
+from edgecomp.export.files import gzip_size
+
+SUFFIX_FORMATS = {".tflite": "tflite", ".onnx": "onnx"}
+
+
+def describe_file(path: Path, run_dir: Path) -> dict:
+    """Size, gzip size and precision of an artifact file (precision read from its input/weights)."""
+    if not path.is_file():
+        raise ModelLoadError(f"artifact {path} does not exist.")
+    if path.suffix not in SUFFIX_FORMATS:
+        raise ModelLoadError(f"{path} is not a .tflite or .onnx file.")
+    return {"name": path.name, "format": SUFFIX_FORMATS[path.suffix], "precision": "unknown",
+            "path": str(path.resolve()), "status": "ok", "error": None, "params": None,
+            "size_bytes": path.stat().st_size, "gzip_bytes": gzip_size(path)}
+
+
+def run_bench(paths: list[Path], dataset: str, target, settings: BenchConfig, run_dir: Path,
+              command: str = "") -> dict:
+    """Benchmarks each file on the target and writes report.json / report.md in `run_dir`."""
+    from edgecomp.report.assemble import assemble_report, write_reports
+
+    started = time.perf_counter()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    artifacts = [describe_file(Path(p), run_dir) for p in paths]
+    target_facts = target.check()
+    data = load_dataset(dataset, test_limit=settings.accuracy_samples)
+    floor = bench_artifacts(artifacts, data, run_dir, target, settings)
+    for artifact in artifacts:
+        io = artifact.get("io") or {}
+        artifact["precision"] = _precision_from_io(io)
+    plan = Plan(name="bench", stages=[], dataset={"name": dataset}, bench=settings)
+    report = assemble_report(plan=plan, data=data, run_dir=run_dir, stages=[],
+                             keras_info={"accuracy": None, "params": None}, artifacts=artifacts,
+                             timing_floor=floor, target=target, target_facts=target_facts, command=command,
+                             wall_seconds=time.perf_counter() - started)
+    write_reports(report, run_dir)
+    return report
+
+
+def _precision_from_io(io: dict) -> str:
+    dtype = str(io.get("input_dtype", ""))
+    if "int8" in dtype or "uint8" in dtype:
+        return "int8 I/O"
+    return "float I/O" if dtype else "unknown"

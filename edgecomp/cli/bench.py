@@ -1,0 +1,37 @@
+"""`edgecomp bench`: benchmark `.tflite` / `.onnx` files a user brings."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from edgecomp.cli.common import handle_errors, invoked_command, resolve_target
+
+
+@handle_errors
+def bench_command(
+    artifacts: list[Path] = typer.Argument(..., help="One or more .tflite / .onnx files."),
+    target: str = typer.Option("host", help="Target profile name or YAML path."),
+    dataset: str = typer.Option("fashion_mnist", help="Dataset whose test images measure accuracy."),
+    out: Path = typer.Option(Path("runs/bench"), help="Folder for report.json and report.md."),
+    threads: int = typer.Option(1, min=1, help="Interpreter threads."),
+    min_runs: int = typer.Option(200, min=1, help="Timed runs at least."),
+    min_time: float = typer.Option(2.0, min=0, help="Seconds of timed runs at least."),
+    accuracy_samples: Optional[int] = typer.Option(None, min=1, help="Test images for accuracy [all]."),
+    as_json: bool = typer.Option(False, "--json", help="Print report.json to stdout."),
+) -> None:
+    """Measure latency, memory, size and accuracy of existing model files on a target."""
+    from edgecomp.benchrun import run_bench
+    from edgecomp.config import BenchConfig
+    from edgecomp.report.summary import print_summary
+
+    settings = BenchConfig(threads=threads, min_runs=min_runs, min_time_s=min_time,
+                           accuracy_samples=accuracy_samples)
+    report = run_bench(artifacts, dataset, resolve_target(target), settings, out, command=invoked_command())
+    if as_json:
+        typer.echo(json.dumps(report))
+    else:
+        print_summary(report)

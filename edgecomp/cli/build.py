@@ -1,0 +1,62 @@
+"""`edgecomp build`: the whole pipeline, from a plan file or from flags."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from edgecomp.cli.common import handle_errors, invoked_command, resolve_target
+
+
+def plan_from_options(config: Optional[Path], model: Optional[str], dataset: Optional[str],
+                      epochs: Optional[int], train_limit: Optional[int], seed: Optional[int]):
+    """The plan file (or the default plan) with command-line flags applied on top."""
+    from edgecomp.compress.train import is_model_file
+    from edgecomp.config import load_yaml, parse_plan
+
+    data = load_yaml(config) if config else {}
+    if model:
+        data["model"] = model
+    if dataset:
+        data.setdefault("dataset", {})["name"] = dataset
+    if train_limit:
+        data.setdefault("dataset", {})["train_limit"] = train_limit
+    if seed is not None:
+        data["seed"] = seed
+    stages = data.setdefault("stages", [{"stage": "train"}, {"stage": "quantize"}])
+    train_stages = [s for s in stages if isinstance(s, dict) and s.get("stage") == "train"]
+    for stage in train_stages:
+        if epochs is not None:
+            stage["epochs"] = epochs
+        elif model and is_model_file(model) and not config:
+            stage["epochs"] = 0  # a user's trained model is loaded, not retrained, unless asked
+    return parse_plan(data, source=f"plan {config}" if config else "plan")
+
+
+@handle_errors
+def build_command(
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="Plan YAML (stages, export, bench)."),
+    model: Optional[str] = typer.Option(None, help="Zoo model name or a .keras/.h5/SavedModel path."),
+    dataset: Optional[str] = typer.Option(None, help="fashion_mnist, mnist, cifar10, cifar100, a .npz or a folder."),
+    target: str = typer.Option("host", help="Target profile name or YAML path."),
+    out: Optional[Path] = typer.Option(None, help="Run folder [default: runs/<plan name>]."),
+    epochs: Optional[int] = typer.Option(None, min=0, help="Training epochs (overrides the plan)."),
+    train_limit: Optional[int] = typer.Option(None, min=1, help="Use at most N training images."),
+    seed: Optional[int] = typer.Option(None, help="Random seed."),
+    as_json: bool = typer.Option(False, "--json", help="Print report.json to stdout."),
+) -> None:
+    """Train or load, compress, export, check and benchmark a model; write the report."""
+    from edgecomp.pipeline import raise_for_float_parity, run_build
+    from edgecomp.report.summary import print_summary
+
+    plan = plan_from_options(config, model, dataset, epochs, train_limit, seed)
+    run_dir = out or Path("runs") / plan.name
+    report = run_build(plan, run_dir, resolve_target(target), command=invoked_command())
+    if as_json:
+        typer.echo(json.dumps(report))
+    else:
+        print_summary(report)
+    raise_for_float_parity(report)

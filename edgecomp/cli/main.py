@@ -1,0 +1,42 @@
+"""The `edgecomp` application: assembles the command groups. Importing it must stay cheap."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+import edgecomp
+from edgecomp.cli import bench, build, data, env
+
+app = typer.Typer(
+    name="edgecomp",
+    help="Compress a Keras image model, export it to TFLite and ONNX, and measure it on the device.",
+    no_args_is_help=True,
+    # Target profiles carry host names and key paths: never print local variables in tracebacks.
+    pretty_exceptions_show_locals=False,
+    add_completion=False,
+)
+app.command("build")(build.build_command)
+app.command("bench")(bench.bench_command)
+app.command("env")(env.env_command)
+app.command("models")(env.models_command)
+app.add_typer(data.app, name="data")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"edgecomp {edgecomp.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                           help="Print the version and exit."),
+) -> None:
+    """Compress, export and benchmark Keras image models for phones and boards."""
+
+
+def run() -> None:
+    app()

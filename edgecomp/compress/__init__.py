@@ -1,0 +1,4 @@
+"""Compression stages. Each import below registers its stages in `edgecomp.stages.STAGES`."""
+
+from edgecomp.compress import train  # noqa: F401
+from edgecomp.compress import quantize  # noqa: F401

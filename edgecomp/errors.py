@@ -1,0 +1,47 @@
+"""Typed errors. Each message says what was wrong, what was expected and what to do next.
+
+The CLI turns any `EdgecompError` into one line on stderr and a non-zero exit code; anything
+else is a bug and keeps its traceback.
+"""
+
+
+class EdgecompError(Exception):
+    """Base class of every error a user can cause and fix."""
+
+    exit_code = 1
+
+
+class UsageError(EdgecompError):
+    """A bad argument, name or setting (exit code 2, like a CLI usage error)."""
+
+    exit_code = 2
+
+
+class ConfigError(UsageError):
+    """A plan or target profile that does not validate."""
+
+
+class DatasetError(EdgecompError):
+    """A dataset that cannot be found, read or does not fit the model."""
+
+
+class ModelLoadError(EdgecompError):
+    """A model file that is missing, corrupt or unsafe to load."""
+
+
+class ExportError(EdgecompError):
+    """An export that failed or does not match the Keras model."""
+
+
+class BenchError(EdgecompError):
+    """A benchmark run that failed on the host or on a device."""
+
+
+class TargetError(EdgecompError):
+    """A device that cannot be reached or used."""
+
+
+class QualityGateError(EdgecompError):
+    """A build or benchmark that missed a quality gate (exit code 3)."""
+
+    exit_code = 3

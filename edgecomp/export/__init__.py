@@ -1,0 +1,1 @@
+"""Exporters (pure functions named source_to_target) and the parity check against Keras."""

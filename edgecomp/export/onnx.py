@@ -1,0 +1,31 @@
+"""Keras -> ONNX with tf2onnx."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from edgecomp.errors import ExportError
+from edgecomp.tfenv import tf
+
+
+def keras_to_onnx(model, path: Path, opset: int = 13) -> Path:
+    """Converts a Keras model to a float32 `.onnx` file with a dynamic batch dimension.
+
+    Raises:
+        ExportError: tf2onnx failed.
+    """
+    import tf2onnx
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".partial")
+    signature = (tf().TensorSpec((None,) + tuple(model.input_shape[1:]), tf().float32, name="input"),)
+    try:
+        tf2onnx.convert.from_keras(model, input_signature=signature, opset=opset, output_path=str(tmp))
+    except Exception as err:  # noqa: BLE001 - tf2onnx raises many types for unsupported graphs
+        tmp.unlink(missing_ok=True)
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ExportError(f"ONNX export (opset {opset}) of {model.name} failed: {first[:400]}") from err
+    os.replace(tmp, path)
+    return path

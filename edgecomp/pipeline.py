@@ -1,0 +1,82 @@
+"""Runs a plan: data -> stages -> export + parity -> benchmark on the target -> report.
+
+Every finished step leaves its files in the run folder (written atomically), so an interrupted
+build loses only the step in progress, and the report is written even when an artifact fails.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from edgecomp.adapters.base import Target
+from edgecomp.config import Plan
+from edgecomp.data import load_dataset
+from edgecomp.errors import EdgecompError, ExportError
+from edgecomp.progress import step
+from edgecomp.stages import STAGES, RunContext
+
+
+def run_stages(ctx: RunContext) -> list[dict]:
+    records = []
+    for index, cfg in enumerate(ctx.plan.stages, start=1):
+        name = cfg.stage
+        step(f"stage {index}/{len(ctx.plan.stages)}: {name}")
+        started = time.perf_counter()
+        info = STAGES.get(name).run(ctx, cfg)
+        record = {"stage": name, "seconds": round(time.perf_counter() - started, 3), "info": info}
+        records.append(record)
+    if ctx.model is None:
+        raise EdgecompError("the plan produced no model: start it with a `train` stage (it also loads files).")
+    return records
+
+
+def keras_accuracy(model, data) -> float:
+    logits = model.predict(data.x_test, batch_size=512, verbose=0)  # (N, K)
+    return float(np.mean(logits.argmax(-1) == data.y_test))
+
+
+def run_build(plan: Plan, run_dir: Path, target: Target, command: str = "") -> dict:
+    """Runs the whole plan and returns the report (also written to `run_dir`)."""
+    from edgecomp.artifacts import bench_artifacts, export_artifacts
+    from edgecomp.report.assemble import assemble_report, write_reports
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    target_facts = target.check()  # an unreachable device fails before any training
+    step(f"loading dataset {plan.dataset.name}")
+    data = load_dataset(plan.dataset.name, val_fraction=plan.dataset.val_fraction,
+                        train_limit=plan.dataset.train_limit, test_limit=plan.dataset.test_limit,
+                        seed=plan.seed)
+    ctx = RunContext(plan=plan, data=data, run_dir=run_dir)
+    stage_records = run_stages(ctx)
+    step("measuring the Keras model's test accuracy")
+    keras_info = {"accuracy": keras_accuracy(ctx.model, data), "params": int(ctx.model.count_params())}
+    artifacts = export_artifacts(ctx)
+    floor = bench_artifacts(artifacts, data, run_dir, target, plan.bench)
+    report = assemble_report(
+        plan=plan, data=data, run_dir=run_dir, stages=stage_records, keras_info=keras_info,
+        artifacts=artifacts, timing_floor=floor, target=target, target_facts=target_facts, command=command,
+        wall_seconds=time.perf_counter() - started,
+    )
+    write_reports(report, run_dir)
+    return report
+
+
+def failed_float_parity(report: dict) -> Optional[str]:
+    """The message for float exports that disagree with Keras (an error), or None."""
+    bad = [a["name"] for a in report["artifacts"]
+           if a["status"] == "parity_failed" and a["precision"] == "float32"]
+    if bad:
+        return (f"float export(s) {', '.join(bad)} disagree with the Keras model (see parity in "
+                f"{report['run_dir']}/report.md); this is a converter bug or an unsupported layer.")
+    return None
+
+
+def raise_for_float_parity(report: dict) -> None:
+    message = failed_float_parity(report)
+    if message:
+        raise ExportError(message)

@@ -1,0 +1,72 @@
+"""Builds report.json from what a run measured, and writes every report file atomically."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import platform
+from importlib import metadata
+from pathlib import Path
+from typing import Optional
+
+import edgecomp
+from edgecomp.bench.metrics import efficiency, ratios_vs
+from edgecomp.export.files import write_bytes_atomically
+from edgecomp.report.schema import SCHEMA_VERSION
+
+VERSIONED_PACKAGES = ["numpy", "tensorflow", "tf_keras", "tensorflow-model-optimization", "ai-edge-litert",
+                      "onnx", "onnxruntime", "tf2onnx", "typer"]
+
+
+def package_versions() -> dict:
+    """Installed versions of the packages whose behaviour decides the numbers."""
+    versions = {"python": platform.python_version()}
+    for name in VERSIONED_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def add_derived_metrics(artifacts: list[dict]) -> None:
+    """acc/MB, acc/ms and the ratios against the float32 baseline of the same format."""
+    baselines = {a["format"]: a for a in artifacts if a["precision"] == "float32"}
+    for artifact in artifacts:
+        p50 = artifact.get("latency_ms", {}).get("p50") if artifact.get("latency_ms") else None
+        artifact.update(efficiency(artifact.get("accuracy"), artifact.get("size_bytes"), p50))
+        baseline = baselines.get(artifact["format"]) or baselines.get("tflite")
+        artifact["vs_float32"] = ratios_vs(baseline, artifact) if baseline else None
+
+
+def assemble_report(*, plan, data, run_dir: Path, stages: list[dict], keras_info: dict, artifacts: list[dict],
+                    timing_floor: Optional[dict], target, target_facts: dict, command: str,
+                    wall_seconds: float) -> dict:
+    from edgecomp.adapters.host import host_facts
+
+    add_derived_metrics(artifacts)
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "edgecomp_version": edgecomp.__version__,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "command": command,
+        "run_dir": str(run_dir.resolve()),
+        "wall_seconds": round(wall_seconds, 1),
+        "plan": plan.model_dump(mode="json"),
+        "dataset": data.describe(),
+        "versions": package_versions(),
+        "host": host_facts(),
+        "target": {"name": target.name, "kind": getattr(target, "kind", target.name), "facts": target_facts},
+        "stages": stages,
+        "keras": keras_info,
+        "timing_floor_ms": timing_floor,
+        "artifacts": artifacts,
+    }
+
+
+def write_reports(report: dict, run_dir: Path) -> None:
+    """report.json (the source of truth) and report.md beside it."""
+    from edgecomp.report.markdown import render_markdown
+
+    write_bytes_atomically(run_dir / "report.json", json.dumps(report, indent=2).encode())
+    write_bytes_atomically(run_dir / "report.md", render_markdown(report).encode())

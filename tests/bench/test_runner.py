@@ -1,0 +1,105 @@
+"""The self-contained runner, run for real as a subprocess on real artifacts."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from edgecomp.adapters.base import RUNNER_PATH
+from edgecomp.adapters.host import HostTarget
+from edgecomp.bench.runner import latency_stats
+from edgecomp.config import BenchConfig
+
+FAST = BenchConfig(warmup=2, min_runs=20, min_time_s=0.05)
+
+
+def test_latency_stats_match_numpy():
+    values = [5.0, 1.0, 3.0, 2.0, 4.0, 10.0]
+    stats = latency_stats(values)
+    assert stats["p50"] == pytest.approx(np.percentile(values, 50))
+    assert stats["p90"] == pytest.approx(np.percentile(values, 90))
+    assert stats["p99"] == pytest.approx(np.percentile(values, 99))
+    assert stats["std"] == pytest.approx(np.std(values))
+    assert stats["min"] == 1.0 and stats["max"] == 10.0
+
+
+def test_runner_measures_float_and_int8_tflite(tiny_model, tiny_tflite, sample_npz, fmnist_small):
+    outcomes = HostTarget().bench([tiny_tflite["float32"], tiny_tflite["int8"]], sample_npz, FAST)
+    assert all(o.ok for o in outcomes), [o.error for o in outcomes]
+    keras_accuracy = float(np.mean(tiny_model.predict(fmnist_small.x_test[:200], verbose=0).argmax(-1)
+                                   == fmnist_small.y_test[:200]))
+    float_result, int8_result = outcomes[0].result, outcomes[1].result
+    assert float_result["accuracy"] == pytest.approx(keras_accuracy, abs=1e-9)
+    assert abs(int8_result["accuracy"] - keras_accuracy) < 0.05
+    assert float_result["accuracy_samples"] == 200
+    for result in (float_result, int8_result):
+        assert result["runs"] >= 20 and len(result["latencies_ms"]) == result["runs"]
+        latency = result["latency_ms"]
+        assert 0 < latency["min"] <= latency["p50"] <= latency["p90"] <= latency["p99"] <= latency["max"]
+        assert result["init_ms"] > 0
+        # Peak memory is this runner's own (VmHWM), not the TensorFlow parent's.
+        assert 5 < result["peak_rss_mb"] < 500
+        assert result["runtime"]["name"] == "ai_edge_litert"
+
+
+def test_runner_feeds_int8_inputs_quantized_with_the_models_scale(tiny_model, tmp_path, fmnist_small, sample_npz):
+    """A model with int8 input must be fed round(x / scale + zero_point), not raw floats."""
+    from edgecomp.export.tflite import representative_dataset
+    from edgecomp.tfenv import tf
+
+    converter = tf().lite.TFLiteConverter.from_keras_model(tiny_model)
+    converter.optimizations = [tf().lite.Optimize.DEFAULT]
+    converter.representative_dataset = representative_dataset(fmnist_small.x_train[:100])
+    converter.target_spec.supported_ops = [tf().lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf().int8
+    path = tmp_path / "int8_io.tflite"
+    path.write_bytes(converter.convert())
+    outcome = HostTarget().bench([path], sample_npz, FAST)[0]
+    assert outcome.ok, outcome.error
+    assert outcome.result["io"]["input_dtype"] == "int8"
+    keras_accuracy = float(np.mean(tiny_model.predict(fmnist_small.x_test[:200], verbose=0).argmax(-1)
+                                   == fmnist_small.y_test[:200]))
+    assert abs(outcome.result["accuracy"] - keras_accuracy) < 0.05
+
+
+def test_runner_on_onnx(tiny_model, tmp_path, sample_npz):
+    from edgecomp.export.onnx import keras_to_onnx
+
+    path = keras_to_onnx(tiny_model, tmp_path / "m.onnx")
+    outcome = HostTarget().bench([path], sample_npz, FAST)[0]
+    assert outcome.ok, outcome.error
+    assert outcome.result["runtime"]["name"] == "onnxruntime"
+
+
+def test_corrupt_model_is_a_failed_outcome_not_a_crash(tmp_path, sample_npz):
+    bad = tmp_path / "corrupt.tflite"
+    bad.write_bytes(b"\x00" * 100)
+    outcome = HostTarget().bench([bad], sample_npz, FAST)[0]
+    assert not outcome.ok
+    assert "runner exited with code" in outcome.error
+
+
+def test_runner_writes_result_only_when_complete(tiny_tflite, sample_npz, tmp_path):
+    out = tmp_path / "result.json"
+    command = [sys.executable, str(RUNNER_PATH), str(tiny_tflite["float32"]), "--sample", str(sample_npz),
+               "--out", str(out), "--min-runs", "5", "--min-time", "0", "--warmup", "0"]
+    subprocess.run(command, check=True, capture_output=True)
+    assert json.loads(out.read_text())["runs"] == 5
+    assert not (tmp_path / "result.json.partial").exists()
+
+
+def test_runner_needs_no_edgecomp_import():
+    """The runner is copied alone to devices: it must not import edgecomp."""
+    import ast
+
+    modules = set()
+    for node in ast.walk(ast.parse(RUNNER_PATH.read_text())):
+        if isinstance(node, ast.Import):
+            modules |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            modules.add((node.module or "").split(".")[0])
+    assert "edgecomp" not in modules
+    assert modules <= {"__future__", "argparse", "json", "os", "platform", "resource", "sys", "time", "numpy",
+                       "ai_edge_litert", "tflite_runtime", "tensorflow", "onnxruntime"}

@@ -1,0 +1,138 @@
+"""The CLI through typer's CliRunner: help, version, the whole build on a small subset, bad inputs."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from edgecomp.cli.main import app
+
+runner = CliRunner()
+COMMANDS = [[], ["build"], ["bench"], ["env"], ["models"], ["data"], ["data", "list"], ["data", "check"]]
+
+FAST_PLAN = """
+name: tiny
+model: cnn-tiny
+dataset: {name: fashion_mnist, train_limit: 1500, test_limit: 300}
+stages:
+  - {stage: train, epochs: 1, batch_size: 64}
+  - {stage: quantize, modes: [int8], calibration_samples: 100}
+export: {parity_samples: 100}
+bench: {warmup: 2, min_runs: 20, min_time_s: 0.05}
+"""
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "root")
+def test_help_for_every_command(command):
+    result = runner.invoke(app, command + ["--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage" in result.output
+
+
+def test_version():
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.output.startswith("edgecomp 0.")
+
+
+def test_help_does_not_import_tensorflow():
+    code = ("import sys; from typer.testing import CliRunner; from edgecomp.cli.main import app; "
+            "CliRunner().invoke(app, ['build', '--help']); print('tensorflow' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+
+
+@pytest.fixture(scope="module")
+def built_run(tmp_path_factory):
+    """One real build: train cnn-tiny on 1,500 images, int8 PTQ, export, parity, host benchmark."""
+    folder = tmp_path_factory.mktemp("build")
+    plan = folder / "plan.yaml"
+    plan.write_text(FAST_PLAN)
+    result = runner.invoke(app, ["build", "--config", str(plan), "--out", str(folder / "run"), "--json"])
+    return folder / "run", result
+
+
+def test_build_writes_reports_with_measured_artifacts(built_run):
+    run_dir, result = built_run
+    assert result.exit_code == 0, result.output
+    report = json.loads((run_dir / "report.json").read_text())
+    assert report["schema_version"] == 1
+    assert [a["name"] for a in report["artifacts"]] == ["model_float32.tflite", "model_int8.tflite",
+                                                        "model_float32.onnx"]
+    for artifact in report["artifacts"]:
+        assert artifact["status"] == "ok", artifact.get("error")
+        assert (run_dir / artifact["path"]).stat().st_size == artifact["size_bytes"]
+        assert artifact["accuracy_samples"] == 300
+        assert artifact["acc_per_mb"] == pytest.approx(artifact["accuracy"] / (artifact["size_bytes"] / 1e6))
+        assert artifact["acc_per_ms"] == pytest.approx(artifact["accuracy"] / artifact["latency_ms"]["p50"])
+        assert artifact["parity"]["passed"]
+    int8 = report["artifacts"][1]
+    assert int8["vs_float32"]["size_ratio"] > 2.5
+    assert report["timing_floor_ms"]["p50"] > 0
+    assert report["plan"]["stages"][0]["epochs"] == 1
+    assert report["versions"]["tensorflow"].startswith("2.21")
+    assert (run_dir / "report.md").read_text().startswith("# edgecomp report: tiny")
+    # --json prints the same report that was written.
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == report
+
+
+def test_second_build_reuses_the_cached_model(built_run, tmp_path):
+    run_dir, _ = built_run
+    plan = run_dir.parent / "plan.yaml"
+    result = runner.invoke(app, ["build", "--config", str(plan), "--out", str(tmp_path / "again"), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "again" / "report.json").read_text())
+    assert report["stages"][0]["info"]["cached"] is True
+
+
+def test_bench_command_on_user_files(built_run, tmp_path):
+    run_dir, _ = built_run
+    result = runner.invoke(app, ["bench", str(run_dir / "artifacts" / "model_int8.tflite"), "--min-runs", "10",
+                                 "--min-time", "0", "--accuracy-samples", "100", "--out", str(tmp_path), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["artifacts"][0]["accuracy_samples"] == 100
+    assert report["artifacts"][0]["latency_ms"]["p50"] > 0
+
+
+def _error_of(result) -> str:
+    return result.stderr if hasattr(result, "stderr") else result.output
+
+
+@pytest.mark.parametrize("args, exit_code, message", [
+    (["build", "--dataset", "fashion_mnsit"], 2, "Did you mean 'fashion_mnist'"),
+    (["build", "--model", "cnn-teachr"], 2, "Did you mean 'cnn-teacher'"),
+    (["build", "--model", "missing/model.keras"], 1, "does not exist"),
+    (["build", "--target", "hots"], 2, "unknown target"),
+    (["bench", "missing.tflite"], 1, "does not exist"),
+])
+def test_bad_inputs_give_one_clear_line(args, exit_code, message, tmp_path):
+    result = runner.invoke(app, args + ["--out", str(tmp_path / "out")])
+    assert result.exit_code == exit_code, result.output
+    assert message in _error_of(result)
+    assert "Traceback" not in result.output
+
+
+def test_corrupt_model_file(tmp_path):
+    bad = tmp_path / "model.keras"
+    bad.write_bytes(b"garbage")
+    result = runner.invoke(app, ["build", "--model", str(bad), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 1
+    assert "corrupt" in _error_of(result)
+
+
+def test_dataset_that_does_not_fit_the_model(tiny_model, tmp_path):
+    """A 32x32x3 dataset given to a 28x28x1 model fails before any training, naming both shapes."""
+    model_path = tmp_path / "tiny.keras"
+    tiny_model.save(model_path)
+    data = tmp_path / "rgb.npz"
+    rng = np.random.default_rng(0)
+    np.savez(data, x_train=rng.integers(0, 255, (40, 32, 32, 3), dtype=np.uint8), y_train=np.arange(40) % 10,
+             x_test=rng.integers(0, 255, (10, 32, 32, 3), dtype=np.uint8), y_test=np.arange(10))
+    result = runner.invoke(app, ["build", "--model", str(model_path), "--dataset", str(data),
+                                 "--out", str(tmp_path / "out")])
+    assert result.exit_code == 1
+    assert "(32, 32, 3)" in _error_of(result) and "(28, 28, 1)" in _error_of(result)

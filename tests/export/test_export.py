@@ -1,0 +1,73 @@
+"""Exports run in their real runtimes (LiteRT, onnxruntime) and are compared with Keras."""
+
+import numpy as np
+import pytest
+
+from edgecomp.errors import ExportError
+from edgecomp.export.onnx import keras_to_onnx
+from edgecomp.export.parity import check_parity, run_tflite
+from edgecomp.export.tflite import keras_to_tflite
+
+
+def test_float32_tflite_matches_keras(tiny_model, tiny_tflite, fmnist_small):
+    images = fmnist_small.x_test[:100]
+    parity = check_parity(tiny_tflite["float32"], "float32", tiny_model.predict(images, verbose=0), images)
+    assert parity["passed"] and parity["top1_agreement"] == 1.0
+    assert parity["max_abs_diff"] < 1e-4
+
+
+def test_int8_tflite_is_int8_and_about_four_times_smaller(tiny_model, tiny_tflite, fmnist_small):
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(tiny_tflite["int8"]))
+    weight_types = {d["dtype"].__name__ for d in interpreter.get_tensor_details() if len(d["shape"]) == 4}
+    assert "int8" in weight_types
+    images = fmnist_small.x_test[:100]
+    parity = check_parity(tiny_tflite["int8"], "int8", tiny_model.predict(images, verbose=0), images)
+    assert parity["top1_agreement"] > 0.9
+    assert parity["thresholds"]["min_top1_agreement"] < 1.0
+
+
+def test_onnx_matches_keras(tiny_model, fmnist_small, tmp_path):
+    path = keras_to_onnx(tiny_model, tmp_path / "m.onnx")
+    images = fmnist_small.x_test[:64]
+    parity = check_parity(path, "float32", tiny_model.predict(images, verbose=0), images)
+    assert parity["passed"] and parity["max_abs_diff"] < 1e-4
+    assert not (tmp_path / "m.onnx.partial").exists()
+
+
+def test_parity_trips_on_a_broken_export(tiny_model, fmnist_small, tmp_path):
+    """An export of a different model (weights perturbed by up to 50%) must fail the float32 parity check."""
+    from edgecomp.tfenv import keras
+
+    broken = keras().models.clone_model(tiny_model)
+    rng = np.random.default_rng(1)
+    broken.set_weights([(w * rng.uniform(0.5, 1.5, size=w.shape)).astype(np.float32)
+                        for w in tiny_model.get_weights()])
+    path = keras_to_tflite(broken, tmp_path / "broken.tflite", "float32")
+    images = fmnist_small.x_test[:100]
+    parity = check_parity(path, "float32", tiny_model.predict(images, verbose=0), images)
+    assert not parity["passed"]
+    assert parity["max_abs_diff"] > parity["thresholds"]["max_abs_diff"]
+
+
+def test_int8_without_calibration_images_is_an_error(tiny_model, tmp_path):
+    with pytest.raises(ExportError, match="calibration images"):
+        keras_to_tflite(tiny_model, tmp_path / "x.tflite", "int8", calibration_images=None)
+    assert not (tmp_path / "x.tflite").exists()
+
+
+def test_run_tflite_dequantizes_int8_outputs(tiny_tflite, fmnist_small):
+    outputs = run_tflite(tiny_tflite["int8"], fmnist_small.x_test[:5])
+    assert outputs.dtype == np.float32 and outputs.shape == (5, 10)
+
+
+def test_non_finite_outputs_fail_parity(tiny_model, fmnist_small, tmp_path):
+    from edgecomp.tfenv import keras
+
+    broken = keras().models.clone_model(tiny_model)
+    broken.set_weights([np.full(w.shape, np.nan, np.float32) for w in tiny_model.get_weights()])
+    path = keras_to_tflite(broken, tmp_path / "nan.tflite", "float32")
+    images = fmnist_small.x_test[:10]
+    parity = check_parity(path, "float32", tiny_model.predict(images, verbose=0), images)
+    assert parity["passed"] is False and parity["non_finite_outputs"] is True
