@@ -9,6 +9,10 @@ from typing import Optional
 import typer
 
 from edgecomp.cli.common import handle_errors, invoked_command, resolve_target
+from edgecomp.cli.report import (
+    GATE_SCOPE_OPTION, MAX_LATENCY_OPTION, MAX_SIZE_OPTION, MIN_ACCURACY_OPTION, GateScope,
+)
+from edgecomp.report.gates import raise_for_gates, validate_gates
 
 
 @handle_errors
@@ -22,6 +26,10 @@ def bench_command(
     min_time: float = typer.Option(2.0, min=0, help="Seconds of timed runs at least."),
     accuracy_samples: Optional[int] = typer.Option(None, min=1, help="Test images for accuracy [all]."),
     as_json: bool = typer.Option(False, "--json", help="Print report.json to stdout."),
+    max_size_mb: Optional[float] = MAX_SIZE_OPTION,
+    max_latency_ms: Optional[float] = MAX_LATENCY_OPTION,
+    min_accuracy: Optional[float] = MIN_ACCURACY_OPTION,
+    gate_scope: GateScope = GATE_SCOPE_OPTION,
 ) -> None:
     """Measure latency, memory, size and accuracy of existing model files on a target."""
     from edgecomp.benchrun import run_bench
@@ -30,8 +38,11 @@ def bench_command(
 
     settings = BenchConfig(threads=threads, min_runs=min_runs, min_time_s=min_time,
                            accuracy_samples=accuracy_samples)
+    gates = {"max_size_mb": max_size_mb, "max_latency_ms": max_latency_ms, "min_accuracy": min_accuracy}
+    validate_gates(**gates)
     report = run_bench(artifacts, dataset, resolve_target(target), settings, out, command=invoked_command())
     if as_json:
         typer.echo(json.dumps(report))
     else:
         print_summary(report)
+    raise_for_gates(report, scope=gate_scope.value, **gates)

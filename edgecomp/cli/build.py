@@ -9,6 +9,10 @@ from typing import Optional
 import typer
 
 from edgecomp.cli.common import handle_errors, invoked_command, resolve_target
+from edgecomp.cli.report import (
+    GATE_SCOPE_OPTION, MAX_LATENCY_OPTION, MAX_SIZE_OPTION, MIN_ACCURACY_OPTION, GateScope,
+)
+from edgecomp.report.gates import raise_for_gates, validate_gates
 
 
 def plan_from_options(config: Optional[Path], model: Optional[str], dataset: Optional[str],
@@ -47,6 +51,10 @@ def build_command(
     train_limit: Optional[int] = typer.Option(None, min=1, help="Use at most N training images."),
     seed: Optional[int] = typer.Option(None, help="Random seed."),
     as_json: bool = typer.Option(False, "--json", help="Print report.json to stdout."),
+    max_size_mb: Optional[float] = MAX_SIZE_OPTION,
+    max_latency_ms: Optional[float] = MAX_LATENCY_OPTION,
+    min_accuracy: Optional[float] = MIN_ACCURACY_OPTION,
+    gate_scope: GateScope = GATE_SCOPE_OPTION,
 ) -> None:
     """Train or load, compress, export, check and benchmark a model; write the report."""
     from edgecomp.pipeline import raise_for_float_parity, run_build
@@ -54,9 +62,12 @@ def build_command(
 
     plan = plan_from_options(config, model, dataset, epochs, train_limit, seed)
     run_dir = out or Path("runs") / plan.name
+    gates = {"max_size_mb": max_size_mb, "max_latency_ms": max_latency_ms, "min_accuracy": min_accuracy}
+    validate_gates(**gates)
     report = run_build(plan, run_dir, resolve_target(target), command=invoked_command())
     if as_json:
         typer.echo(json.dumps(report))
     else:
         print_summary(report)
     raise_for_float_parity(report)
+    raise_for_gates(report, scope=gate_scope.value, **gates)

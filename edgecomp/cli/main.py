@@ -7,7 +7,7 @@ from typing import Optional
 import typer
 
 import edgecomp
-from edgecomp.cli import bench, build, data, env
+from edgecomp.cli import bench, build, data, env, report
 
 app = typer.Typer(
     name="edgecomp",
@@ -21,6 +21,7 @@ app.command("build")(build.build_command)
 app.command("bench")(bench.bench_command)
 app.command("env")(env.env_command)
 app.command("models")(env.models_command)
+app.command("report")(report.report_command)
 app.add_typer(data.app, name="data")
 
 

@@ -65,8 +65,10 @@ def assemble_report(*, plan, data, run_dir: Path, stages: list[dict], keras_info
 
 
 def write_reports(report: dict, run_dir: Path) -> None:
-    """report.json (the source of truth) and report.md beside it."""
+    """report.json (the source of truth), report.md and the self-contained report.html beside it."""
+    from edgecomp.report.html import write_html
     from edgecomp.report.markdown import render_markdown
 
     write_bytes_atomically(run_dir / "report.json", json.dumps(report, indent=2).encode())
     write_bytes_atomically(run_dir / "report.md", render_markdown(report).encode())
+    write_html(report, run_dir / "report.html")

@@ -9,4 +9,4 @@ def print_summary(report: dict) -> None:
     from edgecomp.report.table import render_table
 
     render_table(report, console)
-    console.print(f"reports: {report['run_dir']}/report.json, report.md")
+    console.print(f"reports: {report['run_dir']}/report.json, report.md, report.html")

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from edgecomp.cli.main import app
 
 runner = CliRunner()
-COMMANDS = [[], ["build"], ["bench"], ["env"], ["models"], ["data"], ["data", "list"], ["data", "check"]]
+COMMANDS = [[], ["build"], ["bench"], ["env"], ["models"], ["report"], ["data"], ["data", "list"], ["data", "check"]]
 
 FAST_PLAN = """
 name: tiny
@@ -96,6 +96,22 @@ def test_bench_command_on_user_files(built_run, tmp_path):
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["artifacts"][0]["accuracy_samples"] == 100
     assert report["artifacts"][0]["latency_ms"]["p50"] > 0
+
+
+def test_quality_gate_exits_3_and_names_the_artifact(built_run, tmp_path):
+    run_dir, _ = built_run
+    artifact = run_dir / "artifacts" / "model_int8.tflite"
+    result = runner.invoke(app, ["bench", str(artifact), "--min-runs", "5", "--min-time", "0", "--accuracy-samples",
+                                 "50", "--out", str(tmp_path), "--max-size-mb", "0.001"])
+    assert result.exit_code == 3, result.output
+    assert "model_int8.tflite: size" in _error_of(result) and "--max-size-mb 0.001" in _error_of(result)
+    assert (tmp_path / "report.json").is_file()  # the report is written before the gate fails
+
+
+def test_build_writes_html_report(built_run):
+    run_dir, _ = built_run
+    html = (run_dir / "report.html").read_text()
+    assert "model_int8.tflite" in html and "data:image/png;base64," in html
 
 
 def _error_of(result) -> str:

@@ -1,0 +1,122 @@
+"""`edgecomp report`: re-render one run's report, or compare several runs, from their report.json.
+
+Registered by the main app as `app.command("report")(report_command)`. Nothing here imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from edgecomp.cli.common import err_console, handle_errors
+
+# Reusable by `build` and `bench`: the same flags, help and meaning everywhere.
+MAX_SIZE_OPTION = typer.Option(None, "--max-size-mb", min=0,
+                               help="Quality gate: largest file size in MB (10^6 bytes, raw not gzip).")
+MAX_LATENCY_OPTION = typer.Option(None, "--max-latency-ms", min=0, help="Quality gate: largest latency p50 in ms.")
+MIN_ACCURACY_OPTION = typer.Option(None, "--min-accuracy", min=0, max=100,
+                                   help="Quality gate: smallest accuracy in percent (89.5 = 89.5 %).")
+
+
+class GateScope(str, Enum):
+    every = "every"
+    any = "any"
+
+
+GATE_SCOPE_OPTION = typer.Option(GateScope.every, "--gate-scope",
+                                 help="every: each artifact must pass (failed ones count as misses); "
+                                      "any: one ok artifact passing every gate is enough. Exit code 3 on a miss.")
+
+
+class ReportFormat(str, Enum):
+    md = "md"
+    html = "html"
+    csv = "csv"
+    json = "json"
+
+
+def render_one(report: dict, report_format: ReportFormat) -> str:
+    """One run's report in the given format (html excluded: it is written, see `report_command`)."""
+    import json
+
+    from edgecomp.report.compare import compare_csv, compare_runs
+
+    if report_format is ReportFormat.md:
+        from edgecomp.report.markdown import render_markdown
+
+        return render_markdown(report)
+    if report_format is ReportFormat.csv:
+        return compare_csv(compare_runs([report]))
+    return json.dumps(report, indent=2) + "\n"
+
+
+def render_many(reports: list[dict], labels: list[str], report_format: ReportFormat) -> str:
+    """Several runs side by side in the given format."""
+    from edgecomp.report import compare
+
+    rows = compare.compare_runs(reports, labels)
+    renderers = {ReportFormat.md: compare.compare_markdown, ReportFormat.csv: compare.compare_csv,
+                 ReportFormat.json: compare.compare_json, ReportFormat.html: compare.compare_html}
+    return renderers[report_format](rows)
+
+
+def _gate_violations(reports: list[dict], labels: list[str], gates: dict) -> list[str]:
+    from edgecomp.report.gates import check_gates
+
+    violations = []
+    for label, report in zip(labels, reports):
+        found = check_gates(report, **gates)
+        violations += [f"{label}: {line}" for line in found] if len(reports) > 1 else found
+    return violations
+
+
+@handle_errors
+def report_command(
+    run_dirs: list[Path] = typer.Argument(..., help="Run folder(s) holding report.json; two or more are compared."),
+    report_format: ReportFormat = typer.Option(ReportFormat.md, "--format", "-f", help="Output format."),
+    output: Optional[Path] = typer.Option(
+        None, "--output", "-o", help="File to write (default: stdout; for the html of one run, RUN_DIR/report.html)."),
+    max_size_mb: Optional[float] = MAX_SIZE_OPTION,
+    max_latency_ms: Optional[float] = MAX_LATENCY_OPTION,
+    min_accuracy: Optional[float] = MIN_ACCURACY_OPTION,
+    gate_scope: GateScope = GATE_SCOPE_OPTION,
+) -> None:
+    """Re-render a run's report (md, html, csv, json), or compare several runs; optionally check gates."""
+    from edgecomp.errors import QualityGateError, UsageError
+    from edgecomp.report.compare import load_report, run_label
+    from edgecomp.report.gates import validate_gates
+    from edgecomp.export.files import write_bytes_atomically
+    from edgecomp.report.html import write_html
+
+    gates = {"max_size_mb": max_size_mb, "max_latency_ms": max_latency_ms, "min_accuracy": min_accuracy}
+    validate_gates(**gates)
+    reports = [load_report(run_dir) for run_dir in run_dirs]
+    # The folder as the user named it labels the run; report.json's run_dir may be another machine's path.
+    labels = [path.parent.name if path.suffix == ".json" else path.name for path in run_dirs]
+    labels = [label or run_label(report) for label, report in zip(labels, reports)]
+
+    if len(reports) == 1 and report_format is ReportFormat.html:
+        run_dir = run_dirs[0].parent if run_dirs[0].suffix == ".json" else run_dirs[0]
+        written = write_html(reports[0], output or run_dir / "report.html")
+        err_console.print(f"wrote {written}")
+    else:
+        if report_format is ReportFormat.html and output is None:
+            raise UsageError("a comparison page needs a file: add --output comparison.html.")
+        content = render_one(reports[0], report_format) if len(reports) == 1 else render_many(
+            reports, labels, report_format)
+        if output is None:
+            typer.echo(content, nl=False)
+        else:
+            err_console.print(f"wrote {write_bytes_atomically(output, content.encode('utf-8'))}")
+
+    violations = _gate_violations(reports, labels, {**gates, "scope": gate_scope.value})
+    if violations:
+        raise QualityGateError(f"{len(violations)} quality gate miss(es) (scope {gate_scope.value}): "
+                               + "; ".join(violations) + ".")
+
+
+app = typer.Typer(add_completion=False, pretty_exceptions_show_locals=False)
+app.command("report")(report_command)

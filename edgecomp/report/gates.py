@@ -1,0 +1,121 @@
+"""Quality gates: bounds on size, latency and accuracy that a build or benchmark must meet (exit code 3).
+
+Definitions (the CLI help says the same):
+- scope "every" (the default): gates apply to **every** artifact in the report, not only the best
+  one: anything in the run folder may be shipped, so each must meet the bounds. An artifact with
+  status `failed` or `parity_failed` is itself a violation whenever any gate is set (it cannot be
+  shown to meet them, or disagrees with the Keras model).
+- scope "any": the gates pass when at least one `ok` artifact meets every bound at once (a build
+  whose float32 baseline is too big but whose int8 model fits); otherwise every miss is listed.
+- `max_size_mb`: the raw file size (`size_bytes`, not gzip) in decimal MB (10^6 bytes), as in the table.
+- `max_latency_ms`: the latency p50 in ms on the report's target.
+- `min_accuracy`: in **percent** (89.5 means 89.5 %), compared with the accuracy measured through the
+  artifact itself. A value in (0, 1] is refused as probably a fraction, rather than silently rescaled.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from edgecomp.errors import QualityGateError, UsageError
+
+
+def validate_gates(max_size_mb: Optional[float] = None, max_latency_ms: Optional[float] = None,
+                   min_accuracy: Optional[float] = None) -> None:
+    """Raises UsageError on a bound that cannot be meant; call it before a long build starts.
+
+    Raises:
+        UsageError: A non-positive size or latency bound, or an accuracy outside (1, 100] percent.
+    """
+    if max_size_mb is not None and max_size_mb <= 0:
+        raise UsageError(f"--max-size-mb must be positive, got {max_size_mb}.")
+    if max_latency_ms is not None and max_latency_ms <= 0:
+        raise UsageError(f"--max-latency-ms must be positive, got {max_latency_ms}.")
+    if min_accuracy is not None:
+        if 0 < min_accuracy <= 1:
+            raise UsageError(f"--min-accuracy is in percent; {min_accuracy} looks like a fraction. "
+                             f"Pass {100 * min_accuracy:g} for {100 * min_accuracy:g} %.")
+        if not 0 <= min_accuracy <= 100:
+            raise UsageError(f"--min-accuracy is in percent and must be within 0..100, got {min_accuracy}.")
+
+
+GATE_SCOPES = ("every", "any")
+
+
+def check_gates(report: dict, max_size_mb: Optional[float] = None, max_latency_ms: Optional[float] = None,
+                min_accuracy: Optional[float] = None, scope: str = "every") -> list[str]:
+    """Every missed bound, one line per artifact and bound.
+
+    Args:
+        report: A report.json document.
+        max_size_mb: Largest allowed file size in MB (10^6 bytes), or None for no bound.
+        max_latency_ms: Largest allowed latency p50 in ms, or None.
+        min_accuracy: Smallest allowed accuracy in percent (e.g. 89.5), or None.
+        scope: "every" artifact must pass, or "any" one `ok` artifact passing is enough.
+
+    Returns:
+        Lines like "model_float32.tflite: size 1.93 MB > --max-size-mb 1"; empty when the gates
+        pass (see `scope`), or when no bound is given.
+
+    Raises:
+        UsageError: An impossible bound or an unknown scope (see `validate_gates`).
+    """
+    validate_gates(max_size_mb, max_latency_ms, min_accuracy)
+    if scope not in GATE_SCOPES:
+        raise UsageError(f"unknown gate scope {scope!r}; valid scopes: {', '.join(GATE_SCOPES)}.")
+    if max_size_mb is None and max_latency_ms is None and min_accuracy is None:
+        return []
+    artifacts = report.get("artifacts") or []
+    if not artifacts:
+        return ["no artifacts in the report, so no quality gate can be met"]
+    per_artifact = []
+    for artifact in artifacts:
+        name = artifact.get("name", "?")
+        status = artifact.get("status")
+        if status == "failed":
+            per_artifact.append([f"{name}: failed ({artifact.get('error') or 'no reason recorded'})"])
+            continue
+        found = [f"{name}: parity with the Keras model failed"] if status == "parity_failed" else []
+        per_artifact.append(found + _bound_violations(name, artifact, max_size_mb, max_latency_ms, min_accuracy))
+    if scope == "any" and any(not found for found in per_artifact):
+        return []
+    return [line for found in per_artifact for line in found]
+
+
+def _bound_violations(name: str, artifact: dict, max_size_mb: Optional[float], max_latency_ms: Optional[float],
+                      min_accuracy: Optional[float]) -> list[str]:
+    found = []
+    if max_size_mb is not None:
+        size_bytes = artifact.get("size_bytes")
+        if size_bytes is None:
+            found.append(f"{name}: size not measured, --max-size-mb {max_size_mb:g} cannot be checked")
+        elif size_bytes / 1e6 > max_size_mb:
+            found.append(f"{name}: size {size_bytes / 1e6:.2f} MB > --max-size-mb {max_size_mb:g}")
+    if max_latency_ms is not None:
+        p50 = (artifact.get("latency_ms") or {}).get("p50")
+        if p50 is None:
+            found.append(f"{name}: latency not measured, --max-latency-ms {max_latency_ms:g} cannot be checked")
+        elif p50 > max_latency_ms:
+            found.append(f"{name}: latency p50 {p50:.3f} ms > --max-latency-ms {max_latency_ms:g}")
+    if min_accuracy is not None:
+        accuracy = artifact.get("accuracy")
+        if accuracy is None:
+            found.append(f"{name}: accuracy not measured, --min-accuracy {min_accuracy:g} cannot be checked")
+        elif 100 * accuracy < min_accuracy:
+            found.append(f"{name}: accuracy {100 * accuracy:.2f}% < --min-accuracy {min_accuracy:g}")
+    return found
+
+
+def raise_for_gates(report: dict, max_size_mb: Optional[float] = None, max_latency_ms: Optional[float] = None,
+                    min_accuracy: Optional[float] = None, scope: str = "every") -> None:
+    """Raises QualityGateError (exit code 3) naming every violation; returns quietly when all pass.
+
+    Raises:
+        QualityGateError: At least one artifact missed a bound or failed.
+        UsageError: An impossible bound.
+    """
+    violations = check_gates(report, max_size_mb, max_latency_ms, min_accuracy, scope)
+    if violations:
+        where = "no artifact met every bound" if scope == "any" else "quality gate violation(s)"
+        raise QualityGateError(f"{where} ({len(violations)}): " + "; ".join(violations)
+                               + ". The report files are written; relax a bound or change the plan.")

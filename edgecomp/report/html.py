@@ -1,0 +1,190 @@
+"""report.html: one self-contained page (inline CSS, plots as data URIs, no scripts, no external assets).
+
+Every string that comes from a report is escaped: artifact names and error messages are user data.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from html import escape
+from pathlib import Path
+from typing import Iterable, Optional, Sequence
+
+from edgecomp.export.files import write_bytes_atomically
+from edgecomp.report import format as fmt
+from edgecomp.report.schema import STATUS_LEGEND
+from edgecomp.report.table import COLUMNS, artifact_cells, ratio_note, status_label, text, timing_floor_note
+
+CSS = """
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto; max-width: 1200px;
+       padding: 0 1em; color: #222; }
+h1 { font-size: 1.6em; margin-bottom: 0.2em; } h2 { border-bottom: 1px solid #ddd; padding-bottom: 0.2em; }
+table { border-collapse: collapse; margin: 0.5em 0; font-size: 13px; }
+th, td { border: 1px solid #ddd; padding: 3px 7px; vertical-align: top; }
+th { background: #f4f4f4; text-align: left; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+tr.failed td { background: #fdecea; } tr.parity_failed td { background: #fff6e0; }
+tr.dominated td { color: #888; }
+.status-ok { color: #1a7f37; font-weight: 600; } .status-parity_failed { color: #b35c00; font-weight: 600; }
+.status-failed { color: #c62828; font-weight: 600; } .error { color: #c62828; font-size: 12px; }
+.meta { color: #555; } pre { background: #f7f7f7; padding: 0.8em; overflow-x: auto; font-size: 12px; }
+figure { display: inline-block; vertical-align: top; width: 48%; margin: 0.5em 1% 0.5em 0; }
+img { width: 100%; border: 1px solid #eee; }
+dl { display: grid; grid-template-columns: max-content auto; gap: 2px 1em; } dt { font-weight: 600; }
+"""
+
+
+def page(title: str, body: Iterable[str]) -> str:
+    """A whole HTML document around already-escaped body fragments."""
+    return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+            f"<title>{escape(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
+            + "\n".join(body) + "\n</body>\n</html>\n")
+
+
+def image(png: bytes, caption: str) -> str:
+    """A figure with the PNG embedded as a base64 data URI."""
+    data = base64.b64encode(png).decode("ascii")
+    return (f"<figure><img src=\"data:image/png;base64,{data}\" alt=\"{escape(caption)}\">"
+            f"<figcaption>{escape(caption)}</figcaption></figure>")
+
+
+def table(header: Sequence[str], rows: Iterable[Sequence[str]], numeric: Optional[Sequence[bool]] = None,
+          row_classes: Optional[Sequence[str]] = None) -> str:
+    """An HTML table; cells are plain strings and are escaped here."""
+    numeric = numeric or [False] * len(header)
+    head = "".join(f"<th>{escape(h)}</th>" for h in header)
+    lines = [f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>"]
+    for index, row in enumerate(rows):
+        css = f" class=\"{escape(row_classes[index])}\"" if row_classes and row_classes[index] else ""
+        cells = "".join(f"<td class=\"num\">{escape(c)}</td>" if num else f"<td>{escape(c)}</td>"
+                        for c, num in zip(row, numeric))
+        lines.append(f"<tr{css}>{cells}</tr>")
+    lines.append("</tbody>\n</table>")
+    return "\n".join(lines)
+
+
+def definition_list(mapping: dict) -> str:
+    """A <dl> of key: value (nested values as compact JSON)."""
+    if not mapping:
+        return f"<p class=\"meta\">{fmt.DASH}</p>"
+    items = []
+    for key, value in mapping.items():
+        shown = json.dumps(value) if isinstance(value, (dict, list)) else text(value)
+        items.append(f"<dt>{escape(str(key))}</dt><dd>{escape(shown)}</dd>")
+    return "<dl>" + "".join(items) + "</dl>"
+
+
+def legend_html() -> str:
+    items = "".join(f"<li><span class=\"status-{escape(k)}\">{escape(status_label(k))}</span>: {escape(v)}</li>"
+                    for k, v in STATUS_LEGEND.items())
+    return f"<ul>{items}</ul>"
+
+
+def artifact_table_html(report: dict) -> str:
+    """The artifact table with the same columns as the terminal; a failure's reason under its name."""
+    artifacts = report.get("artifacts") or []
+    head = "".join(f"<th>{escape(h)}</th>" for h, _ in COLUMNS)
+    lines = [f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>"]
+    for artifact in artifacts:
+        cells = artifact_cells(artifact)
+        status = str(artifact.get("status") or "")
+        name = escape(cells[0])
+        if artifact.get("error"):
+            name += f"<div class=\"error\">{escape(str(artifact['error']))}</div>"
+        row = [f"<td>{name}</td>", f"<td class=\"status-{escape(status)}\">{escape(cells[1])}</td>"]
+        row += [f"<td class=\"num\">{escape(c)}</td>" if right else f"<td>{escape(c)}</td>"
+                for c, (_, right) in zip(cells[2:], COLUMNS[2:])]
+        lines.append(f"<tr class=\"{escape(status)}\">{''.join(row)}</tr>")
+    lines.append("</tbody>\n</table>")
+    return "\n".join(lines)
+
+
+def _plan_text(plan) -> str:
+    """The plan as YAML (what users write), JSON when PyYAML cannot represent it."""
+    try:
+        import yaml
+
+        return yaml.safe_dump(plan, sort_keys=False, default_flow_style=False)
+    except Exception:  # noqa: BLE001 - any representer error: JSON always works for report.json data
+        return json.dumps(plan, indent=2)
+
+
+def _stages_html(report: dict) -> str:
+    rows = []
+    for stage in report.get("stages") or []:
+        info = {k: v for k, v in (stage.get("info") or {}).items() if k != "history"}
+        seconds = stage.get("seconds")
+        rows.append([text(stage.get("stage")), fmt.DASH if seconds is None else f"{seconds:.1f}",
+                     json.dumps(info)[:300]])
+    if not rows:
+        return "<p class=\"meta\">no stages (benchmark of existing files).</p>"
+    return table(["stage", "seconds", "details"], rows, numeric=[False, True, False])
+
+
+def _parity_html(report: dict) -> str:
+    rows = [[text(a.get("name")), fmt.number(a["parity"].get("top1_agreement"), 4),
+             fmt.number(a["parity"].get("max_abs_diff")), fmt.number(a["parity"].get("mean_abs_diff")),
+             "yes" if a["parity"].get("passed") else "NO"]
+            for a in report.get("artifacts") or [] if a.get("parity")]
+    if not rows:
+        return ""
+    return "<h2>Parity with Keras</h2>\n" + table(
+        ["artifact", "top-1 agreement", "max |diff|", "mean |diff|", "passed"], rows,
+        numeric=[False, True, True, True, False])
+
+
+def render_html(report: dict, plots: Optional[dict[str, bytes]] = None) -> str:
+    """The whole report page as a string.
+
+    Args:
+        report: A report.json document.
+        plots: Title -> PNG bytes [`edgecomp.report.plots.report_plots(report)`].
+
+    Returns:
+        A self-contained HTML document.
+    """
+    if plots is None:
+        from edgecomp.report.plots import report_plots
+
+        plots = report_plots(report)
+    plan = report.get("plan") or {}
+    target = report.get("target") or {}
+    keras = report.get("keras") or {}
+    dataset = report.get("dataset") or {}
+    title = f"edgecomp report: {plan.get('name', 'run')}"
+    notes = [ratio_note()] + [n for n in [timing_floor_note(report)] if n]
+    body = [
+        f"<h1>{escape(title)}</h1>",
+        f"<p class=\"meta\">Created {escape(text(report.get('created')))} by edgecomp "
+        f"{escape(text(report.get('edgecomp_version')))} (<code>{escape(text(report.get('command')))}</code>), "
+        f"{escape(text(report.get('wall_seconds')))} s wall time. Target <b>{escape(text(target.get('name')))}</b>, "
+        f"dataset <b>{escape(text(dataset.get('name')))}</b>; Keras model accuracy "
+        f"{escape(fmt.percent(keras.get('accuracy')))}, {escape(fmt.number(keras.get('params'), 9))} parameters.</p>",
+        "<h2>Artifacts</h2>", artifact_table_html(report), legend_html(),
+        "".join(f"<p class=\"meta\">{escape(n)}</p>" for n in notes),
+        "<h2>Plots</h2>", "".join(image(png, caption) for caption, png in plots.items()),
+        _parity_html(report),
+        "<h2>Stages</h2>", _stages_html(report),
+        "<h2>Target</h2>", definition_list({"name": target.get("name"), "kind": target.get("kind")}),
+        definition_list(target.get("facts") or {}),
+        "<h2>Dataset</h2>", definition_list(dataset),
+        "<h2>Environment</h2>", "<h3>Host</h3>", definition_list(report.get("host") or {}),
+        "<h3>Versions</h3>", definition_list(report.get("versions") or {}),
+        "<h2>Plan</h2>", f"<pre>{escape(_plan_text(plan))}</pre>",
+    ]
+    return page(title, body)
+
+
+def write_html(report: dict, path: Path) -> Path:
+    """Renders `report` to a self-contained HTML file, written atomically.
+
+    Args:
+        report: A report.json document.
+        path: Where to write (usually RUN_DIR/report.html).
+
+    Returns:
+        The path written.
+    """
+    return write_bytes_atomically(Path(path), render_html(report).encode("utf-8"))
