@@ -8,7 +8,7 @@ import time
 from rich.console import Console
 
 # Progress goes to stderr so `--json` output on stdout stays machine-readable.
-console = Console(stderr=True, highlight=False)
+console = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 160)
 
 
 def keras_progress_callback(epochs: int, steps_per_epoch: int, label: str):

@@ -76,8 +76,9 @@ def build_table(report: dict) -> Table:
     table = Table(title=f"edgecomp: {(report.get('plan') or {}).get('name', 'report')} "
                         f"on {(report.get('target') or {}).get('name', fmt.DASH)}",
                   show_lines=False, header_style="bold")
-    for header, right in COLUMNS:
-        table.add_column(header, justify="right" if right else "left", overflow="fold")
+    for index, (header, right) in enumerate(COLUMNS):
+        # The artifact name (first column) never wraps: it is what a reader scans for.
+        table.add_column(header, justify="right" if right else "left", overflow="fold", no_wrap=index == 0)
     for artifact in report.get("artifacts") or []:
         cells = artifact_cells(artifact)
         status = artifact.get("status")
