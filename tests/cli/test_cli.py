@@ -152,3 +152,24 @@ def test_dataset_that_does_not_fit_the_model(tiny_model, tmp_path):
                                  "--out", str(tmp_path / "out")])
     assert result.exit_code == 1
     assert "(32, 32, 3)" in _error_of(result) and "(28, 28, 1)" in _error_of(result)
+
+
+def test_ctrl_c_during_training_exits_130_and_leaves_no_half_written_model(monkeypatch, tmp_path):
+    """Ctrl-C in the middle of training: a clear message, exit 130, and no cache entry that looks complete."""
+    import os
+    from pathlib import Path
+
+    import edgecomp.compress.train as train
+
+    def interrupted_fit(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train, "fit", interrupted_fit)
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(FAST_PLAN)
+    result = runner.invoke(app, ["build", "--config", str(plan), "--out", str(tmp_path / "run")])
+    assert result.exit_code == 130
+    assert "interrupted" in _error_of(result)
+    cache = Path(os.environ["EDGECOMP_CACHE_DIR"]) / "models"
+    assert not list(cache.glob("*.partial*"))
+    assert not (tmp_path / "run" / "report.json").exists()
