@@ -37,11 +37,15 @@ def host_facts() -> dict:
 
 
 class HostTarget(Target):
-    name = "host"
+    kind = "host"
 
-    def __init__(self, runtime: str = "auto", python: str = sys.executable):
+    def __init__(self, runtime: str = "auto", python: str = sys.executable, profile=None):
+        """Args: runtime: TFLite runtime preference; python: interpreter that runs the runner;
+        profile: the `TargetProfile` this target came from (None for a bare host target)."""
         self.runtime = runtime
         self.python = python
+        self.profile = profile
+        self.name = profile.name if profile is not None else "host"
 
     def check(self) -> dict:
         return host_facts()

@@ -8,7 +8,9 @@ from typing import Optional
 
 import typer
 
-from edgecomp.cli.common import handle_errors, invoked_command, resolve_target
+from edgecomp.cli.common import (
+    HOST_OPTION, KEY_OPTION, PORT_OPTION, SERIAL_OPTION, USER_OPTION, handle_errors, invoked_command, resolve_target,
+)
 from edgecomp.cli.report import (
     GATE_SCOPE_OPTION, MAX_LATENCY_OPTION, MAX_SIZE_OPTION, MIN_ACCURACY_OPTION, GateScope,
 )
@@ -18,10 +20,15 @@ from edgecomp.report.gates import raise_for_gates, validate_gates
 @handle_errors
 def bench_command(
     artifacts: list[Path] = typer.Argument(..., help="One or more .tflite / .onnx files."),
-    target: str = typer.Option("host", help="Target profile name or YAML path."),
+    target: str = typer.Option("host", help="Target profile name (see `edgecomp targets list`) or YAML path."),
+    host: Optional[str] = HOST_OPTION,
+    port: Optional[int] = PORT_OPTION,
+    user: Optional[str] = USER_OPTION,
+    key: Optional[str] = KEY_OPTION,
+    serial: Optional[str] = SERIAL_OPTION,
     dataset: str = typer.Option("fashion_mnist", help="Dataset whose test images measure accuracy."),
     out: Path = typer.Option(Path("runs/bench"), help="Folder for report.json and report.md."),
-    threads: int = typer.Option(1, min=1, help="Interpreter threads."),
+    threads: Optional[int] = typer.Option(None, min=1, help="Interpreter threads (default: the target profile's)."),
     min_runs: int = typer.Option(200, min=1, help="Timed runs at least."),
     min_time: float = typer.Option(2.0, min=0, help="Seconds of timed runs at least."),
     accuracy_samples: Optional[int] = typer.Option(None, min=1, help="Test images for accuracy [all]."),
@@ -36,11 +43,12 @@ def bench_command(
     from edgecomp.config import BenchConfig
     from edgecomp.report.summary import print_summary
 
-    settings = BenchConfig(threads=threads, min_runs=min_runs, min_time_s=min_time,
+    device = resolve_target(target, host=host, port=port, user=user, key=key, serial=serial)
+    settings = BenchConfig(threads=threads or device.profile.threads, min_runs=min_runs, min_time_s=min_time,
                            accuracy_samples=accuracy_samples)
     gates = {"max_size_mb": max_size_mb, "max_latency_ms": max_latency_ms, "min_accuracy": min_accuracy}
     validate_gates(**gates)
-    report = run_bench(artifacts, dataset, resolve_target(target), settings, out, command=invoked_command())
+    report = run_bench(artifacts, dataset, device, settings, out, command=invoked_command())
     if as_json:
         typer.echo(json.dumps(report))
     else:

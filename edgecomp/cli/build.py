@@ -8,7 +8,9 @@ from typing import Optional
 
 import typer
 
-from edgecomp.cli.common import handle_errors, invoked_command, resolve_target
+from edgecomp.cli.common import (
+    HOST_OPTION, KEY_OPTION, PORT_OPTION, SERIAL_OPTION, USER_OPTION, handle_errors, invoked_command, resolve_target,
+)
 from edgecomp.cli.report import (
     GATE_SCOPE_OPTION, MAX_LATENCY_OPTION, MAX_SIZE_OPTION, MIN_ACCURACY_OPTION, GateScope,
 )
@@ -45,7 +47,12 @@ def build_command(
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="Plan YAML (stages, export, bench)."),
     model: Optional[str] = typer.Option(None, help="Zoo model name or a .keras/.h5/SavedModel path."),
     dataset: Optional[str] = typer.Option(None, help="fashion_mnist, mnist, cifar10, cifar100, a .npz or a folder."),
-    target: str = typer.Option("host", help="Target profile name or YAML path."),
+    target: str = typer.Option("host", help="Target profile name (see `edgecomp targets list`) or YAML path."),
+    host: Optional[str] = HOST_OPTION,
+    port: Optional[int] = PORT_OPTION,
+    user: Optional[str] = USER_OPTION,
+    key: Optional[str] = KEY_OPTION,
+    serial: Optional[str] = SERIAL_OPTION,
     out: Optional[Path] = typer.Option(None, help="Run folder [default: runs/<plan name>]."),
     epochs: Optional[int] = typer.Option(None, min=0, help="Training epochs (overrides the plan)."),
     train_limit: Optional[int] = typer.Option(None, min=1, help="Use at most N training images."),
@@ -64,7 +71,10 @@ def build_command(
     run_dir = out or Path("runs") / plan.name
     gates = {"max_size_mb": max_size_mb, "max_latency_ms": max_latency_ms, "min_accuracy": min_accuracy}
     validate_gates(**gates)
-    report = run_build(plan, run_dir, resolve_target(target), command=invoked_command())
+    device = resolve_target(target, host=host, port=port, user=user, key=key, serial=serial)
+    if "threads" not in plan.bench.model_fields_set:
+        plan.bench.threads = device.profile.threads  # the device profile's default, recorded in the plan
+    report = run_build(plan, run_dir, device, command=invoked_command())
     if as_json:
         typer.echo(json.dumps(report))
     else:

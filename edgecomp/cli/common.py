@@ -38,12 +38,17 @@ def invoked_command() -> str:
     return "edgecomp " + " ".join(shlex.quote(arg) for arg in sys.argv[1:])
 
 
-def resolve_target(name: str):
-    """A Target for a profile name or YAML path."""
-    from edgecomp.adapters.host import HostTarget
+# Connection overrides shared by `build` and `bench` (the environment variables EDGECOMP_SSH_HOST,
+# EDGECOMP_SSH_USER, EDGECOMP_SSH_PORT, EDGECOMP_SSH_KEY and EDGECOMP_ADB_SERIAL work too).
+HOST_OPTION = typer.Option(None, "--host", help="SSH host of the target (overrides the profile).")
+PORT_OPTION = typer.Option(None, "--port", min=1, max=65535, help="SSH port of the target.")
+USER_OPTION = typer.Option(None, "--user", help="SSH user on the target.")
+KEY_OPTION = typer.Option(None, "--key", help="SSH private key file.")
+SERIAL_OPTION = typer.Option(None, "--serial", help="adb serial of the Android device.")
 
-    if name == "host":
-        return HostTarget()
-    from edgecomp.errors import UsageError
 
-    raise UsageError(f"unknown target {name!r}; valid targets: host")
+def resolve_target(name: str, **connection_overrides):
+    """A Target for a profile name or YAML path, with --host/--port/... flags applied on top."""
+    from edgecomp.adapters.profiles import resolve_target as resolve_profile_target
+
+    return resolve_profile_target(name, **connection_overrides)

@@ -7,7 +7,7 @@ from typing import Optional
 import typer
 
 import edgecomp
-from edgecomp.cli import bench, build, data, env, report
+from edgecomp.cli import bench, build, data, env, report, targets
 
 app = typer.Typer(
     name="edgecomp",
@@ -23,6 +23,7 @@ app.command("env")(env.env_command)
 app.command("models")(env.models_command)
 app.command("report")(report.report_command)
 app.add_typer(data.app, name="data")
+app.add_typer(targets.app, name="targets")
 
 
 def _version(value: bool) -> None:
