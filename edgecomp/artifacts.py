@@ -17,6 +17,7 @@ from edgecomp.config import BenchConfig
 from edgecomp.errors import EdgecompError
 from edgecomp.export.files import gzip_size, write_bytes_atomically
 from edgecomp.export.parity import FLOAT_PRECISIONS, check_parity
+from edgecomp.export.quant_artifacts import debug_int8, export_source_model, reference_outputs
 from edgecomp.progress import step
 from edgecomp.report.format import number
 from edgecomp.stages import RunContext
@@ -30,31 +31,37 @@ def planned_exports(ctx: RunContext) -> list[tuple[str, str]]:
         exports += [("tflite", mode) for mode in ctx.ptq_modes]
     if "onnx" in ctx.plan.export.formats:
         exports.append(("onnx", "float32"))
+        if "int8" in ctx.ptq_modes:
+            exports.append(("onnx", "int8"))  # static QDQ quantization of the float ONNX
     return exports
 
 
 def _export_one(ctx: RunContext, fmt: str, precision: str, path: Path) -> None:
     from edgecomp.export.onnx import keras_to_onnx
+    from edgecomp.export.quant_artifacts import export_special
     from edgecomp.export.tflite import keras_to_tflite
 
+    if export_special(ctx, fmt, precision, path):
+        return
+    model = export_source_model(ctx, precision)  # the pre-QAT float model, except for qat_int8
     if fmt == "onnx":
-        keras_to_onnx(ctx.model, path, ctx.plan.export.onnx_opset)
+        keras_to_onnx(model, path, ctx.plan.export.onnx_opset)
         return
     samples = ctx.export_hints.get("calibration_samples", 500)
-    keras_to_tflite(ctx.model, path, precision, calibration_images=ctx.data.x_train[:samples])
+    keras_to_tflite(model, path, precision, calibration_images=ctx.data.x_train[:samples])
 
 
 def export_artifacts(ctx: RunContext) -> list[dict]:
     """Exports, then checks parity of each file against the Keras model on test images."""
     out_dir = ctx.run_dir / "artifacts"
     parity_images = ctx.data.x_test[: ctx.plan.export.parity_samples]
-    keras_outputs = ctx.model.predict(parity_images, batch_size=256, verbose=0)  # (N, K)
+    reference_cache: dict = {}  # source model -> its Keras outputs (N, K) on parity_images
     records = []
     for fmt, precision in planned_exports(ctx):
         path = out_dir / f"model_{precision}.{fmt}"
         record = {"name": path.name, "format": fmt, "precision": precision,
                   "path": str(path.relative_to(ctx.run_dir)), "status": "ok", "error": None,
-                  "params": int(ctx.model.count_params())}
+                  "params": int(export_source_model(ctx, precision).count_params())}
         step(f"exporting {path.name}")
         started = time.perf_counter()
         try:
@@ -66,7 +73,13 @@ def export_artifacts(ctx: RunContext) -> list[dict]:
         record["export_seconds"] = round(time.perf_counter() - started, 3)
         record["size_bytes"] = path.stat().st_size
         record["gzip_bytes"] = gzip_size(path)
+        if fmt == "tflite":
+            from edgecomp.export.sparsity import tflite_sparsity
+
+            record["sparsity"] = tflite_sparsity(path)  # zeros read back from the file itself
+        keras_outputs = reference_outputs(ctx, precision, parity_images, reference_cache)
         record["parity"] = check_parity(path, precision, keras_outputs, parity_images)
+        debug_int8(ctx, record, path, parity_images)
         if not record["parity"]["passed"]:
             record["status"] = "parity_failed"
             kind = "error" if precision in FLOAT_PRECISIONS else "flagged"

@@ -10,6 +10,7 @@ from edgecomp.config import BenchConfig, Plan
 from edgecomp.data import load_dataset
 from edgecomp.errors import ModelLoadError
 from edgecomp.export.files import gzip_size
+from edgecomp.export.quant_artifacts import describe_deployables
 
 SUFFIX_FORMATS = {".tflite": "tflite", ".onnx": "onnx"}
 
@@ -36,6 +37,7 @@ def run_bench(paths: list[Path], dataset: str, target, settings: BenchConfig, ru
     target_facts = target.check()
     data = load_dataset(dataset, test_limit=settings.accuracy_samples)
     floor = bench_artifacts(artifacts, data, run_dir, target, settings)
+    describe_deployables(artifacts, run_dir, data, write_cards=False)  # the tflite-runtime 2.14 check
     for artifact in artifacts:
         io = artifact.get("io") or {}
         artifact["precision"] = _precision_from_io(io)

@@ -42,6 +42,7 @@ def keras_accuracy(model, data) -> float:
 def run_build(plan: Plan, run_dir: Path, target: Target, command: str = "") -> dict:
     """Runs the whole plan and returns the report (also written to `run_dir`)."""
     from edgecomp.artifacts import bench_artifacts, export_artifacts
+    from edgecomp.export.quant_artifacts import describe_deployables
     from edgecomp.report.assemble import assemble_report, write_reports
 
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -57,6 +58,7 @@ def run_build(plan: Plan, run_dir: Path, target: Target, command: str = "") -> d
     keras_info = {"accuracy": keras_accuracy(ctx.model, data), "params": int(ctx.model.count_params())}
     artifacts = export_artifacts(ctx)
     floor = bench_artifacts(artifacts, data, run_dir, target, plan.bench)
+    describe_deployables(artifacts, run_dir, data)  # model cards + the tflite-runtime 2.14 check
     report = assemble_report(
         plan=plan, data=data, run_dir=run_dir, stages=stage_records, keras_info=keras_info,
         artifacts=artifacts, timing_floor=floor, target=target, target_facts=target_facts, command=command,

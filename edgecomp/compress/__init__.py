@@ -2,3 +2,4 @@
 
 from edgecomp.compress import train  # noqa: F401
 from edgecomp.compress import quantize  # noqa: F401
+from edgecomp.compress import qat  # noqa: F401

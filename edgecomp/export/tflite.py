@@ -31,6 +31,17 @@ def _float32(converter, images) -> None:
     pass
 
 
+def _dynamic(converter, images) -> None:
+    """Dynamic-range: int8 weights, float activations quantized on the fly by the kernels."""
+    converter.optimizations = [tf().lite.Optimize.DEFAULT]
+
+
+def _float16(converter, images) -> None:
+    """float16 weights (half the size); kernels dequantize them to float32 on CPU."""
+    converter.optimizations = [tf().lite.Optimize.DEFAULT]
+    converter.target_spec.supported_types = [tf().float16]
+
+
 def _int8(converter, images) -> None:
     """Full-integer quantization, float input and output (the app feeds normalised floats)."""
     lite = tf().lite
@@ -41,9 +52,47 @@ def _int8(converter, images) -> None:
     converter.target_spec.supported_ops = [lite.OpsSet.TFLITE_BUILTINS_INT8]
 
 
+def _int8_io(converter, images) -> None:
+    """Full-integer int8 with int8 input and output tensors (no float at the model's edges)."""
+    _int8(converter, images)
+    converter.inference_input_type = tf().int8
+    converter.inference_output_type = tf().int8
+
+
+def _uint8_io(converter, images) -> None:
+    """Full-integer int8 with uint8 input/output: calibrated on [0, 1] images, the input scale is
+    ~1/255 with zero point 0, so an app can feed raw 0..255 pixels unchanged (see the model card)."""
+    _int8(converter, images)
+    converter.inference_input_type = tf().uint8
+    converter.inference_output_type = tf().uint8
+
+
+def _int16x8(converter, images) -> None:
+    """16x8: int16 activations, int8 weights (more accurate than int8, fewer runtimes support it)."""
+    lite = tf().lite
+    converter.optimizations = [lite.Optimize.DEFAULT]
+    converter.representative_dataset = representative_dataset(images)
+    converter.target_spec.supported_ops = [
+        lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+
+
+def _qat_int8(converter, images) -> None:
+    """A QAT model (fake-quant ranges learnt in training) to full int8, float I/O.
+
+    The representative images fill in ranges for layers QAT left unquantized (fallbacks).
+    """
+    _int8(converter, images)
+
+
 for _precision in [
     TflitePrecision("float32", False, _float32, "float32 weights and activations"),
+    TflitePrecision("dynamic", False, _dynamic, "dynamic range: int8 weights, float activations"),
+    TflitePrecision("float16", False, _float16, "float16 weights, float32 compute"),
     TflitePrecision("int8", True, _int8, "full integer int8, float32 input/output"),
+    TflitePrecision("int8_io", True, _int8_io, "full integer int8, int8 input/output"),
+    TflitePrecision("uint8_io", True, _uint8_io, "full integer int8, uint8 input/output (raw pixels)"),
+    TflitePrecision("int16x8", True, _int16x8, "int16 activations, int8 weights, float32 input/output"),
+    TflitePrecision("qat_int8", True, _qat_int8, "quantization-aware trained, full int8, float32 I/O"),
 ]:
     TFLITE_PRECISIONS.register(_precision.name)(_precision)
 

@@ -61,7 +61,7 @@ def test_build_writes_reports_with_measured_artifacts(built_run):
     report = json.loads((run_dir / "report.json").read_text())
     assert report["schema_version"] == 1
     assert [a["name"] for a in report["artifacts"]] == ["model_float32.tflite", "model_int8.tflite",
-                                                        "model_float32.onnx"]
+                                                        "model_float32.onnx", "model_int8.onnx"]
     for artifact in report["artifacts"]:
         assert artifact["status"] == "ok", artifact.get("error")
         assert (run_dir / artifact["path"]).stat().st_size == artifact["size_bytes"]

@@ -1,0 +1,117 @@
+"""QAT on real architectures (BN anywhere, depthwise, residual add, ReLU6, concat, GAP), per-layer
+float fallback, int8 conversion, and the prune-preserving scheme keeping a pruned model's zeros."""
+
+import numpy as np
+import pytest
+
+from edgecomp.compress.qat import (QatConfig, build_qat_model, mask_keeping_callback, plan_fallbacks,
+                                   sparsity_masks)
+from edgecomp.compress.train import fit
+from edgecomp.export.parity import check_parity
+from edgecomp.export.tflite import keras_to_tflite
+from edgecomp.tfenv import keras, seed_everything, tfmot
+
+
+def real_world_model():
+    """A MobileNet-ish functional model with the layouts tfmot's quantize_model refuses."""
+    layers = keras().layers
+    inputs = keras().Input((28, 28, 1))
+    x = layers.BatchNormalization(name="bn_input")(inputs)  # BN not after a conv
+    x = layers.Conv2D(8, 3, strides=2, padding="same", use_bias=False, name="stem_conv")(x)
+    x = layers.BatchNormalization(name="stem_bn")(x)
+    x = layers.ReLU(6.0, name="stem_relu6")(x)
+    y = layers.DepthwiseConv2D(3, padding="same", use_bias=False, name="dw")(x)
+    y = layers.BatchNormalization(name="dw_bn")(y)
+    y = layers.ReLU(6.0, name="dw_relu6")(y)
+    y = layers.Conv2D(8, 1, use_bias=False, name="pw")(y)
+    y = layers.BatchNormalization(name="pw_bn")(y)
+    x = layers.Add(name="residual")([x, y])
+    z = layers.Conv2D(8, 1, activation="relu6", name="branch_relu6")(x)
+    x = layers.Concatenate(name="concat")([x, z])
+    x = layers.ReLU(name="relu")(x)
+    x = layers.BatchNormalization(name="bn_after_relu")(x)
+    x = layers.GlobalAveragePooling2D(name="gap")(x)
+    outputs = layers.Dense(10, name="logits")(x)
+    return keras().Model(inputs, outputs, name="real_world")
+
+
+def test_fallback_plan_names_only_the_unquantizable_layers():
+    fallbacks = plan_fallbacks(real_world_model())
+    assert set(fallbacks) == {"bn_input", "bn_after_relu", "branch_relu6"}
+    assert "BatchNormalization" in fallbacks["bn_input"] and "relu6" in fallbacks["branch_relu6"]
+
+
+def test_tfmot_alone_refuses_the_model():
+    """The reason the per-layer fallback exists."""
+    with pytest.raises(RuntimeError, match="bn_input"):
+        tfmot().quantization.keras.quantize_model(real_world_model())
+
+
+def test_qat_trains_and_converts_a_real_architecture(fmnist_small, tmp_path):
+    seed_everything(0)
+    model = real_world_model()
+    qat_model, fallbacks = build_qat_model(model)
+    assert "bn_input" in fallbacks
+    wrapped = {type(layer).__name__ for layer in qat_model.layers}
+    assert "QuantizeWrapperV2" in wrapped
+    history = fit(qat_model, fmnist_small, epochs=1, batch_size=64, learning_rate=2e-3, label="qat-test")
+    assert np.isfinite(history["history"]["loss"]).all()
+    path = keras_to_tflite(qat_model, tmp_path / "qat.tflite", "qat_int8", fmnist_small.x_train[:100])
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(path))
+    ops = {op["op_name"] for op in interpreter._get_ops_details()}
+    assert {"CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "CONCATENATION"} <= ops
+    conv_weights = [d for d in interpreter.get_tensor_details() if len(d["shape"]) == 4 and d["shape"][0] == 8]
+    assert conv_weights and all(d["dtype"].__name__ == "int8" for d in conv_weights)
+    images = fmnist_small.x_test[:200]
+    parity = check_parity(path, "qat_int8", qat_model.predict(images, verbose=0), images)
+    assert parity["top1_agreement"] >= 0.9, parity
+
+
+def test_qat_stage_keeps_the_float_model_for_float_exports(tiny_model, fmnist_small, tmp_path):
+    from edgecomp.compress.qat import run_qat
+    from edgecomp.config import Plan
+    from edgecomp.export.quant_artifacts import export_source_model
+    from edgecomp.stages import RunContext
+
+    ctx = RunContext(plan=Plan(stages=[]), data=fmnist_small, run_dir=tmp_path, model=tiny_model, log=lambda m: None)
+    info = run_qat(ctx, QatConfig(epochs=1, batch_size=128, learning_rate=1e-4))
+    assert info["scheme"] == "default_8bit" and info["float_fallback_layers"] == {}
+    assert export_source_model(ctx, "float32") is tiny_model
+    assert export_source_model(ctx, "qat_int8") is ctx.model is not tiny_model
+    assert "qat_int8" in ctx.ptq_modes
+
+
+def _int8_weight_sparsity(path) -> float:
+    """Fraction of zeros over the int8 conv/dense weight tensors (>= 100 values) of a .tflite."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(path))
+    zeros = total = 0
+    for detail in interpreter.get_tensor_details():
+        if detail["dtype"].__name__ == "int8" and len(detail["shape"]) in (2, 4) and np.prod(detail["shape"]) >= 100:
+            try:
+                values = interpreter.get_tensor(detail["index"])
+            except ValueError:
+                continue  # activations have no data before invoke
+            zeros += int(np.sum(values == 0))
+            total += values.size
+    return zeros / total
+
+
+def test_prune_preserving_qat_keeps_the_zeros(tiny_model, fmnist_small, tmp_path):
+    sparsity = tfmot().sparsity.keras
+    model = keras().models.clone_model(tiny_model)
+    model.set_weights(tiny_model.get_weights())
+    pruned = sparsity.prune_low_magnitude(model, pruning_schedule=sparsity.ConstantSparsity(0.6, begin_step=0, frequency=1))
+    fit(pruned, fmnist_small, epochs=1, batch_size=128, learning_rate=1e-3, label="prune",
+        extra_callbacks=[sparsity.UpdatePruningStep()])
+    stripped = sparsity.strip_pruning(pruned)
+    qat_model, _ = build_qat_model(stripped, prune_preserving=True)
+    callback, masked = mask_keeping_callback(qat_model, sparsity_masks(stripped))
+    assert "fc1/kernel:0" in masked
+    fit(qat_model, fmnist_small, epochs=1, batch_size=128, learning_rate=1e-3, label="pqat",
+        extra_callbacks=[callback])
+    path = keras_to_tflite(qat_model, tmp_path / "pqat.tflite", "qat_int8", fmnist_small.x_train[:50])
+    assert _int8_weight_sparsity(path) >= 0.5

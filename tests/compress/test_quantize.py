@@ -1,0 +1,88 @@
+"""Every PTQ mode converts the tiny model, passes its parity threshold, and integer-I/O models
+are fed correctly by the benchmark runner (its accuracy matches the Keras model's)."""
+
+import numpy as np
+import pytest
+
+from edgecomp.compress.quantize import QuantizeConfig
+from edgecomp.export.parity import PARITY_THRESHOLDS, check_parity, parity_threshold
+from edgecomp.export.tflite import TFLITE_PRECISIONS, keras_to_tflite
+
+PTQ_PRECISIONS = [name for name in TFLITE_PRECISIONS.names() if name != "qat_int8"]
+
+
+@pytest.fixture(scope="module")
+def ptq_files(tiny_model, fmnist_small, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("ptq")
+    calibration = fmnist_small.x_train[:100]
+    return {name: keras_to_tflite(tiny_model, folder / f"{name}.tflite", name, calibration)
+            for name in PTQ_PRECISIONS}
+
+
+def test_every_precision_has_a_parity_threshold():
+    assert set(TFLITE_PRECISIONS.names()) <= set(PARITY_THRESHOLDS)
+    assert parity_threshold("float32").min_top1_agreement > parity_threshold("int8").min_top1_agreement
+
+
+@pytest.mark.parametrize("precision", PTQ_PRECISIONS)
+def test_ptq_mode_converts_and_passes_parity(precision, ptq_files, tiny_model, fmnist_small):
+    images = fmnist_small.x_test[:200]
+    parity = check_parity(ptq_files[precision], precision, tiny_model.predict(images, verbose=0), images)
+    assert parity["passed"], parity
+
+
+@pytest.mark.parametrize("precision, dtype", [("int8_io", "int8"), ("uint8_io", "uint8"), ("int16x8", "float32")])
+def test_io_dtypes(precision, dtype, ptq_files):
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(ptq_files[precision]))
+    assert interpreter.get_input_details()[0]["dtype"].__name__ == dtype
+    assert interpreter.get_output_details()[0]["dtype"].__name__ == dtype
+
+
+def test_int16x8_has_int16_activations(ptq_files):
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(ptq_files["int16x8"]))
+    assert "int16" in {d["dtype"].__name__ for d in interpreter.get_tensor_details()}
+
+
+def test_uint8_io_accepts_raw_pixels(ptq_files, tiny_model, fmnist_small):
+    """Calibrated on [0, 1] images, the uint8 input is the raw 0..255 pixel itself."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(ptq_files["uint8_io"]))
+    interpreter.allocate_tensors()
+    inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    scale, zero_point = inp["quantization"]
+    assert zero_point == 0 and scale == pytest.approx(1 / 255, rel=1e-3)
+    images = fmnist_small.x_test[:200]
+    keras_top1 = tiny_model.predict(images, verbose=0).argmax(-1)
+    raw_pixels = np.round(images * 255).astype(np.uint8)  # what a camera app holds
+    tflite_top1 = []
+    for pixels in raw_pixels:
+        interpreter.set_tensor(inp["index"], pixels[None, ...])
+        interpreter.invoke()
+        tflite_top1.append(int(interpreter.get_tensor(out["index"])[0].argmax()))
+    assert np.mean(np.array(tflite_top1) == keras_top1) >= parity_threshold("uint8_io").min_top1_agreement
+
+
+@pytest.mark.parametrize("precision", ["int8_io", "uint8_io"])
+def test_runner_accuracy_on_integer_io_matches_keras(precision, ptq_files, tiny_model, fmnist_small, sample_npz):
+    from edgecomp.adapters.host import HostTarget
+    from edgecomp.config import BenchConfig
+
+    outcome = HostTarget().bench([ptq_files[precision]], sample_npz, BenchConfig(warmup=1, min_runs=3, min_time_s=0))[0]
+    assert outcome.ok, outcome.error
+    keras_accuracy = float(np.mean(tiny_model.predict(fmnist_small.x_test[:200], verbose=0).argmax(-1)
+                                   == fmnist_small.y_test[:200]))
+    assert outcome.result["io"]["input_dtype"] == precision.split("_")[0]
+    assert abs(outcome.result["accuracy"] - keras_accuracy) <= 0.03
+
+
+def test_quantize_config_rejects_unknown_mode():
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError):
+        QuantizeConfig(modes=["int4"])
+    assert QuantizeConfig(modes=["dynamic", "int16x8"]).modes == ["dynamic", "int16x8"]

@@ -1,0 +1,26 @@
+"""ONNX int8 (QDQ static quantization) runs in onnxruntime and tracks the float model."""
+
+import numpy as np
+import pytest
+
+from edgecomp.errors import ExportError
+from edgecomp.export.onnx import keras_to_onnx
+from edgecomp.export.onnx_quant import onnx_to_onnx_int8
+from edgecomp.export.parity import check_parity
+
+
+def test_onnx_int8_is_qdq_and_passes_int8_parity(tiny_model, fmnist_small, tmp_path):
+    import onnx
+
+    float_path = keras_to_onnx(tiny_model, tmp_path / "m.onnx")
+    path = onnx_to_onnx_int8(float_path, tmp_path / "m_int8.onnx", fmnist_small.x_train[:100])
+    ops = {node.op_type for node in onnx.load(str(path)).graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops
+    images = fmnist_small.x_test[:200]
+    assert check_parity(path, "int8", tiny_model.predict(images, verbose=0), images)["passed"]
+
+
+def test_onnx_int8_needs_calibration_images(tiny_model, tmp_path):
+    float_path = keras_to_onnx(tiny_model, tmp_path / "m.onnx")
+    with pytest.raises(ExportError, match="calibration"):
+        onnx_to_onnx_int8(float_path, tmp_path / "q.onnx", np.zeros((0, 28, 28, 1), np.float32))

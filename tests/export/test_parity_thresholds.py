@@ -1,0 +1,38 @@
+"""Per-precision parity thresholds trip on a deliberately broken export."""
+
+import numpy as np
+import pytest
+
+from edgecomp.export.parity import check_parity
+from edgecomp.export.tflite import keras_to_tflite
+from edgecomp.tfenv import keras
+
+
+@pytest.fixture(scope="module")
+def broken_model(tiny_model):
+    """The tiny model with its logits layer's weights shuffled: same shapes, wrong answers."""
+    model = keras().models.clone_model(tiny_model)
+    weights = tiny_model.get_weights()
+    rng = np.random.default_rng(0)
+    weights[-2] = rng.permutation(weights[-2].ravel()).reshape(weights[-2].shape)
+    model.set_weights(weights)
+    return model
+
+
+@pytest.mark.parametrize("precision", ["float32", "float16", "int8", "uint8_io"])
+def test_broken_export_fails_parity(precision, broken_model, tiny_model, fmnist_small, tmp_path):
+    path = keras_to_tflite(broken_model, tmp_path / f"broken_{precision}.tflite", precision,
+                           fmnist_small.x_train[:50])
+    images = fmnist_small.x_test[:200]
+    parity = check_parity(path, precision, tiny_model.predict(images, verbose=0), images)
+    assert not parity["passed"], parity
+
+
+def test_pipeline_flags_int8_and_errors_float(tmp_path):
+    from edgecomp.pipeline import failed_float_parity
+
+    report = {"run_dir": str(tmp_path), "artifacts": [
+        {"name": "model_int8.tflite", "status": "parity_failed", "precision": "int8"}]}
+    assert failed_float_parity(report) is None  # an int8 below threshold is flagged, not an error
+    report["artifacts"].append({"name": "model_float32.tflite", "status": "parity_failed", "precision": "float32"})
+    assert "model_float32.tflite" in failed_float_parity(report)
