@@ -13,6 +13,7 @@ from typing import Iterable, Optional, Sequence
 
 from edgecomp.export.files import write_bytes_atomically
 from edgecomp.report import format as fmt
+from edgecomp.report.deploy import DEPLOY_HEADER, deployment_rows
 from edgecomp.report.schema import STATUS_LEGEND
 from edgecomp.report.table import COLUMNS, artifact_cells, ratio_note, status_label, text, timing_floor_note
 
@@ -166,6 +167,7 @@ def render_html(report: dict, plots: Optional[dict[str, bytes]] = None) -> str:
         "".join(f"<p class=\"meta\">{escape(n)}</p>" for n in notes),
         "<h2>Plots</h2>", "".join(image(png, caption) for caption, png in plots.items()),
         _parity_html(report),
+        "<h2>Deployment checks</h2>", table(DEPLOY_HEADER, deployment_rows(report)),
         "<h2>Stages</h2>", _stages_html(report),
         "<h2>Target</h2>", definition_list({"name": target.get("name"), "kind": target.get("kind")}),
         definition_list(target.get("facts") or {}),

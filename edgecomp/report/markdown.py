@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from edgecomp.report import format as fmt
+from edgecomp.report.deploy import DEPLOY_HEADER, deployment_rows
 from edgecomp.report.schema import STATUS_LEGEND
 
 
@@ -60,6 +61,7 @@ def render_markdown(report: dict) -> str:
     if parity:
         parts += ["## Parity with Keras", _table(["artifact", "top-1 agreement", "max |diff|", "mean |diff|",
                                                   "passed"], parity)]
+    parts += ["## Deployment checks", _table(DEPLOY_HEADER, deployment_rows(report))]
     stage_rows = [[s["stage"], f"{s['seconds']:.1f}", json.dumps({k: v for k, v in s["info"].items()
                                                                    if k != "history"})[:200]]
                   for s in report["stages"]]

@@ -33,3 +33,18 @@ def test_bench_report_without_stages_or_keras(build_report):
     build_report.update(stages=[], keras={"accuracy": None, "params": None}, timing_floor_ms=None)
     page = render_html(build_report, plots={})
     assert "no stages" in page and "—" in page
+
+
+def test_deployment_checks_show_sparsity_and_tflite_runtime_result(build_report):
+    from edgecomp.report.html import render_html
+    from edgecomp.report.markdown import render_markdown
+
+    report = dict(build_report)
+    report["artifacts"] = [dict(a) for a in build_report["artifacts"]]
+    report["artifacts"][0]["sparsity"] = {"overall": 0.5}
+    report["artifacts"][0]["tflite_runtime_2_14"] = {"ok": False, "error": "Didn't find op for builtin opcode "
+                                                     "'FULLY_CONNECTED' version '12'"}
+    for page in (render_html(report, plots={}), render_markdown(report)):
+        assert "Deployment checks" in page
+        assert "50.00%" in page
+        assert "version &#x27;12&#x27;" in page or "version '12'" in page
