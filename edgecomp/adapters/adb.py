@@ -166,8 +166,8 @@ class AdbTarget(Target):
             TargetError: not configured, or the file does not exist.
         """
         configured = self.connection.benchmark_model
-        how = ("Download LiteRT's prebuilt android_aarch64_benchmark_model (see docs/targets.md: the "
-               "'Android phone' section) and set adb.benchmark_model in the profile to its path.")
+        how = ("Download LiteRT's prebuilt android_aarch64_benchmark_model (see the README's 'Android phone over adb' "
+               "section) and set adb.benchmark_model in the profile to its path.")
         if not configured:
             raise TargetError(f"no benchmark_model binary is configured for {self.name!r}. {how}")
         path = Path(configured).expanduser()
@@ -206,6 +206,7 @@ class AdbTarget(Target):
             self._checked(self._adb(["push", str(binary), f"{remote}/benchmark_model"], timeout=300), "push")
             self._checked(self._shell(["chmod", "755", f"{remote}/benchmark_model"]), "chmod benchmark_model")
             for index, artifact in enumerate(map(Path, artifacts)):
+                self.announce(index, len(artifacts), artifact)
                 outcomes.append(self._bench_one(artifact, f"{remote}/model_{index}{artifact.suffix}", remote,
                                                 settings, host_accuracy.get(artifact)))
         finally:

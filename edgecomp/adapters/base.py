@@ -48,6 +48,12 @@ class Target(abc.ABC):
     def bench(self, artifacts: list[Path], sample: Path, settings: BenchConfig) -> list[BenchOutcome]:
         """Benchmarks each artifact in its own process; a failure is an outcome, not an exception."""
 
+    def announce(self, index: int, total: int, artifact: Path) -> None:
+        """One progress line per artifact, so a long benchmark on a slow board shows where it is."""
+        from edgecomp.progress import step
+
+        step(f"[{index + 1}/{total}] benchmarking {Path(artifact).name} on {self.name}")
+
     @staticmethod
     def parse_result(text: str, artifact: Path) -> BenchOutcome:
         try:

@@ -51,7 +51,11 @@ class HostTarget(Target):
         return host_facts()
 
     def bench(self, artifacts: list[Path], sample: Path, settings: BenchConfig) -> list[BenchOutcome]:
-        return [self._bench_one(Path(a), sample, settings) for a in artifacts]
+        outcomes = []
+        for index, artifact in enumerate(artifacts):
+            self.announce(index, len(artifacts), artifact)
+            outcomes.append(self._bench_one(Path(artifact), sample, settings))
+        return outcomes
 
     def _bench_one(self, artifact: Path, sample: Path, settings: BenchConfig) -> BenchOutcome:
         with tempfile.TemporaryDirectory(prefix="edgecomp-bench-") as tmp:

@@ -242,6 +242,7 @@ class SshTarget(Target):
         with workdir as remote_dir:
             staged = self._stage_and_copy(artifacts, Path(sample), remote_dir)
             for index, (artifact, remote_name) in enumerate(staged):
+                self.announce(index, len(staged), artifact)
                 outcomes.append(self._bench_one(artifact, remote_name, f"result_{index}.json", remote_dir, settings))
         if workdir.cleanup_error:
             for outcome in outcomes:
