@@ -1,0 +1,342 @@
+"""The `prune` stage: magnitude pruning (local, global, 2:4) with tfmot, or filter removal.
+
+Unstructured methods leave a plain Keras model whose kernels hold zeros (tfmot's `strip_pruning`
+runs after fine-tuning, and the stage adds `UpdatePruningStep` itself); `structured` leaves a
+genuinely smaller model (see `prune_structured`). The stage sets `ctx.export_hints["pruned"]` so a
+later QAT stage keeps the zeros (tfmot's prune-preserving quantization scheme).
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from pydantic import Field, field_validator
+
+from edgecomp.config import Strict
+from edgecomp.errors import UsageError
+from edgecomp.progress import step
+from edgecomp.registry import Registry
+from edgecomp.stages import STAGES, RunContext, StageDef
+from edgecomp.tfenv import keras, tfmot
+
+
+class PruneConfig(Strict):
+    """Settings of the `prune` stage. `sparsity` is the fraction of weights set to zero (local,
+    global) or the fraction of filters/units removed from each layer (structured)."""
+
+    stage: str = "prune"
+    method: str = "local"
+    sparsity: float = Field(0.5, ge=0, lt=1)
+    layer_sparsity: dict[str, float] = Field(default_factory=dict, description="per-layer overrides")
+    skip_layers: list[str] | None = Field(None, description="None: first conv and last classifier")
+    schedule: Literal["polynomial", "constant"] = "polynomial"
+    scope: Literal["conv", "dense", "both"] = "both"
+    criterion: Literal["l1", "l2"] = "l1"
+    max_layer_sparsity: float = Field(0.95, gt=0, lt=1, description="global: no layer loses more than this")
+    epochs: int = Field(1, ge=0, description="fine-tuning epochs; 0 prunes one-shot without training")
+    batch_size: int = Field(128, gt=0)
+    learning_rate: float = Field(5e-4, gt=0)
+
+    @field_validator("method")
+    @classmethod
+    def _known_method(cls, method: str) -> str:
+        if method not in METHODS:
+            try:
+                METHODS.get(method)
+            except UsageError as err:
+                raise ValueError(str(err)) from None
+        return method
+
+    @field_validator("layer_sparsity")
+    @classmethod
+    def _fractions(cls, mapping: dict[str, float]) -> dict[str, float]:
+        bad = {name: value for name, value in mapping.items() if not 0 <= value < 1}
+        if bad:
+            raise ValueError(f"layer_sparsity values must be in [0, 1) (1 would remove the whole layer); got {bad}")
+        return mapping
+
+
+@dataclass(frozen=True)
+class PruneMethod:
+    """One pruning method: its implementation and the settings that apply to it."""
+
+    name: str
+    run: Callable  # (model, cfg, data, targets: {layer: sparsity}) -> (model, info)
+    settings: frozenset
+    description: str
+
+
+METHODS: Registry[PruneMethod] = Registry("pruning method")
+COMMON_SETTINGS = frozenset({"stage", "method", "skip_layers", "epochs", "batch_size", "learning_rate"})
+
+
+def kernel_layers(model) -> list:
+    """Conv2D, DepthwiseConv2D and Dense layers: the ones whose kernels are pruned."""
+    layers = keras().layers
+    return [layer for layer in model.layers if isinstance(layer, (layers.Conv2D, layers.Dense))]
+
+
+def _kernel(layer) -> np.ndarray:
+    return layer.get_weights()[0]
+
+
+def kernel_sparsity(model) -> dict:
+    """Fraction of exactly-zero kernel weights per prunable layer and over all of them."""
+    per_layer, zeros, total = {}, 0, 0
+    for layer in kernel_layers(model):
+        kernel = _kernel(layer)
+        layer_zeros = int(np.count_nonzero(kernel == 0))
+        per_layer[layer.name] = {"sparsity": layer_zeros / kernel.size, "weights": int(kernel.size)}
+        zeros, total = zeros + layer_zeros, total + kernel.size
+    return {"overall": zeros / total if total else 0.0, "layers": per_layer}
+
+
+def _check_names(model, names, setting: str) -> None:
+    known = [layer.name for layer in model.layers]
+    for name in names:
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise UsageError(f"{setting} names layer {name!r}, which model {model.name} does not have.{hint} "
+                             f"Prunable layers: {', '.join(l.name for l in kernel_layers(model))}.")
+
+
+def default_skip_layers(model) -> list[str]:
+    """The first conv (few weights, sees raw pixels) and the last classifier (one row per class)."""
+    prunable = kernel_layers(model)
+    dense = [layer for layer in prunable if isinstance(layer, keras().layers.Dense)]
+    skip = [prunable[0].name] if prunable else []
+    if dense and dense[-1].name not in skip:
+        skip.append(dense[-1].name)
+    return skip
+
+
+def resolve_targets(model, cfg: PruneConfig) -> tuple[dict[str, float], list[str]]:
+    """Checks the settings against the model; returns ({layer: sparsity}, skipped layers).
+
+    Raises:
+        UsageError: a setting that does not apply to the method, an unknown layer name, or a
+            layer both skipped and given a sparsity.
+    """
+    method = METHODS.get(cfg.method)
+    misplaced = sorted(set(cfg.model_fields_set) - method.settings)
+    if misplaced:
+        raise UsageError(f"setting(s) {', '.join(misplaced)} do not apply to pruning method {cfg.method!r}; "
+                         f"its settings are {', '.join(sorted(method.settings - {'stage'}))}.")
+    skip = default_skip_layers(model) if cfg.skip_layers is None else list(cfg.skip_layers)
+    _check_names(model, skip, "skip_layers")
+    _check_names(model, cfg.layer_sparsity, "layer_sparsity")
+    clash = sorted(set(skip) & set(cfg.layer_sparsity))
+    if clash:
+        raise UsageError(f"layer(s) {', '.join(clash)} are in skip_layers and layer_sparsity; pick one.")
+    prunable = {layer.name for layer in kernel_layers(model)}
+    not_prunable = sorted(set(cfg.layer_sparsity) - prunable)
+    if not_prunable:
+        raise UsageError(f"layer_sparsity names {', '.join(not_prunable)}, which have no kernel to prune; "
+                         f"prunable layers: {', '.join(sorted(prunable))}.")
+    targets = {layer.name: cfg.layer_sparsity.get(layer.name, cfg.sparsity)
+               for layer in kernel_layers(model) if layer.name not in skip}
+    return targets, skip
+
+
+# ----------------------------------------------------------------------------- unstructured
+
+
+def magnitude_mask(kernel: np.ndarray, sparsity: float) -> np.ndarray:
+    """Boolean keep-mask zeroing the round(sparsity * size) smallest-|w| weights of `kernel`."""
+    drop = int(round(sparsity * kernel.size))
+    keep = np.ones(kernel.size, bool)
+    keep[np.argsort(np.abs(kernel).reshape(-1), kind="stable")[:drop]] = False
+    return keep.reshape(kernel.shape)
+
+
+def m_by_n_mask(kernel: np.ndarray, m: int = 2, n: int = 4) -> np.ndarray:
+    """Keep-mask with m zeros in every n consecutive weights along the input axis, in tfmot's
+    layout: Dense (C_in, C_out) -> (C_out, C_in); Conv2D (kh, kw, C_in, C_out) -> (C_out, kh*kw*C_in)."""
+    rows = np.moveaxis(kernel, -1, 0).reshape(kernel.shape[-1], -1)  # (C_out, fan_in)
+    groups = np.abs(rows).reshape(-1, n)  # (C_out * fan_in / n, n)
+    keep = np.ones_like(groups, bool)
+    np.put_along_axis(keep, np.argsort(groups, axis=1, kind="stable")[:, :m], False, axis=1)
+    return np.moveaxis(keep.reshape(rows.shape).reshape((kernel.shape[-1],) + kernel.shape[:-1]), 0, -1)
+
+
+def global_layer_sparsity(model, layer_names: list[str], sparsity: float,
+                          max_layer_sparsity: float = 0.95) -> dict[str, float]:
+    """One magnitude ranking over all named layers' kernels: the round(sparsity * total)
+    smallest |w| of the whole model are pruned, so each layer's share follows its redundancy.
+
+    A layer whose share would pass `max_layer_sparsity` (a layer of zeros cuts the network) is
+    held at that cap and the rest of the budget is ranked again over the other layers.
+    """
+    kernels = {name: np.abs(_kernel(model.get_layer(name))).reshape(-1) for name in layer_names}
+    budget = int(round(sparsity * sum(k.size for k in kernels.values())))
+    capped: dict[str, float] = {}
+    while True:
+        free = [name for name in layer_names if name not in capped]
+        drop = budget - sum(int(round(cap * kernels[name].size)) for name, cap in capped.items())
+        sizes = [kernels[name].size for name in free]
+        order = np.argsort(np.concatenate([kernels[name] for name in free]), kind="stable")[:max(0, drop)]
+        dropped = np.bincount(np.repeat(np.arange(len(free)), sizes)[order], minlength=len(free))
+        shares = {name: float(count / size) for name, count, size in zip(free, dropped, sizes)}
+        over = [name for name in free if shares[name] > max_layer_sparsity]
+        if not over:
+            return {name: capped.get(name, shares.get(name)) for name in layer_names}
+        capped.update({name: max_layer_sparsity for name in over})
+
+
+def _one_shot(model, targets: dict[str, float], m_by_n: tuple[int, int] | None):
+    pruned = keras().models.clone_model(model)
+    pruned.set_weights(model.get_weights())
+    for name, sparsity in targets.items():
+        layer = pruned.get_layer(name)
+        weights = layer.get_weights()
+        mask = m_by_n_mask(weights[0], *m_by_n) if m_by_n else magnitude_mask(weights[0], sparsity)
+        layer.set_weights([weights[0] * mask] + weights[1:])
+    return pruned
+
+
+def _schedule(cfg: PruneConfig, sparsity: float, total_steps: int):
+    """tfmot schedule: polynomial ramp 0 -> sparsity over the first ~3/4 of fine-tuning, or constant."""
+    sparsity_api = tfmot().sparsity.keras
+    frequency = max(1, total_steps // 20)
+    end_step = frequency * (int(0.75 * total_steps) // frequency)
+    if cfg.schedule == "constant" or end_step <= 0:
+        return sparsity_api.ConstantSparsity(sparsity, begin_step=0, frequency=frequency)
+    return sparsity_api.PolynomialDecay(initial_sparsity=0.0, final_sparsity=sparsity, begin_step=0,
+                                        end_step=end_step, frequency=frequency)
+
+
+def fine_tune_pruned(model, cfg: PruneConfig, data, targets: dict[str, float],
+                     m_by_n: tuple[int, int] | None = None):
+    """Wraps each target layer in `prune_low_magnitude`, fine-tunes, then strips the wrappers.
+
+    Returns:
+        A plain Keras model (no pruning wrappers) whose kernels hold the zeros, and fit's info.
+    """
+    from edgecomp.compress.train import fit
+
+    if cfg.epochs == 0:
+        return _one_shot(model, targets, m_by_n), {"epochs": 0, "one_shot": True}
+    sparsity_api = tfmot().sparsity.keras
+    base = keras().models.clone_model(model)  # a copy, so the input model keeps its weights
+    base.set_weights(model.get_weights())
+    total_steps = cfg.epochs * math.ceil(len(data.x_train) / cfg.batch_size)
+
+    def wrap(layer):
+        if layer.name not in targets:
+            return layer
+        return sparsity_api.prune_low_magnitude(
+            layer, pruning_schedule=_schedule(cfg, targets[layer.name], total_steps), sparsity_m_by_n=m_by_n)
+
+    wrapped = keras().models.clone_model(base, clone_function=wrap)
+    # UpdatePruningStep advances the masks' step counter; without it tfmot raises mid-fit.
+    info = fit(wrapped, data, cfg.epochs, cfg.batch_size, cfg.learning_rate, f"prune ({cfg.method})",
+               extra_callbacks=[sparsity_api.UpdatePruningStep()])
+    return sparsity_api.strip_pruning(wrapped), info
+
+
+def run_local(model, cfg: PruneConfig, data, targets: dict[str, float]):
+    pruned, info = fine_tune_pruned(model, cfg, data, targets)
+    return pruned, {"fine_tune": info, "target_layer_sparsity": targets}
+
+
+def run_global(model, cfg: PruneConfig, data, targets: dict[str, float]):
+    if cfg.sparsity > cfg.max_layer_sparsity:
+        raise UsageError(f"global sparsity {cfg.sparsity} is above max_layer_sparsity {cfg.max_layer_sparsity}; "
+                         "raise max_layer_sparsity or lower sparsity.")
+    per_layer = global_layer_sparsity(model, list(targets), cfg.sparsity, cfg.max_layer_sparsity)
+    pruned, info = fine_tune_pruned(model, cfg, data, per_layer)
+    return pruned, {"fine_tune": info, "target_layer_sparsity": per_layer}
+
+
+def run_2_4(model, cfg: PruneConfig, data, targets: dict[str, float]):
+    for name in targets:
+        kernel = _kernel(model.get_layer(name))
+        if kernel.shape[-2] % 4:  # groups of 4 run along the input channels, as in tfmot
+            raise UsageError(f"2:4 sparsity needs {name}'s input channels in groups of 4, but it has "
+                             f"{kernel.shape[-2]}; add {name} to skip_layers.")
+    pruned, info = fine_tune_pruned(model, cfg, data, {name: 0.5 for name in targets}, m_by_n=(2, 4))
+    return pruned, {"fine_tune": info, "pattern": "2 zeros in every 4 consecutive input weights"}
+
+
+def run_structured(model, cfg: PruneConfig, data, targets: dict[str, float]):
+    from edgecomp.compress.prune_structured import is_filter_layer, kept_count, remove_filters, why_not_prunable
+    from edgecomp.compress.train import fit
+
+    dense = keras().layers.Dense
+    in_scope = {name: s for name, s in targets.items()
+                if cfg.scope == "both" or (cfg.scope == "dense") == isinstance(model.get_layer(name), dense)}
+    out_of_scope = sorted(set(cfg.layer_sparsity) - set(in_scope))
+    if out_of_scope:
+        raise UsageError(f"layer_sparsity names {', '.join(out_of_scope)}, outside scope {cfg.scope!r}; "
+                         "set scope: both or drop them.")
+    fractions, left_whole = {}, {}
+    for name, fraction in in_scope.items():
+        layer = model.get_layer(name)
+        reason = why_not_prunable(model, layer) if is_filter_layer(layer) else "depthwise convs follow their input"
+        if reason and name in cfg.layer_sparsity:
+            raise UsageError(f"layer_sparsity asks to remove filters of {name}, but {reason}.")
+        if reason:
+            left_whole[name] = reason
+        else:
+            kept_count(layer, fraction)  # raises before any work if every filter would go
+            fractions[name] = fraction
+    result = remove_filters(model, fractions, cfg.criterion)
+    info = {"filters": {name: {"before": result.before[name], "after": int(len(kept))}
+                        for name, kept in result.kept.items()},
+            "left_whole": left_whole, "criterion": cfg.criterion, "scope": cfg.scope}
+    if cfg.epochs:
+        info["fine_tune"] = fit(result.model, data, cfg.epochs, cfg.batch_size, cfg.learning_rate,
+                                "prune (structured)")
+    return result.model, info
+
+
+_UNSTRUCTURED = COMMON_SETTINGS | {"sparsity", "schedule"}
+for _method in [
+    PruneMethod("local", run_local, _UNSTRUCTURED | {"layer_sparsity"}, "same sparsity in every layer (or a map)"),
+    PruneMethod("global", run_global, _UNSTRUCTURED | {"max_layer_sparsity"}, "one magnitude ranking over the whole model"),
+    PruneMethod("2:4", run_2_4, COMMON_SETTINGS | {"schedule"}, "2 zeros in every 4 weights (N:M sparse kernels)"),
+    PruneMethod("structured", run_structured, COMMON_SETTINGS | {"sparsity", "layer_sparsity", "scope", "criterion"},
+                "remove whole conv filters / dense units; a smaller, faster model"),
+]:
+    METHODS.register(_method.name)(_method)
+
+
+def prune_model(model, cfg: PruneConfig, data) -> tuple[object, dict]:
+    """Prunes `model` (left unchanged) with `cfg`; returns the new model and the stage info."""
+    from edgecomp.models.macs import count_macs
+
+    targets, skipped = resolve_targets(model, cfg)
+    if not targets:
+        raise UsageError(f"no layer of {model.name} is left to prune after skip_layers={skipped}.")
+    step(f"pruning {model.name} ({cfg.method}, sparsity {cfg.sparsity:.0%}, {len(targets)} layer(s))")
+    pruned, method_info = METHODS.get(cfg.method).run(model, cfg, data, targets)
+    before_macs, after_macs = count_macs(model), count_macs(pruned)
+    info = {
+        "settings": cfg.model_dump(), "skipped_layers": skipped,
+        "params": {"before": int(model.count_params()), "after": int(pruned.count_params())},
+        "macs": {"before": before_macs["total"], "after": after_macs["total"], "layers": after_macs["layers"]},
+        "sparsity": kernel_sparsity(pruned),
+    }
+    info.update(method_info)
+    return pruned, info
+
+
+def run_prune(ctx: RunContext, cfg: PruneConfig) -> dict:
+    if ctx.model is None:
+        raise UsageError("the prune stage needs a model: put a `train` stage (it also loads files) before it.")
+    ctx.model, info = prune_model(ctx.model, cfg, ctx.data)
+    zeros = cfg.method != "structured"
+    # QAT (issue 5) switches to tfmot's prune-preserving scheme when it sees this hint.
+    ctx.export_hints["pruned"] = ctx.export_hints.get("pruned", False) or zeros
+    ctx.export_hints["pruning"] = {"method": cfg.method, "m_by_n": (2, 4) if cfg.method == "2:4" else None,
+                                   "layer_sparsity": {n: v["sparsity"] for n, v in info["sparsity"]["layers"].items()}}
+    return info
+
+
+STAGES.register("prune")(StageDef(config=PruneConfig, run=run_prune))
