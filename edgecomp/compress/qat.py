@@ -65,23 +65,35 @@ def _no_op_config_class():
     return NoOpQuantizeConfig
 
 
-def _inbound_layers(layer) -> list:
-    nodes = layer.inbound_nodes
-    if not nodes:
-        return []
-    inbound = nodes[0].inbound_layers
-    return list(inbound) if isinstance(inbound, (list, tuple)) else [inbound]
+def layer_producers(model) -> dict[str, list[str]]:
+    """Layer name -> names of the layers that feed it, in this model's own graph.
+
+    Read from the model's config rather than `layer.inbound_nodes`: a layer object shared with
+    another model (a pruning wrapper's clone, the model before `strip_pruning`) carries that
+    model's nodes too, which would make a Conv2D look like it had two consumers.
+    """
+    config = model.get_config()
+    entries = config["layers"]
+    if not any("inbound_nodes" in entry for entry in entries):  # Sequential: a chain
+        names = [entry["config"]["name"] for entry in entries]
+        return {name: names[i - 1:i] for i, name in enumerate(names)}
+    producers = {}
+    for entry in entries:
+        producers[entry["name"]] = [inbound[0] for node in entry.get("inbound_nodes", []) for inbound in node]
+    return producers
 
 
-def _folds_into_conv(layer) -> bool:
+def _folds_into_conv(layer, model, producers: dict[str, list[str]]) -> bool:
     """A BatchNormalization tfmot folds: its only input is a conv without activation whose only
     consumer is this BN."""
-    inbound = _inbound_layers(layer)
-    if len(inbound) != 1 or type(inbound[0]).__name__ not in _FOLDABLE_INTO:
+    inbound = producers.get(layer.name, [])
+    if len(inbound) != 1:
         return False
-    conv = inbound[0]
-    activation = getattr(conv.activation, "__name__", "linear")
-    return activation == "linear" and len(conv.outbound_nodes) == 1
+    conv = model.get_layer(inbound[0])
+    if type(conv).__name__ not in _FOLDABLE_INTO:
+        return False
+    consumers = [name for name, feeds in producers.items() if conv.name in feeds]
+    return getattr(conv.activation, "__name__", "linear") == "linear" and consumers == [layer.name]
 
 
 def plan_fallbacks(model) -> dict[str, str]:
@@ -90,6 +102,7 @@ def plan_fallbacks(model) -> dict[str, str]:
         default_8bit_quantize_registry as registry_module)
 
     registry = registry_module.Default8BitQuantizeRegistry()
+    producers = layer_producers(model)
     fallbacks = {}
     for layer in model.layers:
         kind = type(layer).__name__
@@ -103,7 +116,7 @@ def plan_fallbacks(model) -> dict[str, str]:
         if kind == "InputLayer" or registry.supports(layer):
             continue
         if kind == "BatchNormalization":
-            if _folds_into_conv(layer):
+            if _folds_into_conv(layer, model, producers):
                 continue
             fallbacks[layer.name] = ("BatchNormalization not directly after a linear Conv2D/DepthwiseConv2D "
                                      "cannot be folded; kept float in QAT, calibrated at conversion")

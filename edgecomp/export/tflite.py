@@ -108,7 +108,7 @@ def representative_dataset(images: np.ndarray):
 
 
 def keras_to_tflite(model, path: Path, precision: str = "float32",
-                    calibration_images: Optional[np.ndarray] = None) -> Path:
+                    calibration_images: Optional[np.ndarray] = None, sparse_weights: bool = False) -> Path:
     """Converts a Keras model to a `.tflite` file of the given precision.
 
     Args:
@@ -116,6 +116,8 @@ def keras_to_tflite(model, path: Path, precision: str = "float32",
         path: where to write the file (written atomically).
         precision: a name in TFLITE_PRECISIONS.
         calibration_images: training images (N, H, W, C) for precisions that calibrate.
+        sparse_weights: store pruned weights in TFLite's sparse format, so the zeros make the raw
+            file smaller, not only its gzip (the runtime densifies them at load time).
 
     Raises:
         ExportError: the converter failed, or calibration images are missing.
@@ -125,6 +127,8 @@ def keras_to_tflite(model, path: Path, precision: str = "float32",
         raise ExportError(f"{precision} TFLite export needs calibration images from the training split.")
     converter = tf().lite.TFLiteConverter.from_keras_model(model)
     spec.configure(converter, calibration_images)
+    if sparse_weights:
+        converter.optimizations = list(converter.optimizations or []) + [tf().lite.Optimize.EXPERIMENTAL_SPARSITY]
     try:
         flatbuffer = converter.convert()
     except Exception as err:  # noqa: BLE001 - the converter raises ConverterError, RuntimeError, ValueError...

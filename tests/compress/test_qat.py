@@ -115,3 +115,17 @@ def test_prune_preserving_qat_keeps_the_zeros(tiny_model, fmnist_small, tmp_path
         extra_callbacks=[callback])
     path = keras_to_tflite(qat_model, tmp_path / "pqat.tflite", "qat_int8", fmnist_small.x_train[:50])
     assert _int8_weight_sparsity(path) >= 0.5
+
+
+def test_conv_bn_still_folds_after_strip_pruning(tiny_model):
+    """strip_pruning reuses layer objects, so a conv also belongs to the wrapped model's graph;
+    the fold check must read this model's own graph, or every BN of a pruned model stays float."""
+    from edgecomp.compress.qat import plan_fallbacks
+    from edgecomp.tfenv import keras, tfmot
+
+    sparsity = tfmot().sparsity.keras
+    wrapped = sparsity.prune_low_magnitude(
+        keras().models.clone_model(tiny_model),
+        pruning_schedule=sparsity.ConstantSparsity(0.5, begin_step=0))
+    stripped = sparsity.strip_pruning(wrapped)
+    assert not [name for name in plan_fallbacks(stripped) if "_bn" in name]

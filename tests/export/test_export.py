@@ -71,3 +71,21 @@ def test_non_finite_outputs_fail_parity(tiny_model, fmnist_small, tmp_path):
     images = fmnist_small.x_test[:10]
     parity = check_parity(path, "float32", tiny_model.predict(images, verbose=0), images)
     assert parity["passed"] is False and parity["non_finite_outputs"] is True
+
+
+def test_sparse_weights_make_a_pruned_float_file_smaller_and_keep_parity(tiny_model, fmnist_small, tmp_path):
+    from edgecomp.tfenv import keras
+
+    pruned = keras().models.clone_model(tiny_model)
+    weights = []
+    for w in tiny_model.get_weights():
+        w = w.copy()
+        if w.ndim >= 2:  # kernels: zero the 80% smallest magnitudes
+            w[np.abs(w) < np.quantile(np.abs(w), 0.8)] = 0
+        weights.append(w)
+    pruned.set_weights(weights)
+    dense = keras_to_tflite(pruned, tmp_path / "dense.tflite", "float32")
+    sparse = keras_to_tflite(pruned, tmp_path / "sparse.tflite", "float32", sparse_weights=True)
+    assert sparse.stat().st_size < dense.stat().st_size
+    images = fmnist_small.x_test[:50]
+    assert check_parity(sparse, "float32", pruned.predict(images, verbose=0), images)["passed"]
