@@ -17,7 +17,7 @@ from edgecomp.config import BenchConfig
 from edgecomp.errors import EdgecompError
 from edgecomp.export.files import gzip_size, write_bytes_atomically
 from edgecomp.export.parity import FLOAT_PRECISIONS, check_parity
-from edgecomp.export.quant_artifacts import debug_int8, export_source_model, reference_outputs
+from edgecomp.export.quant_artifacts import debug_int8, export_source_model
 from edgecomp.progress import step
 from edgecomp.report.format import number
 from edgecomp.stages import RunContext
@@ -68,40 +68,67 @@ def _file_sparsity(path: Path) -> dict:
         return {"overall": None, "error": str(err)}
 
 
+def original_model_to_compare(ctx: RunContext):
+    """The model as trained or loaded, when later stages replaced it (a distilled student, a
+    structurally pruned network); None when the exported model is still that one."""
+    original = ctx.export_hints.get("original_model")
+    return None if original is None or original is export_source_model(ctx, "float32") else original
+
+
 def export_artifacts(ctx: RunContext) -> list[dict]:
-    """Exports, then checks parity of each file against the Keras model on test images."""
+    """Exports, then checks parity of each file against the Keras model it came from on test images.
+
+    When stages replaced the trained model, its float32 TFLite comes first (`role: original`):
+    the "before" that every ratio in the report is measured against.
+    """
+    from edgecomp.export.tflite import keras_to_tflite
+
     out_dir = ctx.run_dir / "artifacts"
     parity_images = ctx.data.x_test[: ctx.plan.export.parity_samples]
-    reference_cache: dict = {}  # source model -> its Keras outputs (N, K) on parity_images
+    reference_cache: dict = {}  # id(source model) -> its Keras outputs (N, K) on parity_images
     records = []
+    original = original_model_to_compare(ctx)
+    if original is not None:
+        records.append(_export_and_check(
+            ctx, "tflite", "float32", out_dir / "model_original_float32.tflite", original,
+            lambda path: keras_to_tflite(original, path, "float32"), parity_images, reference_cache))
+        records[-1]["role"] = "original"
     for fmt, precision in planned_exports(ctx):
-        path = out_dir / f"model_{precision}.{fmt}"
-        record = {"name": path.name, "format": fmt, "precision": precision,
-                  "path": str(path.relative_to(ctx.run_dir)), "status": "ok", "error": None,
-                  "params": int(export_source_model(ctx, precision).count_params())}
-        step(f"exporting {path.name}")
-        started = time.perf_counter()
-        try:
-            _export_one(ctx, fmt, precision, path)
-        except EdgecompError as err:
-            record.update(status="failed", error=str(err))
-            records.append(record)
-            continue
-        record["export_seconds"] = round(time.perf_counter() - started, 3)
-        record["size_bytes"] = path.stat().st_size
-        record["gzip_bytes"] = gzip_size(path)
-        if fmt == "tflite":
-            record["sparsity"] = _file_sparsity(path)
-        keras_outputs = reference_outputs(ctx, precision, parity_images, reference_cache)
-        record["parity"] = check_parity(path, precision, keras_outputs, parity_images)
-        debug_int8(ctx, record, path, parity_images)
-        if not record["parity"]["passed"]:
-            record["status"] = "parity_failed"
-            kind = "error" if precision in FLOAT_PRECISIONS else "flagged"
-            record["error"] = (f"parity {kind}: top-1 agreement {record['parity']['top1_agreement']:.3f}, "
-                               f"max |diff| {number(record['parity']['max_abs_diff'], 4)}")
-        records.append(record)
+        records.append(_export_and_check(
+            ctx, fmt, precision, out_dir / f"model_{precision}.{fmt}", export_source_model(ctx, precision),
+            lambda path, fmt=fmt, precision=precision: _export_one(ctx, fmt, precision, path),
+            parity_images, reference_cache))
     return records
+
+
+def _export_and_check(ctx: RunContext, fmt: str, precision: str, path: Path, source_model, export,
+                      parity_images: np.ndarray, reference_cache: dict) -> dict:
+    """One artifact: export it, measure its size and zeros, and compare it with `source_model`."""
+    record = {"name": path.name, "format": fmt, "precision": precision,
+              "path": str(path.relative_to(ctx.run_dir)), "status": "ok", "error": None,
+              "params": int(source_model.count_params())}
+    step(f"exporting {path.name}")
+    started = time.perf_counter()
+    try:
+        export(path)
+    except EdgecompError as err:
+        record.update(status="failed", error=str(err))
+        return record
+    record["export_seconds"] = round(time.perf_counter() - started, 3)
+    record["size_bytes"] = path.stat().st_size
+    record["gzip_bytes"] = gzip_size(path)
+    if fmt == "tflite":
+        record["sparsity"] = _file_sparsity(path)
+    if id(source_model) not in reference_cache:
+        reference_cache[id(source_model)] = source_model.predict(parity_images, batch_size=256, verbose=0)
+    record["parity"] = check_parity(path, precision, reference_cache[id(source_model)], parity_images)
+    debug_int8(ctx, record, path, parity_images)
+    if not record["parity"]["passed"]:
+        record["status"] = "parity_failed"
+        kind = "error" if precision in FLOAT_PRECISIONS else "flagged"
+        record["error"] = (f"parity {kind}: top-1 agreement {record['parity']['top1_agreement']:.3f}, "
+                           f"max |diff| {number(record['parity']['max_abs_diff'], 4)}")
+    return record
 
 
 def write_sample(data, path: Path, limit: Optional[int]) -> Path:

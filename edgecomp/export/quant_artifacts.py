@@ -25,14 +25,6 @@ def export_source_model(ctx, precision: str):
     return ctx.export_hints.get("float_model", ctx.model)
 
 
-def reference_outputs(ctx, precision: str, images: np.ndarray, cache: dict) -> np.ndarray:
-    """Keras outputs of the artifact's source model on the parity images (cached per model)."""
-    model = export_source_model(ctx, precision)
-    if id(model) not in cache:
-        cache[id(model)] = model.predict(images, batch_size=256, verbose=0)  # (N, K)
-    return cache[id(model)]
-
-
 def calibration_images(ctx) -> np.ndarray:
     return ctx.data.x_train[: ctx.export_hints.get("calibration_samples", 500)]
 

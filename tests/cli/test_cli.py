@@ -173,3 +173,23 @@ def test_ctrl_c_during_training_exits_130_and_leaves_no_half_written_model(monke
     cache = Path(os.environ["EDGECOMP_CACHE_DIR"]) / "models"
     assert not list(cache.glob("*.partial*"))
     assert not (tmp_path / "run" / "report.json").exists()
+
+
+def test_a_plan_that_replaces_the_model_reports_against_the_original(built_run, tmp_path):
+    """Structured pruning makes a new, smaller network: the original float32 file is exported first
+    and every ratio is measured against it."""
+    run_dir, _ = built_run
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(FAST_PLAN.replace(
+        "  - {stage: quantize, modes: [int8], calibration_samples: 100}",
+        "  - {stage: prune, method: structured, sparsity: 0.5, scope: conv, epochs: 0}\n"
+        "  - {stage: quantize, modes: [int8], calibration_samples: 100}").replace(
+        "export: {parity_samples: 100}", "export: {formats: [tflite], parity_samples: 100}"))
+    result = runner.invoke(app, ["build", "--config", str(plan), "--out", str(tmp_path / "run"), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "run" / "report.json").read_text())
+    original, pruned_float, pruned_int8 = report["artifacts"]
+    assert original["name"] == "model_original_float32.tflite" and original["role"] == "original"
+    assert original["params"] > pruned_float["params"]
+    assert pruned_float["vs_float32"]["size_ratio"] == pytest.approx(original["size_bytes"] / pruned_float["size_bytes"])
+    assert pruned_int8["vs_float32"]["size_ratio"] > pruned_float["vs_float32"]["size_ratio"]
