@@ -1,0 +1,40 @@
+"""The `distill` stage: KD, teacher-assistant KD, BYOT and DLB self-distillation.
+
+`METHODS` maps a method name to its implementation; each method module registers itself when
+imported below. The stage checks its settings against the model and data before any training,
+fills in the method's defaults, runs it and records the settings it used.
+"""
+
+from __future__ import annotations
+
+from edgecomp.compress.distill import (
+    byot,  # noqa: F401 - registers "byot"
+    dlb,  # noqa: F401 - registers "dlb"
+    kd,  # noqa: F401 - registers "kd"
+    takd,  # noqa: F401 - registers "takd"
+)
+from edgecomp.compress.distill.base import METHODS, DistillConfig, DistillMethod
+from edgecomp.stages import STAGES, RunContext, StageDef
+from edgecomp.tfenv import seed_everything
+
+__all__ = ["METHODS", "DistillConfig", "DistillMethod", "run_distill"]
+
+
+def run_distill(ctx: RunContext, cfg: DistillConfig) -> dict:
+    """Runs one distillation method on `ctx` and leaves the distilled model in `ctx.model`.
+
+    Raises:
+        UsageError: settings that do not fit the model or data (checked before training).
+    """
+    method = METHODS.get(cfg.method)
+    resolved = cfg.resolved()
+    method.check(ctx, resolved)
+    seed_everything(ctx.plan.seed)
+    info = method.run(ctx, resolved)
+    info["method"] = cfg.method
+    info["settings"] = resolved.used_settings()
+    info["params"] = int(ctx.model.count_params())
+    return info
+
+
+STAGES.register("distill")(StageDef(config=DistillConfig, run=run_distill))

@@ -1,0 +1,132 @@
+"""Knowledge distillation (Hinton et al. 2015): a student learns from the plan's model as teacher.
+
+The teacher is the model in `ctx.model`; the stage leaves the plain student (functional Keras
+model) in `ctx.model`. Without data augmentation the teacher's logits on a training image never
+change, so by default they are computed once before training (`teacher_logits: cached`) instead
+of on every step (`on_the_fly`); both give the same loss, see benchmarks/distillation.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from edgecomp.compress.distill.base import (
+    METHODS,
+    DistillConfig,
+    DistillMethod,
+    check_compatible,
+    check_outputs_logits,
+    fit_wrapper,
+    resolve_model,
+)
+from edgecomp.compress.distill.losses import cross_entropy, kd_loss
+from edgecomp.progress import step
+from edgecomp.tfenv import keras, tf
+
+
+@functools.cache
+def distiller_class():
+    """The Distiller keras.Model subclass, created on first use (no TensorFlow import at start-up)."""
+    tf_, keras_ = tf(), keras()
+
+    class Distiller(keras_.Model):
+        """Wraps a student and a teacher; `fit` trains the student on the KD loss.
+
+        Targets are either labels (teacher run on each batch) or (labels, teacher_logits).
+        """
+
+        def __init__(self, student, teacher, temperature: float, alpha: float):
+            super().__init__(name="distiller")
+            self.student = student
+            self.teacher = teacher
+            self.temperature = temperature
+            self.alpha = alpha
+            self.loss_tracker = keras_.metrics.Mean(name="loss")
+            self.accuracy = keras_.metrics.SparseCategoricalAccuracy(name="accuracy")
+
+        @property
+        def metrics(self):
+            return [self.loss_tracker, self.accuracy]
+
+        def call(self, images, training=False):
+            return self.student(images, training=training)
+
+        def train_step(self, data):
+            images, targets = data
+            if isinstance(targets, (tuple, list)):
+                labels, teacher_logits = targets  # cached: (B,), (B, K)
+            else:
+                labels, teacher_logits = targets, self.teacher(images, training=False)  # (B, K)
+            with tf_.GradientTape() as tape:
+                student_logits = self.student(images, training=True)  # (B, K)
+                loss = kd_loss(labels, student_logits, teacher_logits, self.temperature, self.alpha)
+            variables = self.student.trainable_variables
+            self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+            self.loss_tracker.update_state(loss)
+            self.accuracy.update_state(labels, student_logits)
+            return {m.name: m.result() for m in self.metrics}
+
+        def test_step(self, data):
+            images, labels = data
+            student_logits = self.student(images, training=False)
+            self.loss_tracker.update_state(cross_entropy(labels, student_logits))
+            self.accuracy.update_state(labels, student_logits)
+            return {m.name: m.result() for m in self.metrics}
+
+    return Distiller
+
+
+def distill_kd(student, teacher, data, cfg: DistillConfig, label: str = "kd") -> dict:
+    """Trains `student` in place on the KD loss against `teacher` on the training split.
+
+    Args:
+        student: the model to train (its weights are updated).
+        teacher: a trained model with the same input shape and classes (not changed).
+        data: the Dataset.
+        cfg: resolved settings (temperature, alpha, epochs, batch_size, learning_rate, teacher_logits).
+
+    Returns:
+        Training info: seconds per epoch, history, seconds spent on the teacher's logits.
+    """
+    import time
+
+    wrapper = distiller_class()(student, teacher, cfg.temperature, cfg.alpha)
+    teacher_seconds = 0.0
+    if cfg.teacher_logits == "cached":
+        started = time.perf_counter()
+        teacher_logits = teacher.predict(data.x_train, batch_size=512, verbose=0)  # (N, K)
+        teacher_seconds = time.perf_counter() - started
+        targets = (data.y_train, teacher_logits)
+    else:
+        targets = data.y_train
+    info = fit_wrapper(wrapper, data.x_train, targets, data, cfg.epochs, cfg.batch_size, cfg.learning_rate, label)
+    info["teacher_logits"] = cfg.teacher_logits
+    info["teacher_logits_seconds"] = round(teacher_seconds, 3)
+    info["student_params"] = int(student.count_params())
+    info["teacher_params"] = int(teacher.count_params())
+    return info
+
+
+def check_kd(ctx, cfg: DistillConfig) -> None:
+    teacher = ctx.model
+    check_outputs_logits(teacher, "teacher")
+    student = resolve_model(cfg.student, ctx.data)
+    check_compatible(student, teacher)
+    check_outputs_logits(student, "student")
+
+
+def run_kd(ctx, cfg: DistillConfig) -> dict:
+    teacher = ctx.model
+    student = resolve_model(cfg.student, ctx.data)
+    step(f"distilling {teacher.name} ({teacher.count_params():,} params) into {student.name} "
+         f"({student.count_params():,} params), T={cfg.temperature}, alpha={cfg.alpha}")
+    info = distill_kd(student, teacher, ctx.data, cfg)
+    ctx.model = student
+    return info
+
+
+METHODS.register("kd")(DistillMethod(
+    run=run_kd, check=check_kd, settings=frozenset({"student", "teacher_logits"}),
+    defaults={"temperature": 4.0, "alpha": 0.9},
+    description="Hinton et al. 2015: student on (1-a)*CE + a*T^2*KL(teacher_T || student_T)",
+))

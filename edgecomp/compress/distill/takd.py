@@ -1,0 +1,65 @@
+"""Teacher-assistant KD (Mirzadeh et al., "Improved Knowledge Distillation via Teacher
+Assistant", AAAI 2020, arXiv:1902.03393): teacher -> assistant(s) -> student, each step plain KD.
+
+An assistant of intermediate size bridges a large teacher-student gap. Every step uses the same
+KD settings; the stage leaves the final student in `ctx.model`.
+"""
+
+from __future__ import annotations
+
+from edgecomp.compress.distill.base import (
+    METHODS,
+    DistillConfig,
+    DistillMethod,
+    check_compatible,
+    check_outputs_logits,
+    resolve_model,
+)
+from edgecomp.compress.distill.kd import distill_kd
+from edgecomp.progress import step
+
+DEFAULT_ASSISTANTS = ["cnn-assistant"]
+
+
+def chain_names(cfg: DistillConfig) -> list[str]:
+    """Assistants (largest first) then the student."""
+    return list(cfg.assistants if cfg.assistants is not None else DEFAULT_ASSISTANTS) + [cfg.student]
+
+
+def check_takd(ctx, cfg: DistillConfig) -> None:
+    from edgecomp.errors import UsageError
+
+    if cfg.assistants is not None and not cfg.assistants:
+        raise UsageError("takd needs at least one assistant; leave `assistants` unset for cnn-assistant, "
+                         "or use method: kd for a direct teacher -> student step.")
+    teacher = ctx.model
+    check_outputs_logits(teacher, "teacher")
+    for name in chain_names(cfg):
+        model = resolve_model(name, ctx.data)
+        check_compatible(model, teacher, what=f"model {name} in the takd chain,")
+        check_outputs_logits(model, name)
+
+
+def run_takd(ctx, cfg: DistillConfig) -> dict:
+    teacher = ctx.model
+    steps = []
+    total_seconds = 0.0
+    for index, name in enumerate(chain_names(cfg), start=1):
+        student = resolve_model(name, ctx.data)
+        step(f"takd step {index}: {teacher.name} ({teacher.count_params():,} params) -> "
+             f"{student.name} ({student.count_params():,} params)")
+        info = distill_kd(student, teacher, ctx.data, cfg, label=f"takd {index}")
+        info["model"] = name
+        total_seconds += info["seconds_per_epoch"] * info["epochs"] + info["teacher_logits_seconds"]
+        steps.append(info)
+        teacher = student
+    ctx.model = teacher
+    return {"chain": [record["model"] for record in steps], "steps": steps,
+            "train_seconds": round(total_seconds, 3)}
+
+
+METHODS.register("takd")(DistillMethod(
+    run=run_takd, check=check_takd, settings=frozenset({"student", "assistants", "teacher_logits"}),
+    defaults={"temperature": 4.0, "alpha": 0.9},
+    description="Mirzadeh et al. 2020: teacher -> assistant(s) -> student, each step plain KD",
+))
