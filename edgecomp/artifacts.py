@@ -104,9 +104,11 @@ def export_artifacts(ctx: RunContext) -> list[dict]:
 def _export_and_check(ctx: RunContext, fmt: str, precision: str, path: Path, source_model, export,
                       parity_images: np.ndarray, reference_cache: dict) -> dict:
     """One artifact: export it, measure its size and zeros, and compare it with `source_model`."""
+    # A QAT model also holds quantizer ranges; the network's parameters are its float twin's.
+    params_model = export_source_model(ctx, "float32") if precision == "qat_int8" else source_model
     record = {"name": path.name, "format": fmt, "precision": precision,
               "path": str(path.relative_to(ctx.run_dir)), "status": "ok", "error": None,
-              "params": int(source_model.count_params())}
+              "params": int(params_model.count_params())}
     step(f"exporting {path.name}")
     started = time.perf_counter()
     try:

@@ -6,6 +6,7 @@ benchmark settings. The resolved plan (every default filled in) is written into 
 
 from __future__ import annotations
 
+import copy
 import difflib
 from pathlib import Path
 from typing import Any, Literal, Optional
@@ -45,14 +46,25 @@ class BenchConfig(Strict):
     timeout_s: float = Field(600, gt=0)
 
 
+# The default plan: the study's best chain. Train (or load) the teacher, distil it into the
+# zoo's mid-size CNN, prune that globally, then quantization-aware training to int8.
+# `benchmarks/default_chain/` measures it against the PTQ-only plan (PTQ_ONLY_STAGES).
+DEFAULT_STAGES = [
+    {"stage": "train"},
+    {"stage": "distill", "method": "kd", "student": "cnn-assistant", "epochs": 8},
+    {"stage": "prune", "method": "global", "sparsity": 0.5, "epochs": 2},
+    {"stage": "qat", "epochs": 2},
+]
+PTQ_ONLY_STAGES = [{"stage": "train"}, {"stage": "quantize", "modes": ["int8"]}]
+
+
 class Plan(Strict):
     name: str = "build"
     model: str = "cnn-teacher"
     dataset: DatasetConfig = DatasetConfig()
     seed: int = 0
     # Each entry is {"stage": NAME, ...settings}; validated against that stage's own config model.
-    stages: list[Any] = Field(default_factory=lambda: [{"stage": "train"}, {"stage": "quantize"}],
-                              validate_default=True)
+    stages: list[Any] = Field(default_factory=lambda: copy.deepcopy(DEFAULT_STAGES), validate_default=True)
     export: ExportConfig = ExportConfig()
     bench: BenchConfig = BenchConfig()
 

@@ -4,10 +4,19 @@ from edgecomp.config import load_plan, parse_plan
 from edgecomp.errors import ConfigError, UsageError
 
 
-def test_default_plan_trains_then_quantizes():
+def test_default_plan_is_the_studys_chain():
+    """teacher -> KD into a zoo student -> prune -> QAT int8 (the chain the study found best)."""
     plan = parse_plan({})
+    assert [stage.stage for stage in plan.stages] == ["train", "distill", "prune", "qat"]
+    assert plan.stages[1].method == "kd" and plan.stages[1].student == "cnn-assistant"
+    assert plan.stages[2].method == "global"
+
+
+def test_ptq_only_plan_validates():
+    from edgecomp.config import PTQ_ONLY_STAGES
+
+    plan = parse_plan({"stages": PTQ_ONLY_STAGES})
     assert [stage.stage for stage in plan.stages] == ["train", "quantize"]
-    assert plan.stages[1].modes == ["int8"]
 
 
 def test_unknown_top_level_key_gets_did_you_mean():

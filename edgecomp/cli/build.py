@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 from typing import Optional
@@ -21,7 +22,7 @@ def plan_from_options(config: Optional[Path], model: Optional[str], dataset: Opt
                       epochs: Optional[int], train_limit: Optional[int], seed: Optional[int]):
     """The plan file (or the default plan) with command-line flags applied on top."""
     from edgecomp.compress.train import is_model_file
-    from edgecomp.config import load_yaml, parse_plan
+    from edgecomp.config import DEFAULT_STAGES, load_yaml, parse_plan
 
     data = load_yaml(config) if config else {}
     if model:
@@ -32,7 +33,7 @@ def plan_from_options(config: Optional[Path], model: Optional[str], dataset: Opt
         data.setdefault("dataset", {})["train_limit"] = train_limit
     if seed is not None:
         data["seed"] = seed
-    stages = data.setdefault("stages", [{"stage": "train"}, {"stage": "quantize"}])
+    stages = data.setdefault("stages", copy.deepcopy(DEFAULT_STAGES))
     train_stages = [s for s in stages if isinstance(s, dict) and s.get("stage") == "train"]
     for stage in train_stages:
         if epochs is not None:

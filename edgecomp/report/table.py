@@ -77,8 +77,8 @@ def build_table(report: dict) -> Table:
                         f"on {(report.get('target') or {}).get('name', fmt.DASH)}",
                   show_lines=False, header_style="bold")
     for index, (header, right) in enumerate(COLUMNS):
-        # The artifact name (first column) never wraps: it is what a reader scans for.
-        table.add_column(header, justify="right" if right else "left", overflow="fold", no_wrap=index == 0)
+        # Name, status, format and precision never wrap: they are what a reader scans for.
+        table.add_column(header, justify="right" if right else "left", overflow="fold", no_wrap=index < 4)
     for artifact in report.get("artifacts") or []:
         cells = artifact_cells(artifact)
         status = artifact.get("status")

@@ -1,0 +1,97 @@
+#!/usr/bin/env python3
+"""The default chain (teacher -> KD -> global prune -> QAT int8) against the PTQ-only plan, one run.
+
+    .venv/bin/python benchmarks/default_chain/run.py
+
+Both plans run back to back in this script on the same machine, sharing the trained teacher
+(trained once, at the first plan, if not cached). Writes results.md / results.json beside this
+file: every artifact of both plans with accuracy (full test set, through the artifact), raw and
+gzip size, host latency, acc per MB and acc per ms, plus the command and versions.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+sys.path.insert(0, str(ROOT))
+
+from edgecomp.config import DEFAULT_STAGES, PTQ_ONLY_STAGES  # noqa: E402
+
+PLANS = {"ptq-only": PTQ_ONLY_STAGES, "default-chain": DEFAULT_STAGES}
+
+
+def run_plan(name: str, stages: list, folder: Path) -> dict:
+    plan = folder / f"{name}.yaml"
+    plan.write_text(yaml.safe_dump({"name": name, "stages": stages}, sort_keys=False))
+    out = folder / name
+    edgecomp = str(Path(sys.executable).parent / "edgecomp")
+    subprocess.run([edgecomp, "build", "--config", str(plan), "--out", str(out)], check=True, cwd=ROOT)
+    return json.loads((out / "report.json").read_text())
+
+
+def row(plan: str, a: dict) -> dict:
+    latency = a.get("latency_ms") or {}
+    return {"plan": plan, "artifact": a["name"], "status": a["status"], "params": a.get("params"),
+            "accuracy": a.get("accuracy"), "size_bytes": a.get("size_bytes"), "gzip_bytes": a.get("gzip_bytes"),
+            "sparsity_in_file": (a.get("sparsity") or {}).get("overall"), "p50_ms": latency.get("p50"),
+            "p90_ms": latency.get("p90"), "acc_per_mb": a.get("acc_per_mb"), "acc_per_ms": a.get("acc_per_ms")}
+
+
+def fmt(value, spec: str) -> str:
+    return "—" if value is None else format(value, spec)
+
+
+def render(results: dict) -> str:
+    lines = ["# Default chain vs PTQ-only, measured in one run", "",
+             f"Command: `{results['command']}` on {results['created']}. Host: {results['host']['cpu']}, "
+             f"{results['host']['cores']} cores (shared machine: compare rows of this table with each other, "
+             "not with other runs).", "",
+             "Plans (each preceded by training the default cnn-teacher, 10 epochs, cached across the two):", ""]
+    lines += [f"- **{name}**: `{json.dumps(stages)}`" for name, stages in results["plans"].items()]
+    lines += ["", "| plan | artifact | status | params | accuracy | size | gzip | zeros in file | p50 ms | "
+              "acc/MB (raw) | acc/ms |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in results["rows"]:
+        lines.append(
+            f"| {r['plan']} | {r['artifact']} | {r['status']} | {fmt(r['params'], ',')} | "
+            f"{fmt(r['accuracy'] and 100 * r['accuracy'], '.2f')}% | {fmt(r['size_bytes'], ',')} B | "
+            f"{fmt(r['gzip_bytes'], ',')} B | {fmt(r['sparsity_in_file'], '.1%')} | {fmt(r['p50_ms'], '.4f')} | "
+            f"{fmt(r['acc_per_mb'], '.2f')} | {fmt(r['acc_per_ms'], '.1f')} |")
+    lines += ["", "Deployable int8 artifact of each plan:", ""]
+    for plan, best in results["deployable"].items():
+        lines.append(f"- {plan}: `{best['artifact']}` {100 * best['accuracy']:.2f}%, {best['size_bytes']:,} B raw, "
+                     f"{best['gzip_bytes']:,} B gzip, p50 {best['p50_ms']:.4f} ms, {best['acc_per_mb']:.2f} acc/MB")
+    versions = ", ".join(f"{k} {v}" for k, v in results["versions"].items() if v)
+    lines += ["", f"Versions: {versions}.", ""]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    with tempfile.TemporaryDirectory(prefix="edgecomp-chain-") as tmp:
+        reports = {name: run_plan(name, stages, Path(tmp)) for name, stages in PLANS.items()}
+    rows = [row(name, a) for name, report in reports.items() for a in report["artifacts"]]
+    deployable = {}
+    for name in PLANS:
+        int8 = [r for r in rows if r["plan"] == name and "int8" in r["artifact"] and r["artifact"].endswith(".tflite")]
+        deployable[name] = int8[0]
+    any_report = next(iter(reports.values()))
+    results = {"command": "python benchmarks/default_chain/run.py", "created": any_report["created"],
+               "host": any_report["host"], "versions": any_report["versions"], "plans": PLANS, "rows": rows,
+               "deployable": deployable,
+               "stage_seconds": {name: {s["stage"]: s["seconds"] for s in r["stages"]} for name, r in reports.items()},
+               "wall_seconds": {name: r["wall_seconds"] for name, r in reports.items()}}
+    (HERE / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    (HERE / "results.md").write_text(render(results))
+    print((HERE / "results.md").read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
