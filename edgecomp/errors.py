@@ -45,3 +45,9 @@ class QualityGateError(EdgecompError):
     """A build or benchmark that missed a quality gate (exit code 3)."""
 
     exit_code = 3
+
+
+def first_line(err: BaseException, limit: int = 400) -> str:
+    """The first line of a library's error message (TensorFlow's can run to pages), or its type."""
+    text = str(err).strip()
+    return text.splitlines()[0][:limit] if text else type(err).__name__

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from edgecomp.errors import ExportError
+from edgecomp.errors import ExportError, first_line
 from edgecomp.tfenv import tf
 
 
@@ -25,7 +25,6 @@ def keras_to_onnx(model, path: Path, opset: int = 13) -> Path:
         tf2onnx.convert.from_keras(model, input_signature=signature, opset=opset, output_path=str(tmp))
     except Exception as err:  # noqa: BLE001 - tf2onnx raises many types for unsupported graphs
         tmp.unlink(missing_ok=True)
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ExportError(f"ONNX export (opset {opset}) of {model.name} failed: {first[:400]}") from err
+        raise ExportError(f"ONNX export (opset {opset}) of {model.name} failed: {first_line(err)}") from err
     os.replace(tmp, path)
     return path

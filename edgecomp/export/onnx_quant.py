@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgecomp.errors import ExportError
+from edgecomp.errors import ExportError, first_line
 
 
 class _ImageReader:
@@ -71,7 +71,6 @@ def onnx_to_onnx_int8(float_path: Path, path: Path, calibration_images: np.ndarr
             )
         except Exception as err:  # noqa: BLE001 - onnxruntime raises many types for unsupported graphs
             tmp.unlink(missing_ok=True)
-            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            raise ExportError(f"ONNX int8 static quantization of {float_path} failed: {first[:400]}") from err
+            raise ExportError(f"ONNX int8 static quantization of {float_path} failed: {first_line(err)}") from err
     os.replace(tmp, path)
     return path

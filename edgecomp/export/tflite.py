@@ -8,7 +8,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from edgecomp.errors import ExportError
+from edgecomp.errors import ExportError, first_line
 from edgecomp.export.files import write_bytes_atomically
 from edgecomp.registry import Registry
 from edgecomp.tfenv import tf
@@ -132,6 +132,5 @@ def keras_to_tflite(model, path: Path, precision: str = "float32",
     try:
         flatbuffer = converter.convert()
     except Exception as err:  # noqa: BLE001 - the converter raises ConverterError, RuntimeError, ValueError...
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ExportError(f"TFLite {precision} conversion of {model.name} failed: {first[:400]}") from err
+        raise ExportError(f"TFLite {precision} conversion of {model.name} failed: {first_line(err)}") from err
     return write_bytes_atomically(Path(path), flatbuffer)

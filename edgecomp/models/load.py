@@ -5,7 +5,7 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
-from edgecomp.errors import ModelLoadError
+from edgecomp.errors import ModelLoadError, first_line
 from edgecomp.tfenv import keras
 
 
@@ -31,8 +31,7 @@ def load_user_model(path: str | Path):
         # compile=False: the optimizer state is not needed and custom losses would not load.
         model = keras().models.load_model(path, compile=False, safe_mode=True)
     except Exception as err:  # noqa: BLE001 - Keras raises many types for a bad file; all mean "cannot load"
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ModelLoadError(f"cannot load model {path}: {reason[:300]}") from err
+        raise ModelLoadError(f"cannot load model {path}: {first_line(err, 300)}") from err
     if not isinstance(model, keras().Model):
         raise ModelLoadError(f"{path} holds a SavedModel without a Keras model; save it with Keras instead.")
     return model
