@@ -65,8 +65,14 @@ def test_qat_trains_and_converts_a_real_architecture(fmnist_small, tmp_path):
     conv_weights = [d for d in interpreter.get_tensor_details() if len(d["shape"]) == 4 and d["shape"][0] == 8]
     assert conv_weights and all(d["dtype"].__name__ == "int8" for d in conv_weights)
     images = fmnist_small.x_test[:200]
-    parity = check_parity(path, "qat_int8", qat_model.predict(images, verbose=0), images)
-    assert parity["top1_agreement"] >= 0.9, parity
+    keras_logits = qat_model.predict(images, verbose=0)  # (N, 10)
+    parity = check_parity(path, "qat_int8", keras_logits, images)
+    # This guards against a broken conversion (which agrees on ~10-30% of images), not against
+    # quantization noise: after one epoch on 1,800 images many predictions are near-ties, and the
+    # layers kept float in QAT are calibrated to int8 only at conversion. Measured over seeds 0-5
+    # and test orders, agreement ranged 0.76-1.0 (0.985 at seed 0 run alone).
+    assert parity["top1_agreement"] >= 0.7, parity
+    assert parity["mean_abs_diff"] < 0.1 * float(keras_logits.max() - keras_logits.min()), parity
 
 
 def test_qat_stage_keeps_the_float_model_for_float_exports(tiny_model, fmnist_small, tmp_path):
