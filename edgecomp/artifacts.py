@@ -17,7 +17,7 @@ from edgecomp.config import BenchConfig
 from edgecomp.errors import EdgecompError
 from edgecomp.export.files import gzip_size, write_bytes_atomically
 from edgecomp.export.parity import FLOAT_PRECISIONS, check_parity
-from edgecomp.export.quant_artifacts import debug_int8, export_source_model
+from edgecomp.export.quant_artifacts import calibration_images, debug_int8, export_source_model
 from edgecomp.progress import step
 from edgecomp.report.format import number
 from edgecomp.stages import RunContext
@@ -50,12 +50,11 @@ def _export_one(ctx: RunContext, fmt: str, precision: str, path: Path) -> None:
     if fmt == "onnx":
         keras_to_onnx(model, path, ctx.plan.export.onnx_opset)
         return
-    samples = ctx.export_hints.get("calibration_samples", 500)
     # Unstructured pruning's zeros are stored sparsely in float files, so the raw file shrinks too.
     # Not in integer files: XNNPACK, LiteRT's default CPU delegate, fails to prepare sparse int8
     # FULLY_CONNECTED weights, so such a file would not run on the device.
     sparse = bool(ctx.export_hints.get("pruned")) and precision in SPARSE_FORMAT_PRECISIONS
-    keras_to_tflite(model, path, precision, calibration_images=ctx.data.x_train[:samples], sparse_weights=sparse)
+    keras_to_tflite(model, path, precision, calibration_images=calibration_images(ctx), sparse_weights=sparse)
 
 
 def _file_sparsity(path: Path) -> dict:
@@ -138,7 +137,7 @@ def write_sample(data, path: Path, limit: Optional[int]) -> Path:
     import io
 
     x, y = data.x_test, data.y_test
-    if limit:
+    if limit is not None:
         x, y = x[:limit], y[:limit]
     buffer = io.BytesIO()
     np.savez(buffer, x=x.astype(np.float32), y=y.astype(np.int64))
@@ -179,7 +178,11 @@ def bench_artifacts(artifacts: list[dict], data, run_dir: Path, target: Target,
         record.update(outcome.extra)
     floor_sample = bench_dir / "timing_floor_sample.npz"
     write_bytes_atomically(floor_sample, _floor_sample_bytes())
-    floor_model = make_timing_floor_model(bench_dir / "timing_floor.tflite")
+    try:
+        floor_model = make_timing_floor_model(bench_dir / "timing_floor.tflite")
+    except EdgecompError as err:  # the report says "no floor" rather than losing every measurement
+        step(f"no timing floor: {err}")
+        return None
     floor = target.bench([floor_model], floor_sample, settings)[0]
     return floor.result["latency_ms"] if floor.ok else None
 

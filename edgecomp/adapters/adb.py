@@ -207,10 +207,17 @@ class AdbTarget(Target):
             self._checked(self._shell(["chmod", "755", f"{remote}/benchmark_model"]), "chmod benchmark_model")
             for index, artifact in enumerate(map(Path, artifacts)):
                 self.announce(index, len(artifacts), artifact)
-                outcomes.append(self._bench_one(artifact, f"{remote}/model_{index}{artifact.suffix}", remote,
-                                                settings, host_accuracy.get(artifact)))
+                try:
+                    outcomes.append(self._bench_one(artifact, f"{remote}/model_{index}{artifact.suffix}", remote,
+                                                    settings, host_accuracy.get(artifact)))
+                except TargetError as err:  # this artifact's row says why; the others keep theirs
+                    outcomes.append(BenchOutcome(artifact, error=str(err)))
         finally:
-            self._shell(["rm", "-rf", remote])
+            try:
+                self._shell(["rm", "-rf", remote])
+            except TargetError as err:  # a device gone mid-run must not hide the results or the real error
+                for outcome in outcomes:
+                    outcome.extra["remote_cleanup_error"] = str(err)
         return outcomes
 
     def _checked(self, proc: subprocess.CompletedProcess, what: str) -> None:
@@ -247,7 +254,7 @@ class AdbTarget(Target):
             "init_ms": parsed["init_ms"], "runs": parsed["runs"], "warmup": parsed["warmup_runs"],
             "latency_ms": {"p50": None, "p90": None, "p99": None, **parsed["latency_ms"]},
             "latencies_ms": [],  # benchmark_model prints aggregates only
-            "rss_before_load_mb": None, "peak_rss_mb": parsed["peak_memory_mb"] or parsed["memory_overall_mb"],
+            "rss_before_load_mb": None, "peak_rss_mb": parsed["peak_memory_mb"],  # a peak, or nothing: the delta is not one
             "accuracy": host_result.get("accuracy"), "accuracy_samples": host_result.get("accuracy_samples"),
             "benchmark_model": parsed,
         }

@@ -27,6 +27,27 @@ class BenchOutcome:
         return self.error is None
 
 
+def last_line(text: str) -> str:
+    """The last non-empty line of a tool's output (where runners and ssh put the reason), capped."""
+    lines = [line.strip() for line in (text or "").strip().splitlines() if line.strip()]
+    return lines[-1][:400] if lines else "no output"
+
+
+def last_json_line(text: str, what: str) -> dict:
+    """The JSON object a remote helper prints on its last line (banners or warnings may come first).
+
+    Raises:
+        TargetError: there is no such line.
+    """
+    from edgecomp.errors import TargetError
+
+    lines = [line for line in (text or "").splitlines() if line.strip()]
+    try:
+        return json.loads(lines[-1])
+    except (IndexError, json.JSONDecodeError):
+        raise TargetError(f"{what} printed no JSON result (last output: {last_line(text)})") from None
+
+
 def runner_arguments(model: str, sample: str, out: str, settings: BenchConfig, runtime: str = "auto") -> list[str]:
     """The runner's command-line arguments (paths as the device sees them)."""
     return [model, "--sample", sample, "--out", out, "--threads", str(settings.threads),

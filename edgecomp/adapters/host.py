@@ -13,13 +13,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from edgecomp.adapters.base import RUNNER_PATH, BenchOutcome, Target, runner_arguments
+from edgecomp.adapters.base import RUNNER_PATH, BenchOutcome, Target, last_line, runner_arguments
 from edgecomp.config import BenchConfig
-
-
-def _last_line(text: str) -> str:
-    lines = [line for line in text.strip().splitlines() if line.strip()]
-    return lines[-1][:400] if lines else "no output"
 
 
 def host_facts() -> dict:
@@ -69,5 +64,5 @@ class HostTarget(Target):
                 return BenchOutcome(artifact, error=f"runner did not finish within {settings.timeout_s:.0f} s")
             if proc.returncode != 0 or not out.exists():
                 return BenchOutcome(artifact, error=f"runner exited with code {proc.returncode}: "
-                                                    f"{_last_line(proc.stderr or proc.stdout)}")
+                                                    f"{last_line(proc.stderr or proc.stdout)}")
             return self.parse_result(out.read_text(), artifact)

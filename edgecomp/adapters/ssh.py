@@ -8,14 +8,13 @@ removed, and a dropped connection (ssh exit 255) is retried once before it becom
 
 from __future__ import annotations
 
-import json
 import shlex
 import subprocess
 import tempfile
 from pathlib import Path
 from typing import Optional, Sequence
 
-from edgecomp.adapters.base import RUNNER_PATH, BenchOutcome, Target, runner_arguments
+from edgecomp.adapters.base import RUNNER_PATH, BenchOutcome, Target, last_json_line, last_line, runner_arguments
 from edgecomp.config import BenchConfig
 from edgecomp.errors import TargetError
 
@@ -80,11 +79,6 @@ model = cls(path, 1, runtime)
 print(json.dumps({"runtime": model.runtime, "runtime_version": model.runtime_version,
                   "init_ms": model.init_ms, "io": model.describe()}))
 """
-
-
-def last_line(text: str) -> str:
-    lines = [line.strip() for line in (text or "").strip().splitlines() if line.strip()]
-    return lines[-1][:400] if lines else "no output"
 
 
 def remote_command(argv: Sequence[str]) -> str:
@@ -211,7 +205,7 @@ class SshTarget(Target):
         if py.returncode != 0:
             raise TargetError(f"{python!r} on {self.connection.describe()} failed: {last_line(py.stderr)}. "
                               "Install python3 and python3-numpy on the device, or set ssh.python in the profile.")
-        facts.update(json.loads(py.stdout.strip().splitlines()[-1]))
+        facts.update(last_json_line(py.stdout, f"{python!r} on {self.connection.describe()}"))
         if self.profile is not None and self.profile.overrides:
             facts["overrides"] = self.profile.overrides
         if artifacts:
@@ -227,10 +221,13 @@ class SshTarget(Target):
                 command = remote_command(["cd", remote_dir]) + " && " + remote_command(
                     [self.connection.python, "-c", LOAD_CHECK, remote_name, runtime_for(artifact, self.runtime)])
                 proc = self._ssh(command, timeout=self._connect_timeout() + 120)
-                if proc.returncode == 0:
-                    loads[artifact.name] = {"ok": True, **json.loads(proc.stdout.strip().splitlines()[-1])}
-                else:
+                if proc.returncode != 0:
                     loads[artifact.name] = {"ok": False, "error": last_line(proc.stderr or proc.stdout)}
+                    continue
+                try:
+                    loads[artifact.name] = {"ok": True, **last_json_line(proc.stdout, "the load check")}
+                except TargetError as err:
+                    loads[artifact.name] = {"ok": False, "error": str(err)}
         return loads
 
     # ----------------------------------------------------------------- bench
@@ -243,7 +240,11 @@ class SshTarget(Target):
             staged = self._stage_and_copy(artifacts, Path(sample), remote_dir)
             for index, (artifact, remote_name) in enumerate(staged):
                 self.announce(index, len(staged), artifact)
-                outcomes.append(self._bench_one(artifact, remote_name, f"result_{index}.json", remote_dir, settings))
+                try:
+                    outcomes.append(self._bench_one(artifact, remote_name, f"result_{index}.json", remote_dir,
+                                                    settings))
+                except TargetError as err:  # this artifact's row says why; the others keep theirs
+                    outcomes.append(BenchOutcome(artifact, error=str(err)))
         if workdir.cleanup_error:
             for outcome in outcomes:
                 outcome.extra["remote_cleanup_error"] = workdir.cleanup_error

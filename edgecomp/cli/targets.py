@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 from pathlib import Path
 from typing import List, Optional
@@ -41,18 +40,30 @@ def list_command() -> None:
     console.print("searched: " + ", ".join(str(d) for d in profile_dirs()))
 
 
+LOAD_TIMEOUT_S = 300
+
+
 def _host_artifact_loads(target, artifacts: List[Path]) -> dict:
     """Loads each artifact with the runner's own loader in a subprocess of the host's Python."""
-    from edgecomp.adapters.base import RUNNER_PATH
-    from edgecomp.adapters.ssh import LOAD_CHECK, last_line, runtime_for
+    from edgecomp.adapters.base import RUNNER_PATH, last_json_line, last_line
+    from edgecomp.adapters.ssh import LOAD_CHECK, runtime_for
 
     loads = {}
     for artifact in artifacts:
-        proc = subprocess.run([target.python, "-c", LOAD_CHECK, str(artifact.resolve()),
-                               runtime_for(artifact, target.runtime)],
-                              capture_output=True, text=True, cwd=RUNNER_PATH.parent, timeout=300)
-        loads[artifact.name] = ({"ok": True, **json.loads(proc.stdout.strip().splitlines()[-1])}
-                                if proc.returncode == 0 else {"ok": False, "error": last_line(proc.stderr)})
+        try:
+            proc = subprocess.run([target.python, "-c", LOAD_CHECK, str(artifact.resolve()),
+                                   runtime_for(artifact, target.runtime)],
+                                  capture_output=True, text=True, cwd=RUNNER_PATH.parent, timeout=LOAD_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            loads[artifact.name] = {"ok": False, "error": f"loading did not finish within {LOAD_TIMEOUT_S} s"}
+            continue
+        if proc.returncode != 0:
+            loads[artifact.name] = {"ok": False, "error": last_line(proc.stderr)}
+            continue
+        try:
+            loads[artifact.name] = {"ok": True, **last_json_line(proc.stdout, "the load check")}
+        except TargetError as err:
+            loads[artifact.name] = {"ok": False, "error": str(err)}
     return loads
 
 

@@ -16,7 +16,7 @@ from typing import Optional
 from pydantic import Field
 
 from edgecomp.config import Strict
-from edgecomp.errors import DatasetError, UsageError
+from edgecomp.errors import DatasetError, ModelLoadError, UsageError
 from edgecomp.progress import keras_progress_callback, step
 from edgecomp.stages import STAGES, RunContext, StageDef
 from edgecomp.tfenv import keras, seed_everything
@@ -129,8 +129,12 @@ def run_train(ctx: RunContext, cfg: TrainConfig) -> dict:
     cached = cache_dir() / "models" / f"{ctx.plan.model}-{cache_key(ctx, cfg)}.keras"
     if cfg.cache and cached.is_file():
         step(f"loading cached {ctx.plan.model} from {cached}")
-        ctx.model = keras().models.load_model(cached, compile=False, safe_mode=True)
-        return {"source": "zoo", "cached": True, "cache_path": str(cached)}
+        try:
+            ctx.model = load_user_model(cached)
+            return {"source": "zoo", "cached": True, "cache_path": str(cached)}
+        except ModelLoadError as err:  # a damaged cache entry costs a retraining, not the build
+            step(f"cached model unusable ({err}); training again")
+            cached.unlink()
     model = build_zoo_model(ctx.plan.model, ctx.data.input_shape, ctx.data.num_classes)
     step(f"training {ctx.plan.model} ({model.count_params():,} parameters) for {cfg.epochs} epochs "
          f"on {len(ctx.data.x_train):,} images")

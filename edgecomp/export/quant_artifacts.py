@@ -8,10 +8,12 @@ parity compares each artifact with the model it was exported from.
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from edgecomp.errors import EdgecompError
 from edgecomp.progress import step
 
 # Full-integer TFLite precisions whose accuracy drop is debugged layer by layer.
@@ -35,10 +37,11 @@ def export_special(ctx, fmt: str, precision: str, path: Path) -> bool:
         from edgecomp.export.onnx import keras_to_onnx
         from edgecomp.export.onnx_quant import onnx_to_onnx_int8
 
-        float_onnx = path.with_name("model_float32.onnx")
-        if not float_onnx.exists():
-            keras_to_onnx(export_source_model(ctx, "float32"), float_onnx, ctx.plan.export.onnx_opset)
-        onnx_to_onnx_int8(float_onnx, path, calibration_images(ctx))
+        # A float ONNX of this run's model, never a file an earlier run left in the folder.
+        with tempfile.TemporaryDirectory(prefix="edgecomp-onnx-") as tmp:
+            float_onnx = keras_to_onnx(export_source_model(ctx, "float32"), Path(tmp) / "float.onnx",
+                                       ctx.plan.export.onnx_opset)
+            onnx_to_onnx_int8(float_onnx, path, calibration_images(ctx))
         return True
     if fmt == "tflite" and precision == "int8_mixed":
         from edgecomp.export.qdebug import keras_to_tflite_selective_int8
@@ -61,9 +64,13 @@ def debug_int8(ctx, record: dict, path: Path, images: np.ndarray) -> None:
     from edgecomp.export.qdebug import debug_accuracy_drop
 
     labels = ctx.data.y_test[: len(images)]
-    result = debug_accuracy_drop(
-        export_source_model(ctx, record["precision"]), path, images, labels, calibration_images(ctx)[:64],
-        ctx.export_hints.get("debug_drop_points", 1.0), ctx.export_hints.get("debug_top_layers", 5))
+    try:
+        result = debug_accuracy_drop(
+            export_source_model(ctx, record["precision"]), path, images, labels, calibration_images(ctx)[:64],
+            ctx.export_hints.get("debug_drop_points", 1.0), ctx.export_hints.get("debug_top_layers", 5))
+    except EdgecompError as err:  # the debugger is a diagnosis: its failure must not cost the build
+        record["quant_debug"] = {"error": str(err)}
+        return
     if result["worst_layers"]:
         names = ", ".join(f"{row['op_name']} {row['tensor_name'][:60]}" for row in result["worst_layers"][:3])
         step(f"{path.name} loses {result['drop_points']:.2f} points; largest quantization error: {names}")

@@ -31,14 +31,14 @@ def package_versions() -> dict:
 
 def add_derived_metrics(artifacts: list[dict]) -> None:
     """acc/MB, acc/ms and the ratios against the float32 baseline of the same format."""
-    # The baseline is the original float32 model when stages replaced it (distilled, pruned),
-    # else the float32 export of the same format.
+    # Each format is compared with its own float32 file (one runtime against itself); for TFLite
+    # that is the original model's file when stages replaced the model (distilled, pruned).
     baselines = {a["format"]: a for a in reversed(artifacts) if a["precision"] == "float32"}
-    original = next((a for a in artifacts if a.get("role") == "original"), None)
+    baselines.update({a["format"]: a for a in artifacts if a.get("role") == "original"})
     for artifact in artifacts:
         p50 = artifact.get("latency_ms", {}).get("p50") if artifact.get("latency_ms") else None
         artifact.update(efficiency(artifact.get("accuracy"), artifact.get("size_bytes"), p50))
-        baseline = original or baselines.get(artifact["format"]) or baselines.get("tflite")
+        baseline = baselines.get(artifact["format"])
         artifact["vs_float32"] = ratios_vs(baseline, artifact) if baseline else None
 
 

@@ -71,6 +71,10 @@ def test_build_writes_reports_with_measured_artifacts(built_run):
         assert artifact["parity"]["passed"]
     int8 = report["artifacts"][1]
     assert int8["vs_float32"]["size_ratio"] > 2.5
+    # Each format is compared with its own float32 file: ONNX with ONNX, never with LiteRT.
+    onnx_float, onnx_int8 = report["artifacts"][2], report["artifacts"][3]
+    assert onnx_float["vs_float32"] is None
+    assert onnx_int8["vs_float32"]["size_ratio"] == pytest.approx(onnx_float["size_bytes"] / onnx_int8["size_bytes"])
     assert report["timing_floor_ms"]["p50"] > 0
     assert report["plan"]["stages"][0]["epochs"] == 1
     assert report["versions"]["tensorflow"].startswith("2.21")
@@ -193,3 +197,24 @@ def test_a_plan_that_replaces_the_model_reports_against_the_original(built_run, 
     assert original["params"] > pruned_float["params"]
     assert pruned_float["vs_float32"]["size_ratio"] == pytest.approx(original["size_bytes"] / pruned_float["size_bytes"])
     assert pruned_int8["vs_float32"]["size_ratio"] > pruned_float["vs_float32"]["size_ratio"]
+
+
+def test_a_damaged_cached_model_is_retrained_not_fatal(built_run, tmp_path):
+    """A cache entry cut short (disk full, killed copy) costs a retraining, not the build."""
+    import os
+    from pathlib import Path
+
+    run_dir, _ = built_run
+    cached = Path(json.loads((run_dir / "report.json").read_text())["stages"][0]["info"]["cache_path"])
+    original = cached.read_bytes()
+    cached.write_bytes(original[: len(original) // 3])
+    try:
+        result = runner.invoke(app, ["build", "--config", str(run_dir.parent / "plan.yaml"),
+                                     "--out", str(tmp_path / "run"), "--json"])
+        assert result.exit_code == 0, result.output
+        report = json.loads((tmp_path / "run" / "report.json").read_text())
+        assert report["stages"][0]["info"]["cached"] is False
+        assert cached.is_file() and os.path.getsize(cached) > len(original) // 3  # written anew, whole
+    finally:
+        if cached.stat().st_size != len(original):
+            cached.write_bytes(original)
