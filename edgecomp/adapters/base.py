@@ -48,6 +48,18 @@ def last_json_line(text: str, what: str) -> dict:
         raise TargetError(f"{what} printed no JSON result (last output: {last_line(text)})") from None
 
 
+def load_check_result(returncode: int, stdout: str, stderr: str) -> dict:
+    """What the runner's load check (ssh.LOAD_CHECK) said about one artifact: {"ok", "error" | io...}."""
+    from edgecomp.errors import TargetError
+
+    if returncode != 0:
+        return {"ok": False, "error": last_line(stderr or stdout)}
+    try:
+        return {"ok": True, **last_json_line(stdout, "the load check")}
+    except TargetError as err:
+        return {"ok": False, "error": str(err)}
+
+
 def runner_arguments(model: str, sample: str, out: str, settings: BenchConfig, runtime: str = "auto") -> list[str]:
     """The runner's command-line arguments (paths as the device sees them)."""
     return [model, "--sample", sample, "--out", out, "--threads", str(settings.threads),

@@ -14,7 +14,9 @@ import tempfile
 from pathlib import Path
 from typing import Optional, Sequence
 
-from edgecomp.adapters.base import RUNNER_PATH, BenchOutcome, Target, last_json_line, last_line, runner_arguments
+from edgecomp.adapters.base import (
+    RUNNER_PATH, BenchOutcome, Target, last_json_line, last_line, load_check_result, runner_arguments,
+)
 from edgecomp.config import BenchConfig
 from edgecomp.errors import TargetError
 
@@ -221,13 +223,7 @@ class SshTarget(Target):
                 command = remote_command(["cd", remote_dir]) + " && " + remote_command(
                     [self.connection.python, "-c", LOAD_CHECK, remote_name, runtime_for(artifact, self.runtime)])
                 proc = self._ssh(command, timeout=self._connect_timeout() + 120)
-                if proc.returncode != 0:
-                    loads[artifact.name] = {"ok": False, "error": last_line(proc.stderr or proc.stdout)}
-                    continue
-                try:
-                    loads[artifact.name] = {"ok": True, **last_json_line(proc.stdout, "the load check")}
-                except TargetError as err:
-                    loads[artifact.name] = {"ok": False, "error": str(err)}
+                loads[artifact.name] = load_check_result(proc.returncode, proc.stdout, proc.stderr)
         return loads
 
     # ----------------------------------------------------------------- bench

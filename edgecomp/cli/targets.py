@@ -45,7 +45,7 @@ LOAD_TIMEOUT_S = 300
 
 def _host_artifact_loads(target, artifacts: List[Path]) -> dict:
     """Loads each artifact with the runner's own loader in a subprocess of the host's Python."""
-    from edgecomp.adapters.base import RUNNER_PATH, last_json_line, last_line
+    from edgecomp.adapters.base import RUNNER_PATH, load_check_result
     from edgecomp.adapters.ssh import LOAD_CHECK, runtime_for
 
     loads = {}
@@ -57,13 +57,7 @@ def _host_artifact_loads(target, artifacts: List[Path]) -> dict:
         except subprocess.TimeoutExpired:
             loads[artifact.name] = {"ok": False, "error": f"loading did not finish within {LOAD_TIMEOUT_S} s"}
             continue
-        if proc.returncode != 0:
-            loads[artifact.name] = {"ok": False, "error": last_line(proc.stderr)}
-            continue
-        try:
-            loads[artifact.name] = {"ok": True, **last_json_line(proc.stdout, "the load check")}
-        except TargetError as err:
-            loads[artifact.name] = {"ok": False, "error": str(err)}
+        loads[artifact.name] = load_check_result(proc.returncode, proc.stdout, proc.stderr)
     return loads
 
 
