@@ -54,9 +54,7 @@ def validate_stage_config(entry: Any) -> Strict:
     if not isinstance(entry, dict) or "stage" not in entry:
         raise ValueError(f"each stage needs a 'stage' key naming one of {', '.join(STAGES.names())}; got {entry!r}")
     name = entry["stage"]
-    if name not in STAGES:
-        STAGES.get(name)  # raises UsageError with a did-you-mean
-    config_model = STAGES.get(name).config
+    config_model = STAGES.get(name).config  # an unknown name raises UsageError with a did-you-mean
     try:
         return config_model.model_validate(entry)
     except ValidationError as err:

@@ -56,11 +56,25 @@ def check_model_fits_data(model, data) -> None:
         )
 
 
+def cosine_adam(learning_rate: float, total_steps: int):
+    """The optimizer every edgecomp training uses: Adam with the learning rate cosine-decayed to 0."""
+    schedule = keras().optimizers.schedules.CosineDecay(learning_rate, decay_steps=max(1, total_steps))
+    return keras().optimizers.Adam(schedule)
+
+
+def fit_summary(history, seconds: float, epochs: int) -> dict:
+    """What a stage records about a Keras fit: epochs, seconds per epoch, per-epoch metrics."""
+    return {
+        "epochs": epochs,
+        "seconds_per_epoch": seconds / max(1, epochs),
+        "history": {key: [float(v) for v in values] for key, values in history.history.items()},
+    }
+
+
 def compile_for_training(model, learning_rate: float, total_steps: int):
     """Adam with cosine decay on logits; the loss every zoo and user model is trained with."""
-    schedule = keras().optimizers.schedules.CosineDecay(learning_rate, decay_steps=max(1, total_steps))
     model.compile(
-        optimizer=keras().optimizers.Adam(schedule),
+        optimizer=cosine_adam(learning_rate, total_steps),
         loss=keras().losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
@@ -81,12 +95,7 @@ def fit(model, data, epochs: int, batch_size: int, learning_rate: float, label: 
         validation_data=(data.x_val, data.y_val), verbose=0,
         callbacks=[keras_progress_callback(epochs, steps, label)] + list(extra_callbacks or []),
     )
-    seconds = time.perf_counter() - started
-    return {
-        "epochs": epochs,
-        "seconds_per_epoch": seconds / max(1, epochs),
-        "history": {key: [float(v) for v in values] for key, values in history.history.items()},
-    }
+    return fit_summary(history, time.perf_counter() - started, epochs)
 
 
 def cache_key(ctx: RunContext, cfg: TrainConfig) -> str:
@@ -122,8 +131,7 @@ def run_train(ctx: RunContext, cfg: TrainConfig) -> dict:
             info.update(fit(model, ctx.data, cfg.epochs, cfg.batch_size, cfg.learning_rate, "fine-tune"))
         ctx.model = model
         return info
-    if ctx.plan.model not in ZOO:
-        ZOO.get(ctx.plan.model)  # raises UsageError with a did-you-mean
+    ZOO.get(ctx.plan.model)  # an unknown name raises UsageError with a did-you-mean, before any work
     if cfg.epochs == 0:
         raise UsageError(f"zoo model {ctx.plan.model} needs training: set epochs > 0.")
     cached = cache_dir() / "models" / f"{ctx.plan.model}-{cache_key(ctx, cfg)}.keras"

@@ -134,10 +134,9 @@ def resolve_model(name: str, data):
 
 def compile_wrapper(wrapper, learning_rate: float, total_steps: int) -> None:
     """Adam with cosine decay, as `train.compile_for_training`; the wrapper computes its own loss."""
-    from edgecomp.tfenv import keras
+    from edgecomp.compress.train import cosine_adam
 
-    schedule = keras().optimizers.schedules.CosineDecay(learning_rate, decay_steps=max(1, total_steps))
-    wrapper.compile(optimizer=keras().optimizers.Adam(schedule))
+    wrapper.compile(optimizer=cosine_adam(learning_rate, total_steps))
 
 
 def fit_wrapper(wrapper, x, y, data, epochs: int, batch_size: int, learning_rate: float, label: str,
@@ -153,6 +152,7 @@ def fit_wrapper(wrapper, x, y, data, epochs: int, batch_size: int, learning_rate
     Returns:
         Epochs, seconds per epoch and the per-epoch history.
     """
+    from edgecomp.compress.train import fit_summary
     from edgecomp.progress import keras_progress_callback
 
     steps = steps_per_epoch or -(-len(x) // batch_size)
@@ -163,9 +163,4 @@ def fit_wrapper(wrapper, x, y, data, epochs: int, batch_size: int, learning_rate
         x, y, epochs=epochs, validation_data=(data.x_val, data.y_val), verbose=0,
         callbacks=[keras_progress_callback(epochs, steps, label)] + list(callbacks or []), **fit_args,
     )
-    seconds = time.perf_counter() - started
-    return {
-        "epochs": epochs,
-        "seconds_per_epoch": seconds / epochs,
-        "history": {key: [float(v) for v in values] for key, values in history.history.items()},
-    }
+    return fit_summary(history, time.perf_counter() - started, epochs)
