@@ -59,6 +59,7 @@ for name, module in (("ai_edge_litert", "ai_edge_litert.interpreter"), ("tflite_
         facts["runtimes"][name] = getattr(top, "__version__", "unknown")
     except Exception as err:
         facts["runtimes"][name] = None
+        facts.setdefault("runtime_errors", {})[name] = str(err)[:200]
 try:
     import importlib.util
     if importlib.util.find_spec("tensorflow") is not None:
@@ -66,8 +67,9 @@ try:
         facts["runtimes"]["tensorflow"] = metadata.version("tensorflow")
     else:
         facts["runtimes"]["tensorflow"] = None
-except Exception:
+except Exception as err:
     facts["runtimes"]["tensorflow"] = None
+    facts.setdefault("runtime_errors", {})["tensorflow"] = str(err)[:200]
 print(json.dumps(facts))
 """
 
