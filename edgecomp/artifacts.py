@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -19,7 +19,7 @@ from edgecomp.export.files import gzip_size, write_bytes_atomically
 from edgecomp.export.parity import FLOAT_PRECISIONS, check_parity
 from edgecomp.export.quant_artifacts import calibration_images, debug_int8, export_source_model
 from edgecomp.progress import step
-from edgecomp.report.format import number
+from edgecomp.records import ArtifactRecord, Measurement
 from edgecomp.stages import RunContext
 
 
@@ -39,12 +39,13 @@ def planned_exports(ctx: RunContext) -> list[tuple[str, str]]:
     return exports
 
 
-def _export_one(ctx: RunContext, fmt: str, precision: str, path: Path) -> None:
+def _export_one(ctx: RunContext, record: ArtifactRecord, path: Path) -> None:
     from edgecomp.export.onnx import keras_to_onnx
     from edgecomp.export.quant_artifacts import export_special
     from edgecomp.export.tflite import keras_to_tflite
 
-    if export_special(ctx, fmt, precision, path):
+    fmt, precision = record.format, record.precision
+    if export_special(ctx, record, path):
         return
     model = export_source_model(ctx, precision)  # the pre-QAT float model, except for qat_int8
     if fmt == "onnx":
@@ -53,7 +54,7 @@ def _export_one(ctx: RunContext, fmt: str, precision: str, path: Path) -> None:
     # Unstructured pruning's zeros are stored sparsely in float files, so the raw file shrinks too.
     # Not in integer files: XNNPACK, LiteRT's default CPU delegate, fails to prepare sparse int8
     # FULLY_CONNECTED weights, so such a file would not run on the device.
-    sparse = bool(ctx.export_hints.get("pruned")) and precision in SPARSE_FORMAT_PRECISIONS
+    sparse = ctx.export_inputs.pruned and precision in SPARSE_FORMAT_PRECISIONS
     keras_to_tflite(model, path, precision, calibration_images=calibration_images(ctx), sparse_weights=sparse)
 
 
@@ -70,11 +71,11 @@ def _file_sparsity(path: Path) -> dict:
 def original_model_to_compare(ctx: RunContext):
     """The model as trained or loaded, when later stages replaced it (a distilled student, a
     structurally pruned network); None when the exported model is still that one."""
-    original = ctx.export_hints.get("original_model")
+    original = ctx.export_inputs.original_model
     return None if original is None or original is export_source_model(ctx, "float32") else original
 
 
-def export_artifacts(ctx: RunContext) -> list[dict]:
+def export_artifacts(ctx: RunContext) -> list[ArtifactRecord]:
     """Exports, then checks parity of each file against the Keras model it came from on test images.
 
     When stages replaced the trained model, its float32 TFLite comes first (`role: original`):
@@ -88,47 +89,46 @@ def export_artifacts(ctx: RunContext) -> list[dict]:
     records = []
     original = original_model_to_compare(ctx)
     if original is not None:
-        records.append(_export_and_check(
+        record = _export_and_check(
             ctx, "tflite", "float32", out_dir / "model_original_float32.tflite", original,
-            lambda path: keras_to_tflite(original, path, "float32"), parity_images, reference_cache))
-        records[-1]["role"] = "original"
+            lambda record, path: keras_to_tflite(original, path, "float32"), parity_images, reference_cache)
+        record.role = "original"
+        records.append(record)
     for fmt, precision in planned_exports(ctx):
         records.append(_export_and_check(
             ctx, fmt, precision, out_dir / f"model_{precision}.{fmt}", export_source_model(ctx, precision),
-            lambda path, fmt=fmt, precision=precision: _export_one(ctx, fmt, precision, path),
-            parity_images, reference_cache))
+            lambda record, path: _export_one(ctx, record, path), parity_images, reference_cache))
     return records
 
 
-def _export_and_check(ctx: RunContext, fmt: str, precision: str, path: Path, source_model, export,
-                      parity_images: np.ndarray, reference_cache: dict) -> dict:
+def _export_and_check(ctx: RunContext, fmt: str, precision: str, path: Path, source_model,
+                      export: Callable[[ArtifactRecord, Path], object], parity_images: np.ndarray,
+                      reference_cache: dict) -> ArtifactRecord:
     """One artifact: export it, measure its size and zeros, and compare it with `source_model`."""
     # A QAT model also holds quantizer ranges; the network's parameters are its float twin's.
     params_model = export_source_model(ctx, "float32") if precision == "qat_int8" else source_model
-    record = {"name": path.name, "format": fmt, "precision": precision,
-              "path": str(path.relative_to(ctx.run_dir)), "status": "ok", "error": None,
-              "params": int(params_model.count_params())}
+    record = ArtifactRecord(name=path.name, format=fmt, precision=precision,
+                            path=str(path.relative_to(ctx.run_dir)), params=int(params_model.count_params()))
     step(f"exporting {path.name}")
     started = time.perf_counter()
     try:
-        export(path)
+        export(record, path)
     except EdgecompError as err:
-        record.update(status="failed", error=str(err))
+        record.fail(str(err))
         return record
-    record["export_seconds"] = round(time.perf_counter() - started, 3)
-    record["size_bytes"] = path.stat().st_size
-    record["gzip_bytes"] = gzip_size(path)
+    record.export_seconds = round(time.perf_counter() - started, 3)
+    record.size_bytes = path.stat().st_size
+    record.gzip_bytes = gzip_size(path)
     if fmt == "tflite":
-        record["sparsity"] = _file_sparsity(path)
+        record.sparsity = _file_sparsity(path)
     if id(source_model) not in reference_cache:
         reference_cache[id(source_model)] = source_model.predict(parity_images, batch_size=256, verbose=0)
-    record["parity"] = check_parity(path, precision, reference_cache[id(source_model)], parity_images)
+    parity = record.parity = check_parity(path, precision, reference_cache[id(source_model)], parity_images)
     debug_int8(ctx, record, path, parity_images)
-    if not record["parity"]["passed"]:
-        record["status"] = "parity_failed"
+    if not parity["passed"]:
         kind = "error" if precision in FLOAT_PRECISIONS else "flagged"
-        record["error"] = (f"parity {kind}: top-1 agreement {record['parity']['top1_agreement']:.3f}, "
-                           f"max |diff| {number(record['parity']['max_abs_diff'], 4)}")
+        record.fail(f"parity {kind}: top-1 agreement {parity['top1_agreement']:.3f}, "
+                    f"max |diff| {parity['max_abs_diff']:.4g}", status="parity_failed")
     return record
 
 
@@ -154,28 +154,21 @@ def make_timing_floor_model(path: Path) -> Path:
     return keras_to_tflite(model, path, "float32")
 
 
-def bench_artifacts(artifacts: list[dict], data, run_dir: Path, target: Target,
+def bench_artifacts(artifacts: list[ArtifactRecord], data, run_dir: Path, target: Target,
                     settings: BenchConfig) -> Optional[dict]:
     """Benchmarks every exported artifact on the target; returns the timing floor's latency."""
     bench_dir = run_dir / "bench"
     sample = write_sample(data, bench_dir / "sample.npz", settings.accuracy_samples)
-    runnable = [a for a in artifacts if a["status"] != "failed"]
+    runnable = [a for a in artifacts if a.status != "failed"]
     step(f"benchmarking {len(runnable)} artifact(s) on {target.name}")
-    outcomes = target.bench([run_dir / a["path"] for a in runnable], sample, settings)
+    outcomes = target.bench([run_dir / a.path for a in runnable], sample, settings)
     for record, outcome in zip(runnable, outcomes):
         if not outcome.ok:
-            record.update(status="failed", error=f"benchmark: {outcome.error}")
+            record.fail(f"benchmark: {outcome.error}")
             continue
-        result = outcome.result
-        record.update({
-            "accuracy": result["accuracy"], "accuracy_samples": result["accuracy_samples"],
-            "accuracy_source": outcome.extra.get("accuracy_source", "target"),
-            "latency_ms": result["latency_ms"], "latencies_ms": result["latencies_ms"],
-            "runs": result["runs"], "init_ms": result["init_ms"], "peak_rss_mb": result["peak_rss_mb"],
-            "rss_before_load_mb": result["rss_before_load_mb"], "runtime": result["runtime"],
-            "io": result["io"], "threads": result["threads"],
-        })
-        record.update(outcome.extra)
+        notes = dict(outcome.extra)
+        record.measurement = Measurement.from_runner(outcome.result, notes.pop("accuracy_source", "target"))
+        record.target_notes.update(notes)
     floor_sample = bench_dir / "timing_floor_sample.npz"
     write_bytes_atomically(floor_sample, _floor_sample_bytes())
     try:

@@ -29,7 +29,8 @@ def run_stages(ctx: RunContext) -> list[dict]:
         info = STAGES.get(name).run(ctx, cfg)
         if name == "train":
             # The model as trained or loaded: the "before" of every comparison in the report.
-            ctx.export_hints.setdefault("original_model", ctx.model)
+            if ctx.export_inputs.original_model is None:
+                ctx.export_inputs.original_model = ctx.model
         record = {"stage": name, "seconds": round(time.perf_counter() - started, 3), "info": info}
         records.append(record)
     if ctx.model is None:

@@ -9,31 +9,29 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from pydantic import ValidationError
 
 from edgecomp.config import Strict, format_validation_error
+from edgecomp.records import ExportInputs
 from edgecomp.registry import Registry
+
+if TYPE_CHECKING:
+    from edgecomp.config import Plan
+    from edgecomp.data import Dataset
 
 
 @dataclass
 class RunContext:
     """What stages share: the plan, the data, the run folder and the model being compressed."""
 
-    plan: Any  # edgecomp.config.Plan
-    data: Any  # edgecomp.data.Dataset
+    plan: Plan
+    data: Dataset
     run_dir: Path
     model: Any = None  # the current Keras model
     ptq_modes: list[str] = field(default_factory=list)  # converter-level quantization done at export
-    # A stage that leaves a model which must be converted in a special way (QAT) records it here.
-    export_hints: dict = field(default_factory=dict)
-    log: Callable[[str], None] = print
-
-    def stage_dir(self, index: int, name: str) -> Path:
-        folder = self.run_dir / "stages" / f"{index:02d}-{name}"
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder
+    export_inputs: ExportInputs = field(default_factory=ExportInputs)  # what export needs besides `model`
 
 
 @dataclass(frozen=True)

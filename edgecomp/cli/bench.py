@@ -39,7 +39,7 @@ def bench_command(
     gate_scope: GateScope = GATE_SCOPE_OPTION,
 ) -> None:
     """Measure latency, memory, size and accuracy of existing model files on a target."""
-    from edgecomp.benchrun import run_bench
+    from edgecomp.bench.existing_files import run_bench
     from edgecomp.config import BenchConfig
     from edgecomp.report.summary import print_summary
 

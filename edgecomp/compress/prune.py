@@ -2,7 +2,7 @@
 
 Unstructured methods leave a plain Keras model whose kernels hold zeros (tfmot's `strip_pruning`
 runs after fine-tuning, and the stage adds `UpdatePruningStep` itself); `structured` leaves a
-genuinely smaller model (see `prune_structured`). The stage sets `ctx.export_hints["pruned"]` so a
+genuinely smaller model (see `prune_structured`). The stage sets `ctx.export_inputs.pruned` so a
 later QAT stage keeps the zeros (tfmot's prune-preserving quantization scheme).
 """
 
@@ -331,11 +331,8 @@ def run_prune(ctx: RunContext, cfg: PruneConfig) -> dict:
     if ctx.model is None:
         raise UsageError("the prune stage needs a model: put a `train` stage (it also loads files) before it.")
     ctx.model, info = prune_model(ctx.model, cfg, ctx.data)
-    zeros = cfg.method != "structured"
-    # QAT (issue 5) switches to tfmot's prune-preserving scheme when it sees this hint.
-    ctx.export_hints["pruned"] = ctx.export_hints.get("pruned", False) or zeros
-    ctx.export_hints["pruning"] = {"method": cfg.method, "m_by_n": (2, 4) if cfg.method == "2:4" else None,
-                                   "layer_sparsity": {n: v["sparsity"] for n, v in info["sparsity"]["layers"].items()}}
+    # QAT switches to tfmot's prune-preserving scheme for a model whose kernels hold zeros.
+    ctx.export_inputs.pruned = ctx.export_inputs.pruned or cfg.method != "structured"
     return info
 
 

@@ -8,7 +8,7 @@ training, and the converter calibrates it from training images. Each such fallba
 the stage info, with its reason, instead of failing the whole model.
 
 After the stage, `ctx.model` is the QAT model (its Keras accuracy is the fake-quant accuracy) and
-`ctx.export_hints["float_model"]` holds the model as it was before QAT: the float32, PTQ and
+`ctx.export_inputs.float_model` holds the model as it was before QAT: the float32, PTQ and
 ONNX exports are made from that float model, the `qat_int8` artifact from the QAT model.
 """
 
@@ -213,7 +213,7 @@ def run_qat(ctx: RunContext, cfg: QatConfig) -> dict:
     if ctx.model is None:
         raise EdgecompError("the qat stage needs a model: put a `train` stage before it.")
     seed_everything(ctx.plan.seed)
-    prune_preserving = bool(ctx.export_hints.get("pruned"))
+    prune_preserving = ctx.export_inputs.pruned
     float_model = ctx.model
     qat_model, fallbacks = build_qat_model(float_model, prune_preserving)
     for name, reason in fallbacks.items():
@@ -227,8 +227,7 @@ def run_qat(ctx: RunContext, cfg: QatConfig) -> dict:
     info = fit(qat_model, ctx.data, cfg.epochs, cfg.batch_size, cfg.learning_rate, "qat", callbacks)
     if masked:
         info["sparsity_masks_kept"] = masked
-    ctx.export_hints["float_model"] = float_model
-    ctx.export_hints["qat"] = True
+    ctx.export_inputs.float_model = float_model
     if "qat_int8" not in ctx.ptq_modes:
         ctx.ptq_modes.append("qat_int8")
     ctx.model = qat_model

@@ -37,9 +37,9 @@ def run_quantize(ctx: RunContext, cfg: QuantizeConfig) -> dict:
             ctx.ptq_modes.append(mode)
     if cfg.float_fallback_layers and "int8_mixed" not in ctx.ptq_modes:
         ctx.ptq_modes.append("int8_mixed")
-    ctx.export_hints.update(
-        calibration_samples=cfg.calibration_samples, debug_drop_points=cfg.debug_drop_points,
-        debug_top_layers=cfg.debug_top_layers, float_fallback_layers=cfg.float_fallback_layers)
+    inputs = ctx.export_inputs
+    inputs.calibration_samples, inputs.float_fallback_layers = cfg.calibration_samples, cfg.float_fallback_layers
+    inputs.debug_drop_points, inputs.debug_top_layers = cfg.debug_drop_points, cfg.debug_top_layers
     return {"modes": list(cfg.modes), "calibration_samples": cfg.calibration_samples,
             "calibration_split": "train", "debug_drop_points": cfg.debug_drop_points,
             "float_fallback_layers": cfg.float_fallback_layers}

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
-
 from edgecomp.export.files import write_bytes_atomically
+from edgecomp.records import ArtifactRecord
 
 
 def tflite_io(path: Path) -> dict:
@@ -55,15 +54,21 @@ def feeding_instructions(io: dict, normalization: dict) -> str:
             f"clipped to the dtype's range")
 
 
-def write_model_card(artifact: Path, data, record: dict, accuracy: Optional[float] = None) -> Path:
-    """Writes `labels.txt` and `<artifact>.json` next to `artifact`; returns the json path."""
+def write_model_card(artifact: Path, data, record: ArtifactRecord) -> Path:
+    """Writes `labels.txt` and `<artifact>.json` next to `artifact`; returns the json path.
+
+    Args:
+        artifact: The model file.
+        data: The dataset it was trained on (class names, normalisation).
+        record: Its export record: format, precision, parity and, once benchmarked, its accuracy.
+    """
     artifact = Path(artifact)
     io = onnx_io(artifact) if artifact.suffix == ".onnx" else tflite_io(artifact)
     write_bytes_atomically(artifact.parent / "labels.txt", ("\n".join(data.class_names) + "\n").encode())
     card = {
         "artifact": artifact.name,
-        "format": record["format"],
-        "precision": record["precision"],
+        "format": record.format,
+        "precision": record.precision,
         "input": io["input"],
         "output": dict(io["output"], meaning="logits (apply softmax for probabilities)"),
         "normalization": {**data.normalization, "formula": "x = pixel * scale + offset"},
@@ -71,9 +76,9 @@ def write_model_card(artifact: Path, data, record: dict, accuracy: Optional[floa
         "class_names": list(data.class_names),
         "labels_file": "labels.txt",
         "dataset": data.name,
-        "accuracy": accuracy,
-        "accuracy_samples": record.get("accuracy_samples"),
-        "parity": {k: record.get("parity", {}).get(k) for k in ("top1_agreement", "max_abs_diff", "passed")},
+        "accuracy": record.accuracy,
+        "accuracy_samples": record.measurement.accuracy_samples if record.measurement else None,
+        "parity": {k: (record.parity or {}).get(k) for k in ("top1_agreement", "max_abs_diff", "passed")},
     }
     path = artifact.with_name(artifact.name + ".json")
     return write_bytes_atomically(path, (json.dumps(card, indent=2) + "\n").encode())

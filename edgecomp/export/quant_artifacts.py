@@ -1,7 +1,7 @@
 """The quantization side of `edgecomp.artifacts`: which model each precision is exported from,
 the int8 ONNX and mixed int8 exports, int8 debugging, model cards and the tflite-runtime check.
 
-After a `qat` stage, `ctx.model` is the QAT model and `ctx.export_hints["float_model"]` the model
+After a `qat` stage, `ctx.model` is the QAT model and `ctx.export_inputs.float_model` the model
 before QAT: `qat_int8` comes from the QAT model, every other artifact from the float model, and
 parity compares each artifact with the model it was exported from.
 """
@@ -10,29 +10,39 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from edgecomp.errors import EdgecompError
 from edgecomp.progress import step
+from edgecomp.records import ArtifactRecord
+
+if TYPE_CHECKING:
+    from edgecomp.stages import RunContext
 
 # Full-integer TFLite precisions whose accuracy drop is debugged layer by layer.
 INT8_DEBUGGED = {"int8", "int8_io", "uint8_io"}
 
 
-def export_source_model(ctx, precision: str):
+def export_source_model(ctx: RunContext, precision: str):
     """The Keras model an artifact of `precision` is converted from."""
-    if precision == "qat_int8":
+    float_model = ctx.export_inputs.float_model
+    if precision == "qat_int8" or float_model is None:
         return ctx.model
-    return ctx.export_hints.get("float_model", ctx.model)
+    return float_model
 
 
-def calibration_images(ctx) -> np.ndarray:
-    return ctx.data.x_train[: ctx.export_hints.get("calibration_samples", 500)]
+def calibration_images(ctx: RunContext) -> np.ndarray:
+    return ctx.data.x_train[: ctx.export_inputs.calibration_samples]
 
 
-def export_special(ctx, fmt: str, precision: str, path: Path) -> bool:
-    """Exports the artifacts that are not a plain converter recipe; False when not one of them."""
+def export_special(ctx: RunContext, record: ArtifactRecord, path: Path) -> bool:
+    """Exports the artifacts that are not a plain converter recipe; False when not one of them.
+
+    For `int8_mixed` it also records which tensors stayed float.
+    """
+    fmt, precision = record.format, record.precision
     if fmt == "onnx" and precision == "int8":
         from edgecomp.export.onnx import keras_to_onnx
         from edgecomp.export.onnx_quant import onnx_to_onnx_int8
@@ -47,37 +57,34 @@ def export_special(ctx, fmt: str, precision: str, path: Path) -> bool:
         from edgecomp.export.qdebug import keras_to_tflite_selective_int8
 
         # The debugger runs the float and quantized models side by side: a few dozen images do.
-        _, float_layers = keras_to_tflite_selective_int8(
+        _, record.float_fallback_tensors = keras_to_tflite_selective_int8(
             export_source_model(ctx, precision), path, calibration_images(ctx)[:64],
-            ctx.export_hints.get("float_fallback_layers", 3))
-        ctx.export_hints.setdefault("float_fallback_tensors", {})[path.name] = float_layers
+            ctx.export_inputs.float_fallback_layers)
         return True
     return False
 
 
-def debug_int8(ctx, record: dict, path: Path, images: np.ndarray) -> None:
-    """Adds `quant_debug` to an int8 record: its accuracy drop, and the worst layers past the threshold."""
-    if record["format"] != "tflite" or record["precision"] not in INT8_DEBUGGED:
-        if record["precision"] == "int8_mixed":
-            record["float_fallback_tensors"] = ctx.export_hints.get("float_fallback_tensors", {}).get(path.name)
+def debug_int8(ctx: RunContext, record: ArtifactRecord, path: Path, images: np.ndarray) -> None:
+    """Sets `quant_debug` on an int8 record: its accuracy drop, and the worst layers past the threshold."""
+    if record.format != "tflite" or record.precision not in INT8_DEBUGGED:
         return
     from edgecomp.export.qdebug import debug_accuracy_drop
 
     labels = ctx.data.y_test[: len(images)]
     try:
         result = debug_accuracy_drop(
-            export_source_model(ctx, record["precision"]), path, images, labels, calibration_images(ctx)[:64],
-            ctx.export_hints.get("debug_drop_points", 1.0), ctx.export_hints.get("debug_top_layers", 5))
+            export_source_model(ctx, record.precision), path, images, labels, calibration_images(ctx)[:64],
+            ctx.export_inputs.debug_drop_points, ctx.export_inputs.debug_top_layers)
     except EdgecompError as err:  # the debugger is a diagnosis: its failure must not cost the build
-        record["quant_debug"] = {"error": str(err)}
+        record.quant_debug = {"error": str(err)}
         return
     if result["worst_layers"]:
         names = ", ".join(f"{row['op_name']} {row['tensor_name'][:60]}" for row in result["worst_layers"][:3])
         step(f"{path.name} loses {result['drop_points']:.2f} points; largest quantization error: {names}")
-    record["quant_debug"] = result
+    record.quant_debug = result
 
 
-def describe_deployables(records: list[dict], run_dir: Path, data, write_cards: bool = True) -> None:
+def describe_deployables(records: list[ArtifactRecord], run_dir: Path, data, write_cards: bool = True) -> None:
     """Writes a model card beside each exported artifact and checks `.tflite` files in tflite-runtime 2.14.
 
     `edgecomp bench` passes write_cards=False: it never writes beside files a user brings, and it
@@ -86,12 +93,10 @@ def describe_deployables(records: list[dict], run_dir: Path, data, write_cards: 
     from edgecomp.export.modelcard import write_model_card
     from edgecomp.export.tflite_runtime_check import check_artifacts
 
-    exported = [r for r in records if (run_dir / r["path"]).exists()]
+    exported = [r for r in records if (run_dir / r.path).exists()]
     for record in exported if write_cards else []:
-        card = write_model_card(run_dir / record["path"], data, record, record.get("accuracy"))
-        record["model_card"] = str(card.relative_to(run_dir))
-    checks = check_artifacts([run_dir / r["path"] for r in exported])
+        card = write_model_card(run_dir / record.path, data, record)
+        record.model_card = str(card.relative_to(run_dir))
+    checks = check_artifacts([run_dir / r.path for r in exported])
     for record in exported:
-        check = checks.get(str(run_dir / record["path"]))
-        if check is not None:
-            record["tflite_runtime_2_14"] = check
+        record.tflite_runtime_2_14 = checks.get(str(run_dir / record.path))

@@ -12,6 +12,7 @@ from typing import Optional
 import edgecomp
 from edgecomp.bench.metrics import efficiency, ratios_vs
 from edgecomp.export.files import write_bytes_atomically
+from edgecomp.records import ArtifactRecord
 from edgecomp.report.schema import SCHEMA_VERSION
 
 VERSIONED_PACKAGES = ["numpy", "tensorflow", "tf_keras", "tensorflow-model-optimization", "ai-edge-litert",
@@ -29,8 +30,10 @@ def package_versions() -> dict:
     return versions
 
 
-def add_derived_metrics(artifacts: list[dict]) -> None:
-    """acc/MB, acc/ms and the ratios against the float32 baseline of the same format."""
+def artifact_entries(records: list[ArtifactRecord]) -> list[dict]:
+    """The report.json artifact entries: each record, with acc/MB, acc/ms and the ratios against
+    the float32 baseline of the same format."""
+    artifacts = [record.to_dict() for record in records]
     # Each format is compared with its own float32 file (one runtime against itself); for TFLite
     # that is the original model's file when stages replaced the model (distilled, pruned).
     baselines = {a["format"]: a for a in reversed(artifacts) if a["precision"] == "float32"}
@@ -40,14 +43,15 @@ def add_derived_metrics(artifacts: list[dict]) -> None:
         artifact.update(efficiency(artifact.get("accuracy"), artifact.get("size_bytes"), p50))
         baseline = baselines.get(artifact["format"])
         artifact["vs_float32"] = ratios_vs(baseline, artifact) if baseline else None
+    return artifacts
 
 
-def assemble_report(*, plan, data, run_dir: Path, stages: list[dict], keras_info: dict, artifacts: list[dict],
-                    timing_floor: Optional[dict], target, target_facts: dict, command: str,
-                    wall_seconds: float) -> dict:
+def assemble_report(*, plan, data, run_dir: Path, stages: list[dict], keras_info: dict,
+                    artifacts: list[ArtifactRecord], timing_floor: Optional[dict], target, target_facts: dict,
+                    command: str, wall_seconds: float) -> dict:
+    """The report.json document of a build or a bench (see `edgecomp.report.schema`)."""
     from edgecomp.adapters.host import host_facts
 
-    add_derived_metrics(artifacts)
     return {
         "schema_version": SCHEMA_VERSION,
         "edgecomp_version": edgecomp.__version__,
@@ -63,7 +67,7 @@ def assemble_report(*, plan, data, run_dir: Path, stages: list[dict], keras_info
         "stages": stages,
         "keras": keras_info,
         "timing_floor_ms": timing_floor,
-        "artifacts": artifacts,
+        "artifacts": artifact_entries(artifacts),
     }
 
 

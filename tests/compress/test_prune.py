@@ -184,7 +184,7 @@ def test_bad_settings_fail_before_training(settings, message, tiny_model, fmnist
     assert message in str(err.value)
 
 
-def test_stage_sets_export_hints(tiny_model, fmnist_small, tmp_path):
+def test_stage_marks_the_model_pruned_for_export(tiny_model, fmnist_small, tmp_path):
     from edgecomp.config import parse_plan
     from edgecomp.stages import RunContext
 
@@ -192,6 +192,6 @@ def test_stage_sets_export_hints(tiny_model, fmnist_small, tmp_path):
     ctx = RunContext(plan=plan, data=fmnist_small, run_dir=tmp_path, model=tiny_model)
     info = run_prune(ctx, plan.stages[1])
     assert ctx.model is not tiny_model
-    assert ctx.export_hints["pruned"] is True
-    assert ctx.export_hints["pruning"]["layer_sparsity"]["fc1"] == pytest.approx(0.5, abs=0.005)
+    assert ctx.export_inputs.pruned is True
+    assert info["sparsity"]["layers"]["fc1"]["sparsity"] == pytest.approx(0.5, abs=0.005)
     assert info["settings"]["method"] == "local" and info["params"]["before"] == info["params"]["after"]

@@ -81,7 +81,7 @@ def test_qat_stage_keeps_the_float_model_for_float_exports(tiny_model, fmnist_sm
     from edgecomp.export.quant_artifacts import export_source_model
     from edgecomp.stages import RunContext
 
-    ctx = RunContext(plan=Plan(stages=[]), data=fmnist_small, run_dir=tmp_path, model=tiny_model, log=lambda m: None)
+    ctx = RunContext(plan=Plan(stages=[]), data=fmnist_small, run_dir=tmp_path, model=tiny_model)
     info = run_qat(ctx, QatConfig(epochs=1, batch_size=128, learning_rate=1e-4))
     assert info["scheme"] == "default_8bit" and info["float_fallback_layers"] == {}
     assert export_source_model(ctx, "float32") is tiny_model

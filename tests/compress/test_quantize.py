@@ -86,3 +86,29 @@ def test_quantize_config_rejects_unknown_mode():
     with pytest.raises(ValidationError):
         QuantizeConfig(modes=["int4"])
     assert QuantizeConfig(modes=["dynamic", "int16x8"]).modes == ["dynamic", "int16x8"]
+
+
+def test_export_inputs_default_to_the_quantize_stage_defaults():
+    """Without a quantize stage, export calibrates and debugs exactly as a default quantize stage would."""
+    from edgecomp.records import ExportInputs
+
+    defaults, inputs = QuantizeConfig(), ExportInputs()
+    assert inputs.calibration_samples == defaults.calibration_samples
+    assert inputs.float_fallback_layers == defaults.float_fallback_layers == 0
+    assert inputs.debug_drop_points == defaults.debug_drop_points
+    assert inputs.debug_top_layers == defaults.debug_top_layers
+
+
+def test_stage_hands_its_settings_to_export(fmnist_small, tmp_path):
+    from edgecomp.compress.quantize import run_quantize
+    from edgecomp.config import Plan
+    from edgecomp.stages import RunContext
+
+    ctx = RunContext(plan=Plan(stages=[]), data=fmnist_small, run_dir=tmp_path)
+    cfg = QuantizeConfig(modes=["int8", "float16"], calibration_samples=64, float_fallback_layers=2,
+                         debug_drop_points=0.5, debug_top_layers=3)
+    run_quantize(ctx, cfg)
+    assert ctx.ptq_modes == ["int8", "float16", "int8_mixed"]
+    inputs = ctx.export_inputs
+    assert (inputs.calibration_samples, inputs.float_fallback_layers) == (64, 2)
+    assert (inputs.debug_drop_points, inputs.debug_top_layers) == (0.5, 3)

@@ -76,8 +76,8 @@ def test_export_artifacts_records_sparsity(pruned_tiny, fmnist_small, tmp_path):
     plan = parse_plan({"model": "cnn-tiny", "export": {"formats": ["tflite"], "parity_samples": 50}})
     ctx = RunContext(plan=plan, data=fmnist_small, run_dir=tmp_path, model=pruned_tiny)
     records = export_artifacts(ctx)
-    assert [r["status"] for r in records] == ["ok"] * len(records)
-    assert records[0]["sparsity"]["overall"] > 0.5
+    assert [r.status for r in records] == ["ok"] * len(records)
+    assert records[0].sparsity["overall"] > 0.5
 
 
 def test_unreadable_file_is_an_export_error(tmp_path):

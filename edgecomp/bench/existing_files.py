@@ -1,4 +1,5 @@
-"""Benchmarking files a user brings: no Keras model, so no parity check, but the same numbers."""
+"""`edgecomp bench`: benchmarking model files a user brings. No Keras model, so no parity check,
+but the same numbers and the same report as a build."""
 
 from __future__ import annotations
 
@@ -11,19 +12,23 @@ from edgecomp.data import load_dataset
 from edgecomp.errors import ModelLoadError
 from edgecomp.export.files import gzip_size
 from edgecomp.export.quant_artifacts import describe_deployables
+from edgecomp.records import ArtifactRecord
 
 SUFFIX_FORMATS = {".tflite": "tflite", ".onnx": "onnx"}
 
 
-def describe_file(path: Path, run_dir: Path) -> dict:
-    """Size, gzip size and precision of an artifact file (precision read from its input/weights)."""
+def describe_file(path: Path) -> ArtifactRecord:
+    """The record of a file to benchmark: its size and gzip size (precision is read once it ran).
+
+    Raises:
+        ModelLoadError: The file is missing or not a .tflite / .onnx file.
+    """
     if not path.is_file():
         raise ModelLoadError(f"artifact {path} does not exist.")
     if path.suffix not in SUFFIX_FORMATS:
         raise ModelLoadError(f"{path} is not a .tflite or .onnx file.")
-    return {"name": path.name, "format": SUFFIX_FORMATS[path.suffix], "precision": "unknown",
-            "path": str(path.resolve()), "status": "ok", "error": None, "params": None,
-            "size_bytes": path.stat().st_size, "gzip_bytes": gzip_size(path)}
+    return ArtifactRecord(name=path.name, format=SUFFIX_FORMATS[path.suffix], precision="unknown",
+                          path=str(path.resolve()), size_bytes=path.stat().st_size, gzip_bytes=gzip_size(path))
 
 
 def run_bench(paths: list[Path], dataset: str, target, settings: BenchConfig, run_dir: Path,
@@ -33,14 +38,13 @@ def run_bench(paths: list[Path], dataset: str, target, settings: BenchConfig, ru
 
     started = time.perf_counter()
     run_dir.mkdir(parents=True, exist_ok=True)
-    artifacts = [describe_file(Path(p), run_dir) for p in paths]
+    artifacts = [describe_file(Path(p)) for p in paths]
     target_facts = target.check()
     data = load_dataset(dataset, test_limit=settings.accuracy_samples)
     floor = bench_artifacts(artifacts, data, run_dir, target, settings)
     describe_deployables(artifacts, run_dir, data, write_cards=False)  # the tflite-runtime 2.14 check
     for artifact in artifacts:
-        io = artifact.get("io") or {}
-        artifact["precision"] = _precision_from_io(io)
+        artifact.precision = _precision_from_io(artifact.measurement.io if artifact.measurement else {})
     plan = Plan(name="bench", stages=[], dataset={"name": dataset}, bench=settings)
     report = assemble_report(plan=plan, data=data, run_dir=run_dir, stages=[],
                              keras_info={"accuracy": None, "params": None}, artifacts=artifacts,
