@@ -22,7 +22,6 @@ from edgecomp.progress import step
 from edgecomp.records import ArtifactRecord, Measurement
 from edgecomp.stages import RunContext
 
-
 SPARSE_FORMAT_PRECISIONS = {"float32", "float16"}
 
 

@@ -63,11 +63,11 @@ def _load_tflite_interpreter(preferred: str):
     for name in order:
         try:
             if name == "ai_edge_litert":
-                from ai_edge_litert.interpreter import Interpreter
                 import ai_edge_litert as module
+                from ai_edge_litert.interpreter import Interpreter
             elif name == "tflite_runtime":
-                from tflite_runtime.interpreter import Interpreter
                 import tflite_runtime as module
+                from tflite_runtime.interpreter import Interpreter
             elif name == "tensorflow":
                 import tensorflow as module
                 Interpreter = module.lite.Interpreter

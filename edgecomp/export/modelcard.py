@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+
 from edgecomp.export.files import write_bytes_atomically
 from edgecomp.records import ArtifactRecord
 

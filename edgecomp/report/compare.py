@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from edgecomp.errors import EdgecompError
-from edgecomp.report import format as fmt
 from edgecomp.report.pareto import JOINT_TRADEOFF, LATENCY_TRADEOFF, SIZE_TRADEOFF, dominated_by, objective_vector
 from edgecomp.report.schema import SCHEMA_VERSION
+from edgecomp.report.tables import artifact_values, compare_table
 
 
 class ReportError(EdgecompError):
@@ -66,6 +66,11 @@ def _unique(labels: list[str]) -> list[str]:
     return unique
 
 
+# What a comparison row takes from each artifact (see `edgecomp.report.tables.artifact_values`).
+ROW_ARTIFACT_KEYS = ["artifact", "status", "format", "precision", "size_bytes", "gzip_bytes", "accuracy", "p50_ms",
+                     "p90_ms", "peak_rss_mb", "acc_per_mb", "acc_per_ms", "error"]
+
+
 def compare_runs(reports: Sequence[dict], labels: Optional[Sequence[str]] = None) -> list[dict]:
     """One row per artifact of every run, with dominance marked across runs on the same target.
 
@@ -84,17 +89,10 @@ def compare_runs(reports: Sequence[dict], labels: Optional[Sequence[str]] = None
     rows, points = [], []
     for label, report in zip(labels, reports):
         for artifact in report.get("artifacts") or []:
-            latency = artifact.get("latency_ms") or {}
-            rows.append({
-                "run": label, "plan": (report.get("plan") or {}).get("name"),
-                "target": (report.get("target") or {}).get("name"),
-                "artifact": artifact.get("name"), "status": artifact.get("status"),
-                "format": artifact.get("format"), "precision": artifact.get("precision"),
-                "size_bytes": artifact.get("size_bytes"), "gzip_bytes": artifact.get("gzip_bytes"),
-                "accuracy": artifact.get("accuracy"), "p50_ms": latency.get("p50"), "p90_ms": latency.get("p90"),
-                "peak_rss_mb": artifact.get("peak_rss_mb"), "acc_per_mb": artifact.get("acc_per_mb"),
-                "acc_per_ms": artifact.get("acc_per_ms"), "error": artifact.get("error"),
-            })
+            values = artifact_values(artifact)
+            rows.append({"run": label, "plan": (report.get("plan") or {}).get("name"),
+                         "target": (report.get("target") or {}).get("name"),
+                         **{key: values[key] for key in ROW_ARTIFACT_KEYS}})
             points.append(artifact)
     for target in dict.fromkeys(row["target"] for row in rows):
         members = [i for i, row in enumerate(rows) if row["target"] == target]
@@ -112,31 +110,15 @@ def compare_runs(reports: Sequence[dict], labels: Optional[Sequence[str]] = None
     return rows
 
 
-COMPARE_HEADER = ["run", "target", "artifact", "status", "precision", "size", "accuracy", "p50 ms", "p90 ms",
-                  "peak MB", "acc/MB", "acc/ms", "dominated by"]
-COMPARE_NUMERIC = [False] * 5 + [True] * 7 + [False]
-
-
-def _cells(row: dict) -> list[str]:
-    if row.get("dominated") is None:
-        verdict = fmt.DASH
-    else:
-        verdict = row["dominated_by"] if row["dominated"] else "not dominated"
-    return [str(row["run"]), fmt.DASH if row["target"] is None else str(row["target"]), str(row["artifact"]),
-            str(row["status"]).replace("_", " "), fmt.DASH if row["precision"] is None else str(row["precision"]),
-            fmt.size(row["size_bytes"]), fmt.percent(row["accuracy"]), fmt.ms(row["p50_ms"]), fmt.ms(row["p90_ms"]),
-            fmt.number(row["peak_rss_mb"]), fmt.number(row["acc_per_mb"]), fmt.number(row["acc_per_ms"]), verdict]
-
-
 DOMINANCE_NOTE = ("A variant is dominated when another one measured on the same target is at least as accurate, "
                   "as small and as fast (p50), and better on one of them: it is never the one to deploy.")
 
 
 def compare_markdown(rows: Sequence[dict]) -> str:
     """The comparison as a markdown table with the dominance note."""
-    lines = ["# edgecomp: run comparison", "",
-             "| " + " | ".join(COMPARE_HEADER) + " |", "|" + "---|" * len(COMPARE_HEADER)]
-    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in _cells(row)) + " |" for row in rows]
+    from edgecomp.report.markdown import markdown_table
+
+    lines = ["# edgecomp: run comparison", "", markdown_table(compare_table(rows))]
     problems = [f"- `{row['run']}/{row['artifact']}`: {row['error']}" for row in rows if row.get("error")]
     lines += ["", DOMINANCE_NOTE + " MB = 10^6 bytes."]
     if problems:
@@ -168,17 +150,14 @@ def compare_html(rows: Sequence[dict]) -> str:
     """A self-contained comparison page: the table and accuracy vs size / latency across runs."""
     from html import escape
 
-    from edgecomp.report.html import image, page, table
+    from edgecomp.report.html import html_table, image, page
     from edgecomp.report.plots import tradeoff_png
 
     points = [{"name": f"{r['run']}/{r['artifact']}", "status": r["status"], "accuracy": r["accuracy"],
                "size_bytes": r["size_bytes"], "latency_ms": {"p50": r["p50_ms"]}} for r in rows]
     labels = [p["name"] for p in points]
     targets = sorted({str(r["target"]) for r in rows})
-    row_classes = [" ".join(c for c in [str(r["status"]), "dominated" if r.get("dominated") else ""] if c)
-                   for r in rows]
-    body = ["<h1>edgecomp: run comparison</h1>",
-            table(COMPARE_HEADER, [_cells(r) for r in rows], numeric=COMPARE_NUMERIC, row_classes=row_classes),
+    body = ["<h1>edgecomp: run comparison</h1>", html_table(compare_table(rows)),
             f"<p class=\"meta\">{escape(DOMINANCE_NOTE)}</p>", "<h2>Plots</h2>"]
     for target in targets:
         members = [i for i, r in enumerate(rows) if str(r["target"]) == target]

@@ -9,13 +9,20 @@ import base64
 import json
 from html import escape
 from pathlib import Path
-from typing import Iterable, Optional, Sequence
+from typing import Iterable, Optional
 
 from edgecomp.export.files import write_bytes_atomically
-from edgecomp.report import format as fmt
-from edgecomp.report.deploy import DEPLOY_HEADER, deployment_rows
+from edgecomp.report import cells
 from edgecomp.report.schema import STATUS_LEGEND
-from edgecomp.report.table import COLUMNS, artifact_cells, ratio_note, status_label, text, timing_floor_note
+from edgecomp.report.tables import (
+    Table,
+    artifact_table,
+    deployment_table,
+    parity_table,
+    ratio_note,
+    stage_table,
+    timing_floor_note,
+)
 
 CSS = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto; max-width: 1200px;
@@ -51,17 +58,20 @@ def image(png: bytes, caption: str) -> str:
             f"<figcaption>{escape(caption)}</figcaption></figure>")
 
 
-def table(header: Sequence[str], rows: Iterable[Sequence[str]], numeric: Optional[Sequence[bool]] = None,
-          row_classes: Optional[Sequence[str]] = None) -> str:
-    """An HTML table; cells are plain strings and are escaped here."""
-    numeric = numeric or [False] * len(header)
-    head = "".join(f"<th>{escape(h)}</th>" for h in header)
-    lines = [f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>"]
-    for index, row in enumerate(rows):
-        css = f" class=\"{escape(row_classes[index])}\"" if row_classes and row_classes[index] else ""
-        cells = "".join(f"<td class=\"num\">{escape(c)}</td>" if num else f"<td>{escape(c)}</td>"
-                        for c, num in zip(row, numeric))
-        lines.append(f"<tr{css}>{cells}</tr>")
+def html_table(table: Table) -> str:
+    """A `Table` as HTML: rows classed by status (and marks such as "dominated"), a row's note (an
+    artifact's error) under its name, numbers right-aligned. Every cell is escaped here."""
+    lines = [f"<table>\n<thead><tr>{''.join(f'<th>{escape(h)}</th>' for h in table.header)}</tr></thead>\n<tbody>"]
+    for row, row_cells in zip(table.rows, table.cells):
+        classes = " ".join(c for c in (row.status, *row.classes) if c)
+        tds = []
+        for column, cell in zip(table.columns, row_cells):
+            content = escape(cell)
+            if column.shows_note and row.note:
+                content += f"<div class=\"error\">{escape(row.note)}</div>"
+            css = "num" if column.numeric else f"status-{row.status}" if column.shows_status and row.status else ""
+            tds.append(f"<td class=\"{escape(css)}\">{content}</td>" if css else f"<td>{content}</td>")
+        lines.append((f"<tr class=\"{escape(classes)}\">" if classes else "<tr>") + "".join(tds) + "</tr>")
     lines.append("</tbody>\n</table>")
     return "\n".join(lines)
 
@@ -69,37 +79,18 @@ def table(header: Sequence[str], rows: Iterable[Sequence[str]], numeric: Optiona
 def definition_list(mapping: dict) -> str:
     """A <dl> of key: value (nested values as compact JSON)."""
     if not mapping:
-        return f"<p class=\"meta\">{fmt.DASH}</p>"
+        return f"<p class=\"meta\">{cells.DASH}</p>"
     items = []
     for key, value in mapping.items():
-        shown = json.dumps(value) if isinstance(value, (dict, list)) else text(value)
+        shown = json.dumps(value) if isinstance(value, (dict, list)) else cells.text(value)
         items.append(f"<dt>{escape(str(key))}</dt><dd>{escape(shown)}</dd>")
     return "<dl>" + "".join(items) + "</dl>"
 
 
 def legend_html() -> str:
-    items = "".join(f"<li><span class=\"status-{escape(k)}\">{escape(status_label(k))}</span>: {escape(v)}</li>"
+    items = "".join(f"<li><span class=\"status-{escape(k)}\">{escape(cells.status_label(k))}</span>: {escape(v)}</li>"
                     for k, v in STATUS_LEGEND.items())
     return f"<ul>{items}</ul>"
-
-
-def artifact_table_html(report: dict) -> str:
-    """The artifact table with the same columns as the terminal; a failure's reason under its name."""
-    artifacts = report.get("artifacts") or []
-    head = "".join(f"<th>{escape(h)}</th>" for h, _ in COLUMNS)
-    lines = [f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>"]
-    for artifact in artifacts:
-        cells = artifact_cells(artifact)
-        status = str(artifact.get("status") or "")
-        name = escape(cells[0])
-        if artifact.get("error"):
-            name += f"<div class=\"error\">{escape(str(artifact['error']))}</div>"
-        row = [f"<td>{name}</td>", f"<td class=\"status-{escape(status)}\">{escape(cells[1])}</td>"]
-        row += [f"<td class=\"num\">{escape(c)}</td>" if right else f"<td>{escape(c)}</td>"
-                for c, (_, right) in zip(cells[2:], COLUMNS[2:])]
-        lines.append(f"<tr class=\"{escape(status)}\">{''.join(row)}</tr>")
-    lines.append("</tbody>\n</table>")
-    return "\n".join(lines)
 
 
 def _plan_text(plan) -> str:
@@ -112,28 +103,19 @@ def _plan_text(plan) -> str:
         return json.dumps(plan, indent=2)
 
 
+def shown(value) -> str:
+    """A value from the report as escaped HTML text (None -> the dash)."""
+    return escape(cells.text(value))
+
+
 def _stages_html(report: dict) -> str:
-    rows = []
-    for stage in report.get("stages") or []:
-        info = {k: v for k, v in (stage.get("info") or {}).items() if k != "history"}
-        seconds = stage.get("seconds")
-        rows.append([text(stage.get("stage")), fmt.DASH if seconds is None else f"{seconds:.1f}",
-                     json.dumps(info)[:300]])
-    if not rows:
-        return "<p class=\"meta\">no stages (benchmark of existing files).</p>"
-    return table(["stage", "seconds", "details"], rows, numeric=[False, True, False])
+    table = stage_table(report)
+    return html_table(table) if table.rows else "<p class=\"meta\">no stages (benchmark of existing files).</p>"
 
 
 def _parity_html(report: dict) -> str:
-    rows = [[text(a.get("name")), fmt.number(a["parity"].get("top1_agreement"), 4),
-             fmt.number(a["parity"].get("max_abs_diff")), fmt.number(a["parity"].get("mean_abs_diff")),
-             "yes" if a["parity"].get("passed") else "NO"]
-            for a in report.get("artifacts") or [] if a.get("parity")]
-    if not rows:
-        return ""
-    return "<h2>Parity with Keras</h2>\n" + table(
-        ["artifact", "top-1 agreement", "max |diff|", "mean |diff|", "passed"], rows,
-        numeric=[False, True, True, True, False])
+    table = parity_table(report)
+    return "<h2>Parity with Keras</h2>\n" + html_table(table) if table.rows else ""
 
 
 def render_html(report: dict, plots: Optional[dict[str, bytes]] = None) -> str:
@@ -158,16 +140,17 @@ def render_html(report: dict, plots: Optional[dict[str, bytes]] = None) -> str:
     notes = [ratio_note()] + [n for n in [timing_floor_note(report)] if n]
     body = [
         f"<h1>{escape(title)}</h1>",
-        f"<p class=\"meta\">Created {escape(text(report.get('created')))} by edgecomp "
-        f"{escape(text(report.get('edgecomp_version')))} (<code>{escape(text(report.get('command')))}</code>), "
-        f"{escape(text(report.get('wall_seconds')))} s wall time. Target <b>{escape(text(target.get('name')))}</b>, "
-        f"dataset <b>{escape(text(dataset.get('name')))}</b>; Keras model accuracy "
-        f"{escape(fmt.percent(keras.get('accuracy')))}, {escape(fmt.number(keras.get('params'), 9))} parameters.</p>",
-        "<h2>Artifacts</h2>", artifact_table_html(report), legend_html(),
+        f"<p class=\"meta\">Created {shown(report.get('created'))} by edgecomp "
+        f"{shown(report.get('edgecomp_version'))} (<code>{shown(report.get('command'))}</code>), "
+        f"{shown(report.get('wall_seconds'))} s wall time. Target <b>{shown(target.get('name'))}</b>, "
+        f"dataset <b>{shown(dataset.get('name'))}</b>; Keras model accuracy "
+        f"{escape(cells.percent(keras.get('accuracy')))}, "
+        f"{escape(cells.number(keras.get('params'), 9))} parameters.</p>",
+        "<h2>Artifacts</h2>", html_table(artifact_table(report)), legend_html(),
         "".join(f"<p class=\"meta\">{escape(n)}</p>" for n in notes),
         "<h2>Plots</h2>", "".join(image(png, caption) for caption, png in plots.items()),
         _parity_html(report),
-        "<h2>Deployment checks</h2>", table(DEPLOY_HEADER, deployment_rows(report)),
+        "<h2>Deployment checks</h2>", html_table(deployment_table(report)),
         "<h2>Stages</h2>", _stages_html(report),
         "<h2>Target</h2>", definition_list({"name": target.get("name"), "kind": target.get("kind")}),
         definition_list(target.get("facts") or {}),

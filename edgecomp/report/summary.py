@@ -12,7 +12,7 @@ NON_TERMINAL_WIDTH = 160
 
 
 def print_summary(report: dict) -> None:
-    from edgecomp.report.table import render_table
+    from edgecomp.report.terminal import render_table
 
     console = Console(highlight=False, width=None if sys.stdout.isatty() else NON_TERMINAL_WIDTH)
     render_table(report, console)

@@ -1,10 +1,23 @@
-"""Number formatting shared by the markdown, terminal and HTML renderers."""
+"""Table cells: numbers and labels formatted once for the terminal, markdown, HTML and CSV views.
+
+A missing value (not measured, failed) is the dash in every format.
+"""
 
 from __future__ import annotations
 
 from typing import Optional
 
 DASH = "—"
+STATUS_LABELS = {"ok": "ok", "parity_failed": "parity failed", "failed": "failed"}
+
+
+def text(value) -> str:
+    """Any value as a cell: None or "" -> the dash."""
+    return DASH if value is None or value == "" else str(value)
+
+
+def status_label(status: Optional[str]) -> str:
+    return STATUS_LABELS.get(status or "", status or DASH)
 
 
 def size(num_bytes: Optional[int]) -> str:

@@ -3,7 +3,8 @@
 from rich.console import Console
 
 from edgecomp.report.schema import STATUS_LEGEND
-from edgecomp.report.table import artifact_cells, render_table
+from edgecomp.report.tables import artifact_cells
+from edgecomp.report.terminal import render_table
 
 
 def rendered(report) -> str:
