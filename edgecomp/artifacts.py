@@ -90,7 +90,7 @@ def export_artifacts(ctx: RunContext) -> list[ArtifactRecord]:
     if original is not None:
         record = _export_and_check(
             ctx, "tflite", "float32", out_dir / "model_original_float32.tflite", original,
-            lambda record, path: keras_to_tflite(original, path, "float32"), parity_images, reference_cache)
+            lambda _record, path: keras_to_tflite(original, path, "float32"), parity_images, reference_cache)
         record.role = "original"
         records.append(record)
     for fmt, precision in planned_exports(ctx):

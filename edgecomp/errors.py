@@ -33,10 +33,6 @@ class ExportError(EdgecompError):
     """An export that failed or does not match the Keras model."""
 
 
-class BenchError(EdgecompError):
-    """A benchmark run that failed on the host or on a device."""
-
-
 class TargetError(EdgecompError):
     """A device that cannot be reached or used."""
 

@@ -40,6 +40,11 @@
       ]
     }
 
+Each artifact entry is `edgecomp.records.ArtifactRecord.to_dict()` plus the derived acc/MB, acc/ms
+and vs_float32; keys a run did not produce are absent (`role`, `export_seconds`, `sparsity`,
+`quant_debug`, `float_fallback_tensors`, `model_card`, `tflite_runtime_2_14`, target notes such as
+`temperature_c_before`), and a failed artifact has no measured numbers.
+
 Numbers in a report are measured in the run that wrote it; nothing is copied from a cache
 except the trained teacher's weights, and the report says so in the train stage's info.
 """
