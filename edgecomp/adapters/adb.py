@@ -15,7 +15,7 @@ import uuid
 from pathlib import Path
 from typing import Optional, Sequence
 
-from edgecomp.adapters.base import BenchOutcome, Target
+from edgecomp.adapters.base import BenchOutcome, LoadCheck, LoadStatus, Target
 from edgecomp.config import BenchConfig
 from edgecomp.errors import TargetError
 
@@ -193,6 +193,35 @@ class AdbTarget(Target):
         if self.profile is not None and self.profile.overrides:
             facts["overrides"] = self.profile.overrides
         return facts
+
+    def check_loads(self, artifacts: Sequence[Path]) -> list[LoadCheck]:
+        """What can be known before `edgecomp bench` without running benchmark_model on the phone.
+
+        It cannot say whether a file loads on the device: only benchmark_model (pushed and run by
+        `bench`) loads it there, with the device's delegate. It can say that a .onnx file will not run
+        (benchmark_model runs .tflite only), and that a .tflite file this host's LiteRT cannot load is
+        broken everywhere. A .tflite that loads on the host is NOT_TRIED, with the host's answer.
+        """
+        from edgecomp.adapters.host import HostTarget
+
+        artifacts = [Path(a) for a in artifacts]
+        tflite = [a for a in artifacts if a.suffix == ".tflite"]
+        on_host = dict(zip(tflite, HostTarget(runtime=self.host_runtime).check_loads(tflite)))
+        checks = []
+        for artifact in artifacts:
+            host = on_host.get(artifact)
+            if host is None:
+                checks.append(LoadCheck(artifact.name, LoadStatus.FAILS, "benchmark_model runs .tflite files only; "
+                                                                        "benchmark .onnx on a host or ssh target"))
+            elif host.failed:
+                checks.append(LoadCheck(artifact.name, LoadStatus.FAILS,
+                                        f"does not load even with this host's LiteRT: {host.detail}"))
+            else:
+                checks.append(LoadCheck(artifact.name, LoadStatus.NOT_TRIED,
+                                        f"not loaded on the device (benchmark_model loads it when `edgecomp bench` "
+                                        f"runs); loads on this host with {host.runtime} {host.runtime_version}",
+                                        io=host.io))
+        return checks
 
     def bench(self, artifacts: list[Path], sample: Path, settings: BenchConfig) -> list[BenchOutcome]:
         """Pushes benchmark_model and the artifacts, runs each, always removes the session folder."""

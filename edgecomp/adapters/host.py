@@ -12,9 +12,15 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Sequence
 
-from edgecomp.adapters.base import RUNNER_PATH, BenchOutcome, Target, last_line, runner_arguments
+from edgecomp.adapters.base import (
+    LOAD_CHECK, RUNNER_PATH, BenchOutcome, LoadCheck, LoadStatus, Target, last_line, load_check_result,
+    runner_arguments, runtime_for,
+)
 from edgecomp.config import BenchConfig
+
+LOAD_TIMEOUT_S = 300.0  # a model that takes longer than this to load will not be benchmarked either
 
 
 def host_facts() -> dict:
@@ -34,16 +40,34 @@ def host_facts() -> dict:
 class HostTarget(Target):
     kind = "host"
 
-    def __init__(self, runtime: str = "auto", python: str = sys.executable, profile=None):
+    def __init__(self, runtime: str = "auto", python: str = sys.executable, profile=None,
+                 load_timeout_s: float = LOAD_TIMEOUT_S):
         """Args: runtime: TFLite runtime preference; python: interpreter that runs the runner;
-        profile: the `TargetProfile` this target came from (None for a bare host target)."""
+        profile: the `TargetProfile` this target came from (None for a bare host target);
+        load_timeout_s: how long one artifact may take to load in `check_loads`."""
         self.runtime = runtime
         self.python = python
         self.profile = profile
+        self.load_timeout_s = load_timeout_s
         self.name = profile.name if profile is not None else "host"
 
     def check(self) -> dict:
         return host_facts()
+
+    def check_loads(self, artifacts: Sequence[Path]) -> list[LoadCheck]:
+        """Loads each artifact with the runner's own loader, in a subprocess of the target's Python."""
+        checks = []
+        for artifact in map(Path, artifacts):
+            command = [self.python, "-c", LOAD_CHECK, str(artifact.resolve()), runtime_for(artifact, self.runtime)]
+            try:
+                proc = subprocess.run(command, capture_output=True, text=True, cwd=RUNNER_PATH.parent,
+                                      timeout=self.load_timeout_s)
+            except subprocess.TimeoutExpired:
+                checks.append(LoadCheck(artifact.name, LoadStatus.FAILS,
+                                        f"loading did not finish within {self.load_timeout_s:g} s"))
+                continue
+            checks.append(load_check_result(artifact, proc.returncode, proc.stdout, proc.stderr))
+        return checks
 
     def bench(self, artifacts: list[Path], sample: Path, settings: BenchConfig) -> list[BenchOutcome]:
         outcomes = []

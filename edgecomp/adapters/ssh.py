@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from edgecomp.adapters.base import (
-    RUNNER_PATH, BenchOutcome, Target, last_json_line, last_line, load_check_result, runner_arguments,
+    LOAD_CHECK, RUNNER_PATH, BenchOutcome, LoadCheck, Target, last_json_line, last_line, load_check_result,
+    runner_arguments, runtime_for,
 )
 from edgecomp.config import BenchConfig
 from edgecomp.errors import TargetError
@@ -73,28 +74,9 @@ except Exception as err:
 print(json.dumps(facts))
 """
 
-# Loads one model with the runner's own loader (runner.py sits in the working folder).
-LOAD_CHECK = r"""
-import json, sys
-import runner
-path, runtime = sys.argv[1], sys.argv[2]
-cls = runner.OnnxModel if path.endswith(".onnx") else runner.TfliteModel
-model = cls(path, 1, runtime)
-print(json.dumps({"runtime": model.runtime, "runtime_version": model.runtime_version,
-                  "init_ms": model.init_ms, "io": model.describe()}))
-"""
-
-
 def remote_command(argv: Sequence[str]) -> str:
     """One shell-safe command line for the remote shell."""
     return " ".join(shlex.quote(str(arg)) for arg in argv)
-
-
-def runtime_for(artifact: Path, runtime: str) -> str:
-    """The runner's --runtime for one artifact: .onnx always uses onnxruntime ("auto")."""
-    if artifact.suffix == ".onnx":
-        return "auto"
-    return "auto" if runtime == "onnxruntime" else runtime
 
 
 class SshTarget(Target):
@@ -187,10 +169,8 @@ class SshTarget(Target):
         return self.connection.connect_timeout_s * 2 + 30
 
     # ----------------------------------------------------------------- facts
-    def check(self, artifacts: Sequence[Path] = ()) -> dict:
+    def check(self) -> dict:
         """Device facts: model, CPU, cores, governor, temperature, throttling, Python, numpy, runtimes.
-
-        With `artifacts`, also tries loading each one on the device (facts["artifacts"][name]).
 
         Raises:
             TargetError: the device cannot be reached, or its Python cannot run.
@@ -212,21 +192,28 @@ class SshTarget(Target):
         facts.update(last_json_line(py.stdout, f"{python!r} on {self.connection.describe()}"))
         if self.profile is not None and self.profile.overrides:
             facts["overrides"] = self.profile.overrides
-        if artifacts:
-            facts["artifacts"] = self.check_artifacts(artifacts)
         return facts
 
-    def check_artifacts(self, artifacts: Sequence[Path]) -> dict:
-        """Loads each artifact on the device with the runner's loader: {name: {"ok", "error"|"io"...}}."""
-        loads = {}
+    def hints(self, facts: dict) -> list[str]:
+        """A device whose Python imports no TFLite runtime cannot run .tflite files: say what to install."""
+        runtimes = facts.get("runtimes") or {}
+        if any(runtimes.get(name) for name in ("ai_edge_litert", "tflite_runtime", "tensorflow")):
+            return []
+        return [f"no TFLite runtime imports with {self.connection.python} on the device: pip install ai-edge-litert "
+                "(or tflite-runtime) for that Python"]
+
+    def check_loads(self, artifacts: Sequence[Path]) -> list[LoadCheck]:
+        """Copies the runner and the artifacts to a fresh folder on the device and loads each there."""
+        artifacts = [Path(a) for a in artifacts]
+        checks = []
         with self._remote_workdir() as remote_dir:
             staged = self._stage_and_copy(artifacts, None, remote_dir)
             for artifact, remote_name in staged:
                 command = remote_command(["cd", remote_dir]) + " && " + remote_command(
                     [self.connection.python, "-c", LOAD_CHECK, remote_name, runtime_for(artifact, self.runtime)])
                 proc = self._ssh(command, timeout=self._connect_timeout() + 120)
-                loads[artifact.name] = load_check_result(proc.returncode, proc.stdout, proc.stderr)
-        return loads
+                checks.append(load_check_result(artifact, proc.returncode, proc.stdout, proc.stderr))
+        return checks
 
     # ----------------------------------------------------------------- bench
     def bench(self, artifacts: list[Path], sample: Path, settings: BenchConfig) -> list[BenchOutcome]:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from edgecomp.cli.common import handle_errors
@@ -40,27 +40,6 @@ def list_command() -> None:
     console.print("searched: " + ", ".join(str(d) for d in profile_dirs()))
 
 
-LOAD_TIMEOUT_S = 300
-
-
-def _host_artifact_loads(target, artifacts: List[Path]) -> dict:
-    """Loads each artifact with the runner's own loader in a subprocess of the host's Python."""
-    from edgecomp.adapters.base import RUNNER_PATH, load_check_result
-    from edgecomp.adapters.ssh import LOAD_CHECK, runtime_for
-
-    loads = {}
-    for artifact in artifacts:
-        try:
-            proc = subprocess.run([target.python, "-c", LOAD_CHECK, str(artifact.resolve()),
-                                   runtime_for(artifact, target.runtime)],
-                                  capture_output=True, text=True, cwd=RUNNER_PATH.parent, timeout=LOAD_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            loads[artifact.name] = {"ok": False, "error": f"loading did not finish within {LOAD_TIMEOUT_S} s"}
-            continue
-        loads[artifact.name] = load_check_result(proc.returncode, proc.stdout, proc.stderr)
-    return loads
-
-
 @app.command("check")
 @handle_errors
 def check_command(
@@ -80,36 +59,38 @@ def check_command(
         if not path.is_file():
             raise TargetError(f"artifact {path} does not exist.")
     target = resolve_target(name, host=host, user=user, port=port, key=key, serial=serial)
-    if target.kind == "ssh":
-        facts = target.check(artifacts=artifact)
-    else:
-        facts = target.check()
-        if artifact and target.kind == "host":
-            facts["artifacts"] = _host_artifact_loads(target, artifact)
-        elif artifact:
-            facts["artifacts"] = {a.name: {"ok": None, "error": "not tried: benchmark_model loads the file when "
-                                                                "`edgecomp bench` runs"} for a in artifact}
-    loads = facts.pop("artifacts", {})
+    facts = target.check()
+    loads = target.check_loads(artifact) if artifact else []
     console = _console()
     console.print(f"[bold]{target.name}[/bold] ({target.kind}) is reachable")
+    # soft_wrap: one line per fact and per artifact whatever the terminal width, so output can be grepped
     for key_name, value in facts.items():
-        if isinstance(value, dict):
-            value = ", ".join(f"{k} {v if v else '-'}" for k, v in value.items())
-        console.print(f"  {key_name:<16} {value if value not in (None, '') else '-'}")
-    runtimes = facts.get("runtimes") or {}
-    if target.kind == "ssh" and not any(runtimes.get(r) for r in ("ai_edge_litert", "tflite_runtime", "tensorflow")):
-        console.print("  [yellow]no TFLite runtime imports on the device[/yellow]: pip install ai-edge-litert "
-                      "(or tflite-runtime) for its python")
-    failed = []
-    for artifact_name, load in loads.items():
-        if load["ok"]:
-            console.print(f"  [green]loads[/green]   {artifact_name} ({load['runtime']} {load['runtime_version']}, "
-                          f"input {load['io']['input_dtype']} {load['io']['input_shape']}, "
-                          f"init {load['init_ms']:.1f} ms)")
-        elif load["ok"] is None:
-            console.print(f"  [yellow]skipped[/yellow] {artifact_name}: {load['error']}")
-        else:
-            failed.append(artifact_name)
-            console.print(f"  [red]fails[/red]   {artifact_name}: {load['error']}")
+        console.print(f"  {key_name:<16} {escape(_fact_text(value))}", soft_wrap=True)
+    for hint in target.hints(facts):
+        console.print(f"  [yellow]hint[/yellow]      {escape(hint)}", soft_wrap=True)
+    for load in loads:
+        console.print("  " + _load_line(load), soft_wrap=True)
+    failed = [load.artifact for load in loads if load.failed]
     if failed:
         raise TargetError(f"{len(failed)} artifact(s) do not load on {target.name}: {', '.join(failed)}")
+
+
+def _fact_text(value) -> str:
+    """One fact as text: '-' for nothing, 'key value, ...' for a mapping (e.g. runtimes)."""
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {v if v else '-'}" for k, v in value.items())
+    return "-" if value in (None, "") else str(value)
+
+
+_STATUS_STYLE = {"loads": "green", "not tried": "yellow", "fails": "red"}
+
+
+def _load_line(load) -> str:
+    """'loads     m.tflite (ai_edge_litert 2.3.0, input int8 [1, 28, 28, 1], init 1.2 ms)', or why not."""
+    if load.status.value == "loads":
+        text = (f"{load.artifact} ({load.runtime} {load.runtime_version}, input {load.io['input_dtype']} "
+                f"{load.io['input_shape']}, init {load.init_ms:.1f} ms)")
+    else:
+        text = f"{load.artifact}: {load.detail}"
+    style = _STATUS_STYLE[load.status.value]
+    return f"[{style}]{load.status.value:<9}[/{style}] {escape(text)}"

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from edgecomp.adapters.adb import AdbTarget, benchmark_model_arguments, parse_benchmark_model_output
+from edgecomp.adapters.base import LoadStatus
 from edgecomp.adapters.profiles import AdbConnection
 from edgecomp.errors import TargetError
 
@@ -111,3 +112,18 @@ def test_missing_benchmark_model_binary_is_named_before_any_device_work(tmp_path
 def test_missing_adb_binary_is_a_clear_target_error(tmp_path):
     with pytest.raises(TargetError, match="install Android platform tools"):
         AdbTarget(AdbConnection(adb=str(tmp_path / "no-adb"))).check()
+
+
+def test_check_loads_says_what_it_cannot_check_without_running_benchmark_model(dense_tflite, tmp_path):
+    """No phone is needed: the load check never runs anything on the device, and says so."""
+    corrupt = tmp_path / "corrupt.tflite"
+    corrupt.write_bytes(b"\x00" * 64)
+    onnx = tmp_path / "model.onnx"
+    onnx.write_bytes(b"\x00")  # never opened: the suffix alone rules it out
+    target = AdbTarget(AdbConnection(adb=str(tmp_path / "no-adb")))  # adb is not even needed
+    good, broken, wrong_format = target.check_loads([dense_tflite["int8"], corrupt, onnx])
+    assert (good.artifact, good.status) == ("dense_int8.tflite", LoadStatus.NOT_TRIED) and not good.failed
+    assert "not loaded on the device" in good.detail and "loads on this host with ai_edge_litert" in good.detail
+    assert good.io["input_dtype"] == "int8"
+    assert broken.status is LoadStatus.FAILS and "does not load even with this host's LiteRT" in broken.detail
+    assert wrong_format.status is LoadStatus.FAILS and "runs .tflite files only" in wrong_format.detail

@@ -6,12 +6,14 @@ runner really runs through ssh, and the tests can check the filesystem for lefto
 
 from __future__ import annotations
 
+import os
 import socket
-import time
+import subprocess
 from pathlib import Path
 
 import pytest
 
+from edgecomp.adapters.base import LoadStatus
 from edgecomp.adapters.ssh import SshTarget, remote_command
 from edgecomp.errors import TargetError
 
@@ -34,27 +36,41 @@ def test_bench_measures_real_tflite_over_ssh(sshd, dense_tflite, small_sample, q
     assert outcomes[1].result["io"]["input_dtype"] == "int8"
 
 
+@pytest.fixture()
+def ssh_calls(monkeypatch):
+    """Every remote command the adapter runs, with the timeout it gave it (the real ssh still runs)."""
+    calls = []
+    real_ssh = SshTarget._ssh
+
+    def recording_ssh(self, command, timeout, *args, **kwargs):
+        calls.append((command, timeout))
+        return real_ssh(self, command, timeout, *args, **kwargs)
+
+    monkeypatch.setattr(SshTarget, "_ssh", recording_ssh)
+    return calls
+
+
 def test_remote_workdir_is_removed_even_when_a_model_fails(sshd, dense_tflite, small_sample, quick_settings,
-                                                          tmp_path, monkeypatch):
+                                                          tmp_path, ssh_calls):
     corrupt = tmp_path / "corrupt.tflite"
     corrupt.write_bytes(b"this is not a flatbuffer" * 10)
-    created = []
-    original_enter = __import__("edgecomp.adapters.ssh", fromlist=["_RemoteWorkdir"])._RemoteWorkdir.__enter__
-
-    def spy_enter(self):
-        created.append(original_enter(self))
-        return created[-1]
-
-    monkeypatch.setattr("edgecomp.adapters.ssh._RemoteWorkdir.__enter__", spy_enter)
-    started = time.monotonic()
-    outcomes = SshTarget(sshd.connection()).bench([corrupt, dense_tflite["float32"]], small_sample, quick_settings)
-    assert time.monotonic() - started < 60
+    target = SshTarget(sshd.connection())
+    outcomes = target.bench([corrupt, dense_tflite["float32"]], small_sample, quick_settings)
     bad, good = outcomes
     assert not bad.ok and "runner exited with code" in bad.error
     assert "ValueError" in bad.error  # the remote stderr's last line, e.g. "...not a valid Flatbuffer buffer"
     assert good.ok, good.error  # one bad artifact does not stop the loop
-    assert len(created) == 1 and created[0].startswith("/tmp/edgecomp-bench.")
-    assert not Path(created[0]).exists()
+    # mktemp, one runner per artifact, rm -rf: nothing retried, nothing left waiting.
+    commands = [command for command, _ in ssh_calls]
+    assert len(commands) == 4 and commands[0].startswith("mktemp -d") and commands[-1].startswith("rm -rf")
+    workdir = commands[-1].split()[-1]
+    assert workdir.startswith("/tmp/edgecomp-bench.") and not Path(workdir).exists()
+    # Each runner is bounded twice by the configured timeout: `timeout -s KILL` on the device (so a
+    # hung model cannot outlive a dropped link) and the local ssh call's own limit.
+    limit = int(quick_settings.timeout_s)
+    for command, timeout in ssh_calls[1:3]:
+        assert f"timeout -s KILL {limit} " in command
+        assert timeout == limit + target._connect_timeout()
 
 
 def test_unknown_host_key_is_refused_with_instructions(sshd, tmp_path):
@@ -80,29 +96,61 @@ def test_accept_new_host_key_trusts_on_first_use_only(sshd, tmp_path):
     assert "StrictHostKeyChecking=no" not in target._options()
 
 
-def test_wrong_port_fails_fast_with_a_clear_message(sshd):
+def test_wrong_port_fails_fast_with_a_clear_message(sshd, monkeypatch):
     with socket.socket() as sock:  # a port that was free a moment ago: nothing listens there
         sock.bind(("127.0.0.1", 0))
         closed_port = sock.getsockname()[1]
-    started = time.monotonic()
+    ssh_runs = []
+    real_run = subprocess.run
+
+    def recording_run(argv, *args, **kwargs):
+        ssh_runs.append((argv, kwargs.get("timeout")))
+        return real_run(argv, *args, **kwargs)
+
+    monkeypatch.setattr("edgecomp.adapters.ssh.subprocess.run", recording_run)
+    target = SshTarget(sshd.connection(port=closed_port, connect_timeout_s=5))
     with pytest.raises(TargetError) as caught:
-        SshTarget(sshd.connection(port=closed_port)).check()
-    assert time.monotonic() - started < 20  # refused, retried once, reported: no long hang
+        target.check()
+    # Refused, retried once, reported: two ssh runs, each limited by ConnectTimeout and a local timeout.
+    assert len(ssh_runs) == 2
+    for argv, timeout in ssh_runs:
+        assert argv[0] == "ssh" and "ConnectTimeout=5" in argv and timeout == target._connect_timeout()
     message = str(caught.value)
     assert f"cannot reach {sshd.user}@127.0.0.1:{closed_port}" in message
     assert "Connection refused" in message and "check the host, port" in message.lower()
 
 
 def test_check_reports_device_facts_and_loads_artifacts(sshd, dense_tflite, tmp_path):
+    import platform
+
+    import numpy
+
     corrupt = tmp_path / "bad.tflite"
     corrupt.write_bytes(b"\x00" * 64)
-    facts = SshTarget(sshd.connection()).check(artifacts=[dense_tflite["int8"], corrupt])
-    assert facts["kind"] == "ssh" and int(facts["cores"]) >= 1 and facts["cpu"]
-    assert facts["python"].count(".") == 2 and facts["numpy"]
+    target = SshTarget(sshd.connection())
+    facts = target.check()
+    assert facts["kind"] == "ssh" and facts["cores"] == os.cpu_count() and facts["cpu"]
+    assert facts["python"] == platform.python_version() and facts["numpy"] == numpy.__version__
     assert facts["runtimes"]["ai_edge_litert"] and facts["runtimes"]["onnxruntime"]
-    assert facts["artifacts"]["dense_int8.tflite"]["ok"] is True
-    assert facts["artifacts"]["dense_int8.tflite"]["io"]["input_dtype"] == "int8"
-    assert facts["artifacts"]["bad.tflite"]["ok"] is False and facts["artifacts"]["bad.tflite"]["error"]
+    assert target.hints(facts) == []
+    good, bad = target.check_loads([dense_tflite["int8"], corrupt])
+    assert (good.artifact, good.status, good.runtime) == ("dense_int8.tflite", LoadStatus.LOADS, "ai_edge_litert")
+    assert good.io["input_dtype"] == "int8" and good.io["input_shape"] == [1, 28, 28, 1] and good.init_ms > 0
+    assert (bad.artifact, bad.status) == ("bad.tflite", LoadStatus.FAILS) and "Error" in bad.detail
+
+
+def test_hint_names_the_runtime_to_install_when_none_imports(sshd):
+    target = SshTarget(sshd.connection(python="/usr/bin/python3"))
+    no_runtime = {"runtimes": {"ai_edge_litert": None, "tflite_runtime": None, "onnxruntime": "1.2",
+                               "tensorflow": None}}
+    assert target.hints(no_runtime) == ["no TFLite runtime imports with /usr/bin/python3 on the device: "
+                                        "pip install ai-edge-litert (or tflite-runtime) for that Python"]
+
+
+def test_a_command_that_outlives_its_timeout_is_a_target_error(sshd):
+    # `sleep 20` cannot finish within 1 s: only the timeout can end this call, and it must say so.
+    with pytest.raises(TargetError, match=r"did not answer within 1 s \(the command is still running there"):
+        SshTarget(sshd.connection())._ssh("sleep 20", timeout=1)
 
 
 def test_remote_arguments_are_quoted_for_the_remote_shell(sshd, tmp_path):
