@@ -43,6 +43,10 @@ class QualityGateError(EdgecompError):
     exit_code = 3
 
 
+class DependencyError(EdgecompError):
+    """An installed library whose private API edgecomp relies on is gone or changed (see *_internals.py)."""
+
+
 def first_line(err: BaseException, limit: int = 400) -> str:
     """The first line of a library's error message (TensorFlow's can run to pages), or its type."""
     text = str(err).strip()

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from edgecomp.errors import ExportError
+from edgecomp.export.litert_internals import ops_details
 
 # op name -> position of its weight tensor among the op's inputs
 WEIGHT_INPUT = {"CONV_2D": 1, "DEPTHWISE_CONV_2D": 1, "FULLY_CONNECTED": 1, "TRANSPOSE_CONV": 1}
@@ -57,6 +58,7 @@ def tflite_sparsity(path: Path) -> dict:
 
     Raises:
         ExportError: the file cannot be loaded by the TFLite interpreter.
+        DependencyError: the installed LiteRT changed the private operator list this reads.
     """
     from ai_edge_litert.interpreter import Interpreter
 
@@ -66,18 +68,18 @@ def tflite_sparsity(path: Path) -> dict:
     except (ValueError, RuntimeError) as err:
         raise ExportError(f"cannot read weights from {path}: {err}") from err
     details = {d["index"]: d for d in interpreter.get_tensor_details()}
-    ops = interpreter._get_ops_details()
-    producer = {out: op for op in ops for out in op["outputs"]}
+    ops = ops_details(interpreter)
+    producer = {out: op for op in ops for out in op.outputs}
     layers, zeros, total = {}, 0, 0
     for op in ops:
-        position = WEIGHT_INPUT.get(op["op_name"])
-        if position is None or len(op["inputs"]) <= position:
+        position = WEIGHT_INPUT.get(op.op_name)
+        if position is None or len(op.inputs) <= position:
             continue
-        used = op["inputs"][position]
+        used = op.inputs[position]
         index, stored_sparse = used, False
-        while index in producer and producer[index]["op_name"] in PASS_THROUGH_OPS:
-            stored_sparse = stored_sparse or producer[index]["op_name"] == "DENSIFY"
-            index = producer[index]["inputs"][0]
+        while index in producer and producer[index].op_name in PASS_THROUGH_OPS:
+            stored_sparse = stored_sparse or producer[index].op_name == "DENSIFY"
+            index = producer[index].inputs[0]
         if index < 0 or index in producer:  # computed at run time, not a stored weight
             continue
         detail = details[index]
@@ -85,7 +87,7 @@ def tflite_sparsity(path: Path) -> dict:
         size = int(np.prod(details[used]["shape"]))  # the dense weight count the op sees
         layer_zeros = size - (values.size - _zero_count(values, detail))
         name = _layer_of(detail["name"] + ";" + details[used]["name"])
-        layers[name] = {"sparsity": layer_zeros / size, "weights": size, "op": op["op_name"],
+        layers[name] = {"sparsity": layer_zeros / size, "weights": size, "op": op.op_name,
                         "tensor": detail["name"], "dtype": values.dtype.name,
                         "storage": "sparse" if stored_sparse else "dense"}
         zeros, total = zeros + layer_zeros, total + size
