@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from edgecomp.compress.distill.base import METHODS, DistillConfig, DistillMethod, check_outputs_logits, fit_wrapper
 from edgecomp.compress.distill.losses import byot_loss, cross_entropy
 from edgecomp.errors import UsageError
+from edgecomp.models.keras_internals import is_graph_network
 from edgecomp.progress import step
 from edgecomp.tfenv import keras, tf
 
@@ -65,7 +66,7 @@ def exit_layer_names(model, cfg: DistillConfig) -> list[str]:
     """
     import difflib
 
-    if not hasattr(model, "input") or not isinstance(model, keras().Model) or not model._is_graph_network:
+    if not hasattr(model, "input") or not isinstance(model, keras().Model) or not is_graph_network(model):
         raise UsageError(f"BYOT needs a functional or Sequential Keras model; {model.name} is subclassed.")
     names = list(cfg.exits) if cfg.exits is not None else default_exits(model)
     if not names:

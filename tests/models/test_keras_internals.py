@@ -1,0 +1,54 @@
+"""The private tf-keras attribute behind models/keras_internals.py, on real models.
+
+If a tf-keras upgrade removes or changes `Model._is_graph_network`, these tests fail with the
+installed version in the message: pin the version named there or update the seam.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from edgecomp.errors import DependencyError
+from edgecomp.models.keras_internals import TESTED_VERSION, is_graph_network, tf_keras_version
+from edgecomp.tfenv import keras
+
+UPGRADE = (f"tf-keras {tf_keras_version()} (seam checked with {TESTED_VERSION}): Model._is_graph_network "
+           "changed; see edgecomp/models/keras_internals.py")
+
+
+def functional_model():
+    inputs = keras().Input((8, 8, 1))
+    return keras().Model(inputs, keras().layers.Dense(2)(keras().layers.Flatten()(inputs)))
+
+
+def subclassed_model():
+    class TwoLogits(keras().Model):
+        def __init__(self):
+            super().__init__()
+            self.flatten, self.dense = keras().layers.Flatten(), keras().layers.Dense(2)
+
+        def call(self, images):
+            return self.dense(self.flatten(images))
+
+    model = TwoLogits()
+    model.build((None, 8, 8, 1))
+    return model
+
+
+def test_functional_and_sequential_models_are_graphs_and_subclassed_ones_are_not():
+    sequential = keras().Sequential([keras().Input((8, 8, 1)), keras().layers.Flatten(), keras().layers.Dense(2)])
+    assert is_graph_network(functional_model()) is True, UPGRADE
+    assert is_graph_network(sequential) is True, UPGRADE
+    assert is_graph_network(subclassed_model()) is False, UPGRADE
+
+
+def test_a_changed_private_attribute_is_a_dependency_error_naming_the_version():
+    """What an upgrade looks like: a real model whose private attribute was retyped, then removed."""
+    model = subclassed_model()
+    object.__setattr__(model, "_is_graph_network", "maybe")
+    with pytest.raises(DependencyError, match=rf"tf-keras {tf_keras_version()}: .* is a str, not a bool"
+                                              rf".*pip install 'tf-keras=={TESTED_VERSION}'"):
+        is_graph_network(model)
+    object.__delattr__(model, "_is_graph_network")
+    with pytest.raises(DependencyError, match="_is_graph_network no longer exists"):
+        is_graph_network(model)
