@@ -98,10 +98,8 @@ def _folds_into_conv(layer, model, producers: dict[str, list[str]]) -> bool:
 
 def plan_fallbacks(model) -> dict[str, str]:
     """Layer name -> why it stays float, for layers tfmot's default registry cannot quantize."""
-    from tensorflow_model_optimization.python.core.quantization.keras.default_8bit import (
-        default_8bit_quantize_registry as registry_module)
-
-    registry = registry_module.Default8BitQuantizeRegistry()
+    # The public route to the registry quantize_model() uses (not tfmot's private module path).
+    registry = tfmot().quantization.keras.default_8bit.Default8BitQuantizeScheme().get_quantize_registry()
     producers = layer_producers(model)
     fallbacks = {}
     for layer in model.layers:
