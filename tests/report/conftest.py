@@ -16,10 +16,6 @@ import pytest
 from edgecomp.bench.metrics import efficiency, ratios_vs
 
 
-def pytest_configure(config):
-    config.addinivalue_line("markers", "slow: long-running tests (headless browser, full training)")
-
-
 def latency_samples(p50_ms: float, runs: int = 200, seed: int = 0) -> list[float]:
     """Single-image latencies with a realistic right tail around `p50_ms`."""
     rng = random.Random(seed)
