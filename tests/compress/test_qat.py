@@ -59,8 +59,10 @@ def test_qat_trains_and_converts_a_real_architecture(fmnist_small, tmp_path):
     path = keras_to_tflite(qat_model, tmp_path / "qat.tflite", "qat_int8", fmnist_small.x_train[:100])
     from ai_edge_litert.interpreter import Interpreter
 
+    from edgecomp.export.litert_internals import ops_details
+
     interpreter = Interpreter(model_path=str(path))
-    ops = {op["op_name"] for op in interpreter._get_ops_details()}
+    ops = {op.op_name for op in ops_details(interpreter)}
     assert {"CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "CONCATENATION"} <= ops
     conv_weights = [d for d in interpreter.get_tensor_details() if len(d["shape"]) == 4 and d["shape"][0] == 8]
     assert conv_weights and all(d["dtype"].__name__ == "int8" for d in conv_weights)
