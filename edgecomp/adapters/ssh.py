@@ -74,6 +74,7 @@ except Exception as err:
 print(json.dumps(facts))
 """
 
+
 def remote_command(argv: Sequence[str]) -> str:
     """One shell-safe command line for the remote shell."""
     return " ".join(shlex.quote(str(arg)) for arg in argv)
