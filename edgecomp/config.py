@@ -1,26 +1,23 @@
-"""Typed plans and target profiles, loaded from YAML with unknown keys rejected.
+"""Typed plans, loaded from YAML with unknown keys rejected.
 
 A plan is the whole recipe of a build: model, dataset, ordered compression stages, export and
-benchmark settings. The resolved plan (every default filled in) is written into each report.
+benchmark settings. Every stage's settings are checked here, when the plan is read (see
+`edgecomp.stage_settings`), without importing any stage. The resolved plan (every default filled
+in) is written into each report.
 """
 
 from __future__ import annotations
 
 import copy
-import difflib
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Literal, Optional
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 
 from edgecomp.errors import ConfigError
-
-
-class Strict(BaseModel):
-    """Base of every config model: unknown keys are errors, not silently ignored."""
-
-    model_config = ConfigDict(extra="forbid")
+from edgecomp.settings import Strict, format_validation_error
+from edgecomp.stage_settings import StageSettings, check_stage_names
 
 
 class DatasetConfig(Strict):
@@ -63,45 +60,16 @@ class Plan(Strict):
     model: str = "cnn-teacher"
     dataset: DatasetConfig = DatasetConfig()
     seed: int = 0
-    # Each entry is {"stage": NAME, ...settings}; validated against that stage's own config model.
-    stages: list[Any] = Field(default_factory=lambda: copy.deepcopy(DEFAULT_STAGES), validate_default=True)
+    # Each entry is {"stage": NAME, ...settings}, validated by that stage's settings model.
+    stages: list[StageSettings] = Field(default_factory=lambda: copy.deepcopy(DEFAULT_STAGES),
+                                        validate_default=True)
     export: ExportConfig = ExportConfig()
     bench: BenchConfig = BenchConfig()
 
     @field_validator("stages", mode="before")
     @classmethod
-    def _validate_stages(cls, stages: Any) -> list:
-        from edgecomp.stages import validate_stage_config
-
-        if not isinstance(stages, list):
-            raise ValueError("stages must be a list of {stage: NAME, ...} mappings")
-        return [validate_stage_config(entry) for entry in stages]
-
-
-def _known_fields(model: type[BaseModel], loc: tuple) -> list[str]:
-    """Walks `loc` through nested models to list the keys allowed where an error happened."""
-    current: Any = model
-    for part in loc[:-1]:
-        if isinstance(part, int) or current is None:
-            continue
-        field = current.model_fields.get(part) if hasattr(current, "model_fields") else None
-        annotation = field.annotation if field else None
-        current = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
-    return list(current.model_fields) if current is not None and hasattr(current, "model_fields") else []
-
-
-def format_validation_error(err: ValidationError, model: type[BaseModel], source: str) -> str:
-    """One readable line per problem, with a did-you-mean for misspelt keys."""
-    lines = []
-    for problem in err.errors():
-        where = ".".join(str(p) for p in problem["loc"])
-        message = problem["msg"]
-        if problem["type"] == "extra_forbidden":
-            key = str(problem["loc"][-1])
-            close = difflib.get_close_matches(key, _known_fields(model, problem["loc"]), n=1)
-            message = f"unknown key {key!r}" + (f"; did you mean {close[0]!r}?" if close else "")
-        lines.append(f"{where}: {message}")
-    return f"invalid {source}: " + "; ".join(lines)
+    def _stage_names(cls, stages):
+        return check_stage_names(stages)
 
 
 def load_yaml(path: Path) -> dict:

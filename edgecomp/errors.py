@@ -1,7 +1,7 @@
 """Typed errors. Each message says what was wrong, what was expected and what to do next.
 
 The CLI turns any `EdgecompError` into one line on stderr and a non-zero exit code; anything
-else is a bug and keeps its traceback.
+else is a bug and keeps its traceback (exit code 1), `InternalError` included.
 """
 
 
@@ -45,6 +45,14 @@ class QualityGateError(EdgecompError):
 
 class DependencyError(EdgecompError):
     """An installed library whose private API edgecomp relies on is gone or changed (see *_internals.py)."""
+
+
+class InternalError(RuntimeError):
+    """An edgecomp invariant that did not hold: a bug, not a user mistake (exit 1, with traceback).
+
+    Deliberately not an EdgecompError: the user cannot fix it by changing an argument, and the
+    traceback is what a bug report needs.
+    """
 
 
 def first_line(err: BaseException, limit: int = 400) -> str:

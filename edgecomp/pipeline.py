@@ -13,11 +13,12 @@ from typing import Optional
 import numpy as np
 
 from edgecomp.adapters.base import Target
+from edgecomp.compress import STAGES
 from edgecomp.config import Plan
 from edgecomp.data import load_dataset
 from edgecomp.errors import EdgecompError, ExportError
 from edgecomp.progress import step
-from edgecomp.stages import STAGES, RunContext
+from edgecomp.stages import RunContext
 
 
 def run_stages(ctx: RunContext) -> list[dict]:

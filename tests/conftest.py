@@ -28,7 +28,7 @@ def fmnist_small():
 @pytest.fixture(scope="session")
 def tiny_model(fmnist_small):
     """The zoo's smallest CNN, trained for one epoch on the small subset (logits out)."""
-    from edgecomp.compress.train import fit
+    from edgecomp.compress.fitting import fit
     from edgecomp.models.zoo import build_zoo_model
     from edgecomp.tfenv import seed_everything
 

@@ -50,7 +50,7 @@ def run_one(method: str, seed: int, epochs: int, data, teacher, folder: Path, ex
     """Trains cnn-student with `method` and returns its row(s) (BYOT adds one row per exit)."""
     from edgecomp.compress.distill import DistillConfig, run_distill
     from edgecomp.compress.distill.byot import train_byot
-    from edgecomp.compress.train import fit
+    from edgecomp.compress.fitting import fit
     from edgecomp.models.zoo import build_zoo_model
 
     seed_everything(seed)

@@ -10,14 +10,14 @@ from __future__ import annotations
 import difflib
 import os
 import re
-import typing
 from pathlib import Path
 from typing import Literal, Mapping, Optional
 
 from pydantic import ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
-from edgecomp.config import Strict, load_yaml
+from edgecomp.config import load_yaml
 from edgecomp.errors import ConfigError, UsageError
+from edgecomp.settings import Strict, format_validation_error
 
 Runtime = Literal["auto", "ai_edge_litert", "tflite_runtime", "tensorflow", "onnxruntime"]
 Delegate = Literal["xnnpack", "gpu", "nnapi", "none"]
@@ -131,34 +131,6 @@ class TargetProfile(Strict):
         return "local"
 
 
-def _unwrap_model(annotation):
-    """Optional[Model] / Model -> Model class, else None."""
-    for candidate in (annotation, *typing.get_args(annotation)):
-        if isinstance(candidate, type) and issubclass(candidate, Strict):
-            return candidate
-    return None
-
-
-def _format_profile_error(err: ValidationError, source: str) -> str:
-    lines = []
-    for problem in err.errors():
-        loc = [p for p in problem["loc"] if not isinstance(p, int)]
-        where = ".".join(str(p) for p in loc) or "profile"
-        message = problem["msg"]
-        if problem["type"] == "extra_forbidden":
-            model = TargetProfile
-            for part in loc[:-1]:
-                field = model.model_fields.get(part) if model else None
-                model = _unwrap_model(field.annotation) if field else None
-            known = list(model.model_fields) if model else []
-            close = difflib.get_close_matches(str(loc[-1]), known, n=1)
-            message = f"unknown key {loc[-1]!r}" + (f"; did you mean {close[0]!r}?" if close else "")
-            if known:
-                message += f" (valid keys: {', '.join(known)})"
-        lines.append(f"{where}: {message}")
-    return f"invalid {source}: " + "; ".join(lines)
-
-
 def parse_profile(data: dict, source: str = "target profile") -> TargetProfile:
     """Validates a profile mapping.
 
@@ -168,7 +140,7 @@ def parse_profile(data: dict, source: str = "target profile") -> TargetProfile:
     try:
         return TargetProfile.model_validate(data)
     except ValidationError as err:
-        raise ConfigError(_format_profile_error(err, source)) from err
+        raise ConfigError(format_validation_error(err, TargetProfile, source)) from err
 
 
 def profile_dirs() -> list[Path]:

@@ -21,8 +21,8 @@ from edgecomp.report.gates import raise_for_gates, validate_gates
 def plan_from_options(config: Optional[Path], model: Optional[str], dataset: Optional[str],
                       epochs: Optional[int], train_limit: Optional[int], seed: Optional[int]):
     """The plan file (or the default plan) with command-line flags applied on top."""
-    from edgecomp.compress.train import is_model_file
     from edgecomp.config import DEFAULT_STAGES, load_yaml, parse_plan
+    from edgecomp.models.load import is_model_file
 
     data = load_yaml(config) if config else {}
     if model:

@@ -1,7 +1,20 @@
-"""Compression stages. Each import below registers its stages in `edgecomp.stages.STAGES`."""
+"""Compression stages: each stage's `run`, registered here by name for the pipeline.
 
-from edgecomp.compress import train  # noqa: F401
-from edgecomp.compress import quantize  # noqa: F401
-from edgecomp.compress import distill  # noqa: F401
-from edgecomp.compress import qat  # noqa: F401
-from edgecomp.compress import prune  # noqa: F401
+The settings of each stage live in `edgecomp.stage_settings` (a plan is checked without importing
+this package); a stage registered here without settings there, or the reverse, fails a test.
+"""
+
+from edgecomp.compress.distill import run_distill
+from edgecomp.compress.prune import run_prune
+from edgecomp.compress.qat import run_qat
+from edgecomp.compress.quantize import run_quantize
+from edgecomp.compress.train import run_train
+from edgecomp.registry import Registry
+from edgecomp.stages import StageRun
+
+STAGES: Registry[StageRun] = Registry("stage")
+STAGES.register("train")(run_train)
+STAGES.register("distill")(run_distill)
+STAGES.register("prune")(run_prune)
+STAGES.register("quantize")(run_quantize)
+STAGES.register("qat")(run_qat)

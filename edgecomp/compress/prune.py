@@ -12,67 +12,29 @@ import difflib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
-from pydantic import Field, field_validator
 
-from edgecomp.config import Strict
+from edgecomp.compress import fitting
+from edgecomp.compress.prune_structured import is_filter_layer, kept_count, remove_filters, why_not_prunable
 from edgecomp.errors import UsageError
+from edgecomp.models.macs import count_macs
 from edgecomp.progress import step
 from edgecomp.registry import Registry
-from edgecomp.stages import STAGES, RunContext, StageDef
+from edgecomp.stage_settings import PRUNE_METHODS, PruneConfig
+from edgecomp.stages import RunContext
 from edgecomp.tfenv import keras, tfmot
-
-
-class PruneConfig(Strict):
-    """Settings of the `prune` stage. `sparsity` is the fraction of weights set to zero (local,
-    global) or the fraction of filters/units removed from each layer (structured)."""
-
-    stage: str = "prune"
-    method: str = "local"
-    sparsity: float = Field(0.5, ge=0, lt=1)
-    layer_sparsity: dict[str, float] = Field(default_factory=dict, description="per-layer overrides")
-    skip_layers: list[str] | None = Field(None, description="None: first conv and last classifier")
-    schedule: Literal["polynomial", "constant"] = "polynomial"
-    scope: Literal["conv", "dense", "both"] = "both"
-    criterion: Literal["l1", "l2"] = "l1"
-    max_layer_sparsity: float = Field(0.95, gt=0, lt=1, description="global: no layer loses more than this")
-    epochs: int = Field(1, ge=0, description="fine-tuning epochs; 0 prunes one-shot without training")
-    batch_size: int = Field(128, gt=0)
-    learning_rate: float = Field(5e-4, gt=0)
-
-    @field_validator("method")
-    @classmethod
-    def _known_method(cls, method: str) -> str:
-        if method not in METHODS:
-            try:
-                METHODS.get(method)
-            except UsageError as err:
-                raise ValueError(str(err)) from None
-        return method
-
-    @field_validator("layer_sparsity")
-    @classmethod
-    def _fractions(cls, mapping: dict[str, float]) -> dict[str, float]:
-        bad = {name: value for name, value in mapping.items() if not 0 <= value < 1}
-        if bad:
-            raise ValueError(f"layer_sparsity values must be in [0, 1) (1 would remove the whole layer); got {bad}")
-        return mapping
 
 
 @dataclass(frozen=True)
 class PruneMethod:
-    """One pruning method: its implementation and the settings that apply to it."""
+    """One pruning method's code; the settings it takes are PRUNE_METHODS[name] (stage_settings)."""
 
     name: str
     run: Callable  # (model, cfg, data, targets: {layer: sparsity}) -> (model, info)
-    settings: frozenset
-    description: str
 
 
 METHODS: Registry[PruneMethod] = Registry("pruning method")
-COMMON_SETTINGS = frozenset({"stage", "method", "skip_layers", "epochs", "batch_size", "learning_rate"})
 
 
 def kernel_layers(model) -> list:
@@ -119,15 +81,12 @@ def default_skip_layers(model) -> list[str]:
 def resolve_targets(model, cfg: PruneConfig) -> tuple[dict[str, float], list[str]]:
     """Checks the settings against the model; returns ({layer: sparsity}, skipped layers).
 
+    Settings that do not depend on the model (a setting the method does not use, ...) were
+    checked when the plan was read; these need the model's layer names.
+
     Raises:
-        UsageError: a setting that does not apply to the method, an unknown layer name, or a
-            layer both skipped and given a sparsity.
+        UsageError: an unknown layer name, or a layer both skipped (by default) and given a sparsity.
     """
-    method = METHODS.get(cfg.method)
-    misplaced = sorted(set(cfg.model_fields_set) - method.settings)
-    if misplaced:
-        raise UsageError(f"setting(s) {', '.join(misplaced)} do not apply to pruning method {cfg.method!r}; "
-                         f"its settings are {', '.join(sorted(method.settings - {'stage'}))}.")
     skip = default_skip_layers(model) if cfg.skip_layers is None else list(cfg.skip_layers)
     _check_names(model, skip, "skip_layers")
     _check_names(model, cfg.layer_sparsity, "layer_sparsity")
@@ -218,8 +177,6 @@ def fine_tune_pruned(model, cfg: PruneConfig, data, targets: dict[str, float],
     Returns:
         A plain Keras model (no pruning wrappers) whose kernels hold the zeros, and fit's info.
     """
-    from edgecomp.compress.train import fit
-
     if cfg.epochs == 0:
         return _one_shot(model, targets, m_by_n), {"epochs": 0, "one_shot": True}
     sparsity_api = tfmot().sparsity.keras
@@ -235,7 +192,7 @@ def fine_tune_pruned(model, cfg: PruneConfig, data, targets: dict[str, float],
 
     wrapped = keras().models.clone_model(base, clone_function=wrap)
     # UpdatePruningStep advances the masks' step counter; without it tfmot raises mid-fit.
-    info = fit(wrapped, data, cfg.epochs, cfg.batch_size, cfg.learning_rate, f"prune ({cfg.method})",
+    info = fitting.fit(wrapped, data, cfg.epochs, cfg.batch_size, cfg.learning_rate, f"prune ({cfg.method})",
                extra_callbacks=[sparsity_api.UpdatePruningStep()])
     return sparsity_api.strip_pruning(wrapped), info
 
@@ -246,9 +203,7 @@ def run_local(model, cfg: PruneConfig, data, targets: dict[str, float]):
 
 
 def run_global(model, cfg: PruneConfig, data, targets: dict[str, float]):
-    if cfg.sparsity > cfg.max_layer_sparsity:
-        raise UsageError(f"global sparsity {cfg.sparsity} is above max_layer_sparsity {cfg.max_layer_sparsity}; "
-                         "raise max_layer_sparsity or lower sparsity.")
+    # sparsity <= max_layer_sparsity was checked when the plan was read.
     per_layer = global_layer_sparsity(model, list(targets), cfg.sparsity, cfg.max_layer_sparsity)
     pruned, info = fine_tune_pruned(model, cfg, data, per_layer)
     return pruned, {"fine_tune": info, "target_layer_sparsity": per_layer}
@@ -265,9 +220,6 @@ def run_2_4(model, cfg: PruneConfig, data, targets: dict[str, float]):
 
 
 def run_structured(model, cfg: PruneConfig, data, targets: dict[str, float]):
-    from edgecomp.compress.prune_structured import is_filter_layer, kept_count, remove_filters, why_not_prunable
-    from edgecomp.compress.train import fit
-
     dense = keras().layers.Dense
     in_scope = {name: s for name, s in targets.items()
                 if cfg.scope == "both" or (cfg.scope == "dense") == isinstance(model.get_layer(name), dense)}
@@ -291,26 +243,20 @@ def run_structured(model, cfg: PruneConfig, data, targets: dict[str, float]):
                         for name, kept in result.kept.items()},
             "left_whole": left_whole, "criterion": cfg.criterion, "scope": cfg.scope}
     if cfg.epochs:
-        info["fine_tune"] = fit(result.model, data, cfg.epochs, cfg.batch_size, cfg.learning_rate,
+        info["fine_tune"] = fitting.fit(result.model, data, cfg.epochs, cfg.batch_size, cfg.learning_rate,
                                 "prune (structured)")
     return result.model, info
 
 
-_UNSTRUCTURED = COMMON_SETTINGS | {"sparsity", "schedule"}
-for _method in [
-    PruneMethod("local", run_local, _UNSTRUCTURED | {"layer_sparsity"}, "same sparsity in every layer (or a map)"),
-    PruneMethod("global", run_global, _UNSTRUCTURED | {"max_layer_sparsity"}, "one magnitude ranking over the whole model"),
-    PruneMethod("2:4", run_2_4, COMMON_SETTINGS | {"schedule"}, "2 zeros in every 4 weights (N:M sparse kernels)"),
-    PruneMethod("structured", run_structured, COMMON_SETTINGS | {"sparsity", "layer_sparsity", "scope", "criterion"},
-                "remove whole conv filters / dense units; a smaller, faster model"),
-]:
+for _method in [PruneMethod("local", run_local), PruneMethod("global", run_global), PruneMethod("2:4", run_2_4),
+                PruneMethod("structured", run_structured)]:
+    if _method.name not in PRUNE_METHODS:  # a bug: every method's settings are declared in stage_settings
+        raise ValueError(f"pruning method {_method.name!r} has no entry in edgecomp.stage_settings.PRUNE_METHODS")
     METHODS.register(_method.name)(_method)
 
 
 def prune_model(model, cfg: PruneConfig, data) -> tuple[object, dict]:
     """Prunes `model` (left unchanged) with `cfg`; returns the new model and the stage info."""
-    from edgecomp.models.macs import count_macs
-
     targets, skipped = resolve_targets(model, cfg)
     if not targets:
         raise UsageError(f"no layer of {model.name} is left to prune after skip_layers={skipped}.")
@@ -335,5 +281,3 @@ def run_prune(ctx: RunContext, cfg: PruneConfig) -> dict:
     ctx.export_inputs.pruned = ctx.export_inputs.pruned or cfg.method != "structured"
     return info
 
-
-STAGES.register("prune")(StageDef(config=PruneConfig, run=run_prune))

@@ -15,7 +15,7 @@ from typing import Literal
 
 import numpy as np
 
-from edgecomp.errors import UsageError
+from edgecomp.errors import InternalError, UsageError
 from edgecomp.tfenv import keras
 
 Criterion = Literal["l1", "l2"]
@@ -137,8 +137,8 @@ def propagate_channels(model, kept: dict[str, np.ndarray]) -> dict[str, tuple]:
         sources = _inbound(layer)
         in_keep = flow[sources[0].name][1] if len(sources) == 1 else None
         if len(sources) > 1 and any(flow[s.name][1] is not None for s in sources):
-            raise UsageError(f"{layer.name} merges inputs whose channels were pruned; this is a bug in "
-                             "why_not_prunable, please report it.")
+            raise InternalError(f"{layer.name} merges inputs whose channels were pruned; this is a bug in "
+                                "why_not_prunable, please report it.")
         if layer.name in kept:
             out_keep = kept[layer.name]
         elif isinstance(layer, layers.DepthwiseConv2D):

@@ -16,27 +16,17 @@ from __future__ import annotations
 
 import re
 
-from pydantic import Field
-
-from edgecomp.config import Strict
+from edgecomp.compress import fitting
 from edgecomp.errors import EdgecompError
 from edgecomp.progress import step
-from edgecomp.stages import STAGES, RunContext, StageDef
+from edgecomp.stage_settings import QatConfig
+from edgecomp.stages import RunContext
 from edgecomp.tfenv import keras, seed_everything, tfmot
 
 _FOLDABLE_INTO = ("Conv2D", "DepthwiseConv2D")
 _MAX_RETRIES = 20
 # Activations tfmot's QuantizeAwareActivation accepts inside a Conv/Dense layer.
 _QAT_ACTIVATIONS = {"linear", "relu", "swish", "gelu", "softmax", "sigmoid", "tanh"}
-
-
-class QatConfig(Strict):
-    """Quantization-aware fine-tuning of the current model (short, at a low learning rate)."""
-
-    stage: str = "qat"
-    epochs: int = Field(2, ge=1)
-    batch_size: int = Field(128, gt=0)
-    learning_rate: float = Field(1e-4, gt=0)
 
 
 def _no_op_config_class():
@@ -206,8 +196,6 @@ def mask_keeping_callback(qat_model, masks: dict):
 
 
 def run_qat(ctx: RunContext, cfg: QatConfig) -> dict:
-    from edgecomp.compress.train import fit
-
     if ctx.model is None:
         raise EdgecompError("the qat stage needs a model: put a `train` stage before it.")
     seed_everything(ctx.plan.seed)
@@ -222,7 +210,7 @@ def run_qat(ctx: RunContext, cfg: QatConfig) -> dict:
     if prune_preserving:
         callback, masked = mask_keeping_callback(qat_model, sparsity_masks(float_model))
         callbacks.append(callback)
-    info = fit(qat_model, ctx.data, cfg.epochs, cfg.batch_size, cfg.learning_rate, "qat", callbacks)
+    info = fitting.fit(qat_model, ctx.data, cfg.epochs, cfg.batch_size, cfg.learning_rate, "qat", callbacks)
     if masked:
         info["sparsity_masks_kept"] = masked
     ctx.export_inputs.float_model = float_model
@@ -234,5 +222,3 @@ def run_qat(ctx: RunContext, cfg: QatConfig) -> dict:
                  "exports": "qat_int8 from the QAT model; float32, PTQ and ONNX from the pre-QAT float model"})
     return info
 
-
-STAGES.register("qat")(StageDef(config=QatConfig, run=run_qat))

@@ -7,28 +7,10 @@ calibrated on training images (never test images).
 
 from __future__ import annotations
 
-from typing import Literal
+from edgecomp.stage_settings import QuantizeConfig
+from edgecomp.stages import RunContext
 
-from pydantic import Field
-
-from edgecomp.config import Strict
-from edgecomp.stages import STAGES, RunContext, StageDef
-
-PtqMode = Literal["dynamic", "float16", "int8", "int8_io", "uint8_io", "int16x8"]
-
-
-class QuantizeConfig(Strict):
-    """PTQ modes (see edgecomp.export.tflite.TFLITE_PRECISIONS) and the int8 debugging settings."""
-
-    stage: str = "quantize"
-    modes: list[PtqMode] = ["int8"]
-    calibration_samples: int = Field(500, gt=0)
-    # When an int8 artifact loses more than this many accuracy points (on the parity images),
-    # the report lists the layers with the largest quantization error.
-    debug_drop_points: float = Field(1.0, ge=0)
-    debug_top_layers: int = Field(5, gt=0)
-    # > 0: also export `int8_mixed`, int8 with this many worst-quantized layers kept float.
-    float_fallback_layers: int = Field(0, ge=0)
+__all__ = ["QuantizeConfig", "run_quantize"]
 
 
 def run_quantize(ctx: RunContext, cfg: QuantizeConfig) -> dict:
@@ -44,5 +26,3 @@ def run_quantize(ctx: RunContext, cfg: QuantizeConfig) -> dict:
             "calibration_split": "train", "debug_drop_points": cfg.debug_drop_points,
             "float_fallback_layers": cfg.float_fallback_layers}
 
-
-STAGES.register("quantize")(StageDef(config=QuantizeConfig, run=run_quantize))

@@ -1,12 +1,18 @@
-"""Loading a user's model file (.keras, .h5 or a SavedModel folder) without running its code."""
+"""Loading a user's model file (.keras, .h5 or a SavedModel folder) without running its code,
+and checking that a model fits a dataset."""
 
 from __future__ import annotations
 
 import zipfile
 from pathlib import Path
 
-from edgecomp.errors import ModelLoadError, first_line
+from edgecomp.errors import DatasetError, ModelLoadError, first_line
 from edgecomp.tfenv import keras
+
+
+def is_model_file(name: str) -> bool:
+    """A plan's `model` is a file or folder path when it looks like one, else a zoo name."""
+    return "/" in name or name.endswith((".keras", ".h5", ".hdf5")) or Path(name).exists()
 
 
 def load_user_model(path: str | Path):
@@ -35,3 +41,18 @@ def load_user_model(path: str | Path):
     if not isinstance(model, keras().Model):
         raise ModelLoadError(f"{path} holds a SavedModel without a Keras model; save it with Keras instead.")
     return model
+
+
+def check_model_fits_data(model, data) -> None:
+    """Raises DatasetError when the model's input shape or class count does not fit the dataset."""
+    model_input = tuple(model.input_shape[1:])
+    if model_input != tuple(data.input_shape):
+        raise DatasetError(
+            f"dataset {data.name} has images of shape {tuple(data.input_shape)} but model {model.name} "
+            f"expects {model_input}; pick a dataset of that shape or a model built for it."
+        )
+    classes = model.output_shape[-1]
+    if classes != data.num_classes:
+        raise DatasetError(
+            f"dataset {data.name} has {data.num_classes} classes but model {model.name} outputs {classes}."
+        )

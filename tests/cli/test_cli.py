@@ -163,12 +163,12 @@ def test_ctrl_c_during_training_exits_130_and_leaves_no_half_written_model(monke
     import os
     from pathlib import Path
 
-    import edgecomp.compress.train as train
+    from edgecomp.compress import fitting
 
     def interrupted_fit(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(train, "fit", interrupted_fit)
+    monkeypatch.setattr(fitting, "fit", interrupted_fit)
     plan = tmp_path / "plan.yaml"
     plan.write_text(FAST_PLAN + "seed: 7\n")  # a seed no other test uses: no cached model to skip training
     result = runner.invoke(app, ["build", "--config", str(plan), "--out", str(tmp_path / "run")])

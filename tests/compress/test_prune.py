@@ -149,6 +149,10 @@ def test_m_by_n_mask_layout():
     ({"layer_sparsity": {"fc1": 1.0}}, "[0, 1)"),
     ({"method": "globl"}, "Did you mean 'global'"),
     ({"sparsity_target": 0.5}, "did you mean 'sparsity'"),
+    ({"method": "local", "scope": "conv"}, "pruning method 'local' does not use scope"),
+    ({"method": "2:4", "sparsity": 0.7}, "pruning method '2:4' does not use sparsity"),
+    ({"method": "global", "sparsity": 0.97}, "above max_layer_sparsity"),
+    ({"skip_layers": ["fc1"], "layer_sparsity": {"fc1": 0.5}}, "skip_layers and layer_sparsity"),
 ])
 def test_bad_settings_fail_plan_validation(settings, message):
     from edgecomp.config import parse_plan
@@ -167,18 +171,16 @@ def test_bad_settings_fail_plan_validation(settings, message):
     ({"method": "structured", "sparsity": 0.95}, "would remove all of them"),
     ({"method": "structured", "layer_sparsity": {"fc1": 0.99}}, "would remove all of them"),
     ({"method": "2:4", "skip_layers": ["logits"]}, "input channels in groups of 4"),
-    ({"method": "local", "scope": "conv"}, "do not apply"),
     ({"method": "structured", "scope": "conv", "layer_sparsity": {"fc1": 0.5}}, "outside scope"),
-    ({"method": "global", "sparsity": 0.97}, "above max_layer_sparsity"),
-    ({"layer_sparsity": {"logits": 0.5}}, "skip_layers and layer_sparsity"),
+    ({"layer_sparsity": {"logits": 0.5}}, "skip_layers and layer_sparsity"),  # logits is skipped by default
 ])
 def test_bad_settings_fail_before_training(settings, message, tiny_model, fmnist_small, monkeypatch):
-    from edgecomp.compress import train
+    from edgecomp.compress import fitting
 
     def no_training(*args, **kwargs):
         raise AssertionError("training started before the settings were checked")
 
-    monkeypatch.setattr(train, "fit", no_training)
+    monkeypatch.setattr(fitting, "fit", no_training)
     with pytest.raises(UsageError) as err:
         prune_model(tiny_model, PruneConfig(epochs=1, **settings), fmnist_small)
     assert message in str(err.value)

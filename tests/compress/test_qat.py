@@ -6,7 +6,7 @@ import pytest
 
 from edgecomp.compress.qat import (QatConfig, build_qat_model, mask_keeping_callback, plan_fallbacks,
                                    sparsity_masks)
-from edgecomp.compress.train import fit
+from edgecomp.compress.fitting import fit
 from edgecomp.export.parity import check_parity
 from edgecomp.export.tflite import keras_to_tflite
 from edgecomp.tfenv import keras, seed_everything, tfmot

@@ -1,8 +1,9 @@
 """The `distill` stage: KD, teacher-assistant KD, BYOT and DLB self-distillation.
 
-`METHODS` maps a method name to its implementation; each method module registers itself when
-imported below. The stage checks its settings against the model and data before any training,
-fills in the method's defaults, runs it and records the settings it used.
+`METHODS` maps a method name to its code; each method module registers itself when imported
+below, under the name its settings have in `edgecomp.stage_settings.DISTILL_METHODS`. The stage
+checks the settings against the model and data before any training, fills in the method's
+defaults, runs it and records the settings it used.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from edgecomp.compress.distill import (
     kd,  # noqa: F401 - registers "kd"
     takd,  # noqa: F401 - registers "takd"
 )
-from edgecomp.compress.distill.base import METHODS, DistillConfig, DistillMethod
-from edgecomp.stages import STAGES, RunContext, StageDef
+from edgecomp.compress.distill.base import METHODS, DistillMethod
+from edgecomp.stage_settings import DistillConfig
+from edgecomp.stages import RunContext
 from edgecomp.tfenv import seed_everything
 
 __all__ = ["METHODS", "DistillConfig", "DistillMethod", "run_distill"]
@@ -35,6 +37,3 @@ def run_distill(ctx: RunContext, cfg: DistillConfig) -> dict:
     info["settings"] = resolved.used_settings()
     info["params"] = int(ctx.model.count_params())
     return info
-
-
-STAGES.register("distill")(StageDef(config=DistillConfig, run=run_distill))

@@ -15,8 +15,9 @@ import functools
 import re
 from dataclasses import dataclass
 
-from edgecomp.compress.distill.base import METHODS, DistillConfig, DistillMethod, check_outputs_logits, fit_wrapper
+from edgecomp.compress.distill.base import DistillConfig, DistillMethod, check_outputs_logits, register
 from edgecomp.compress.distill.losses import byot_loss, cross_entropy
+from edgecomp.compress.fitting import fit_wrapper
 from edgecomp.errors import UsageError
 from edgecomp.models.keras_internals import is_graph_network
 from edgecomp.progress import step
@@ -203,9 +204,4 @@ def run_byot(ctx, cfg: DistillConfig) -> dict:
     return info
 
 
-METHODS.register("byot")(DistillMethod(
-    run=run_byot, check=check_byot, settings=frozenset({"exits", "exit", "hint_weight", "reinitialize"}),
-    # The authors' code: KD weight 0.3, feature weight 0.03, T = 3.
-    defaults={"temperature": 3.0, "alpha": 0.3, "hint_weight": 0.03},
-    description="Zhang et al. 2019: shallow exits learn from the deepest one (CE + KL + L2 hint)",
-))
+register("byot", DistillMethod(run=run_byot, check=check_byot))

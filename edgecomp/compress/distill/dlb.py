@@ -13,8 +13,9 @@ import functools
 
 import numpy as np
 
-from edgecomp.compress.distill.base import METHODS, DistillConfig, DistillMethod, check_outputs_logits, fit_wrapper
+from edgecomp.compress.distill.base import DistillConfig, DistillMethod, check_outputs_logits, register
 from edgecomp.compress.distill.losses import cross_entropy, dlb_loss
+from edgecomp.compress.fitting import fit_wrapper
 from edgecomp.errors import UsageError
 from edgecomp.progress import step
 from edgecomp.tfenv import keras, tf
@@ -132,9 +133,4 @@ def run_dlb(ctx, cfg: DistillConfig) -> dict:
     return info
 
 
-METHODS.register("dlb")(DistillMethod(
-    run=run_dlb, check=check_dlb, settings=frozenset({"reinitialize"}),
-    # The paper's CIFAR setting: T = 3, alpha = 1.
-    defaults={"temperature": 3.0, "alpha": 1.0},
-    description="Shen et al. 2022: CE + a*T^2*KL(last batch's soft predictions || current) on the repeated half",
-))
+register("dlb", DistillMethod(run=run_dlb, check=check_dlb))

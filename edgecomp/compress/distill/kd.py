@@ -11,15 +11,15 @@ from __future__ import annotations
 import functools
 
 from edgecomp.compress.distill.base import (
-    METHODS,
     DistillConfig,
     DistillMethod,
     check_compatible,
     check_outputs_logits,
-    fit_wrapper,
+    register,
     resolve_model,
 )
 from edgecomp.compress.distill.losses import cross_entropy, kd_loss
+from edgecomp.compress.fitting import fit_wrapper
 from edgecomp.progress import step
 from edgecomp.tfenv import keras, tf
 
@@ -125,8 +125,4 @@ def run_kd(ctx, cfg: DistillConfig) -> dict:
     return info
 
 
-METHODS.register("kd")(DistillMethod(
-    run=run_kd, check=check_kd, settings=frozenset({"student", "teacher_logits"}),
-    defaults={"temperature": 4.0, "alpha": 0.9},
-    description="Hinton et al. 2015: student on (1-a)*CE + a*T^2*KL(teacher_T || student_T)",
-))
+register("kd", DistillMethod(run=run_kd, check=check_kd))

@@ -8,11 +8,11 @@ KD settings; the stage leaves the final student in `ctx.model`.
 from __future__ import annotations
 
 from edgecomp.compress.distill.base import (
-    METHODS,
     DistillConfig,
     DistillMethod,
     check_compatible,
     check_outputs_logits,
+    register,
     resolve_model,
 )
 from edgecomp.compress.distill.kd import distill_kd
@@ -27,11 +27,7 @@ def chain_names(cfg: DistillConfig) -> list[str]:
 
 
 def check_takd(ctx, cfg: DistillConfig) -> None:
-    from edgecomp.errors import UsageError
-
-    if cfg.assistants is not None and not cfg.assistants:
-        raise UsageError("takd needs at least one assistant; leave `assistants` unset for cnn-assistant, "
-                         "or use method: kd for a direct teacher -> student step.")
+    # An empty `assistants` list is refused when the plan is read (stage_settings.DistillConfig).
     teacher = ctx.model
     check_outputs_logits(teacher, "teacher")
     for name in chain_names(cfg):
@@ -58,8 +54,4 @@ def run_takd(ctx, cfg: DistillConfig) -> dict:
             "train_seconds": round(total_seconds, 3)}
 
 
-METHODS.register("takd")(DistillMethod(
-    run=run_takd, check=check_takd, settings=frozenset({"student", "assistants", "teacher_logits"}),
-    defaults={"temperature": 4.0, "alpha": 0.9},
-    description="Mirzadeh et al. 2020: teacher -> assistant(s) -> student, each step plain KD",
-))
+register("takd", DistillMethod(run=run_takd, check=check_takd))

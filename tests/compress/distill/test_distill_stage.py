@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from edgecomp.compress.distill import METHODS, run_distill
-from edgecomp.compress.distill.base import check_compatible, compile_wrapper
+from edgecomp.compress.distill.base import check_compatible
+from edgecomp.compress.fitting import compile_wrapper
 from edgecomp.config import parse_plan
 from edgecomp.errors import ConfigError, EdgecompError, UsageError
 from edgecomp.stages import RunContext
