@@ -218,3 +218,49 @@ def test_a_damaged_cached_model_is_retrained_not_fatal(built_run, tmp_path):
     finally:
         if cached.stat().st_size != len(original):
             cached.write_bytes(original)
+
+
+# One bad setting per stage, in a plan whose first stage would train the default teacher on all
+# 54,000 images: the build must stop at the plan, with TensorFlow never imported.
+BAD_STAGE_SETTINGS = {
+    "train": ("{stage: train, epoch: 3}", "unknown key 'epoch'"),
+    "distill": ("{stage: distill, method: kd, exits: [stage1_pool]}", "does not use exits"),
+    "prune": ("{stage: prune, method: local, scope: conv}", "does not use scope"),
+    "quantize": ("{stage: quantize, modes: [dynamic], calibration_samples: 100}", "calibration_samples"),
+    "qat": ("{stage: qat, learning_rate: -1}", "qat.learning_rate"),
+}
+
+
+@pytest.mark.parametrize("stage", sorted(BAD_STAGE_SETTINGS))
+def test_bad_stage_setting_exits_2_before_any_training(stage, tmp_path):
+    from edgecomp.stage_settings import STAGE_NAMES
+
+    assert sorted(STAGE_NAMES) == sorted(BAD_STAGE_SETTINGS)  # a new stage needs a case here
+    entry, message = BAD_STAGE_SETTINGS[stage]
+    plan = tmp_path / "bad.yaml"
+    plan.write_text(f"model: cnn-teacher\nstages:\n  - {{stage: train, epochs: 10}}\n  - {entry}\n")
+    # sys.modules["tensorflow"] = None makes any TensorFlow import fail: nothing can train.
+    code = "import sys; sys.modules['tensorflow'] = None; from edgecomp.cli.main import app; app()"
+    result = subprocess.run([sys.executable, "-c", code, "build", "--config", str(plan), "--out", str(tmp_path / "run")],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr and f"plan {plan}" in result.stderr
+    assert "stage 1/" not in result.stderr and "loading dataset" not in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_internal_error_exits_1_with_its_traceback(monkeypatch, tmp_path):
+    """A broken invariant is a bug: exit 1 and the traceback, not a usage error's exit 2."""
+    from edgecomp import pipeline
+    from edgecomp.errors import EdgecompError, InternalError
+
+    def broken_build(*args, **kwargs):
+        raise InternalError("an invariant did not hold")
+
+    monkeypatch.setattr(pipeline, "run_build", broken_build)
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(FAST_PLAN)
+    result = runner.invoke(app, ["build", "--config", str(plan), "--out", str(tmp_path / "run")])
+    assert result.exit_code == 1
+    assert isinstance(result.exception, InternalError) and not isinstance(result.exception, EdgecompError)

@@ -127,6 +127,23 @@ def test_structured_leaves_residual_adds_whole(fmnist_small):
     assert pruned.count_params() < model.count_params()
 
 
+def test_pruned_channels_reaching_a_merge_are_an_internal_error_not_a_usage_error():
+    """why_not_prunable keeps residual adds whole; if a pruned branch reached one anyway, that is
+    an edgecomp bug (exit 1 with a traceback), not a setting the user could fix (exit 2)."""
+    from edgecomp.compress.prune_structured import propagate_channels
+    from edgecomp.errors import EdgecompError, InternalError
+
+    layers = keras().layers
+    inputs = keras().Input((8, 8, 1))
+    branch_a = layers.Conv2D(4, 3, padding="same", name="branch_a")(inputs)
+    branch_b = layers.Conv2D(4, 3, padding="same", name="branch_b")(inputs)
+    merged = layers.Add(name="add")([branch_a, branch_b])
+    model = keras().Model(inputs, layers.Dense(2)(layers.Flatten()(merged)))
+    with pytest.raises(InternalError, match="bug in why_not_prunable") as err:
+        propagate_channels(model, {"branch_a": np.array([0, 1])})
+    assert not isinstance(err.value, EdgecompError)
+
+
 def test_mac_counter_matches_hand_count(tiny_model):
     from edgecomp.models.macs import count_macs
 
