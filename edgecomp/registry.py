@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import difflib
 from typing import Callable, Generic, Iterator, TypeVar
 
 from edgecomp.errors import UsageError
+from edgecomp.settings import did_you_mean
 
 T = TypeVar("T")
 
@@ -40,11 +40,7 @@ class Registry(Generic[T]):
         """
         if name in self._items:
             return self._items[name]
-        close = difflib.get_close_matches(name, self._items, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise UsageError(
-            f"unknown {self.kind} {name!r}.{hint} Valid names: {', '.join(sorted(self._items))}."
-        )
+        raise UsageError(did_you_mean(self.kind, name, self._items))
 
     def names(self) -> list[str]:
         return sorted(self._items)
