@@ -27,7 +27,7 @@ def run_stages(ctx: RunContext) -> list[dict]:
         name = cfg.stage
         step(f"stage {index}/{len(ctx.plan.stages)}: {name}")
         started = time.perf_counter()
-        info = STAGES.get(name).run(ctx, cfg)
+        info = STAGES.get(name)(ctx, cfg)
         if name == "train":
             # The model as trained or loaded: the "before" of every comparison in the report.
             if ctx.export_inputs.original_model is None:
