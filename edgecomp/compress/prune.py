@@ -17,7 +17,7 @@ import numpy as np
 
 from edgecomp.compress import fitting
 from edgecomp.compress.prune_structured import is_filter_layer, kept_count, remove_filters, why_not_prunable
-from edgecomp.errors import UsageError
+from edgecomp.errors import InternalError, UsageError
 from edgecomp.models.macs import count_macs
 from edgecomp.progress import step
 from edgecomp.registry import Registry
@@ -251,7 +251,7 @@ def run_structured(model, cfg: PruneConfig, data, targets: dict[str, float]):
 for _method in [PruneMethod("local", run_local), PruneMethod("global", run_global), PruneMethod("2:4", run_2_4),
                 PruneMethod("structured", run_structured)]:
     if _method.name not in PRUNE_METHODS:  # a bug: every method's settings are declared in stage_settings
-        raise ValueError(f"pruning method {_method.name!r} has no entry in edgecomp.stage_settings.PRUNE_METHODS")
+        raise InternalError(f"pruning method {_method.name!r} has no entry in edgecomp.stage_settings.PRUNE_METHODS")
     METHODS.register(_method.name)(_method)
 
 

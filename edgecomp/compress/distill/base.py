@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from edgecomp.errors import UsageError
+from edgecomp.errors import InternalError, UsageError
 from edgecomp.models.load import check_model_fits_data, is_model_file, load_user_model
 from edgecomp.models.zoo import ZOO, build_zoo_model
 from edgecomp.registry import Registry
@@ -37,7 +37,7 @@ METHODS: Registry[DistillMethod] = Registry("distillation method")
 def register(name: str, method: DistillMethod) -> None:
     """Registers a method under a name the settings know (a typo here is a bug, caught at import)."""
     if name not in DISTILL_METHODS:
-        raise ValueError(f"distillation method {name!r} has no entry in edgecomp.stage_settings.DISTILL_METHODS")
+        raise InternalError(f"distillation method {name!r} has no entry in edgecomp.stage_settings.DISTILL_METHODS")
     METHODS.register(name)(method)
 
 
