@@ -41,8 +41,12 @@ class Measurement:
     latencies_ms: list
     runs: int
     init_ms: Optional[float]
-    peak_rss_mb: Optional[float]
-    rss_before_load_mb: Optional[float]
+    # The model's own resident memory after loading / at peak (minus the runner's RSS just before the
+    # model existed), and the runner process's peak; MB = 10^6 bytes. `memory` says how (method...).
+    model_load_mb: Optional[float]
+    model_peak_mb: Optional[float]
+    process_peak_mb: Optional[float]
+    memory: Optional[dict]
     runtime: dict  # {"name", "version"}
     io: dict
     threads: Optional[int]
@@ -53,7 +57,8 @@ class Measurement:
         return cls(accuracy=result["accuracy"], accuracy_samples=result["accuracy_samples"],
                    accuracy_source=accuracy_source, latency_ms=result["latency_ms"],
                    latencies_ms=result["latencies_ms"], runs=result["runs"], init_ms=result["init_ms"],
-                   peak_rss_mb=result["peak_rss_mb"], rss_before_load_mb=result["rss_before_load_mb"],
+                   model_load_mb=result.get("model_load_mb"), model_peak_mb=result.get("model_peak_mb"),
+                   process_peak_mb=result.get("process_peak_mb"), memory=result.get("memory"),
                    runtime=result["runtime"], io=result["io"], threads=result["threads"])
 
 

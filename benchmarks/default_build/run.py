@@ -45,7 +45,7 @@ def main() -> int:
 
 def summarize(report: dict, wall_s: float) -> dict:
     keys = ("name", "status", "precision", "params", "size_bytes", "gzip_bytes", "accuracy", "latency_ms", "init_ms",
-            "peak_rss_mb", "acc_per_mb", "acc_per_ms", "vs_float32", "parity")
+            "model_load_mb", "model_peak_mb", "process_peak_mb", "acc_per_mb", "acc_per_ms", "vs_float32", "parity")
     artifacts = [{key: a.get(key) for key in keys} for a in report["artifacts"]]
     return {
         "command": "edgecomp build --target host  (EDGECOMP_CACHE_DIR empty: teacher trained in this run)",
@@ -77,7 +77,7 @@ def render(results: dict) -> str:
         f"Final Keras model after the stages ({', '.join(results['stage_names'])}): {results['params']:,} "
         f"parameters, {100 * results['keras_accuracy']:.2f}%.",
         "",
-        "| artifact | status | size | gzip | accuracy | p50 ms | p90 ms | p99 ms | init ms | peak RSS MB "
+        "| artifact | status | size | gzip | accuracy | p50 ms | p90 ms | p99 ms | init ms | model MB "
         "| acc/MB | acc/ms | size ratio vs fp32 | latency ratio vs fp32 | accuracy vs fp32 (pt) |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
@@ -92,7 +92,7 @@ def render(results: dict) -> str:
             f"| {a['name']} | {a['status']} | {a['size_bytes']:,} B | {a['gzip_bytes']:,} B | "
             f"{num(a['accuracy'] and 100 * a['accuracy'], '.2f')}% | {num(lat.get('p50'), '.4f')} | "
             f"{num(lat.get('p90'), '.4f')} | {num(lat.get('p99'), '.4f')} | {num(a.get('init_ms'), '.2f')} | "
-            f"{num(a.get('peak_rss_mb'), '.1f')} | {num(a.get('acc_per_mb'), '.3f')} | {num(a.get('acc_per_ms'), '.2f')} | "
+            f"{num(a.get('model_peak_mb'), '.2f')} | {num(a.get('acc_per_mb'), '.3f')} | {num(a.get('acc_per_ms'), '.2f')} | "
             f"{num(vs.get('size_ratio'), '.2f')} | {num(vs.get('latency_p50_ratio'), '.2f')} | "
             f"{num(vs.get('accuracy_delta') and 100 * vs['accuracy_delta'], '+.2f')} |")
     floor = results["timing_floor_ms"] or {}

@@ -94,6 +94,24 @@ def parse_benchmark_model_output(text: str) -> dict:
     }
 
 
+MIB_TO_MB = 2**20 / 1e6  # benchmark_model divides kB by 1024 and calls it MB; reports use 10^6 bytes
+
+
+def benchmark_model_memory(parsed: dict) -> dict:
+    """benchmark_model's memory lines as the runner's fields, in MB (10^6 bytes).
+
+    Its "footprint delta from the start of the tool" init= and overall= are the model's load and
+    peak footprint (the same definition as the runner's); the periodic-monitoring peak is the process's.
+    """
+    def mb(value: Optional[float]) -> Optional[float]:
+        return None if value is None else value * MIB_TO_MB
+
+    memory = {"method": "benchmark_model", "model_load_mb": mb(parsed.get("memory_init_mb")),
+              "model_peak_mb": mb(parsed.get("memory_overall_mb")),
+              "process_peak_mb": mb(parsed.get("peak_memory_mb"))}
+    return {**{k: v for k, v in memory.items() if k != "method"}, "memory": memory}
+
+
 def _ms(us: Optional[float]) -> Optional[float]:
     return None if us is None else us / 1e3
 
@@ -283,7 +301,7 @@ class AdbTarget(Target):
             "init_ms": parsed["init_ms"], "runs": parsed["runs"], "warmup": parsed["warmup_runs"],
             "latency_ms": {"p50": None, "p90": None, "p99": None, **parsed["latency_ms"]},
             "latencies_ms": [],  # benchmark_model prints aggregates only
-            "rss_before_load_mb": None, "peak_rss_mb": parsed["peak_memory_mb"],  # a peak, or nothing: the delta is not one
+            **benchmark_model_memory(parsed),
             "accuracy": host_result.get("accuracy"), "accuracy_samples": host_result.get("accuracy_samples"),
             "benchmark_model": parsed,
         }

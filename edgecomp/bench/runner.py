@@ -8,10 +8,12 @@ Usage:
     python runner.py MODEL --sample sample.npz --out result.json [--threads 1] [--warmup 20]
                      [--min-runs 100] [--min-time 2.0] [--max-runs 10000] [--runtime auto]
 
-`sample.npz` holds `x` (float32, normalised like the training data, shape (N, H, W, C)) and `y`
-(int labels). The result JSON holds latency statistics of single-image invocations, init time,
-memory, and the accuracy of the artifact itself on the sample (int8 inputs are quantized with
-the model's own scale and zero point).
+`sample.npz` holds `x` (uint8 pixels, shape (N, H, W, C)), `y` (int labels) and the
+normalisation `scale` and `offset` (scalars or one per channel): the runner feeds a float model
+x * scale + offset, and an int8/uint8-input model that value quantized with the model's own scale
+and zero point. A float `x` without `scale` is taken as already normalised. The result JSON holds
+latency statistics of single-image invocations, init time, memory (see `MemoryProbe`) and the
+accuracy of the artifact itself on the sample.
 """
 
 from __future__ import annotations
@@ -24,36 +26,80 @@ import resource
 import sys
 import time
 
-RUNNER_VERSION = 1
+RUNNER_VERSION = 2
 
 
-def _rss_now_mb() -> float:
-    """Current resident set size, from /proc (Linux); 0.0 where unavailable."""
-    try:
-        with open("/proc/self/statm") as handle:
-            pages = int(handle.read().split()[1])
-        return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
-    except (OSError, ValueError, IndexError):
-        return 0.0
+BYTES_PER_MB = 1e6  # reports use decimal megabytes
 
 
-def _peak_rss_mb() -> float:
-    """Peak resident set size of this process image.
-
-    Linux: VmHWM from /proc, which starts afresh at exec. ru_maxrss would not do: it carries the
-    parent's peak across fork and exec, so a runner started by a 1 GB TensorFlow process would
-    report 1 GB.
-    """
+def _proc_status_mb(field: str):
+    """A kB field of /proc/self/status (VmRSS, VmHWM) in MB; None where there is no /proc (macOS)."""
     try:
         with open("/proc/self/status") as handle:
             for line in handle:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024  # kB -> MB
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) * 1024 / BYTES_PER_MB
     except (OSError, ValueError, IndexError):
         pass
+    return None
+
+
+def _ru_maxrss_mb() -> float:
+    """Peak RSS from getrusage (kilobytes on Linux, bytes on macOS) in MB."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    # ru_maxrss is kilobytes on Linux and bytes on macOS.
-    return peak / 2**20 if sys.platform == "darwin" else peak / 1024
+    return peak / BYTES_PER_MB if sys.platform == "darwin" else peak * 1024 / BYTES_PER_MB
+
+
+def _reset_peak() -> bool:
+    """Resets VmHWM to the current RSS (Linux >= 4.0: "5" to /proc/self/clear_refs); False if refused."""
+    try:
+        with open("/proc/self/clear_refs", "w") as handle:
+            handle.write("5")
+        return True
+    except OSError:
+        return False
+
+
+class MemoryProbe:
+    """The model's own memory, measured like LiteRT's benchmark_model.
+
+    Created after the test images are loaded and the runtime library is imported, before the model
+    exists: its RSS then is the baseline. model_load_mb = RSS after loading and allocating tensors
+    minus the baseline; model_peak_mb = the peak RSS until the end of inference minus the baseline;
+    process_peak_mb = the peak RSS of the whole runner process (interpreter, numpy, images).
+    VmHWM is the process high-water mark, so it is reset at the baseline where the kernel allows
+    (method "proc_status+clear_refs"); without the reset ("proc_status") a peak before the baseline
+    can hide the model's peak, and model_peak_mb is then a lower bound. ru_maxrss never starts
+    afresh at exec (it carries a parent's peak), so it is used only where /proc is missing.
+    """
+
+    def __init__(self):
+        self.has_proc = _proc_status_mb("VmRSS") is not None
+        self.peak_reset = self.has_proc and _reset_peak()
+        self.rss_before_mb = _proc_status_mb("VmRSS")
+        self.hwm_before_mb = _proc_status_mb("VmHWM")
+        self.rss_after_load_mb = None
+
+    def loaded(self) -> None:
+        self.rss_after_load_mb = _proc_status_mb("VmRSS")
+
+    def result(self) -> dict:
+        if not self.has_proc:
+            return {"method": "ru_maxrss (no /proc: process peak only)", "peak_reset": False,
+                    "rss_before_mb": None, "rss_after_load_mb": None, "model_load_mb": None,
+                    "model_peak_mb": None, "process_peak_mb": _ru_maxrss_mb()}
+        peak = _proc_status_mb("VmHWM")
+        return {
+            "method": "proc_status+clear_refs" if self.peak_reset else "proc_status",
+            "peak_reset": self.peak_reset,
+            "rss_before_mb": self.rss_before_mb,
+            "rss_after_load_mb": self.rss_after_load_mb,
+            "model_load_mb": self.rss_after_load_mb - self.rss_before_mb,
+            "model_peak_mb": max(peak - self.rss_before_mb, self.rss_after_load_mb - self.rss_before_mb),
+            # Without a reset, a high-water mark above the baseline RSS was reached before the model.
+            "peak_before_model_mb": None if self.peak_reset else self.hwm_before_mb,
+            "process_peak_mb": peak,
+        }
 
 
 def _load_tflite_interpreter(preferred: str):
@@ -81,8 +127,14 @@ def _load_tflite_interpreter(preferred: str):
 
 
 class TfliteModel:
-    def __init__(self, path: str, threads: int, runtime: str):
-        Interpreter, self.runtime, self.runtime_version = _load_tflite_interpreter(runtime)
+    @staticmethod
+    def import_runtime(preferred: str):
+        """Imports the runtime library (before the memory baseline: the library is not the model)."""
+        return _load_tflite_interpreter(preferred)
+
+    def __init__(self, path: str, threads: int, runtime):
+        Interpreter, self.runtime, self.runtime_version = (
+            _load_tflite_interpreter(runtime) if isinstance(runtime, str) else runtime)
         start = time.perf_counter()
         self.interpreter = Interpreter(model_path=path, num_threads=threads)
         self.interpreter.allocate_tensors()
@@ -99,11 +151,11 @@ class TfliteModel:
             "output_quantization": [float(self.output["quantization"][0]), int(self.output["quantization"][1])],
         }
 
-    def prepare(self, image):
-        """float32 (H, W, C) -> the model's input tensor (1, H, W, C), quantized if it is integer."""
+    def prepare(self, image, normalization=None):
+        """Pixels (H, W, C) -> the model's input tensor (1, H, W, C), quantized if it is integer."""
         import numpy as np
 
-        batch = image[None, ...]
+        batch = normalize(image, normalization)[None, ...]
         scale, zero_point = self.input["quantization"]
         if self.input["dtype"] in (np.int8, np.uint8, np.int16):
             info = np.iinfo(self.input["dtype"])
@@ -125,7 +177,13 @@ class TfliteModel:
 
 
 class OnnxModel:
-    def __init__(self, path: str, threads: int, runtime: str):
+    @staticmethod
+    def import_runtime(preferred: str):
+        import onnxruntime
+
+        return onnxruntime
+
+    def __init__(self, path: str, threads: int, runtime=None):
         import onnxruntime
 
         self.runtime, self.runtime_version = "onnxruntime", onnxruntime.__version__
@@ -143,16 +201,39 @@ class OnnxModel:
                 "input_quantization": None, "output_dtype": self.session.get_outputs()[0].type,
                 "output_quantization": None}
 
-    def prepare(self, image):
-        import numpy as np
-
-        return image[None, ...].astype(np.float32)
+    def prepare(self, image, normalization=None):
+        return normalize(image, normalization)[None, ...]
 
     def invoke(self, prepared):
         self.outputs = self.session.run(None, {self.input.name: prepared})
 
     def output_scores(self):
         return self.outputs[0]
+
+
+def normalize(image, normalization):
+    """uint8 pixels -> float32 x * scale + offset, computed in float64 so that it equals the
+    training pipeline's float32 pixel / 255 bit for bit; None: already normalised float."""
+    import numpy as np
+
+    if normalization is None:
+        return image.astype(np.float32)
+    scale, offset = normalization
+    return (image.astype(np.float64) * scale + offset).astype(np.float32)
+
+
+def load_sample(path: str):
+    """(images, labels, normalization or None) from the sample .npz (no pickles)."""
+    import numpy as np
+
+    with np.load(path, allow_pickle=False) as sample:
+        images, labels = sample["x"], sample["y"]
+        normalization = None
+        if "scale" in sample.files:
+            normalization = (sample["scale"].astype(np.float64), sample["offset"].astype(np.float64))
+        elif images.dtype.kind in "ui":
+            raise SystemExit("%s holds integer pixels but no scale/offset to normalise them" % path)
+    return images, labels, normalization
 
 
 def _percentile(sorted_values, q: float) -> float:
@@ -189,13 +270,13 @@ def time_invocations(model, prepared, warmup: int, min_runs: int, min_time_s: fl
     return latencies_ms
 
 
-def measure_accuracy(model, images, labels):
+def measure_accuracy(model, images, labels, normalization=None):
     """Top-1 accuracy of the artifact, one image at a time, exactly as an app would feed it."""
     import numpy as np
 
     correct = 0
     for image, label in zip(images, labels):
-        model.invoke(model.prepare(image))
+        model.invoke(model.prepare(image, normalization))
         correct += int(np.argmax(model.output_scores()) == int(label))
     return correct / len(labels)
 
@@ -203,15 +284,16 @@ def measure_accuracy(model, images, labels):
 def run(args) -> dict:
     import numpy as np
 
-    rss_before_mb = _rss_now_mb()
-    with np.load(args.sample, allow_pickle=False) as sample:
-        images, labels = sample["x"].astype(np.float32), sample["y"]
+    images, labels, normalization = load_sample(args.sample)
     model_cls = OnnxModel if args.model.endswith(".onnx") else TfliteModel
-    model = model_cls(args.model, args.threads, args.runtime)
-    rss_after_init_mb = _rss_now_mb()
-    latencies = time_invocations(model, model.prepare(images[0]), args.warmup, args.min_runs,
+    runtime = model_cls.import_runtime(args.runtime)
+    memory = MemoryProbe()  # baseline: images held, runtime imported, no model yet
+    model = model_cls(args.model, args.threads, runtime)
+    memory.loaded()
+    latencies = time_invocations(model, model.prepare(images[0], normalization), args.warmup, args.min_runs,
                                  args.min_time, args.max_runs)
-    accuracy = measure_accuracy(model, images, labels) if not args.no_accuracy else None
+    accuracy = measure_accuracy(model, images, labels, normalization) if not args.no_accuracy else None
+    footprint = memory.result()
     return {
         "runner_version": RUNNER_VERSION,
         "model": os.path.basename(args.model),
@@ -221,14 +303,17 @@ def run(args) -> dict:
         "machine": platform.machine(),
         "threads": args.threads,
         "io": model.describe(),
+        "sample": {"dtype": images.dtype.name, "images": int(len(images)),
+                   "normalized_by_runner": normalization is not None},
         "init_ms": model.init_ms,
         "runs": len(latencies),
         "warmup": args.warmup,
         "latency_ms": latency_stats(latencies),
         "latencies_ms": latencies,
-        "rss_before_load_mb": rss_before_mb,
-        "rss_after_init_mb": rss_after_init_mb,
-        "peak_rss_mb": _peak_rss_mb(),
+        "memory": footprint,
+        "model_load_mb": footprint["model_load_mb"],
+        "model_peak_mb": footprint["model_peak_mb"],
+        "process_peak_mb": footprint["process_peak_mb"],
         "accuracy": accuracy,
         "accuracy_samples": None if accuracy is None else int(len(labels)),
     }

@@ -68,7 +68,7 @@ def _unique(labels: list[str]) -> list[str]:
 
 # What a comparison row takes from each artifact (see `edgecomp.report.tables.artifact_values`).
 ROW_ARTIFACT_KEYS = ["artifact", "status", "format", "precision", "size_bytes", "gzip_bytes", "accuracy", "p50_ms",
-                     "p90_ms", "peak_rss_mb", "acc_per_mb", "acc_per_ms", "error"]
+                     "p90_ms", "model_peak_mb", "acc_per_mb", "acc_per_ms", "error"]
 
 
 def compare_runs(reports: Sequence[dict], labels: Optional[Sequence[str]] = None) -> list[dict]:
@@ -80,7 +80,7 @@ def compare_runs(reports: Sequence[dict], labels: Optional[Sequence[str]] = None
 
     Returns:
         Row dicts with run, plan, target, artifact, status, format, precision, size_bytes, gzip_bytes,
-        accuracy, p50_ms, p90_ms, peak_rss_mb, acc_per_mb, acc_per_ms, error, and
+        accuracy, p50_ms, p90_ms, model_peak_mb, acc_per_mb, acc_per_ms, error, and
         `dominated` (bool, or None when the row has no numbers): another variant on the same target is
         at least as accurate, small and fast, and better on one; `dominated_by` names it as
         "run/artifact"; `dominated_size` / `dominated_latency` do the same per two-way trade-off.
@@ -127,7 +127,7 @@ def compare_markdown(rows: Sequence[dict]) -> str:
 
 
 CSV_FIELDS = ["run", "plan", "target", "artifact", "status", "format", "precision", "size_bytes", "gzip_bytes",
-              "accuracy", "p50_ms", "p90_ms", "peak_rss_mb", "acc_per_mb", "acc_per_ms", "dominated", "dominated_by",
+              "accuracy", "p50_ms", "p90_ms", "model_peak_mb", "acc_per_mb", "acc_per_ms", "dominated", "dominated_by",
               "dominated_size", "dominated_latency", "error"]
 
 

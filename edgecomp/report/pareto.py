@@ -15,7 +15,7 @@ METRICS: dict[str, Callable[[dict], Optional[float]]] = {
     "gzip": lambda a: a.get("gzip_bytes"),
     "latency": lambda a: (a.get("latency_ms") or {}).get("p50"),
     "latency_p90": lambda a: (a.get("latency_ms") or {}).get("p90"),
-    "memory": lambda a: a.get("peak_rss_mb"),
+    "memory": lambda a: a.get("model_peak_mb"),
 }
 
 # The two trade-offs every report shows: accuracy up with size down, accuracy up with latency down.

@@ -29,7 +29,11 @@
           "accuracy_source": "target" | "host",          # where accuracy was measured
           "latency_ms": {"mean", "std", "min", "max", "p50", "p90", "p99"},
           "latencies_ms": [...every timed single-image run...],
-          "runs": 200, "init_ms": 3.2, "peak_rss_mb": 80.1, "rss_before_load_mb": 70.0,
+          "runs": 200, "init_ms": 3.2,
+          "model_load_mb": 0.4, "model_peak_mb": 0.6,   # the model's own RSS: after load / peak, minus before
+          "process_peak_mb": 40.2,                      # the whole runner process's peak RSS
+          "memory": {"method", "peak_reset", "rss_before_mb", "rss_after_load_mb", ...},
+          "predicted_memory": {"weights_mb", "activations_mb", "total_mb", "method"},  # read from the file
           "runtime": {"name": "ai_edge_litert", "version": "2.3.0"},
           "acc_per_mb": 0.9,     # accuracy (0..1) / (size_bytes / 1e6)
           "acc_per_ms": 1.2,     # accuracy (0..1) / latency p50 in ms

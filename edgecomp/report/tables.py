@@ -70,7 +70,7 @@ def artifact_values(artifact: dict) -> dict:
         "artifact": artifact.get("name"), "status": artifact.get("status"), "format": artifact.get("format"),
         "precision": artifact.get("precision"), "size_bytes": artifact.get("size_bytes"),
         "gzip_bytes": artifact.get("gzip_bytes"), "accuracy": artifact.get("accuracy"),
-        "p50_ms": latency.get("p50"), "p90_ms": latency.get("p90"), "peak_rss_mb": artifact.get("peak_rss_mb"),
+        "p50_ms": latency.get("p50"), "p90_ms": latency.get("p90"), "model_peak_mb": artifact.get("model_peak_mb"),
         "acc_per_mb": artifact.get("acc_per_mb"), "acc_per_ms": artifact.get("acc_per_ms"),
         # Ratios are baseline / artifact: 4.00x means four times smaller (or faster) than float32.
         "size_ratio": vs.get("size_ratio"), "latency_p50_ratio": vs.get("latency_p50_ratio"),
@@ -87,14 +87,14 @@ GZIP = value("gzip_bytes", "gzip", cells.size, numeric=True)
 ACCURACY = value("accuracy", "accuracy", cells.percent, numeric=True)
 P50 = value("p50_ms", "p50 ms", cells.ms, numeric=True)
 P90 = value("p90_ms", "p90 ms", cells.ms, numeric=True)
-PEAK_MB = value("peak_rss_mb", "peak MB", cells.number, numeric=True)
+MODEL_MB = value("model_peak_mb", "model MB", cells.number, numeric=True)
 ACC_PER_MB = value("acc_per_mb", "acc/MB", cells.number, numeric=True)
 ACC_PER_MS = value("acc_per_ms", "acc/ms", cells.number, numeric=True)
 SIZE_VS_FP32 = value("size_ratio", "size vs fp32", cells.ratio, numeric=True)
 LATENCY_VS_FP32 = value("latency_p50_ratio", "latency vs fp32", cells.ratio, numeric=True)
 ACCURACY_VS_FP32 = value("accuracy_delta", "acc vs fp32", cells.points, numeric=True)
 
-ARTIFACT_COLUMNS = [ARTIFACT, STATUS, FORMAT, PRECISION, SIZE, GZIP, ACCURACY, P50, P90, PEAK_MB, ACC_PER_MB,
+ARTIFACT_COLUMNS = [ARTIFACT, STATUS, FORMAT, PRECISION, SIZE, GZIP, ACCURACY, P50, P90, MODEL_MB, ACC_PER_MB,
                     ACC_PER_MS, SIZE_VS_FP32, LATENCY_VS_FP32, ACCURACY_VS_FP32]
 
 
@@ -121,7 +121,8 @@ def timing_floor_note(report: dict) -> Optional[str]:
 
 def ratio_note() -> str:
     return ("vs fp32: size and latency as float32 / artifact (2.00x = half the size or twice as fast), "
-            "accuracy as the difference in percentage points. MB = 10^6 bytes.")
+            "accuracy as the difference in percentage points. model MB: the model's peak resident memory "
+            "(runner peak minus its RSS before loading the model). MB = 10^6 bytes.")
 
 
 def _dominance(row: dict) -> str:
@@ -131,7 +132,7 @@ def _dominance(row: dict) -> str:
 
 
 COMPARE_COLUMNS = [value("run", "run"), value("target", "target"), ARTIFACT, STATUS, PRECISION, SIZE, ACCURACY,
-                   P50, P90, PEAK_MB, ACC_PER_MB, ACC_PER_MS, Column("dominated by", _dominance)]
+                   P50, P90, MODEL_MB, ACC_PER_MB, ACC_PER_MS, Column("dominated by", _dominance)]
 
 
 def compare_table(rows: list[dict]) -> Table:

@@ -52,8 +52,13 @@ def test_runner_measures_float_and_int8_tflite(tiny_model, tiny_tflite, sample_n
         # after every RSS reading the runner took, and of its own size. The runner imports no
         # TensorFlow; a peak inherited from this process (ru_maxrss survives fork and exec) would be
         # this process's ~650 MB against the runner's ~40 MB.
-        assert 0 < result["rss_before_load_mb"] <= result["rss_after_init_mb"] <= result["peak_rss_mb"]
-        assert result["peak_rss_mb"] < 2 * result["rss_after_init_mb"] < _this_process_rss_mb()
+        memory = result["memory"]
+        assert 0 < memory["rss_before_mb"] <= memory["rss_after_load_mb"] <= result["process_peak_mb"]
+        assert result["process_peak_mb"] < 2 * memory["rss_after_load_mb"] < _this_process_rss_mb()
+        assert memory["method"] in ("proc_status+clear_refs", "proc_status")
+        # The model's own footprint: a small model, far below the runner process it sits in.
+        assert 0 <= result["model_load_mb"] <= result["model_peak_mb"] < result["process_peak_mb"]
+        assert memory["rss_before_mb"] + result["model_peak_mb"] == pytest.approx(result["process_peak_mb"])
         assert result["runtime"]["name"] == "ai_edge_litert"
 
 

@@ -13,7 +13,7 @@ def test_uint8_card_says_raw_pixels(tiny_model, fmnist_small, tmp_path):
                             parity={"passed": True})
     record.measurement = Measurement.from_runner(
         {"accuracy": 0.8, "accuracy_samples": 100, "latency_ms": {}, "latencies_ms": [], "runs": 1, "init_ms": None,
-         "peak_rss_mb": None, "rss_before_load_mb": None, "runtime": {}, "io": {}, "threads": 1})
+         "model_load_mb": None, "model_peak_mb": None, "process_peak_mb": None, "runtime": {}, "io": {}, "threads": 1})
     card = json.loads(write_model_card(path, fmnist_small, record).read_text())
     assert card["input"]["dtype"] == "uint8" and card["input"]["zero_point"] == 0
     assert "raw pixels" in card["how_to_feed"]

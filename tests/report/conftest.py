@@ -34,7 +34,7 @@ def latency_stats(latencies: list[float]) -> dict:
 
 
 def measured_artifact(name: str, fmt: str, precision: str, size_bytes: int, gzip_bytes: int, accuracy: float,
-                      p50_ms: float, peak_rss_mb: float, seed: int, status: str = "ok",
+                      p50_ms: float, model_peak_mb: float, seed: int, status: str = "ok",
                       error: str | None = None, parity: dict | None = None) -> dict:
     latencies = latency_samples(p50_ms, seed=seed)
     return {
@@ -42,7 +42,8 @@ def measured_artifact(name: str, fmt: str, precision: str, size_bytes: int, gzip
         "error": error, "size_bytes": size_bytes, "gzip_bytes": gzip_bytes, "params": 482_730,
         "accuracy": accuracy, "accuracy_samples": 10_000, "accuracy_source": "host",
         "latency_ms": latency_stats(latencies), "latencies_ms": latencies, "runs": len(latencies),
-        "init_ms": 3.1, "peak_rss_mb": peak_rss_mb, "rss_before_load_mb": peak_rss_mb - 6.0,
+        "init_ms": 3.1, "model_load_mb": model_peak_mb / 2, "model_peak_mb": model_peak_mb,
+        "process_peak_mb": model_peak_mb + 40.0,
         "runtime": {"name": "ai_edge_litert" if fmt == "tflite" else "onnxruntime",
                     "version": "2.3.0" if fmt == "tflite" else "1.22.0"},
         "parity": parity or {"samples": 500, "top1_agreement": 1.0, "max_abs_diff": 2.1e-5,
@@ -54,7 +55,7 @@ def measured_artifact(name: str, fmt: str, precision: str, size_bytes: int, gzip
 def failed_artifact(name: str, fmt: str, precision: str, error: str) -> dict:
     return {"name": name, "format": fmt, "precision": precision, "path": f"artifacts/{name}", "status": "failed",
             "error": error, "size_bytes": None, "gzip_bytes": None, "params": None, "accuracy": None,
-            "latency_ms": None, "latencies_ms": [], "peak_rss_mb": None, "parity": None}
+            "latency_ms": None, "latencies_ms": [], "model_peak_mb": None, "parity": None}
 
 
 def derive(artifacts: list[dict]) -> list[dict]:
