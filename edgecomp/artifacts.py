@@ -184,6 +184,8 @@ def bench_artifacts(artifacts: list[ArtifactRecord], data, run_dir: Path, target
     bench_dir = run_dir / "bench"
     sample = write_sample(data, bench_dir / "sample.npz", settings.accuracy_samples)
     runnable = [a for a in artifacts if a.status != "failed"]
+    for record in runnable:
+        record.predicted_memory = predicted_memory(run_dir / record.path)
     step(f"benchmarking {len(runnable)} artifact(s) on {target.name}")
     outcomes = target.bench([run_dir / a.path for a in runnable], sample, settings)
     for record, outcome in zip(runnable, outcomes):
@@ -202,6 +204,16 @@ def bench_artifacts(artifacts: list[ArtifactRecord], data, run_dir: Path, target
         return None
     floor = target.bench([floor_model], floor_sample, settings)[0]
     return floor.result["latency_ms"] if floor.ok else None
+
+
+def predicted_memory(path: Path) -> dict:
+    """The footprint read from the file (see edgecomp.bench.footprint); an unreadable file is noted."""
+    from edgecomp.bench.footprint import predict_memory
+
+    try:
+        return predict_memory(path)
+    except EdgecompError as err:
+        return {"weights_mb": None, "activations_mb": None, "total_mb": None, "error": str(err)}
 
 
 def _floor_sample_bytes() -> bytes:

@@ -64,8 +64,8 @@ class Measurement:
 
 # Fields written to report.json only when the run produced them (a failed export has no size,
 # an ONNX file no sparsity), so a reader can tell "not measured" from a measured value.
-OPTIONAL_FIELDS = ("role", "export_seconds", "size_bytes", "gzip_bytes", "sparsity", "parity", "quant_debug",
-                   "float_fallback_tensors")
+OPTIONAL_FIELDS = ("role", "precision_read", "export_seconds", "size_bytes", "gzip_bytes", "sparsity", "parity",
+                   "quant_debug", "float_fallback_tensors", "predicted_memory")
 
 
 @dataclass
@@ -77,12 +77,14 @@ class ArtifactRecord:
 
     name: str
     format: str  # "tflite" | "onnx"
-    precision: str  # "float32", "int8", ...; for `edgecomp bench` read from the file's input dtype
+    precision: str  # "float32", "int8", ...; for `edgecomp bench` read from the file (edgecomp.bench.precision)
     path: str  # relative to the run folder (absolute for files `edgecomp bench` was given)
     params: Optional[int] = None
     status: str = "ok"
     error: Optional[str] = None
     role: Optional[str] = None  # "original": the trained model's float32 file, the baseline of every ratio
+    # `edgecomp bench`: {"from_file", "from_card", "source"} or {"error"}: how `precision` was read
+    precision_read: Optional[dict] = None
     export_seconds: Optional[float] = None
     size_bytes: Optional[int] = None
     gzip_bytes: Optional[int] = None
@@ -90,6 +92,8 @@ class ArtifactRecord:
     parity: Optional[dict] = None  # edgecomp.export.parity.check_parity
     quant_debug: Optional[dict] = None  # int8 files: accuracy drop and worst layers, or {"error"}
     float_fallback_tensors: Optional[list] = None  # int8_mixed: the tensors kept float
+    # Read from the file before it runs (edgecomp.bench.footprint): weights_mb, activations_mb, total_mb, method
+    predicted_memory: Optional[dict] = None
     measurement: Optional[Measurement] = None
     target_notes: dict = field(default_factory=dict)  # target-specific facts (temperatures, cleanup errors)
     model_card: Optional[str] = None  # relative path of the card written beside the file

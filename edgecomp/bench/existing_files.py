@@ -18,17 +18,27 @@ SUFFIX_FORMATS = {".tflite": "tflite", ".onnx": "onnx"}
 
 
 def describe_file(path: Path) -> ArtifactRecord:
-    """The record of a file to benchmark: its size and gzip size (precision is read once it ran).
+    """The record of a file to benchmark: size, gzip size and precision, read from the file and its model card.
+
+    A file whose graph cannot be read keeps its row, precision "unknown": the benchmark then says why.
 
     Raises:
         ModelLoadError: The file is missing or not a .tflite / .onnx file.
     """
+    from edgecomp.bench.precision import describe_precision
+
     if not path.is_file():
         raise ModelLoadError(f"artifact {path} does not exist.")
     if path.suffix not in SUFFIX_FORMATS:
         raise ModelLoadError(f"{path} is not a .tflite or .onnx file.")
-    return ArtifactRecord(name=path.name, format=SUFFIX_FORMATS[path.suffix], precision="unknown",
-                          path=str(path.resolve()), size_bytes=path.stat().st_size, gzip_bytes=gzip_size(path))
+    try:
+        read = describe_precision(path)
+        precision = read.pop("precision")
+    except ModelLoadError as err:
+        precision, read = "unknown", {"error": str(err)}
+    return ArtifactRecord(name=path.name, format=SUFFIX_FORMATS[path.suffix], precision=precision,
+                          precision_read=read, path=str(path.resolve()), size_bytes=path.stat().st_size,
+                          gzip_bytes=gzip_size(path))
 
 
 def run_bench(paths: list[Path], dataset: str, target, settings: BenchConfig, run_dir: Path,
@@ -43,8 +53,6 @@ def run_bench(paths: list[Path], dataset: str, target, settings: BenchConfig, ru
     data = load_dataset(dataset, test_limit=settings.accuracy_samples)
     floor = bench_artifacts(artifacts, data, run_dir, target, settings)
     describe_deployables(artifacts, run_dir, data, write_cards=False)  # the tflite-runtime 2.14 check
-    for artifact in artifacts:
-        artifact.precision = _precision_from_io(artifact.measurement.io if artifact.measurement else {})
     plan = Plan(name="bench", stages=[], dataset={"name": dataset}, bench=settings)
     report = assemble_report(plan=plan, data=data, run_dir=run_dir, stages=[],
                              keras_info={"accuracy": None, "params": None}, artifacts=artifacts,
@@ -53,9 +61,3 @@ def run_bench(paths: list[Path], dataset: str, target, settings: BenchConfig, ru
     write_reports(report, run_dir)
     return report
 
-
-def _precision_from_io(io: dict) -> str:
-    dtype = str(io.get("input_dtype", ""))
-    if "int8" in dtype or "uint8" in dtype:
-        return "int8 I/O"
-    return "float I/O" if dtype else "unknown"

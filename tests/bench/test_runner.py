@@ -121,3 +121,21 @@ def test_runner_needs_no_edgecomp_import():
     assert "edgecomp" not in modules
     assert modules <= {"__future__", "argparse", "json", "os", "platform", "resource", "sys", "time", "numpy",
                        "ai_edge_litert", "tflite_runtime", "tensorflow", "onnxruntime"}
+
+
+def test_uint8_sample_gives_the_accuracy_of_the_float_images_exactly(precision_files, fmnist_small, tmp_path):
+    """The sample travels as uint8 pixels; the runner's normalisation must reproduce the training floats."""
+    from edgecomp.artifacts import write_sample
+
+    uint8_sample = write_sample(fmnist_small, tmp_path / "uint8.npz", limit=None)
+    with np.load(uint8_sample) as archive:
+        assert archive["x"].dtype == np.uint8
+    float_sample = tmp_path / "float.npz"
+    np.savez(float_sample, x=fmnist_small.x_test.astype(np.float32), y=fmnist_small.y_test)
+    files = [precision_files[p] for p in ("float32", "int8", "uint8_io", "onnx_float32")]
+    with_uint8 = HostTarget().bench(files, uint8_sample, FAST)
+    with_float = HostTarget().bench(files, float_sample, FAST)
+    for a, b in zip(with_uint8, with_float):
+        assert a.ok and b.ok, (a.error, b.error)
+        assert a.result["sample"]["dtype"] == "uint8" and b.result["sample"]["dtype"] == "float32"
+        assert a.result["accuracy"] == b.result["accuracy"]
