@@ -13,6 +13,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from edgecomp.adapters.base import Target
+from edgecomp.bench.timing_floor import TIMING_FLOOR_PATH
 from edgecomp.config import BenchConfig
 from edgecomp.errors import EdgecompError
 from edgecomp.export.files import gzip_size, write_bytes_atomically
@@ -168,16 +169,6 @@ def uint8_pixels(images: np.ndarray, normalization: dict) -> Optional[np.ndarray
     return pixels if np.array_equal(back, images.astype(np.float32)) else None
 
 
-def make_timing_floor_model(path: Path) -> Path:
-    """A trivial model (one 1x1 dense) whose latency is the runner's own timing floor."""
-    from edgecomp.export.tflite import keras_to_tflite
-    from edgecomp.tfenv import keras
-
-    inputs = keras().Input(shape=(1,))
-    model = keras().Model(inputs, keras().layers.Dense(1)(inputs))
-    return keras_to_tflite(model, path, "float32")
-
-
 def bench_artifacts(artifacts: list[ArtifactRecord], data, run_dir: Path, target: Target,
                     settings: BenchConfig) -> Optional[dict]:
     """Benchmarks every exported artifact on the target; returns the timing floor's latency."""
@@ -197,12 +188,10 @@ def bench_artifacts(artifacts: list[ArtifactRecord], data, run_dir: Path, target
         record.target_notes.update(notes)
     floor_sample = bench_dir / "timing_floor_sample.npz"
     write_bytes_atomically(floor_sample, _floor_sample_bytes())
-    try:
-        floor_model = make_timing_floor_model(bench_dir / "timing_floor.tflite")
-    except EdgecompError as err:  # the report says "no floor" rather than losing every measurement
-        step(f"no timing floor: {err}")
+    if not TIMING_FLOOR_PATH.is_file():  # the report says "no floor" rather than losing every measurement
+        step(f"no timing floor: {TIMING_FLOOR_PATH} is missing from the installation; reinstall edgecomp")
         return None
-    floor = target.bench([floor_model], floor_sample, settings)[0]
+    floor = target.bench([TIMING_FLOOR_PATH], floor_sample, settings)[0]
     return floor.result["latency_ms"] if floor.ok else None
 
 

@@ -33,6 +33,10 @@ class ExportError(EdgecompError):
     """An export that failed or does not match the Keras model."""
 
 
+class BenchError(EdgecompError):
+    """A build or benchmark in which one or more artifacts failed (exit code 1; the report is written)."""
+
+
 class TargetError(EdgecompError):
     """A device that cannot be reached or used."""
 

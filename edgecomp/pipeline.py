@@ -16,7 +16,7 @@ from edgecomp.adapters.base import Target
 from edgecomp.compress import STAGES
 from edgecomp.config import Plan
 from edgecomp.data import load_dataset
-from edgecomp.errors import EdgecompError, ExportError
+from edgecomp.errors import BenchError, EdgecompError, ExportError
 from edgecomp.progress import step
 from edgecomp.stages import RunContext
 
@@ -87,3 +87,17 @@ def raise_for_float_parity(report: dict) -> None:
     message = failed_float_parity(report)
     if message:
         raise ExportError(message)
+
+
+def raise_for_failed_artifacts(report: dict) -> None:
+    """Exit code 1 for a pipeline when any artifact failed to export or to run (its row says why).
+
+    Raises:
+        BenchError: one or more artifacts have status `failed`; the report is already written.
+    """
+    failed = [a for a in report["artifacts"] if a.get("status") == "failed"]
+    if failed:
+        first = failed[0]
+        raise BenchError(f"{len(failed)} of {len(report['artifacts'])} artifact(s) failed ({first['name']}: "
+                         f"{first.get('error')}{'; ...' if len(failed) > 1 else ''}); every reason is in "
+                         f"{report['run_dir']}/report.md.")

@@ -19,6 +19,7 @@ from edgecomp.adapters.base import (
     runner_arguments, runtime_for,
 )
 from edgecomp.config import BenchConfig
+from edgecomp.verbosity import is_verbose, runner_environment
 
 LOAD_TIMEOUT_S = 300.0  # a model that takes longer than this to load will not be benchmarked either
 
@@ -81,11 +82,13 @@ class HostTarget(Target):
             out = Path(tmp) / "result.json"
             command = [self.python, str(RUNNER_PATH)] + runner_arguments(
                 str(artifact), str(sample), str(out), settings, self.runtime)
-            env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
             try:
-                proc = subprocess.run(command, capture_output=True, text=True, timeout=settings.timeout_s, env=env)
+                proc = subprocess.run(command, capture_output=True, text=True, timeout=settings.timeout_s,
+                                      env=runner_environment())
             except subprocess.TimeoutExpired:
                 return BenchOutcome(artifact, error=f"runner did not finish within {settings.timeout_s:.0f} s")
+            if is_verbose() and proc.stderr.strip():
+                sys.stderr.write(proc.stderr)
             if proc.returncode != 0 or not out.exists():
                 return BenchOutcome(artifact, error=f"runner exited with code {proc.returncode}: "
                                                     f"{last_line(proc.stderr or proc.stdout)}")

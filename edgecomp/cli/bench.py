@@ -9,7 +9,8 @@ from typing import Optional
 import typer
 
 from edgecomp.cli.common import (
-    HOST_OPTION, KEY_OPTION, PORT_OPTION, SERIAL_OPTION, USER_OPTION, handle_errors, invoked_command, resolve_target,
+    HOST_OPTION, KEY_OPTION, PORT_OPTION, SERIAL_OPTION, USER_OPTION, VERBOSE_OPTION, handle_errors, invoked_command,
+    resolve_target,
 )
 from edgecomp.cli.report import (
     GATE_SCOPE_OPTION, MAX_LATENCY_OPTION, MAX_SIZE_OPTION, MIN_ACCURACY_OPTION, GateScope,
@@ -37,9 +38,14 @@ def bench_command(
     max_latency_ms: Optional[float] = MAX_LATENCY_OPTION,
     min_accuracy: Optional[float] = MIN_ACCURACY_OPTION,
     gate_scope: GateScope = GATE_SCOPE_OPTION,
+    verbose: bool = VERBOSE_OPTION,
 ) -> None:
     """Measure latency, memory, size and accuracy of existing model files on a target."""
+    from edgecomp.verbosity import set_verbose
+
+    set_verbose(verbose)
     from edgecomp.bench.existing_files import run_bench
+    from edgecomp.pipeline import raise_for_failed_artifacts
     from edgecomp.config import BenchConfig
     from edgecomp.report.summary import print_summary
 
@@ -53,4 +59,5 @@ def bench_command(
         typer.echo(json.dumps(report))
     else:
         print_summary(report)
+    raise_for_failed_artifacts(report)  # exit 1 before a gate's exit 3: a failure is not a quality verdict
     raise_for_gates(report, scope=gate_scope.value, **gates)

@@ -10,7 +10,8 @@ from typing import Optional
 import typer
 
 from edgecomp.cli.common import (
-    HOST_OPTION, KEY_OPTION, PORT_OPTION, SERIAL_OPTION, USER_OPTION, handle_errors, invoked_command, resolve_target,
+    HOST_OPTION, KEY_OPTION, PORT_OPTION, SERIAL_OPTION, USER_OPTION, VERBOSE_OPTION, handle_errors, invoked_command,
+    resolve_target,
 )
 from edgecomp.cli.report import (
     GATE_SCOPE_OPTION, MAX_LATENCY_OPTION, MAX_SIZE_OPTION, MIN_ACCURACY_OPTION, GateScope,
@@ -63,9 +64,13 @@ def build_command(
     max_latency_ms: Optional[float] = MAX_LATENCY_OPTION,
     min_accuracy: Optional[float] = MIN_ACCURACY_OPTION,
     gate_scope: GateScope = GATE_SCOPE_OPTION,
+    verbose: bool = VERBOSE_OPTION,
 ) -> None:
     """Train or load, compress, export, check and benchmark a model; write the report."""
-    from edgecomp.pipeline import raise_for_float_parity, run_build
+    from edgecomp.verbosity import set_verbose
+
+    set_verbose(verbose)  # before TensorFlow is imported
+    from edgecomp.pipeline import raise_for_failed_artifacts, raise_for_float_parity, run_build
     from edgecomp.report.summary import print_summary
 
     plan = plan_from_options(config, model, dataset, epochs, train_limit, seed)
@@ -81,4 +86,5 @@ def build_command(
     else:
         print_summary(report)
     raise_for_float_parity(report)
+    raise_for_failed_artifacts(report)  # exit 1 before a gate's exit 3: a failure is not a quality verdict
     raise_for_gates(report, scope=gate_scope.value, **gates)

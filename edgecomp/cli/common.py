@@ -45,6 +45,9 @@ PORT_OPTION = typer.Option(None, "--port", min=1, max=65535, help="SSH port of t
 USER_OPTION = typer.Option(None, "--user", help="SSH user on the target.")
 KEY_OPTION = typer.Option(None, "--key", help="SSH private key file.")
 SERIAL_OPTION = typer.Option(None, "--serial", help="adb serial of the Android device.")
+VERBOSE_OPTION = typer.Option(False, "--verbose", "-v",
+                              help="Show TensorFlow / LiteRT / onnxruntime logging and each runner's stderr.")
+
 
 
 def resolve_target(name: str, **connection_overrides):
