@@ -144,15 +144,32 @@ def parse_profile(data: dict, source: str = "target profile") -> TargetProfile:
 
 
 def profile_dirs() -> list[Path]:
-    """Where profile names are looked up, first match wins."""
-    import edgecomp
-
+    """Where profile names are looked up, first match wins: $EDGECOMP_TARGETS_DIR, the user's
+    ~/.config/edgecomp/targets, then the profiles shipped with edgecomp."""
     dirs = []
     if os.environ.get("EDGECOMP_TARGETS_DIR"):
         dirs.append(Path(os.environ["EDGECOMP_TARGETS_DIR"]).expanduser())
     dirs.append(Path("~/.config/edgecomp/targets").expanduser())
-    dirs.append(Path(edgecomp.__file__).resolve().parent.parent / "targets")
+    dirs.append(shipped_profiles_dir())
     return dirs
+
+
+def shipped_profiles_dir() -> Path:
+    """The repository's top-level `targets/` folder: inside an installed wheel it is the package
+    `edgecomp.profiles` (pyproject's package-dir); in a source checkout, `targets/` beside `edgecomp/`."""
+    import importlib
+
+    import edgecomp
+
+    try:
+        # A namespace package (the folder has no __init__.py): its __path__ lists where it was found.
+        folders = [Path(p) for p in importlib.import_module("edgecomp.profiles").__path__]
+    except ModuleNotFoundError:  # a source checkout on PYTHONPATH: no such package, the folder is there
+        folders = []
+    for folder in folders:
+        if folder.is_dir():
+            return folder
+    return Path(edgecomp.__file__).resolve().parent.parent / "targets"
 
 
 def available_profiles() -> dict[str, Path]:
