@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from edgecomp.adapters.adb import AdbTarget, benchmark_model_arguments, parse_benchmark_model_output
+from edgecomp.adapters.adb import (
+    AdbTarget, benchmark_model_arguments, benchmark_model_memory, parse_benchmark_model_output,
+)
 from edgecomp.adapters.base import LoadStatus
 from edgecomp.adapters.profiles import AdbConnection
 from edgecomp.errors import TargetError
@@ -55,6 +57,15 @@ def test_info_prefixed_output_with_percentiles_and_peak_memory():
     assert parsed["init_ms"] == pytest.approx(3.912)
     assert parsed["peak_memory_mb"] == pytest.approx(9.32422)
     assert parsed["memory_overall_mb"] == pytest.approx(2.12109)
+
+
+def test_benchmark_model_memory_becomes_the_runners_fields_in_decimal_mb():
+    """benchmark_model prints kB / 1024 as "MB" (2.84375 = 2,912 kB); reports use 10^6 bytes."""
+    memory = benchmark_model_memory(parse_benchmark_model_output(transcript("classic_no_percentiles.txt")))
+    assert memory["model_load_mb"] == pytest.approx(2912 * 1024 / 1e6)
+    assert memory["model_peak_mb"] == pytest.approx(4.16797 * 2**20 / 1e6)
+    assert memory["process_peak_mb"] is None  # that transcript has no periodic-monitoring peak
+    assert memory["memory"]["method"] == "benchmark_model"
 
 
 def test_logcat_lines_single_warmup_and_scientific_notation():
