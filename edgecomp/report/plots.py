@@ -12,7 +12,7 @@ from typing import Optional, Sequence
 from edgecomp.report.pareto import METRICS, pareto_front
 
 AXIS_LABELS = {"size": "size (MB, log scale)", "gzip": "gzip size (MB, log scale)",
-               "latency": "latency p50 (ms, log scale)", "memory": "peak memory (MB, log scale)"}
+               "latency": "latency p50 (ms, log scale)", "memory": "model peak memory (MB, log scale)"}
 # Sizes are plotted in decimal MB; the other metrics in their own unit.
 AXIS_SCALE = {"size": 1e-6, "gzip": 1e-6}
 STATUS_COLORS = {"ok": "#1f77b4", "parity_failed": "#d62728"}
