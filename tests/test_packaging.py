@@ -30,8 +30,9 @@ def test_wheel_installs_in_a_fresh_venv_and_benchmarks_a_file(precision_files, t
     assert {"edgecomp/bench/runner.py", "edgecomp/bench/timing_floor.tflite", "edgecomp/profiles/host.yaml",
             "edgecomp/profiles/rpi4.yaml"} <= names
     venv_python = tmp_path / "venv" / "bin" / "python"
-    where = subprocess.run([str(venv_python), "-c", "import edgecomp, json, sys; print(json.dumps([edgecomp.__file__, sys.path]))"],
-                           capture_output=True, text=True, cwd=tmp_path, env=env, check=True)
+    probe = "import edgecomp, json, sys; print(json.dumps([edgecomp.__file__, sys.path]))"
+    where = subprocess.run([str(venv_python), "-c", probe], capture_output=True, text=True, cwd=tmp_path, env=env,
+                           check=True)
     module_file, path = json.loads(where.stdout)
     assert module_file.startswith(str(tmp_path / "venv"))
     assert not any(entry and Path(entry).resolve() == REPO for entry in path)

@@ -100,9 +100,10 @@ def render(report: dict, floor: dict, command: str) -> tuple[str, dict]:
         "",
         f"Command: `{command}` ({report['created']}, {report['wall_seconds']} s for the bench). Host: "
         f"{report['host']['cpu']}, {report['host']['cores']} cores. Versions: python {versions['python']}, "
-        f"numpy {versions['numpy']}, ai-edge-litert {versions['ai-edge-litert']}, onnxruntime {versions['onnxruntime']}, "
-        f"tensorflow {versions['tensorflow']}. One thread, {report['artifacts'][0].get('accuracy_samples')} test "
-        "images; each zoo model trained for one epoch on 6,000 images.",
+        f"numpy {versions['numpy']}, ai-edge-litert {versions['ai-edge-litert']}, "
+        f"onnxruntime {versions['onnxruntime']}, tensorflow {versions['tensorflow']}. One thread, "
+        f"{report['artifacts'][0].get('accuracy_samples')} test images; each zoo model trained for one epoch "
+        "on 6,000 images.",
         "",
         "| artifact | precision | file kB | predicted weights MB | predicted activations MB | predicted total MB "
         "| measured load MB | measured peak MB | peak minus LiteRT fixed cost MB | process peak MB | accuracy % |",

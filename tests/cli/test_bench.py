@@ -55,8 +55,9 @@ def test_bench_records_predicted_and_measured_memory(bench_with_a_corrupt_file):
 
 
 def _bench_in_fresh_python(path, out, *flags):
+    args = ["bench", str(path), "--out", str(out), *QUICK, *flags]
     code = ("import sys; from typer.testing import CliRunner; from edgecomp.cli.main import app; "
-            f"r = CliRunner().invoke(app, ['bench', {str(path)!r}, '--out', {str(out)!r}, *{list(QUICK + list(flags))!r}]); "
+            f"r = CliRunner().invoke(app, {args!r}); "
             "print(r.output, file=sys.stderr); print(r.exit_code, 'tensorflow' in sys.modules)")
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
 
