@@ -4,7 +4,6 @@ import json
 import os
 import subprocess
 import sys
-import tomllib
 import zipfile
 from pathlib import Path
 
@@ -12,7 +11,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def test_every_edgecomp_package_is_listed_in_pyproject():
-    listed = set(tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    from setuptools.config.pyprojecttoml import load_file  # tomllib is Python 3.11+; edgecomp supports 3.10
+
+    listed = set(load_file(REPO / "pyproject.toml")["tool"]["setuptools"]["packages"])
     found = {".".join(init.parent.relative_to(REPO).parts) for init in (REPO / "edgecomp").rglob("__init__.py")}
     assert found - listed == set(), "add these packages to [tool.setuptools] packages in pyproject.toml"
     assert "edgecomp.profiles" in listed
