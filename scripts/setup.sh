@@ -44,7 +44,7 @@ PYTHON=$(pick_python)
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
-.venv/bin/python -m pip install -q --upgrade pip 'setuptools>=77' wheel  # setuptools: wheel builds offline
+.venv/bin/python -m pip install -q --upgrade pip 'setuptools>=77,<81' wheel  # wheel builds offline; <81 keeps pkg_resources
 .venv/bin/python -m pip install -q -e ".[dev]"
 
 if [ -f scripts/make-tflite-runtime-env.sh ]; then
