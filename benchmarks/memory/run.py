@@ -131,7 +131,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "memory-benchmark")
     args = parser.parse_args()
     from edgecomp.adapters.host import HostTarget
-    from edgecomp.benchrun import run_bench
+    from edgecomp.bench.existing_files import run_bench
     from edgecomp.config import BenchConfig
     from edgecomp.data import load_dataset
 

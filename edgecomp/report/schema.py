@@ -20,8 +20,8 @@
         {
           "name": "model_int8.tflite",
           "format": "tflite" | "onnx",
-          "precision": "float32" | "int8" | ...,            # bench: read from the file (and its model card):
-          "precision_from_file", "precision_from_card", "precision_source",  # bench only
+          "precision": "float32" | "int8" | ...,            # bench: read from the file and its model card
+          "precision_read": {"from_file", "from_card", "source"} | {"error"},  # bench only
           "path": "artifacts/model_int8.tflite",          # relative to run_dir
           "status": "ok" | "parity_failed" | "failed",
           "error": null | "why it failed",
