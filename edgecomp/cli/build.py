@@ -13,7 +13,7 @@ from edgecomp.cli.common import (
     HOST_OPTION, KEY_OPTION, PORT_OPTION, SERIAL_OPTION, USER_OPTION, handle_errors, invoked_command, resolve_target,
 )
 from edgecomp.cli.report import (
-    GATE_SCOPE_OPTION, MAX_LATENCY_OPTION, MAX_SIZE_OPTION, MIN_ACCURACY_OPTION, GateScope,
+    GATE_SCOPE_OPTION, MAX_LATENCY_OPTION, MAX_SIZE_OPTION, MIN_ACCURACY_OPTION, WIDE_OPTION, GateScope,
 )
 from edgecomp.report.gates import raise_for_gates, validate_gates
 
@@ -63,6 +63,7 @@ def build_command(
     max_latency_ms: Optional[float] = MAX_LATENCY_OPTION,
     min_accuracy: Optional[float] = MIN_ACCURACY_OPTION,
     gate_scope: GateScope = GATE_SCOPE_OPTION,
+    wide: bool = WIDE_OPTION,
 ) -> None:
     """Train or load, compress, export, check and benchmark a model; write the report."""
     from edgecomp.pipeline import raise_for_float_parity, run_build
@@ -75,10 +76,11 @@ def build_command(
     device = resolve_target(target, host=host, port=port, user=user, key=key, serial=serial)
     if "threads" not in plan.bench.model_fields_set:
         plan.bench.threads = device.profile.threads  # the device profile's default, recorded in the plan
-    report = run_build(plan, run_dir, device, command=invoked_command())
+    report = run_build(plan, run_dir, device, command=invoked_command(),
+                       gates={**gates, "scope": gate_scope.value})
     if as_json:
         typer.echo(json.dumps(report))
     else:
-        print_summary(report)
+        print_summary(report, wide=wide)
     raise_for_float_parity(report)
     raise_for_gates(report, scope=gate_scope.value, **gates)

@@ -26,6 +26,8 @@ class GateScope(str, Enum):
     any = "any"
 
 
+WIDE_OPTION = typer.Option(False, "--wide", help="Terminal table: every column (the report files always have "
+                                                         "every field) instead of the eight that fit 100 columns.")
 GATE_SCOPE_OPTION = typer.Option(GateScope.every, "--gate-scope",
                                  help="every: each artifact must pass (failed ones count as misses); "
                                       "any: one ok artifact passing every gate is enough. Exit code 3 on a miss.")

@@ -6,7 +6,16 @@ import json
 
 from edgecomp.report import cells
 from edgecomp.report.schema import STATUS_LEGEND
-from edgecomp.report.tables import Table, artifact_table, deployment_table, parity_table, ratio_note, stage_table
+from edgecomp.report.tables import (
+    Table,
+    artifact_table,
+    deployment_table,
+    memory_note,
+    parity_table,
+    ratio_note,
+    recommend_legend,
+    stage_table,
+)
 
 
 def markdown_table(table: Table) -> str:
@@ -34,7 +43,10 @@ def render_markdown(report: dict) -> str:
         "Accuracy is measured through each artifact on the test images; latency is one image per "
         f"invocation with {report['plan']['bench']['threads']} thread(s). The runner's own timing floor "
         f"(a trivial model, same run) is p50 {cells.ms(floor.get('p50'))} ms. " + ratio_note(),
+        recommend_legend(report),
     ]
+    if memory_note(report):
+        parts.append(memory_note(report))
     failures = [a for a in report["artifacts"] if a.get("error")]
     if failures:
         parts.append("### Problems\n" + "\n".join(f"- `{a['name']}`: {a['error']}" for a in failures))

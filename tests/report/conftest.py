@@ -13,7 +13,8 @@ import statistics
 
 import pytest
 
-from edgecomp.bench.metrics import efficiency, ratios_vs
+from edgecomp.bench.metrics import artifact_efficiency, ratios_vs
+from edgecomp.report.schema import SCHEMA_VERSION
 
 
 def latency_samples(p50_ms: float, runs: int = 200, seed: int = 0) -> list[float]:
@@ -61,8 +62,7 @@ def derive(artifacts: list[dict]) -> list[dict]:
     """acc/MB, acc/ms and vs_float32 the way the build computes them."""
     baselines = {a["format"]: a for a in artifacts if a["precision"] == "float32"}
     for artifact in artifacts:
-        p50 = (artifact.get("latency_ms") or {}).get("p50")
-        artifact.update(efficiency(artifact.get("accuracy"), artifact.get("size_bytes"), p50))
+        artifact.update(artifact_efficiency(artifact))
         baseline = baselines.get(artifact["format"]) or baselines.get("tflite")
         artifact["vs_float32"] = ratios_vs(baseline, artifact) if baseline else None
     return artifacts
@@ -70,7 +70,7 @@ def derive(artifacts: list[dict]) -> list[dict]:
 
 def make_report(name: str, artifacts: list[dict], run_dir: str = "/runs/build") -> dict:
     return {
-        "schema_version": 1, "edgecomp_version": "0.1.0", "created": "2026-11-24T12:00:00+00:00",
+        "schema_version": SCHEMA_VERSION, "edgecomp_version": "0.1.0", "created": "2026-11-24T12:00:00+00:00",
         "command": f"edgecomp build --target host --out {run_dir}", "run_dir": run_dir, "wall_seconds": 143.2,
         "plan": {"name": name, "model": "cnn-teacher",
                  "dataset": {"name": "fashion_mnist", "val_fraction": 0.1, "train_limit": None, "test_limit": None},

@@ -41,7 +41,7 @@ def test_same_run_names_are_disambiguated(build_report):
 def test_renderers(build_report, pruned_report):
     rows = compare_runs([build_report, pruned_report])
     markdown = compare_markdown(rows)
-    assert "| pruned | host | model_int8.tflite |" in markdown and "build/model_int8.tflite" in markdown
+    assert "| pruned | host | ★ model_int8.tflite |" in markdown and "build/model_int8.tflite" in markdown
     parsed = list(csv.DictReader(io.StringIO(compare_csv(rows))))
     assert len(parsed) == 6 and parsed[0]["size_bytes"] == "1931264" and parsed[3]["accuracy"] == ""
     assert json.loads(compare_json(rows))["rows"][4]["dominated_by"] == "build/model_float32.tflite"
