@@ -16,7 +16,17 @@ from rich.text import Text
 
 from edgecomp.report import cells
 from edgecomp.report.schema import STATUS_LEGEND
-from edgecomp.report.tables import ARTIFACT_COLUMNS, TERMINAL_COLUMNS, Column, Table, artifact_table, table_notes
+from edgecomp.report.tables import (
+    ARTIFACT_COLUMNS,
+    COMPARE_COLUMNS,
+    COMPARE_TERMINAL_COLUMNS,
+    TERMINAL_COLUMNS,
+    Column,
+    Table,
+    artifact_table,
+    compare_table,
+    table_notes,
+)
 
 STATUS_STYLES = {"ok": "green", "parity_failed": "yellow", "failed": "red"}
 # A text column (the artifact's name) keeps at least this many characters before it folds.
@@ -89,6 +99,32 @@ def rich_table(table: Table, title: str, width: int | None = None) -> RichTable:
     return rendered
 
 
+def _print_table(console: Console, table: Table, title: str, wide: bool) -> None:
+    rendered = rich_table(table, title, None if wide else console.width)
+    if not wide:
+        console.print(rendered)
+        return
+    # Laid out at its natural width, printed line by line uncropped: the terminal wraps the lines.
+    natural = sum(column_widths(table, None)) + GAP * (len(table.columns) - 1)
+    for line in console.render_lines(rendered, console.options.update_width(max(console.width, natural)), pad=False):
+        console.print(Segments([*line, Segment.line()]), crop=False, soft_wrap=True, end="")
+
+
+def render_comparison(rows: list[dict], console: Console, wide: bool = False) -> None:
+    """Prints the comparison of several runs (`edgecomp.report.compare.compare_runs`) and its notes.
+
+    A comparison of rows measured on different targets, test sets or sample counts starts with a warning.
+    """
+    from edgecomp.report.compare import DOMINANCE_NOTE, groups_note
+
+    warning = groups_note(rows)
+    if warning:
+        console.print(warning, style="bold yellow", highlight=False)
+    _print_table(console, compare_table(rows, COMPARE_COLUMNS if wide else COMPARE_TERMINAL_COLUMNS),
+                 "edgecomp: run comparison", wide)
+    console.print(DOMINANCE_NOTE, highlight=False)
+
+
 def render_table(report: dict, console: Console, wide: bool = False) -> None:
     """Prints the artifact table, the status legend, which artifact to ship and the notes.
 
@@ -103,16 +139,7 @@ def render_table(report: dict, console: Console, wide: bool = False) -> None:
         return
     title = (f"edgecomp: {(report.get('plan') or {}).get('name', 'report')} "
              f"on {(report.get('target') or {}).get('name', cells.DASH)}")
-    table = artifact_table(report, ARTIFACT_COLUMNS if wide else TERMINAL_COLUMNS)
-    rendered = rich_table(table, title, None if wide else console.width)
-    if wide:
-        # Laid out at its natural width, printed line by line uncropped: the terminal wraps the lines.
-        natural = sum(column_widths(table, None)) + GAP * (len(table.columns) - 1)
-        for line in console.render_lines(rendered, console.options.update_width(max(console.width, natural)),
-                                         pad=False):
-            console.print(Segments([*line, Segment.line()]), crop=False, soft_wrap=True, end="")
-    else:
-        console.print(rendered)
+    _print_table(console, artifact_table(report, ARTIFACT_COLUMNS if wide else TERMINAL_COLUMNS), title, wide)
     legend = Text()
     for status, meaning in STATUS_LEGEND.items():
         legend.append(f"  {cells.status_label(status)}", style=STATUS_STYLES.get(status, ""))

@@ -14,6 +14,7 @@ import statistics
 import pytest
 
 from edgecomp.bench.metrics import artifact_efficiency, ratios_vs
+from edgecomp.report.recommend import recommend
 from edgecomp.report.schema import SCHEMA_VERSION
 
 
@@ -69,7 +70,8 @@ def derive(artifacts: list[dict]) -> list[dict]:
 
 
 def make_report(name: str, artifacts: list[dict], run_dir: str = "/runs/build") -> dict:
-    return {
+    """A report.json document around `artifacts`, with `recommended` worked out as the build does."""
+    report = {
         "schema_version": SCHEMA_VERSION, "edgecomp_version": "0.1.0", "created": "2026-11-24T12:00:00+00:00",
         "command": f"edgecomp build --target host --out {run_dir}", "run_dir": run_dir, "wall_seconds": 143.2,
         "plan": {"name": name, "model": "cnn-teacher",
@@ -96,8 +98,11 @@ def make_report(name: str, artifacts: list[dict], run_dir: str = "/runs/build") 
                    {"stage": "bench", "seconds": 24.9, "info": {"runs": 200}}],
         "keras": {"accuracy": 0.9114, "params": 482_730},
         "timing_floor_ms": latency_stats(latency_samples(0.012, seed=99)),
+        "gates": {},
         "artifacts": derive(artifacts),
     }
+    report["recommended"] = recommend(report)
+    return report
 
 
 def build_artifacts() -> list[dict]:
@@ -145,3 +150,17 @@ def build_run_dir(tmp_path, build_report):
 @pytest.fixture()
 def pruned_run_dir(tmp_path, pruned_report):
     return write_run(tmp_path / "pruned", copy.deepcopy(pruned_report))
+
+
+def measured_on_fewer_images(report: dict, images: int = 1_000) -> dict:
+    """The same report as if its test split and accuracy had `images` images (e.g. `test_limit`)."""
+    report["dataset"]["test"] = images
+    for artifact in report["artifacts"]:
+        artifact["accuracy_samples"] = images
+    return report
+
+
+@pytest.fixture()
+def pruned_report_1000(pruned_report) -> dict:
+    """The pruned run measured on a 1,000-image test split (accuracy on 1,000 images, not 10,000)."""
+    return measured_on_fewer_images(pruned_report)
