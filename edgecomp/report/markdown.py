@@ -15,6 +15,8 @@ from edgecomp.report.tables import (
     ratio_note,
     recommend_legend,
     stage_table,
+    table_notes,
+    TERMINAL_COLUMNS,
 )
 
 
@@ -23,6 +25,15 @@ def markdown_table(table: Table) -> str:
     lines = ["| " + " | ".join(table.header) + " |", "|" + "---|" * len(table.columns)]
     lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in table.cells]
     return "\n".join(lines)
+
+
+def summary_markdown(report: dict) -> str:
+    """The table `build` prints (its eight columns) and the notes under it, as markdown.
+
+    The README's example is this function's output on the committed default-build report
+    (benchmarks/default_build/run.py writes it; a test checks that they agree).
+    """
+    return markdown_table(artifact_table(report, TERMINAL_COLUMNS)) + "\n\n" + "\n\n".join(table_notes(report)) + "\n"
 
 
 def render_markdown(report: dict) -> str:
