@@ -44,7 +44,7 @@ def column_widths(table: Table, width: int | None) -> list[int]:
     """Each column's content width so that the table fits `width` characters (None: natural widths).
 
     Never-wrapped columns (numbers) get their widest cell; their headers wrap at a space only when
-    that is needed for the text columns to keep `TEXT_MIN_WIDTH`; text columns share what is left.
+    that lets the text columns (artifact names) be whole; text columns share what is left.
     """
     natural = [_natural(table, i, c) for i, c in enumerate(table.columns)]
     widths = [one_line for one_line, _ in natural]
@@ -53,9 +53,11 @@ def column_widths(table: Table, width: int | None) -> list[int]:
     fixed = [i for i, c in enumerate(table.columns) if c.no_wrap]
     flexible = [i for i in range(len(widths)) if i not in fixed]
     available = width - GAP * (len(widths) - 1)
-    # Wrap the headers that save the most first, until the text columns have their minimum.
+    # Wrap the headers that save the most first, until the text columns have their whole width
+    # (artifact names on one line), or at least their minimum.
+    text_wanted = sum(max(TEXT_MIN_WIDTH, widths[i]) for i in flexible)
     for i in sorted(fixed, key=lambda i: natural[i][1] - natural[i][0]):
-        if sum(widths[j] for j in fixed) + TEXT_MIN_WIDTH * len(flexible) <= available:
+        if sum(widths[j] for j in fixed) + text_wanted <= available:
             break
         widths[i] = natural[i][1]
     left = available - sum(widths[j] for j in fixed)
