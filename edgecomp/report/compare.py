@@ -19,7 +19,7 @@ from edgecomp.report.pareto import JOINT_TRADEOFF, LATENCY_TRADEOFF, SIZE_TRADEO
 from edgecomp.report.schema import READABLE_VERSIONS, SCHEMA_VERSION, upgrade
 from edgecomp.bench.metrics import EFFICIENCY_NOTE
 from edgecomp.report.recommend import MARK
-from edgecomp.report.tables import artifact_values, compare_table
+from edgecomp.report.tables import PROCESS_MEMORY_NOTE, artifact_values, compare_table
 
 
 class ReportError(EdgecompError):
@@ -159,6 +159,14 @@ DOMINANCE_NOTE = ("A variant is dominated when another one measured alike (same 
                   "them: it is never the one to deploy.")
 
 
+def compare_notes(rows: Sequence[dict]) -> list[str]:
+    """The sentences under a comparison table: dominance, the mark, the figures, an older report's memory."""
+    notes = [f"{DOMINANCE_NOTE} {MARK}: each run's artifact to ship (see its report).", EFFICIENCY_NOTE]
+    if any(row.get("memory_is_process") for row in rows):
+        notes.append(PROCESS_MEMORY_NOTE)
+    return notes
+
+
 def groups_note(rows: Sequence[dict]) -> Optional[str]:
     """The warning shown when the rows were not all measured alike, naming each group; else None."""
     groups = dict.fromkeys((row["group"], row["measured_on"]) for row in rows)
@@ -177,7 +185,8 @@ def compare_markdown(rows: Sequence[dict]) -> str:
     lines = ["# edgecomp: run comparison", "", *([f"**{warning}**", ""] if warning else []),
              markdown_table(compare_table(rows))]
     problems = [f"- `{row['run']}/{row['artifact']}`: {row['error']}" for row in rows if row.get("error")]
-    lines += ["", DOMINANCE_NOTE + f" {MARK}: each run's artifact to ship. " + EFFICIENCY_NOTE]
+    for note in compare_notes(rows):
+        lines += ["", note]
     if problems:
         lines += ["", "## Problems", *problems]
     return "\n".join(lines) + "\n"
@@ -224,7 +233,7 @@ def compare_html(rows: Sequence[dict]) -> str:
     warning = groups_note(rows)
     body = ["<h1>edgecomp: run comparison</h1>", *([f"<p><b>{escape(warning)}</b></p>"] if warning else []),
             html_table(compare_table(rows)),
-            f"<p class=\"meta\">{escape(DOMINANCE_NOTE)}</p>", "<h2>Plots</h2>"]
+            *[f"<p class=\"meta\">{escape(note)}</p>" for note in compare_notes(rows)], "<h2>Plots</h2>"]
     for target in targets:
         members = [i for i, r in enumerate(rows) if str(r["target"]) == target]
         group, group_labels = [points[i] for i in members], [labels[i] for i in members]

@@ -117,14 +117,15 @@ def render_comparison(rows: list[dict], console: Console, wide: bool = False) ->
 
     A comparison of rows measured on different targets, test sets or sample counts starts with a warning.
     """
-    from edgecomp.report.compare import DOMINANCE_NOTE, groups_note
+    from edgecomp.report.compare import compare_notes, groups_note
 
     warning = groups_note(rows)
     if warning:
         console.print(warning, style="bold yellow", highlight=False)
     _print_table(console, compare_table(rows, COMPARE_COLUMNS if wide else COMPARE_TERMINAL_COLUMNS),
                  "edgecomp: run comparison", wide)
-    console.print(DOMINANCE_NOTE, highlight=False)
+    for note in compare_notes(rows):
+        console.print(note, highlight=False)
 
 
 def render_table(report: dict, console: Console, wide: bool = False) -> None:
