@@ -41,13 +41,13 @@ def recommend(report: dict, gates: Optional[dict] = None) -> dict:
     Returns:
         {"name": artifact name or None, "rule": "gates" | "within_1pt", "reason": one sentence}.
     """
-    from edgecomp.report.gates import _bound_violations
+    from edgecomp.report.gates import bound_violations
 
     gates = {key: value for key, value in (gates if gates is not None else report.get("gates") or {}).items()
              if key in GATE_KEYS and value is not None}
     candidates = _candidates(report)
     if gates:
-        passing = [a for a in candidates if not _bound_violations(a["name"], a, gates.get("max_size_mb"),
+        passing = [a for a in candidates if not bound_violations(a["name"], a, gates.get("max_size_mb"),
                                                                    gates.get("max_latency_ms"),
                                                                    gates.get("min_accuracy"))]
         bounds = ", ".join(f"--{key.replace('_', '-')} {value:g}" for key, value in gates.items())

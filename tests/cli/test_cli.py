@@ -32,6 +32,12 @@ def test_help_for_every_command(command):
     assert "Usage" in result.output
 
 
+@pytest.mark.parametrize("command", [["build"], ["bench"], ["report"]])
+def test_wide_table_option_on_build_bench_and_report(command):
+    result = runner.invoke(app, command + ["--help"], env={"COLUMNS": "160"})
+    assert result.exit_code == 0 and "--wide" in result.output
+
+
 def test_version():
     result = runner.invoke(app, ["--version"])
     assert result.exit_code == 0
