@@ -44,8 +44,11 @@ def keras_accuracy(model, data) -> float:
     return float(np.mean(logits.argmax(-1) == data.y_test))
 
 
-def run_build(plan: Plan, run_dir: Path, target: Target, command: str = "") -> dict:
-    """Runs the whole plan and returns the report (also written to `run_dir`)."""
+def run_build(plan: Plan, run_dir: Path, target: Target, command: str = "", gates: Optional[dict] = None) -> dict:
+    """Runs the whole plan and returns the report (also written to `run_dir`).
+
+    `gates` (the command's quality gates) are recorded and pick the recommended artifact.
+    """
     from edgecomp.artifacts import bench_artifacts, export_artifacts
     from edgecomp.export.quant_artifacts import describe_deployables
     from edgecomp.report.assemble import assemble_report, write_reports
@@ -67,7 +70,7 @@ def run_build(plan: Plan, run_dir: Path, target: Target, command: str = "") -> d
     report = assemble_report(
         plan=plan, data=data, run_dir=run_dir, stages=stage_records, keras_info=keras_info,
         artifacts=artifacts, timing_floor=floor, target=target, target_facts=target_facts, command=command,
-        wall_seconds=time.perf_counter() - started,
+        wall_seconds=time.perf_counter() - started, gates=gates,
     )
     write_reports(report, run_dir)
     return report

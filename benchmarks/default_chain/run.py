@@ -23,6 +23,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(ROOT))
 
+from edgecomp.bench.metrics import EFFICIENCY_NOTE, efficiency  # noqa: E402
 from edgecomp.config import DEFAULT_STAGES, PTQ_ONLY_STAGES  # noqa: E402
 
 PLANS = {"ptq-only": PTQ_ONLY_STAGES, "default-chain": DEFAULT_STAGES}
@@ -45,6 +46,11 @@ def row(plan: str, a: dict) -> dict:
             "p90_ms": latency.get("p90"), "acc_per_mb": a.get("acc_per_mb"), "acc_per_ms": a.get("acc_per_ms")}
 
 
+def with_efficiency(r: dict) -> dict:
+    """The row with acc/MB and acc/ms recomputed in percent (results.json before report schema 2: a fraction)."""
+    return {**r, **efficiency(r.get("accuracy"), r.get("size_bytes"), r.get("gzip_bytes"), r.get("p50_ms"))}
+
+
 def fmt(value, spec: str) -> str:
     return "—" if value is None else format(value, spec)
 
@@ -58,7 +64,7 @@ def render(results: dict) -> str:
     lines += [f"- **{name}**: `{json.dumps(stages)}`" for name, stages in results["plans"].items()]
     lines += ["", "| plan | artifact | status | params | accuracy | size | gzip | zeros in file | p50 ms | "
               "acc/MB (raw) | acc/ms |", "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for r in results["rows"]:
+    for r in map(with_efficiency, results["rows"]):
         lines.append(
             f"| {r['plan']} | {r['artifact']} | {r['status']} | {fmt(r['params'], ',')} | "
             f"{fmt(r['accuracy'] and 100 * r['accuracy'], '.2f')}% | {fmt(r['size_bytes'], ',')} B | "
@@ -66,10 +72,11 @@ def render(results: dict) -> str:
             f"{fmt(r['acc_per_mb'], '.2f')} | {fmt(r['acc_per_ms'], '.1f')} |")
     lines += ["", "Deployable int8 artifact of each plan:", ""]
     for plan, best in results["deployable"].items():
+        best = with_efficiency(best)
         lines.append(f"- {plan}: `{best['artifact']}` {100 * best['accuracy']:.2f}%, {best['size_bytes']:,} B raw, "
                      f"{best['gzip_bytes']:,} B gzip, p50 {best['p50_ms']:.4f} ms, {best['acc_per_mb']:.2f} acc/MB")
     versions = ", ".join(f"{k} {v}" for k, v in results["versions"].items() if v)
-    lines += ["", f"Versions: {versions}.", ""]
+    lines += ["", EFFICIENCY_NOTE, "", f"Versions: {versions}.", ""]
     return "\n".join(lines)
 
 

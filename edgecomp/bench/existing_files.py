@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Optional
 
 from edgecomp.artifacts import bench_artifacts
 from edgecomp.config import BenchConfig, Plan
@@ -42,8 +43,11 @@ def describe_file(path: Path) -> ArtifactRecord:
 
 
 def run_bench(paths: list[Path], dataset: str, target, settings: BenchConfig, run_dir: Path,
-              command: str = "") -> dict:
-    """Benchmarks each file on the target and writes report.json / report.md in `run_dir`."""
+              command: str = "", gates: Optional[dict] = None) -> dict:
+    """Benchmarks each file on the target and writes report.json / report.md in `run_dir`.
+
+    `gates` (the command's quality gates) are recorded and pick the recommended artifact.
+    """
     from edgecomp.report.assemble import assemble_report, write_reports
 
     started = time.perf_counter()
@@ -57,7 +61,7 @@ def run_bench(paths: list[Path], dataset: str, target, settings: BenchConfig, ru
     report = assemble_report(plan=plan, data=data, run_dir=run_dir, stages=[],
                              keras_info={"accuracy": None, "params": None}, artifacts=artifacts,
                              timing_floor=floor, target=target, target_facts=target_facts, command=command,
-                             wall_seconds=time.perf_counter() - started)
+                             wall_seconds=time.perf_counter() - started, gates=gates)
     write_reports(report, run_dir)
     return report
 

@@ -1,4 +1,8 @@
-"""Efficiency figures derived from measured numbers: accuracy per MB and per ms, ratios vs float32."""
+"""Efficiency figures derived from measured numbers: accuracy per MB and per ms, ratios vs float32.
+
+The efficiency figures are defined here once (`EFFICIENCY_DEFINITIONS`); the README, the report legend
+and every renderer use these words and `efficiency()`'s numbers.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,44 @@ from typing import Optional
 
 BYTES_PER_MB = 1e6  # reports use decimal megabytes; the schema says so
 
+# Field -> the one sentence that defines it (the legend and the README print these).
+EFFICIENCY_DEFINITIONS = {
+    "acc_per_mb": "acc/MB: accuracy in percent per MB of file.",
+    "acc_per_gzip_mb": "acc/gzip MB: accuracy in percent per MB of the gzipped file.",
+    "acc_per_ms": "acc/ms: accuracy in percent per ms of latency p50.",
+}
+EFFICIENCY_NOTE = " ".join(EFFICIENCY_DEFINITIONS.values()) + " MB = 10^6 bytes."
 
-def efficiency(accuracy: Optional[float], size_bytes: Optional[int], p50_ms: Optional[float]) -> dict:
-    """acc_per_mb = accuracy / (size / 1e6); acc_per_ms = accuracy / latency p50 (ms)."""
+
+def efficiency(accuracy: Optional[float], size_bytes: Optional[int], gzip_bytes: Optional[int],
+               p50_ms: Optional[float]) -> dict:
+    """Accuracy in percent per MB (raw and gzipped file) and per ms of latency p50.
+
+    Args:
+        accuracy: Top-1 accuracy as a fraction (0..1), as report.json stores it.
+        size_bytes: The file's size in bytes.
+        gzip_bytes: The gzipped file's size in bytes.
+        p50_ms: Latency p50 in ms.
+
+    Returns:
+        {"acc_per_mb", "acc_per_gzip_mb", "acc_per_ms"}; None where an input is missing or zero.
+    """
+    percent = None if accuracy is None else 100.0 * accuracy
+
+    def per(amount: Optional[float]) -> Optional[float]:
+        return percent / amount if percent is not None and amount else None
+
     return {
-        "acc_per_mb": accuracy / (size_bytes / BYTES_PER_MB) if accuracy is not None and size_bytes else None,
-        "acc_per_ms": accuracy / p50_ms if accuracy is not None and p50_ms else None,
+        "acc_per_mb": per(size_bytes / BYTES_PER_MB if size_bytes else None),
+        "acc_per_gzip_mb": per(gzip_bytes / BYTES_PER_MB if gzip_bytes else None),
+        "acc_per_ms": per(p50_ms),
     }
+
+
+def artifact_efficiency(artifact: dict) -> dict:
+    """`efficiency()` of one report.json artifact entry."""
+    return efficiency(artifact.get("accuracy"), artifact.get("size_bytes"), artifact.get("gzip_bytes"),
+                      (artifact.get("latency_ms") or {}).get("p50"))
 
 
 def ratios_vs(baseline: dict, artifact: dict) -> Optional[dict]:

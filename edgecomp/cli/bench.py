@@ -13,7 +13,7 @@ from edgecomp.cli.common import (
     resolve_target,
 )
 from edgecomp.cli.report import (
-    GATE_SCOPE_OPTION, MAX_LATENCY_OPTION, MAX_SIZE_OPTION, MIN_ACCURACY_OPTION, GateScope,
+    GATE_SCOPE_OPTION, MAX_LATENCY_OPTION, MAX_SIZE_OPTION, MIN_ACCURACY_OPTION, WIDE_OPTION, GateScope,
 )
 from edgecomp.report.gates import raise_for_gates, validate_gates
 
@@ -39,6 +39,7 @@ def bench_command(
     min_accuracy: Optional[float] = MIN_ACCURACY_OPTION,
     gate_scope: GateScope = GATE_SCOPE_OPTION,
     verbose: bool = VERBOSE_OPTION,
+    wide: bool = WIDE_OPTION,
 ) -> None:
     """Measure latency, memory, size and accuracy of existing model files on a target."""
     from edgecomp.verbosity import set_verbose
@@ -54,10 +55,11 @@ def bench_command(
                            accuracy_samples=accuracy_samples)
     gates = {"max_size_mb": max_size_mb, "max_latency_ms": max_latency_ms, "min_accuracy": min_accuracy}
     validate_gates(**gates)
-    report = run_bench(artifacts, dataset, device, settings, out, command=invoked_command())
+    report = run_bench(artifacts, dataset, device, settings, out, command=invoked_command(),
+                       gates={**gates, "scope": gate_scope.value})
     if as_json:
         typer.echo(json.dumps(report))
     else:
-        print_summary(report)
+        print_summary(report, wide=wide)
     raise_for_failed_artifacts(report)  # exit 1 before a gate's exit 3: a failure is not a quality verdict
     raise_for_gates(report, scope=gate_scope.value, **gates)

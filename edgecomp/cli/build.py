@@ -14,7 +14,7 @@ from edgecomp.cli.common import (
     resolve_target,
 )
 from edgecomp.cli.report import (
-    GATE_SCOPE_OPTION, MAX_LATENCY_OPTION, MAX_SIZE_OPTION, MIN_ACCURACY_OPTION, GateScope,
+    GATE_SCOPE_OPTION, MAX_LATENCY_OPTION, MAX_SIZE_OPTION, MIN_ACCURACY_OPTION, WIDE_OPTION, GateScope,
 )
 from edgecomp.report.gates import raise_for_gates, validate_gates
 
@@ -65,6 +65,7 @@ def build_command(
     min_accuracy: Optional[float] = MIN_ACCURACY_OPTION,
     gate_scope: GateScope = GATE_SCOPE_OPTION,
     verbose: bool = VERBOSE_OPTION,
+    wide: bool = WIDE_OPTION,
 ) -> None:
     """Train or load, compress, export, check and benchmark a model; write the report."""
     from edgecomp.verbosity import set_verbose
@@ -80,11 +81,12 @@ def build_command(
     device = resolve_target(target, host=host, port=port, user=user, key=key, serial=serial)
     if "threads" not in plan.bench.model_fields_set:
         plan.bench.threads = device.profile.threads  # the device profile's default, recorded in the plan
-    report = run_build(plan, run_dir, device, command=invoked_command())
+    report = run_build(plan, run_dir, device, command=invoked_command(),
+                       gates={**gates, "scope": gate_scope.value})
     if as_json:
         typer.echo(json.dumps(report))
     else:
-        print_summary(report)
+        print_summary(report, wide=wide)
     raise_for_float_parity(report)
     raise_for_failed_artifacts(report)  # exit 1 before a gate's exit 3: a failure is not a quality verdict
     raise_for_gates(report, scope=gate_scope.value, **gates)

@@ -26,16 +26,40 @@ class GateScope(str, Enum):
     any = "any"
 
 
+WIDE_OPTION = typer.Option(False, "--wide", help="Terminal table: every column (the report files always have "
+                                                         "every field) instead of the eight that fit 100 columns.")
 GATE_SCOPE_OPTION = typer.Option(GateScope.every, "--gate-scope",
                                  help="every: each artifact must pass (failed ones count as misses); "
                                       "any: one ok artifact passing every gate is enough. Exit code 3 on a miss.")
 
 
 class ReportFormat(str, Enum):
+    table = "table"
     md = "md"
     html = "html"
     csv = "csv"
     json = "json"
+
+
+def render_terminal(reports: list[dict], labels: list[str], wide: bool) -> str:
+    """The terminal table of one run (as `build` prints it) or of a comparison, as text for stdout."""
+    import io
+    import shutil
+
+    from rich.console import Console
+
+    from edgecomp.report.terminal import render_comparison, render_table
+
+    # A terminal's own width; piped, the width the default table is made for.
+    console = Console(highlight=False, width=shutil.get_terminal_size((100, 24)).columns, record=True,
+                      file=io.StringIO(), color_system=None)
+    if len(reports) == 1:
+        render_table(reports[0], console, wide=wide)
+    else:
+        from edgecomp.report.compare import compare_runs
+
+        render_comparison(compare_runs(reports, labels), console, wide=wide)
+    return console.export_text()
 
 
 def render_one(report: dict, report_format: ReportFormat) -> str:
@@ -76,13 +100,15 @@ def _gate_violations(reports: list[dict], labels: list[str], gates: dict) -> lis
 @handle_errors
 def report_command(
     run_dirs: list[Path] = typer.Argument(..., help="Run folder(s) holding report.json; two or more are compared."),
-    report_format: ReportFormat = typer.Option(ReportFormat.md, "--format", "-f", help="Output format."),
+    report_format: ReportFormat = typer.Option(
+        ReportFormat.md, "--format", "-f", help="Output format (table: the terminal table `build` prints)."),
     output: Optional[Path] = typer.Option(
         None, "--output", "-o", help="File to write (default: stdout; for the html of one run, RUN_DIR/report.html)."),
     max_size_mb: Optional[float] = MAX_SIZE_OPTION,
     max_latency_ms: Optional[float] = MAX_LATENCY_OPTION,
     min_accuracy: Optional[float] = MIN_ACCURACY_OPTION,
     gate_scope: GateScope = GATE_SCOPE_OPTION,
+    wide: bool = WIDE_OPTION,
 ) -> None:
     """Re-render a run's report (md, html, csv, json), or compare several runs; optionally check gates."""
     from edgecomp.errors import QualityGateError, UsageError
@@ -93,6 +119,8 @@ def report_command(
 
     gates = {"max_size_mb": max_size_mb, "max_latency_ms": max_latency_ms, "min_accuracy": min_accuracy}
     validate_gates(**gates)
+    if wide and report_format is not ReportFormat.table:
+        raise UsageError(f"--wide is for --format table; the {report_format.value} output always has every field.")
     reports = [load_report(run_dir) for run_dir in run_dirs]
     # The folder as the user named it labels the run; report.json's run_dir may be another machine's path.
     labels = [path.parent.name if path.suffix == ".json" else path.name for path in run_dirs]
@@ -105,8 +133,12 @@ def report_command(
     else:
         if report_format is ReportFormat.html and output is None:
             raise UsageError("a comparison page needs a file: add --output comparison.html.")
-        content = render_one(reports[0], report_format) if len(reports) == 1 else render_many(
-            reports, labels, report_format)
+        if report_format is ReportFormat.table:
+            content = render_terminal(reports, labels, wide)
+        elif len(reports) == 1:
+            content = render_one(reports[0], report_format)
+        else:
+            content = render_many(reports, labels, report_format)
         if output is None:
             typer.echo(content, nl=False)
         else:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Optional
 
 import edgecomp
-from edgecomp.bench.metrics import efficiency, ratios_vs
+from edgecomp.bench.metrics import artifact_efficiency, ratios_vs
 from edgecomp.export.files import write_bytes_atomically
 from edgecomp.records import ArtifactRecord
 from edgecomp.report.schema import SCHEMA_VERSION
@@ -39,8 +39,7 @@ def artifact_entries(records: list[ArtifactRecord]) -> list[dict]:
     baselines = {a["format"]: a for a in reversed(artifacts) if a["precision"] == "float32"}
     baselines.update({a["format"]: a for a in artifacts if a.get("role") == "original"})
     for artifact in artifacts:
-        p50 = artifact.get("latency_ms", {}).get("p50") if artifact.get("latency_ms") else None
-        artifact.update(efficiency(artifact.get("accuracy"), artifact.get("size_bytes"), p50))
+        artifact.update(artifact_efficiency(artifact))
         baseline = baselines.get(artifact["format"])
         artifact["vs_float32"] = ratios_vs(baseline, artifact) if baseline else None
     return artifacts
@@ -48,11 +47,15 @@ def artifact_entries(records: list[ArtifactRecord]) -> list[dict]:
 
 def assemble_report(*, plan, data, run_dir: Path, stages: list[dict], keras_info: dict,
                     artifacts: list[ArtifactRecord], timing_floor: Optional[dict], target, target_facts: dict,
-                    command: str, wall_seconds: float) -> dict:
-    """The report.json document of a build or a bench (see `edgecomp.report.schema`)."""
-    from edgecomp.adapters.host import host_facts
+                    command: str, wall_seconds: float, gates: Optional[dict] = None) -> dict:
+    """The report.json document of a build or a bench (see `edgecomp.report.schema`).
 
-    return {
+    `gates` are the quality gates the command was given; they decide the recommended artifact.
+    """
+    from edgecomp.adapters.host import host_facts
+    from edgecomp.report.recommend import recommend
+
+    report = {
         "schema_version": SCHEMA_VERSION,
         "edgecomp_version": edgecomp.__version__,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -67,8 +70,11 @@ def assemble_report(*, plan, data, run_dir: Path, stages: list[dict], keras_info
         "stages": stages,
         "keras": keras_info,
         "timing_floor_ms": timing_floor,
+        "gates": dict(gates or {}),
         "artifacts": artifact_entries(artifacts),
     }
+    report["recommended"] = recommend(report)
+    return report
 
 
 def write_reports(report: dict, run_dir: Path) -> None:

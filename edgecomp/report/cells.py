@@ -48,3 +48,8 @@ def ratio(value: Optional[float]) -> str:
 
 def points(delta: Optional[float]) -> str:
     return DASH if delta is None else f"{100 * delta:+.2f} pt"
+
+
+def efficiency(value: Optional[float]) -> str:
+    """Accuracy in percent per MB or per ms (see `edgecomp.bench.metrics`), one decimal."""
+    return DASH if value is None else f"{value:.1f}"

@@ -1,7 +1,9 @@
-"""Several runs side by side: one row per (run, artifact), dominated variants marked; md/csv/json/html.
+"""Several runs side by side: one row per (run, artifact), dominated variants marked; md/csv/json/html/table.
 
-Dominance is judged among the rows measured on the same target (a Raspberry Pi's latencies are not
-comparable with the host's), on accuracy (up), size (down) and latency p50 (down) together.
+Rows are grouped by what their numbers were measured on: the target (a Raspberry Pi's latencies are
+not comparable with the host's), the test set and the number of accuracy samples (92.1% on 1,000
+images is not 92.0% on 10,000). Dominance, on accuracy (up), size (down) and latency p50 (down)
+together, is judged only within a group, and every format flags a comparison of several groups.
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ from typing import Optional, Sequence
 
 from edgecomp.errors import EdgecompError
 from edgecomp.report.pareto import JOINT_TRADEOFF, LATENCY_TRADEOFF, SIZE_TRADEOFF, dominated_by, objective_vector
-from edgecomp.report.schema import SCHEMA_VERSION
-from edgecomp.report.tables import artifact_values, compare_table
+from edgecomp.report.schema import READABLE_VERSIONS, SCHEMA_VERSION, upgrade
+from edgecomp.bench.metrics import EFFICIENCY_NOTE
+from edgecomp.report.recommend import MARK
+from edgecomp.report.tables import PROCESS_MEMORY_NOTE, artifact_values, compare_table
 
 
 class ReportError(EdgecompError):
@@ -42,13 +46,14 @@ def load_report(run_dir: Path) -> dict:
         raise ReportError(f"{path} is not an edgecomp report (no 'artifacts' list); "
                           "re-run the build or bench that wrote it.")
     version = report.get("schema_version")
-    if version != SCHEMA_VERSION:
-        raise ReportError(f"{path} has report schema version {version!r}; this edgecomp reads version "
-                          f"{SCHEMA_VERSION}. Re-render it with the edgecomp that wrote it, or re-run it.")
+    if version not in READABLE_VERSIONS:
+        raise ReportError(f"{path} has report schema version {version!r}; this edgecomp reads versions "
+                          f"{', '.join(map(str, READABLE_VERSIONS))}. Re-render it with the edgecomp that wrote "
+                          "it, or re-run it.")
     for index, artifact in enumerate(report["artifacts"]):
         if not isinstance(artifact, dict) or "name" not in artifact or "status" not in artifact:
             raise ReportError(f"{path}: artifact #{index} has no name or status; re-run the build that wrote it.")
-    return report
+    return upgrade(report)
 
 
 def run_label(report: dict) -> str:
@@ -67,68 +72,130 @@ def _unique(labels: list[str]) -> list[str]:
 
 
 # What a comparison row takes from each artifact (see `edgecomp.report.tables.artifact_values`).
-ROW_ARTIFACT_KEYS = ["artifact", "status", "format", "precision", "size_bytes", "gzip_bytes", "accuracy", "p50_ms",
-                     "p90_ms", "model_peak_mb", "acc_per_mb", "acc_per_ms", "error"]
+ROW_ARTIFACT_KEYS = ["artifact", "status", "format", "precision", "size_bytes", "gzip_bytes", "accuracy",
+                     "accuracy_samples", "p50_ms", "p90_ms", "model_memory_mb", "memory_is_process", "acc_per_mb",
+                     "acc_per_gzip_mb", "acc_per_ms", "error"]
+
+
+def measured_on(report: dict, artifact: dict) -> tuple:
+    """What a row's numbers are comparable under: (target, dataset, source, test split size, accuracy samples).
+
+    Accuracies on different test sets or sample counts, and latencies on different targets, are not
+    comparable. A failed artifact has no sample count and takes its run's.
+    """
+    dataset = report.get("dataset") or {}
+    samples = artifact.get("accuracy_samples")
+    if samples is None:
+        samples = next((a.get("accuracy_samples") for a in report.get("artifacts") or []
+                        if a.get("accuracy_samples") is not None), dataset.get("test"))
+    return ((report.get("target") or {}).get("name"), dataset.get("name"), dataset.get("source"), dataset.get("test"),
+            samples)
+
+
+def describe_group(key: tuple) -> str:
+    """A comparability key in words: "host, fashion_mnist (10,000 test images, /path), accuracy on 10,000"."""
+    target, name, source, test, samples = key
+    count = (lambda n: "?" if n is None else f"{n:,}")
+    return (f"target {target}, {name} ({count(test)} test images from {source}), "
+            f"accuracy on {count(samples)} images")
+
+
+def _group_label(index: int) -> str:
+    return chr(ord("A") + index) if index < 26 else f"G{index + 1}"
 
 
 def compare_runs(reports: Sequence[dict], labels: Optional[Sequence[str]] = None) -> list[dict]:
-    """One row per artifact of every run, with dominance marked across runs on the same target.
+    """One row per artifact of every run, dominance marked only among rows measured alike.
+
+    Rows are grouped by `measured_on` (target, test set, accuracy sample count); a variant is only
+    ever dominated by one of its own group.
 
     Args:
         reports: report.json documents.
         labels: A name per run [its run folder's name; repeated names get #2, #3].
 
     Returns:
-        Row dicts with run, plan, target, artifact, status, format, precision, size_bytes, gzip_bytes,
-        accuracy, p50_ms, p90_ms, model_peak_mb, acc_per_mb, acc_per_ms, error, and
-        `dominated` (bool, or None when the row has no numbers): another variant on the same target is
-        at least as accurate, small and fast, and better on one; `dominated_by` names it as
+        Row dicts with run, plan, target, the `ROW_ARTIFACT_KEYS`, `group` ("A", "B", ...: rows of one
+        letter are comparable), `measured_on` (the group in words), `recommended` (the run's artifact to
+        ship), and `dominated` (bool, or None when the row has no numbers): another variant of the same
+        group is at least as accurate, small and fast, and better on one; `dominated_by` names it as
         "run/artifact"; `dominated_size` / `dominated_latency` do the same per two-way trade-off.
     """
+    from edgecomp.report.recommend import recommended_of
+
     labels = _unique(list(labels) if labels is not None else [run_label(r) for r in reports])
-    rows, points = [], []
+    rows, points, keys = [], [], []
     for label, report in zip(labels, reports):
+        picked = recommended_of(report).get("name")
         for artifact in report.get("artifacts") or []:
             values = artifact_values(artifact)
             rows.append({"run": label, "plan": (report.get("plan") or {}).get("name"),
                          "target": (report.get("target") or {}).get("name"),
-                         **{key: values[key] for key in ROW_ARTIFACT_KEYS}})
+                         **{key: values[key] for key in ROW_ARTIFACT_KEYS},
+                         "recommended": picked is not None and artifact.get("name") == picked})
             points.append(artifact)
-    for target in dict.fromkeys(row["target"] for row in rows):
-        members = [i for i, row in enumerate(rows) if row["target"] == target]
+            keys.append(measured_on(report, artifact))
+    groups = list(dict.fromkeys(keys))
+    for row, key in zip(rows, keys):
+        row["group"], row["measured_on"] = _group_label(groups.index(key)), describe_group(key)
+    for key in groups:
+        members = [i for i, other in enumerate(keys) if other == key]
         group = [points[i] for i in members]
-        for key, tradeoff in [("dominated", JOINT_TRADEOFF), ("dominated_size", SIZE_TRADEOFF),
-                              ("dominated_latency", LATENCY_TRADEOFF)]:
+        for field, tradeoff in [("dominated", JOINT_TRADEOFF), ("dominated_size", SIZE_TRADEOFF),
+                                ("dominated_latency", LATENCY_TRADEOFF)]:
             winners = dominated_by(group, **tradeoff)
             for local, index in enumerate(members):
                 row, winner = rows[index], winners[local]
                 placed = objective_vector(group[local], tradeoff["maximize"], tradeoff["minimize"]) is not None
-                row[key] = (winner is not None) if placed else None
-                if key == "dominated":
+                row[field] = (winner is not None) if placed else None
+                if field == "dominated":
                     row["dominated_by"] = (f"{rows[members[winner]]['run']}/{rows[members[winner]]['artifact']}"
                                            if winner is not None else None)
     return rows
 
 
-DOMINANCE_NOTE = ("A variant is dominated when another one measured on the same target is at least as accurate, "
-                  "as small and as fast (p50), and better on one of them: it is never the one to deploy.")
+DOMINANCE_NOTE = ("A variant is dominated when another one measured alike (same target, test set and accuracy "
+                  "sample count) is at least as accurate, as small and as fast (p50), and better on one of "
+                  "them: it is never the one to deploy.")
+
+
+def compare_notes(rows: Sequence[dict]) -> list[str]:
+    """The sentences under a comparison table: dominance, the mark, the figures, an older report's memory."""
+    notes = [f"{DOMINANCE_NOTE} {MARK}: each run's artifact to ship (see its report).", EFFICIENCY_NOTE]
+    if any(row.get("memory_is_process") for row in rows):
+        notes.append(PROCESS_MEMORY_NOTE)
+    return notes
+
+
+def groups_note(rows: Sequence[dict]) -> Optional[str]:
+    """The warning shown when the rows were not all measured alike, naming each group; else None."""
+    groups = dict.fromkeys((row["group"], row["measured_on"]) for row in rows)
+    if len(groups) < 2:
+        return None
+    listed = "; ".join(f"{label} = {words}" for label, words in groups)
+    return (f"NOT ALL COMPARABLE: these runs were measured on different targets, test sets or accuracy sample "
+            f"counts ({listed}). Compare rows within one group only; dominance is judged within a group.")
 
 
 def compare_markdown(rows: Sequence[dict]) -> str:
     """The comparison as a markdown table with the dominance note."""
     from edgecomp.report.markdown import markdown_table
 
-    lines = ["# edgecomp: run comparison", "", markdown_table(compare_table(rows))]
+    warning = groups_note(rows)
+    lines = ["# edgecomp: run comparison", "", *([f"**{warning}**", ""] if warning else []),
+             markdown_table(compare_table(rows))]
     problems = [f"- `{row['run']}/{row['artifact']}`: {row['error']}" for row in rows if row.get("error")]
-    lines += ["", DOMINANCE_NOTE + " MB = 10^6 bytes."]
+    for note in compare_notes(rows):
+        lines += ["", note]
     if problems:
         lines += ["", "## Problems", *problems]
     return "\n".join(lines) + "\n"
 
 
-CSV_FIELDS = ["run", "plan", "target", "artifact", "status", "format", "precision", "size_bytes", "gzip_bytes",
-              "accuracy", "p50_ms", "p90_ms", "model_peak_mb", "acc_per_mb", "acc_per_ms", "dominated", "dominated_by",
-              "dominated_size", "dominated_latency", "error"]
+CSV_FIELDS = ["run", "plan", "target", "group", "measured_on", "artifact", "recommended", "status", "format",
+              "precision", "size_bytes", "gzip_bytes", "accuracy", "accuracy_samples", "p50_ms", "p90_ms",
+              "model_memory_mb", "memory_is_process", "acc_per_mb", "acc_per_gzip_mb", "acc_per_ms", "dominated",
+              "dominated_by", "dominated_size", "dominated_latency", "error"]
 
 
 def compare_csv(rows: Sequence[dict]) -> str:
@@ -142,8 +209,14 @@ def compare_csv(rows: Sequence[dict]) -> str:
 
 
 def compare_json(rows: Sequence[dict]) -> str:
-    """The rows as a JSON document: {"schema_version", "rows": [...]}."""
-    return json.dumps({"schema_version": SCHEMA_VERSION, "rows": list(rows)}, indent=2) + "\n"
+    """The rows as a JSON document: {"schema_version", "comparable", "groups", "warning", "rows": [...]}.
+
+    `comparable` is false when the rows were measured on different targets, test sets or sample counts;
+    `groups` maps each group letter to what it was measured on.
+    """
+    groups = {row["group"]: row["measured_on"] for row in rows}
+    return json.dumps({"schema_version": SCHEMA_VERSION, "comparable": len(groups) < 2, "groups": groups,
+                       "warning": groups_note(rows), "rows": list(rows)}, indent=2) + "\n"
 
 
 def compare_html(rows: Sequence[dict]) -> str:
@@ -156,9 +229,11 @@ def compare_html(rows: Sequence[dict]) -> str:
     points = [{"name": f"{r['run']}/{r['artifact']}", "status": r["status"], "accuracy": r["accuracy"],
                "size_bytes": r["size_bytes"], "latency_ms": {"p50": r["p50_ms"]}} for r in rows]
     labels = [p["name"] for p in points]
-    targets = sorted({str(r["target"]) for r in rows})
-    body = ["<h1>edgecomp: run comparison</h1>", html_table(compare_table(rows)),
-            f"<p class=\"meta\">{escape(DOMINANCE_NOTE)}</p>", "<h2>Plots</h2>"]
+    targets = sorted({str(r["target"]) for r in rows})  # plots per target; the table's groups say what compares
+    warning = groups_note(rows)
+    body = ["<h1>edgecomp: run comparison</h1>", *([f"<p><b>{escape(warning)}</b></p>"] if warning else []),
+            html_table(compare_table(rows)),
+            *[f"<p class=\"meta\">{escape(note)}</p>" for note in compare_notes(rows)], "<h2>Plots</h2>"]
     for target in targets:
         members = [i for i, r in enumerate(rows) if str(r["target"]) == target]
         group, group_labels = [points[i] for i in members], [labels[i] for i in members]

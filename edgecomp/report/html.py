@@ -19,9 +19,8 @@ from edgecomp.report.tables import (
     artifact_table,
     deployment_table,
     parity_table,
-    ratio_note,
     stage_table,
-    timing_floor_note,
+    table_notes,
 )
 
 CSS = """
@@ -137,7 +136,7 @@ def render_html(report: dict, plots: Optional[dict[str, bytes]] = None) -> str:
     keras = report.get("keras") or {}
     dataset = report.get("dataset") or {}
     title = f"edgecomp report: {plan.get('name', 'run')}"
-    notes = [ratio_note()] + [n for n in [timing_floor_note(report)] if n]
+    notes = table_notes(report)
     body = [
         f"<h1>{escape(title)}</h1>",
         f"<p class=\"meta\">Created {shown(report.get('created'))} by edgecomp "

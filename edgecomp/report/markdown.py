@@ -6,7 +6,18 @@ import json
 
 from edgecomp.report import cells
 from edgecomp.report.schema import STATUS_LEGEND
-from edgecomp.report.tables import Table, artifact_table, deployment_table, parity_table, ratio_note, stage_table
+from edgecomp.report.tables import (
+    Table,
+    artifact_table,
+    deployment_table,
+    memory_note,
+    parity_table,
+    ratio_note,
+    recommend_legend,
+    stage_table,
+    table_notes,
+    TERMINAL_COLUMNS,
+)
 
 
 def markdown_table(table: Table) -> str:
@@ -14,6 +25,15 @@ def markdown_table(table: Table) -> str:
     lines = ["| " + " | ".join(table.header) + " |", "|" + "---|" * len(table.columns)]
     lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in table.cells]
     return "\n".join(lines)
+
+
+def summary_markdown(report: dict) -> str:
+    """The table `build` prints (its eight columns) and the notes under it, as markdown.
+
+    The README's example is this function's output on the committed default-build report
+    (benchmarks/default_build/run.py writes it; a test checks that they agree).
+    """
+    return markdown_table(artifact_table(report, TERMINAL_COLUMNS)) + "\n\n" + "\n\n".join(table_notes(report)) + "\n"
 
 
 def render_markdown(report: dict) -> str:
@@ -34,7 +54,10 @@ def render_markdown(report: dict) -> str:
         "Accuracy is measured through each artifact on the test images; latency is one image per "
         f"invocation with {report['plan']['bench']['threads']} thread(s). The runner's own timing floor "
         f"(a trivial model, same run) is p50 {cells.ms(floor.get('p50'))} ms. " + ratio_note(),
+        recommend_legend(report),
     ]
+    if memory_note(report):
+        parts.append(memory_note(report))
     failures = [a for a in report["artifacts"] if a.get("error")]
     if failures:
         parts.append("### Problems\n" + "\n".join(f"- `{a['name']}`: {a['error']}" for a in failures))

@@ -1,7 +1,7 @@
 """The report.json schema (versioned). Everything else renders from this one document.
 
     {
-      "schema_version": 1,
+      "schema_version": 2,
       "edgecomp_version": "0.1.0",
       "created": "2026-11-24T12:00:00+00:00",
       "command": "edgecomp build --target host",
@@ -16,6 +16,8 @@
       "stages": [{"stage": "train", "seconds": 12.3, "info": {...stage-specific...}}, ...],
       "keras": {"accuracy": 0.91, "params": 123456},
       "timing_floor_ms": {"mean", "std", "min", "max", "p50", "p90", "p99"} | null,
+      "gates": {"max_size_mb", "max_latency_ms", "min_accuracy", "scope"},  # as given; null = unbounded
+      "recommended": {"name": "model_qat_int8.tflite" | null, "rule": "gates" | "within_1pt", "reason": "..."},
       "artifacts": [
         {
           "name": "model_int8.tflite",
@@ -36,8 +38,9 @@
           "memory": {"method", "peak_reset", "rss_before_mb", "rss_after_load_mb", ...},
           "predicted_memory": {"weights_mb", "activations_mb", "total_mb", "method"},  # read from the file
           "runtime": {"name": "ai_edge_litert", "version": "2.3.0"},
-          "acc_per_mb": 0.9,     # accuracy (0..1) / (size_bytes / 1e6)
-          "acc_per_ms": 1.2,     # accuracy (0..1) / latency p50 in ms
+          "acc_per_mb": 59.4,       # accuracy in percent / (size_bytes / 1e6)  (version 1: a fraction)
+          "acc_per_gzip_mb": 64.2,  # accuracy in percent / (gzip_bytes / 1e6)  (new in version 2)
+          "acc_per_ms": 573.0,      # accuracy in percent / latency p50 in ms   (version 1: a fraction)
           "parity": {"samples", "top1_agreement", "max_abs_diff", "mean_abs_diff",
                      "thresholds": {"min_top1_agreement", "max_abs_diff"}, "passed"},
           "vs_float32": {"size_ratio", "gzip_ratio", "latency_p50_ratio", "accuracy_delta"} | null
@@ -45,8 +48,8 @@
       ]
     }
 
-Each artifact entry is `edgecomp.records.ArtifactRecord.to_dict()` plus the derived acc/MB, acc/ms
-and vs_float32; keys a run did not produce are absent (`role`, `export_seconds`, `sparsity`,
+Each artifact entry is `edgecomp.records.ArtifactRecord.to_dict()` plus the derived efficiency
+figures (`edgecomp.bench.metrics.efficiency`) and vs_float32; keys a run did not produce are absent (`role`, `export_seconds`, `sparsity`,
 `quant_debug`, `float_fallback_tensors`, `model_card`, `tflite_runtime_2_14`, target notes such as
 `temperature_c_before`), and a failed artifact has no measured numbers.
 
@@ -54,10 +57,31 @@ Numbers in a report are measured in the run that wrote it; nothing is copied fro
 except the trained teacher's weights, and the report says so in the train stage's info.
 """
 
-SCHEMA_VERSION = 1
+# Version 2: acc_per_mb / acc_per_ms are accuracy in percent (version 1: a fraction, 100x smaller),
+# acc_per_gzip_mb, `gates` and `recommended` are new. `upgrade()` reads a version 1 report.
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 ARTIFACT_STATUSES = ("ok", "parity_failed", "failed")
 STATUS_LEGEND = {
     "ok": "exported, parity with Keras checked, benchmarked",
     "parity_failed": "exported and benchmarked, but its outputs disagree with the Keras model",
     "failed": "export or benchmark failed; see the reason",
 }
+
+
+def upgrade(report: dict) -> dict:
+    """A report of any readable version as the current version (derived figures recomputed, in place).
+
+    Version 1 stored acc/MB and acc/ms with accuracy as a fraction; they are recomputed from the
+    measured accuracy, size and latency, so no measured number changes. `recommended` is left for
+    the renderer to work out (`edgecomp.report.recommend`), since a version 1 report has no gates.
+    """
+    from edgecomp.bench.metrics import artifact_efficiency
+
+    if report.get("schema_version") == 1:
+        for artifact in report.get("artifacts") or []:
+            if isinstance(artifact, dict):
+                artifact.update(artifact_efficiency(artifact))
+        report["schema_version"] = SCHEMA_VERSION
+        report["upgraded_from"] = 1
+    return report

@@ -6,14 +6,15 @@ import sys
 
 from rich.console import Console
 
-# Piped into a file or a CI log there is no terminal width to follow; 160 columns keep the
-# fifteen-column table readable instead of wrapping every cell.
-NON_TERMINAL_WIDTH = 160
+# Piped into a file or a CI log there is no terminal width to follow: the width the default table
+# is made for.
+NON_TERMINAL_WIDTH = 100
 
 
-def print_summary(report: dict) -> None:
+def print_summary(report: dict, wide: bool = False) -> None:
+    """The artifact table (every column with `wide`) and the report files' paths, on stdout."""
     from edgecomp.report.terminal import render_table
 
     console = Console(highlight=False, width=None if sys.stdout.isatty() else NON_TERMINAL_WIDTH)
-    render_table(report, console)
+    render_table(report, console, wide=wide)
     console.print(f"reports: {report['run_dir']}/report.json, report.md, report.html")

@@ -11,7 +11,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
+from edgecomp.bench.metrics import EFFICIENCY_NOTE
 from edgecomp.report import cells
+from edgecomp.report.recommend import MARK, recommended_of
+from edgecomp.report.recommend import legend as recommend_legend
 
 # A stage's settings and results shown in one cell, cut at this many characters.
 STAGE_DETAILS_CHARS = 300
@@ -62,46 +65,93 @@ class Table:
 
 # ---- artifacts (the main table; also the comparison of several runs) --------------------------
 
+# Marks a memory figure that is the runner process's peak (reports written before the model's own
+# footprint was measured), not the model's: the legend says so whenever it appears.
+PROCESS_MEMORY_MARK = "†"
+PROCESS_MEMORY_NOTE = (f"{PROCESS_MEMORY_MARK} the runner process's peak RSS: this report predates the model's "
+                       "own memory (model_peak_mb), so the figure includes the runner and its test images.")
+
+
+def model_memory(artifact: dict) -> tuple[Optional[float], bool]:
+    """The model's own peak memory in MB, and whether it is only the process peak of an older report.
+
+    `model_peak_mb` (the runner's peak minus its RSS before the model was loaded) when the report
+    has it; else `peak_rss_mb`, the whole runner process's peak, which older reports recorded.
+    """
+    if artifact.get("model_peak_mb") is not None:
+        return artifact["model_peak_mb"], False
+    if artifact.get("peak_rss_mb") is not None:
+        return artifact["peak_rss_mb"], True
+    return None, False
+
+
 def artifact_values(artifact: dict) -> dict:
     """The raw values the artifact columns show, from one report.json artifact entry."""
     latency = artifact.get("latency_ms") or {}
     vs = artifact.get("vs_float32") or {}
+    memory_mb, memory_is_process = model_memory(artifact)
     return {
         "artifact": artifact.get("name"), "status": artifact.get("status"), "format": artifact.get("format"),
         "precision": artifact.get("precision"), "size_bytes": artifact.get("size_bytes"),
         "gzip_bytes": artifact.get("gzip_bytes"), "accuracy": artifact.get("accuracy"),
-        "p50_ms": latency.get("p50"), "p90_ms": latency.get("p90"), "model_peak_mb": artifact.get("model_peak_mb"),
-        "acc_per_mb": artifact.get("acc_per_mb"), "acc_per_ms": artifact.get("acc_per_ms"),
+        "accuracy_samples": artifact.get("accuracy_samples"),
+        "p50_ms": latency.get("p50"), "p90_ms": latency.get("p90"),
+        "model_memory_mb": memory_mb, "memory_is_process": memory_is_process,
+        "peak_rss_mb": artifact.get("peak_rss_mb"),
+        "acc_per_mb": artifact.get("acc_per_mb"), "acc_per_gzip_mb": artifact.get("acc_per_gzip_mb"),
+        "acc_per_ms": artifact.get("acc_per_ms"),
         # Ratios are baseline / artifact: 4.00x means four times smaller (or faster) than float32.
         "size_ratio": vs.get("size_ratio"), "latency_p50_ratio": vs.get("latency_p50_ratio"),
-        "accuracy_delta": vs.get("accuracy_delta"), "error": artifact.get("error"),
+        "accuracy_delta": vs.get("accuracy_delta"), "error": artifact.get("error"), "recommended": False,
     }
 
 
-ARTIFACT = value("artifact", "artifact", no_wrap=True, shows_note=True)
+def _artifact_name(row: dict) -> str:
+    name = cells.text(row.get("artifact"))
+    return f"{MARK} {name}" if row.get("recommended") else name
+
+
+def _memory(row: dict) -> str:
+    shown = cells.number(row.get("model_memory_mb"))
+    return shown + PROCESS_MEMORY_MARK if row.get("memory_is_process") and row.get("model_memory_mb") is not None \
+        else shown
+
+
+ARTIFACT = Column("artifact", _artifact_name, shows_note=True)
 STATUS = value("status", "status", cells.status_label, no_wrap=True, shows_status=True)
 FORMAT = value("format", "format", no_wrap=True)
 PRECISION = value("precision", "precision", no_wrap=True)
-SIZE = value("size_bytes", "size", cells.size, numeric=True)
-GZIP = value("gzip_bytes", "gzip", cells.size, numeric=True)
-ACCURACY = value("accuracy", "accuracy", cells.percent, numeric=True)
-P50 = value("p50_ms", "p50 ms", cells.ms, numeric=True)
-P90 = value("p90_ms", "p90 ms", cells.ms, numeric=True)
-MODEL_MB = value("model_peak_mb", "model MB", cells.number, numeric=True)
-ACC_PER_MB = value("acc_per_mb", "acc/MB", cells.number, numeric=True)
-ACC_PER_MS = value("acc_per_ms", "acc/ms", cells.number, numeric=True)
-SIZE_VS_FP32 = value("size_ratio", "size vs fp32", cells.ratio, numeric=True)
-LATENCY_VS_FP32 = value("latency_p50_ratio", "latency vs fp32", cells.ratio, numeric=True)
-ACCURACY_VS_FP32 = value("accuracy_delta", "acc vs fp32", cells.points, numeric=True)
+SIZE = value("size_bytes", "size", cells.size, numeric=True, no_wrap=True)
+GZIP = value("gzip_bytes", "gzip", cells.size, numeric=True, no_wrap=True)
+ACCURACY = value("accuracy", "accuracy", cells.percent, numeric=True, no_wrap=True)
+P50 = value("p50_ms", "p50 ms", cells.ms, numeric=True, no_wrap=True)
+P90 = value("p90_ms", "p90 ms", cells.ms, numeric=True, no_wrap=True)
+MODEL_MEMORY = Column("model MB", _memory, numeric=True, no_wrap=True)
+ACC_PER_MB = value("acc_per_mb", "acc/MB", cells.efficiency, numeric=True, no_wrap=True)
+ACC_PER_GZIP_MB = value("acc_per_gzip_mb", "acc/gzip MB", cells.efficiency, numeric=True, no_wrap=True)
+ACC_PER_MS = value("acc_per_ms", "acc/ms", cells.efficiency, numeric=True, no_wrap=True)
+SIZE_VS_FP32 = value("size_ratio", "x smaller", cells.ratio, numeric=True, no_wrap=True)
+LATENCY_VS_FP32 = value("latency_p50_ratio", "x faster", cells.ratio, numeric=True, no_wrap=True)
+ACCURACY_VS_FP32 = value("accuracy_delta", "acc vs fp32", cells.points, numeric=True, no_wrap=True)
 
-ARTIFACT_COLUMNS = [ARTIFACT, STATUS, FORMAT, PRECISION, SIZE, GZIP, ACCURACY, P50, P90, MODEL_MB, ACC_PER_MB,
-                    ACC_PER_MS, SIZE_VS_FP32, LATENCY_VS_FP32, ACCURACY_VS_FP32]
+# Every field: report.md, report.html and `--wide` on the terminal.
+ARTIFACT_COLUMNS = [ARTIFACT, STATUS, FORMAT, PRECISION, SIZE, GZIP, ACCURACY, P50, P90, MODEL_MEMORY, ACC_PER_MB,
+                    ACC_PER_GZIP_MB, ACC_PER_MS, SIZE_VS_FP32, LATENCY_VS_FP32, ACCURACY_VS_FP32]
+# What a reader scans for, within 100 terminal columns: the status shows as the name's colour and,
+# for a row that is not ok, in its note.
+TERMINAL_COLUMNS = [ARTIFACT, PRECISION, SIZE, ACCURACY, P50, MODEL_MEMORY, SIZE_VS_FP32, LATENCY_VS_FP32]
 
 
 def artifact_table(report: dict, columns: Optional[list[Column]] = None) -> Table:
-    """One row per artifact; a failed one keeps its row, with its reason as the row's note."""
-    rows = [Row(artifact_values(a), status=str(a.get("status") or ""), note=a.get("error"))
-            for a in report.get("artifacts") or []]
+    """One row per artifact; a failed one keeps its row, with its reason as the row's note.
+
+    The artifact to ship (`edgecomp.report.recommend`) has its name marked.
+    """
+    picked = recommended_of(report).get("name")
+    rows = []
+    for a in report.get("artifacts") or []:
+        values = {**artifact_values(a), "recommended": picked is not None and a.get("name") == picked}
+        rows.append(Row(values, status=str(a.get("status") or ""), note=a.get("error")))
     return Table(columns or ARTIFACT_COLUMNS, rows)
 
 
@@ -120,9 +170,20 @@ def timing_floor_note(report: dict) -> Optional[str]:
 
 
 def ratio_note() -> str:
-    return ("vs fp32: size and latency as float32 / artifact (2.00x = half the size or twice as fast), "
-            "accuracy as the difference in percentage points. model MB: the model's peak resident memory "
-            "(runner peak minus its RSS before loading the model). MB = 10^6 bytes.")
+    return ("x smaller / x faster: the float32 baseline's size / latency p50 over the artifact's (2.00x = half "
+            "the size or twice as fast); acc vs fp32: the accuracy difference in percentage points. "
+            "model MB: the model's own peak resident memory (the runner's peak minus its RSS before loading "
+            "the model). " + EFFICIENCY_NOTE)
+
+
+def memory_note(report: dict) -> Optional[str]:
+    """The † sentence when any artifact's memory figure is the process peak of an older report."""
+    return PROCESS_MEMORY_NOTE if any(model_memory(a)[1] for a in report.get("artifacts") or []) else None
+
+
+def table_notes(report: dict) -> list[str]:
+    """The sentences every artifact table is followed by, in every format."""
+    return [n for n in [recommend_legend(report), ratio_note(), memory_note(report), timing_floor_note(report)] if n]
 
 
 def _dominance(row: dict) -> str:
@@ -131,15 +192,26 @@ def _dominance(row: dict) -> str:
     return str(row["dominated_by"]) if row["dominated"] else "not dominated"
 
 
-COMPARE_COLUMNS = [value("run", "run"), value("target", "target"), ARTIFACT, STATUS, PRECISION, SIZE, ACCURACY,
-                   P50, P90, MODEL_MB, ACC_PER_MB, ACC_PER_MS, Column("dominated by", _dominance)]
+RUN = value("run", "run")
+GROUP = value("group", "group", no_wrap=True)
+DOMINATED_BY = Column("dominated by", _dominance)
+# Every field of a comparison row (report files, `--wide`); the group column only when rows differ in it.
+COMPARE_COLUMNS = [RUN, value("target", "target"), GROUP, ARTIFACT, STATUS, PRECISION, SIZE, ACCURACY, P50, P90,
+                   MODEL_MEMORY, ACC_PER_MB, ACC_PER_GZIP_MB, ACC_PER_MS, DOMINATED_BY]
+COMPARE_TERMINAL_COLUMNS = [RUN, GROUP, ARTIFACT, PRECISION, SIZE, ACCURACY, P50, DOMINATED_BY]
 
 
-def compare_table(rows: list[dict]) -> Table:
-    """The comparison rows of `edgecomp.report.compare.compare_runs`, dominated ones marked."""
-    return Table(COMPARE_COLUMNS, [Row(row, status=str(row.get("status") or ""), note=row.get("error"),
-                                       classes=("dominated",) if row.get("dominated") else ())
-                                   for row in rows])
+def compare_table(rows: list[dict], columns: Optional[list[Column]] = None) -> Table:
+    """The comparison rows of `edgecomp.report.compare.compare_runs`, dominated ones marked.
+
+    The group column (what the row was measured on) is shown when the rows are not all in one group.
+    """
+    columns = columns or COMPARE_COLUMNS
+    if len({row.get("group") for row in rows}) < 2:
+        columns = [column for column in columns if column is not GROUP]
+    return Table(columns, [Row(row, status=str(row.get("status") or ""), note=row.get("error"),
+                               classes=("dominated",) if row.get("dominated") else ())
+                           for row in rows])
 
 
 # ---- parity, deployment checks, stages --------------------------------------------------------

@@ -32,6 +32,12 @@ def test_help_for_every_command(command):
     assert "Usage" in result.output
 
 
+@pytest.mark.parametrize("command", [["build"], ["bench"], ["report"]])
+def test_wide_table_option_on_build_bench_and_report(command):
+    result = runner.invoke(app, command + ["--help"], env={"COLUMNS": "160"})
+    assert result.exit_code == 0 and "--wide" in result.output
+
+
 def test_version():
     result = runner.invoke(app, ["--version"])
     assert result.exit_code == 0
@@ -59,15 +65,18 @@ def test_build_writes_reports_with_measured_artifacts(built_run):
     run_dir, result = built_run
     assert result.exit_code == 0, result.output
     report = json.loads((run_dir / "report.json").read_text())
-    assert report["schema_version"] == 1
+    assert report["schema_version"] == 2
     assert [a["name"] for a in report["artifacts"]] == ["model_float32.tflite", "model_int8.tflite",
                                                         "model_float32.onnx", "model_int8.onnx"]
     for artifact in report["artifacts"]:
         assert artifact["status"] == "ok", artifact.get("error")
         assert (run_dir / artifact["path"]).stat().st_size == artifact["size_bytes"]
         assert artifact["accuracy_samples"] == 300
-        assert artifact["acc_per_mb"] == pytest.approx(artifact["accuracy"] / (artifact["size_bytes"] / 1e6))
-        assert artifact["acc_per_ms"] == pytest.approx(artifact["accuracy"] / artifact["latency_ms"]["p50"])
+        # Efficiency in percent per MB / per ms, the scale of the accuracy column.
+        assert artifact["acc_per_mb"] == pytest.approx(100 * artifact["accuracy"] / (artifact["size_bytes"] / 1e6))
+        assert artifact["acc_per_gzip_mb"] == pytest.approx(100 * artifact["accuracy"]
+                                                            / (artifact["gzip_bytes"] / 1e6))
+        assert artifact["acc_per_ms"] == pytest.approx(100 * artifact["accuracy"] / artifact["latency_ms"]["p50"])
         assert artifact["parity"]["passed"]
     int8 = report["artifacts"][1]
     assert int8["vs_float32"]["size_ratio"] > 2.5

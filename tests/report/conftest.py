@@ -13,7 +13,9 @@ import statistics
 
 import pytest
 
-from edgecomp.bench.metrics import efficiency, ratios_vs
+from edgecomp.bench.metrics import artifact_efficiency, ratios_vs
+from edgecomp.report.recommend import recommend
+from edgecomp.report.schema import SCHEMA_VERSION
 
 
 def latency_samples(p50_ms: float, runs: int = 200, seed: int = 0) -> list[float]:
@@ -62,16 +64,16 @@ def derive(artifacts: list[dict]) -> list[dict]:
     """acc/MB, acc/ms and vs_float32 the way the build computes them."""
     baselines = {a["format"]: a for a in artifacts if a["precision"] == "float32"}
     for artifact in artifacts:
-        p50 = (artifact.get("latency_ms") or {}).get("p50")
-        artifact.update(efficiency(artifact.get("accuracy"), artifact.get("size_bytes"), p50))
+        artifact.update(artifact_efficiency(artifact))
         baseline = baselines.get(artifact["format"]) or baselines.get("tflite")
         artifact["vs_float32"] = ratios_vs(baseline, artifact) if baseline else None
     return artifacts
 
 
 def make_report(name: str, artifacts: list[dict], run_dir: str = "/runs/build") -> dict:
-    return {
-        "schema_version": 1, "edgecomp_version": "0.1.0", "created": "2026-11-24T12:00:00+00:00",
+    """A report.json document around `artifacts`, with `recommended` worked out as the build does."""
+    report = {
+        "schema_version": SCHEMA_VERSION, "edgecomp_version": "0.1.0", "created": "2026-11-24T12:00:00+00:00",
         "command": f"edgecomp build --target host --out {run_dir}", "run_dir": run_dir, "wall_seconds": 143.2,
         "plan": {"name": name, "model": "cnn-teacher",
                  "dataset": {"name": "fashion_mnist", "val_fraction": 0.1, "train_limit": None, "test_limit": None},
@@ -97,8 +99,11 @@ def make_report(name: str, artifacts: list[dict], run_dir: str = "/runs/build") 
                    {"stage": "bench", "seconds": 24.9, "info": {"runs": 200}}],
         "keras": {"accuracy": 0.9114, "params": 482_730},
         "timing_floor_ms": latency_stats(latency_samples(0.012, seed=99)),
+        "gates": {},
         "artifacts": derive(artifacts),
     }
+    report["recommended"] = recommend(report)
+    return report
 
 
 def build_artifacts() -> list[dict]:
@@ -146,3 +151,17 @@ def build_run_dir(tmp_path, build_report):
 @pytest.fixture()
 def pruned_run_dir(tmp_path, pruned_report):
     return write_run(tmp_path / "pruned", copy.deepcopy(pruned_report))
+
+
+def measured_on_fewer_images(report: dict, images: int = 1_000) -> dict:
+    """The same report as if its test split and accuracy had `images` images (e.g. `test_limit`)."""
+    report["dataset"]["test"] = images
+    for artifact in report["artifacts"]:
+        artifact["accuracy_samples"] = images
+    return report
+
+
+@pytest.fixture()
+def pruned_report_1000(pruned_report) -> dict:
+    """The pruned run measured on a 1,000-image test split (accuracy on 1,000 images, not 10,000)."""
+    return measured_on_fewer_images(pruned_report)

@@ -74,3 +74,28 @@ def test_help_explains_formats_and_percent_gate():
     assert result.exit_code == 0
     assert "md|html|csv|json" in result.output and "RUN_DIR/report.html" in result.output
     assert "accuracy in percent" in result.output
+
+
+def test_table_format_is_the_terminal_table_and_wide_adds_every_column(build_run_dir):
+    result = runner.invoke(app, [str(build_run_dir), "--format", "table"], env={"COLUMNS": "100"})
+    assert result.exit_code == 0, result.output
+    header = next(line for line in result.stdout.splitlines() if line.startswith("artifact"))
+    assert "x smaller" in header and "gzip" not in header and max(map(len, result.stdout.splitlines())) <= 100
+    result = runner.invoke(app, [str(build_run_dir), "--format", "table", "--wide"], env={"COLUMNS": "100"})
+    header = next(line for line in result.stdout.splitlines() if line.startswith("artifact"))
+    assert "gzip" in header and "acc/gzip MB" in header and "acc vs fp32" in header
+
+
+def test_wide_is_refused_for_files_that_keep_every_field(build_run_dir):
+    result = invoke(build_run_dir, "--format", "md", "--wide")
+    assert result.exit_code == 2 and "--wide is for --format table" in result.stderr
+
+
+def test_comparing_10000_and_1000_image_runs_is_flagged_in_the_table(build_run_dir, tmp_path, pruned_report_1000):
+    small = tmp_path / "small"
+    small.mkdir()
+    (small / "report.json").write_text(json.dumps(pruned_report_1000))
+    result = runner.invoke(app, [str(build_run_dir), str(small), "--format", "table"], env={"COLUMNS": "100"})
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("NOT ALL COMPARABLE") and "accuracy on 1,000 images" in result.stdout
+    assert "build/" not in result.stdout  # nothing in the small run is dominated by the build's rows

@@ -34,7 +34,7 @@ def test_columns_are_a_list_not_positions(build_report):
     picked = [c for c in ARTIFACT_COLUMNS if c.header in ("accuracy", "artifact", "p50 ms")]
     table = artifact_table(build_report, columns=picked)
     assert markdown_table(table).splitlines()[0] == "| artifact | accuracy | p50 ms |"
-    assert table.cells[1] == ["model_int8.tflite", "90.98%", "0.185"]
+    assert table.cells[1] == ["★ model_int8.tflite", "90.98%", "0.185"]  # the artifact to ship, marked
     # The failure reason follows the artifact column wherever it stands.
     page = html_table(artifact_table(build_report, columns=list(reversed(picked))))
     assert 'model_int8.onnx<div class="error">onnxruntime: Could not find' in page
