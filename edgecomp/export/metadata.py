@@ -6,11 +6,13 @@ TFLite: the official TFLite model metadata, as LiteRT's metadata tools (tflite-s
 `labels.txt` (TENSOR_AXIS_LABELS on the output tensor) appended to the file as a zip archive.
 Neither maintained writer installs beside TensorFlow 2.21 (tflite-support 0.4.4 needs protobuf<4,
 TensorFlow 2.21 protobuf>=6.31.1; mediapipe 1.2.2 needs absl-py~=2.3, tensorflow-model-optimization
-0.8.1 absl-py~=1.2; both checked with pip's resolver), so this module writes it the way
+0.8.1 absl-py~=1.2; both checked with pip's resolver; mediapipe 1.2.2's metadata module does not
+even import, its `mediapipe.tasks.cc` extension missing from the wheel), so this module writes it the way
 tflite-support's `MetadataPopulator` does: the metadata is built with the schema's flatc-generated
 Python (vendored in `edgecomp/export/schema/`, from mediapipe 1.2.2), the model is unpacked and
 repacked with LiteRT's own generated TFLite schema (`ai_edge_litert.schema_py_generated`), and the
-labels are appended with `zipfile`. The tests read it back with tflite-support's MetadataDisplayer.
+labels are appended with `zipfile`; buffer data starts on 16 bytes (the schema's `force_align: 16`). The tests
+read it back with tflite-support's MetadataDisplayer and check the outputs do not change.
 
 ONNX: `metadata_props` (labels, normalisation, precision, edgecomp version) and a batch dimension
 named `batch` on the graph's inputs and outputs.
@@ -21,9 +23,9 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence, Union
 
 from edgecomp import __version__
 from edgecomp.errors import ExportError, first_line
@@ -37,8 +39,6 @@ LABELS_FILE = "labels.txt"
 # schema 1.0.0 (tflite-support's own version calculator gives 1.0.0 for the same metadata).
 MIN_PARSER_VERSION = "1.0.0"
 BATCH_DIM_NAME = "batch"
-
-Numbers = Union[float, Sequence[float]]
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ class ArtifactMetadata:
     version: str = __version__
 
     @classmethod
-    def create(cls, name: str, class_names: Sequence[str], normalization: dict, precision: str) -> "ArtifactMetadata":
+    def create(cls, name: str, class_names: Sequence[str], normalization: dict, precision: str) -> ArtifactMetadata:
         """Builds the record from a dataset's `normalization` ({scale, offset}, each a number or a list).
 
         Raises:
@@ -183,16 +183,17 @@ def _set_metadata_buffer(model, metadata_bytes: bytes) -> None:
 
 
 def _aligned_builder():
-    """A flatbuffers Builder that starts every byte vector on 16 bytes, as TFLite's converter does.
+    """A flatbuffers Builder that starts every byte vector on 16 bytes.
 
-    The generated Pack would align buffer data to 1 byte only; kernels and delegates that map
-    weights in place expect the converter's 16-byte alignment.
+    TFLite's schema asks for `data:[ubyte] (force_align: 16)` on buffers, but the generated Python
+    Pack ignores force_align and aligns them to 1 byte; kernels and delegates that read weights in
+    place from a memory-mapped file are safer with the alignment the schema asks for.
     """
     import flatbuffers
     import numpy as np
 
     class AlignedBuilder(flatbuffers.Builder):
-        def CreateNumpyVector(self, x):  # noqa: N802 - flatbuffers' name
+        def CreateNumpyVector(self, x):  # flatbuffers' method name
             if x.dtype != np.uint8:
                 return super().CreateNumpyVector(x)
             payload = x.tobytes()
