@@ -65,6 +65,9 @@ class ArtifactMetadata:
         scale, offset = _as_tuple(normalization.get("scale")), _as_tuple(normalization.get("offset", 0.0))
         if not class_names:
             raise ExportError(f"cannot describe {name}: the dataset has no class names to embed as labels.")
+        if "scale" not in normalization:
+            raise ExportError(f"normalisation {normalization!r} has no 'scale': expected {{scale, offset}} meaning "
+                              "x = pixel * scale + offset, each a number or one per channel.")
         if not scale or any(value == 0 for value in scale):
             raise ExportError(f"normalisation scale {normalization.get('scale')!r} must be non-zero numbers.")
         if len(scale) != len(offset) and 1 not in (len(scale), len(offset)):
@@ -105,11 +108,15 @@ class ArtifactMetadata:
 
 
 def _as_tuple(value) -> tuple[float, ...]:
+    """A number, list or array (numpy scalars included) as a tuple of floats; () for None."""
+    import numpy as np
+
     if value is None:
         return ()
-    if isinstance(value, (int, float)):
-        return (float(value),)
-    return tuple(float(v) for v in value)
+    try:
+        return tuple(float(v) for v in np.atleast_1d(np.asarray(value, dtype=np.float64)).ravel())
+    except (TypeError, ValueError) as err:
+        raise ExportError(f"normalisation value {value!r} is not a number or a list of numbers.") from err
 
 
 def _short(values: tuple[float, ...]) -> str:

@@ -146,6 +146,7 @@ def test_onnx_batch_dimension_is_named_and_runs_batches_of_1_and_4(onnx_files, f
     ({"scale": 0.0, "offset": 0.0}, ["a"], "must be non-zero"),
     ({"scale": [1.0, 2.0], "offset": [0.0, 0.0, 0.0]}, ["a"], "2 values but offset 3"),
     ({"scale": 1 / 255, "offset": 0.0}, [], "no class names"),
+    ({"mean": [0.5], "std": [0.25]}, ["a"], "has no 'scale'"),
 ])
 def test_bad_metadata_is_a_clear_error(normalization, class_names, message):
     with pytest.raises(ExportError, match=message):
