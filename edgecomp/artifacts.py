@@ -17,6 +17,7 @@ from edgecomp.bench.timing_floor import TIMING_FLOOR_PATH
 from edgecomp.config import BenchConfig
 from edgecomp.errors import EdgecompError
 from edgecomp.export.files import gzip_size, write_bytes_atomically
+from edgecomp.export.metadata import ArtifactMetadata, embed_metadata
 from edgecomp.export.parity import FLOAT_PRECISIONS, check_parity
 from edgecomp.export.quant_artifacts import calibration_images, debug_int8, export_source_model
 from edgecomp.progress import step
@@ -113,6 +114,9 @@ def _export_and_check(ctx: RunContext, fmt: str, precision: str, path: Path, sou
     started = time.perf_counter()
     try:
         export(record, path)
+        # Labels and normalisation inside the file itself; the size below includes them.
+        embed_metadata(path, ArtifactMetadata.create(f"{source_model.name} ({ctx.data.name})", ctx.data.class_names,
+                                                     ctx.data.normalization, precision))
     except EdgecompError as err:
         record.fail(str(err))
         return record

@@ -9,7 +9,9 @@
 # tflite-runtime 2.14.0 publishes wheels for CPython 3.8-3.11 (manylinux2014 x86_64 and aarch64;
 # checked with `pip download --no-deps tflite-runtime==2.14.0`, which found the cp311 wheel).
 # There is no wheel for Python 3.12, so a 3.8-3.11 interpreter is picked.
-# Safe to run again: an environment that already imports tflite_runtime is left as it is.
+# It also holds tflite-support 0.4.4, whose MetadataDisplayer the tests use to read back the TFLite
+# metadata edgecomp embeds (tflite-support needs protobuf<4, so it cannot live beside TensorFlow 2.21).
+# Safe to run again: an environment that already imports tflite_runtime and tflite_support is left as it is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,14 +31,16 @@ pick_python() {
   return 1
 }
 
-if [ -x "$DIR/bin/python" ] && "$DIR/bin/python" -c 'import tflite_runtime, numpy' 2>/dev/null; then
-  echo "make-tflite-runtime-env: $DIR already has tflite-runtime; nothing to do"
+if [ -x "$DIR/bin/python" ] && "$DIR/bin/python" -c 'import tflite_runtime, numpy, tflite_support' 2>/dev/null; then
+  echo "make-tflite-runtime-env: $DIR already has tflite-runtime and tflite-support; nothing to do"
   exit 0
 fi
 
-PY=$(pick_python)
-"$PY" -m venv "$DIR"
+if [ ! -x "$DIR/bin/python" ]; then
+  PY=$(pick_python)
+  "$PY" -m venv "$DIR"
+fi
 "$DIR/bin/python" -m pip install -q --upgrade pip
-"$DIR/bin/python" -m pip install -q "tflite-runtime==2.14.0" "numpy<2"
+"$DIR/bin/python" -m pip install -q "tflite-runtime==2.14.0" "numpy<2" "tflite-support==0.4.4"
 "$DIR/bin/python" -c 'import numpy, tflite_runtime; print("make-tflite-runtime-env: tflite_runtime",
   tflite_runtime.__version__, "numpy", numpy.__version__, "in '"$DIR"'")'

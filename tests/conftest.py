@@ -75,3 +75,38 @@ def precision_files(tiny_model, fmnist_small, tmp_path_factory):
     files["onnx_float32"] = keras_to_onnx(tiny_model, folder / "tiny_float32.onnx")
     files["onnx_int8"] = onnx_to_onnx_int8(files["onnx_float32"], folder / "tiny_int8.onnx", calibration)
     return files
+
+
+# Runs under .venv-tflite-runtime (tflite-support 0.4.4, numpy<2): LiteRT's official metadata reader.
+_READ_TFLITE_METADATA = r"""
+import json, sys
+from tflite_support import metadata
+displayer = metadata.MetadataDisplayer.with_model_file(sys.argv[1])
+packed = displayer.get_packed_associated_file_list()
+print(json.dumps({"metadata": json.loads(displayer.get_metadata_json()), "packed_files": packed,
+                  "labels": displayer.get_associated_file_buffer("labels.txt").decode() if packed else None}))
+"""
+
+
+@pytest.fixture(scope="session")
+def read_tflite_metadata():
+    """A function path -> {metadata, packed_files, labels} read by tflite-support's MetadataDisplayer.
+
+    Skips when .venv-tflite-runtime (scripts/make-tflite-runtime-env.sh) has no tflite-support.
+    """
+    import json
+    import subprocess
+
+    from edgecomp.export.tflite_runtime_check import runtime_python
+
+    python = runtime_python()
+    if python is None or subprocess.run([str(python), "-c", "import tflite_support"],
+                                        capture_output=True).returncode != 0:
+        pytest.skip("tflite-support missing from .venv-tflite-runtime; run scripts/make-tflite-runtime-env.sh")
+
+    def read(path) -> dict:
+        proc = subprocess.run([str(python), "-c", _READ_TFLITE_METADATA, str(path)], capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+
+    return read

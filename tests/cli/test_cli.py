@@ -92,6 +92,30 @@ def test_build_writes_reports_with_measured_artifacts(built_run):
     assert json.loads(result.stdout.strip().splitlines()[-1]) == report
 
 
+def test_build_embeds_labels_in_every_tflite(built_run, read_tflite_metadata):
+    from edgecomp.data.dataset import FASHION_MNIST_CLASSES
+
+    run_dir, _ = built_run
+    for precision in ("float32", "int8"):
+        read = read_tflite_metadata(run_dir / "artifacts" / f"model_{precision}.tflite")
+        assert read["labels"].splitlines() == FASHION_MNIST_CLASSES
+        assert read["metadata"]["description"].startswith(f"{precision} image classifier")
+
+
+def test_build_embeds_labels_and_a_batch_dimension_in_every_onnx(built_run):
+    import onnxruntime
+
+    from edgecomp.data.dataset import FASHION_MNIST_CLASSES
+
+    run_dir, _ = built_run
+    for precision in ("float32", "int8"):
+        session = onnxruntime.InferenceSession(str(run_dir / "artifacts" / f"model_{precision}.onnx"),
+                                               providers=["CPUExecutionProvider"])
+        props = session.get_modelmeta().custom_metadata_map
+        assert json.loads(props["labels"]) == FASHION_MNIST_CLASSES and props["precision"] == precision
+        assert session.get_inputs()[0].shape[0] == "batch"
+
+
 def test_second_build_reuses_the_cached_model(built_run, tmp_path):
     run_dir, _ = built_run
     plan = run_dir.parent / "plan.yaml"

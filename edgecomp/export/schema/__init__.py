@@ -1,0 +1,1 @@
+"""Vendored flatbuffer schemas (generated code; see each file's header)."""
