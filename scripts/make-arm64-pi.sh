@@ -16,9 +16,10 @@
 #                               like `pip install ai-edge-litert` in a venv on the Pi
 #   env/tflite-runtime/         tflite-runtime 2.14 on Debian's numpy 1.24, like apt python3-numpy +
 #                               `pip install tflite-runtime` in a venv with system site packages
-#   bin/python3                 the Pi's python3 with env/litert
-#   bin/python3-tflite-runtime  the Pi's python3 with env/tflite-runtime
+#   bin/python3-arm64           the Pi's python3 with env/litert
+#   bin/python3-arm64-tflite-runtime  the Pi's python3 with env/tflite-runtime
 #   versions.json, recipe.sha256
+#   ssh/                        made by scripts/arm64-pi-sshd.sh; kept across rebuilds
 #
 # Safe to run again: when recipe.sha256 matches this script's hash and both pythons start, nothing is
 # done. Any change to this file (package lists, versions) rebuilds from scratch into DIR.partial, which
@@ -45,9 +46,9 @@ recipe_hash() { sha256sum "$SCRIPT" | cut -d' ' -f1; }
 
 smoke_test() {  # both pythons start under emulation, report aarch64 and import their runtime
   local dir=$1
-  "$dir/bin/python3" -c 'import platform, sys, numpy, ai_edge_litert.interpreter, onnxruntime
+  "$dir/bin/python3-arm64" -c 'import platform, sys, numpy, ai_edge_litert.interpreter, onnxruntime
 assert platform.machine() == "aarch64", platform.machine()' &&
-  "$dir/bin/python3-tflite-runtime" -c 'import platform, numpy, tflite_runtime.interpreter
+  "$dir/bin/python3-arm64-tflite-runtime" -c 'import platform, numpy, tflite_runtime.interpreter
 assert platform.machine() == "aarch64", platform.machine()'
 }
 
@@ -151,17 +152,17 @@ pip_for_aarch64 "$PARTIAL/env/litert" "${LITERT_WHEELS[@]}"
 # the wheel itself goes in (its one dependency, numpy>=1.23.2, is met by Debian's).
 pip_for_aarch64 "$PARTIAL/env/tflite-runtime" --no-deps "${TFLITE_RUNTIME_WHEELS[@]}"
 
-write_wrapper python3 litert
-write_wrapper python3-tflite-runtime tflite-runtime
+write_wrapper python3-arm64 litert
+write_wrapper python3-arm64-tflite-runtime tflite-runtime
 
 say "checking both pythons under emulation (the first run also writes their bytecode caches) ($(elapsed))"
 smoke_test "$PARTIAL"
-"$PARTIAL/bin/python3" -c 'import json, os, platform, sys, numpy, ai_edge_litert, onnxruntime
+"$PARTIAL/bin/python3-arm64" -c 'import json, os, platform, sys, numpy, ai_edge_litert, onnxruntime
 print(json.dumps({"machine": platform.machine(), "python": platform.python_version(),
                   "numpy": numpy.__version__, "ai_edge_litert": ai_edge_litert.__version__,
                   "onnxruntime": onnxruntime.__version__, "emulator": os.environ.get("EDGECOMP_EMULATOR")}))' \
   > "$PARTIAL/versions-litert.json"
-"$PARTIAL/bin/python3-tflite-runtime" -c 'import json, platform, numpy, tflite_runtime
+"$PARTIAL/bin/python3-arm64-tflite-runtime" -c 'import json, platform, numpy, tflite_runtime
 print(json.dumps({"numpy": numpy.__version__, "tflite_runtime": tflite_runtime.__version__}))' \
   > "$PARTIAL/versions-tflite-runtime.json"
 python3 - "$PARTIAL" <<'EOF'
@@ -176,6 +177,8 @@ for name in ("versions-litert.json", "versions-tflite-runtime.json"):
 EOF
 recipe_hash > "$PARTIAL/recipe.sha256"  # written last: its presence means the build completed
 
+# The loopback sshd's keys and state (scripts/arm64-pi-sshd.sh) belong to the folder, not the recipe.
+[ -d "$DIR/ssh" ] && mv "$DIR/ssh" "$PARTIAL/ssh"
 rm -rf "$DIR"
 mv "$PARTIAL" "$DIR"
 say "built $DIR in $(elapsed): $(tr -d '\n' < "$DIR/versions.json" | tr -s ' ')"
