@@ -39,3 +39,4 @@ def is_emulated(item: Any) -> bool:
 def emulated_note(report: dict) -> Optional[str]:
     """The sentence every renderer shows above an emulated report's numbers, or None."""
     return EMULATED_NOTE if is_emulated(report) else None
+

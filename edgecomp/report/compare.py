@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Optional, Sequence
 
+from edgecomp.emulation import is_emulated
 from edgecomp.errors import EdgecompError
 from edgecomp.report.pareto import JOINT_TRADEOFF, LATENCY_TRADEOFF, SIZE_TRADEOFF, dominated_by, objective_vector
 from edgecomp.report.schema import SCHEMA_VERSION
@@ -92,11 +93,13 @@ def compare_runs(reports: Sequence[dict], labels: Optional[Sequence[str]] = None
             values = artifact_values(artifact)
             rows.append({"run": label, "plan": (report.get("plan") or {}).get("name"),
                          "target": (report.get("target") or {}).get("name"),
-                         **{key: values[key] for key in ROW_ARTIFACT_KEYS}})
+                         **{key: values[key] for key in ROW_ARTIFACT_KEYS},
+                         "emulated": is_emulated(artifact) or is_emulated(report)})
             points.append(artifact)
-    for target in dict.fromkeys(row["target"] for row in rows):
-        members = [i for i, row in enumerate(rows) if row["target"] == target]
-        group = [points[i] for i in members]
+    # Emulated rows never share a group with a device's, even under the same target name.
+    for group_key in dict.fromkeys((row["target"], row["emulated"]) for row in rows):
+        members = [i for i, row in enumerate(rows) if (row["target"], row["emulated"]) == group_key]
+        group = [{**points[i], "emulated": rows[i]["emulated"]} for i in members]
         for key, tradeoff in [("dominated", JOINT_TRADEOFF), ("dominated_size", SIZE_TRADEOFF),
                               ("dominated_latency", LATENCY_TRADEOFF)]:
             winners = dominated_by(group, **tradeoff)
@@ -127,7 +130,7 @@ def compare_markdown(rows: Sequence[dict]) -> str:
 
 
 CSV_FIELDS = ["run", "plan", "target", "artifact", "status", "format", "precision", "size_bytes", "gzip_bytes",
-              "accuracy", "p50_ms", "p90_ms", "peak_rss_mb", "acc_per_mb", "acc_per_ms", "dominated", "dominated_by",
+              "accuracy", "p50_ms", "p90_ms", "peak_rss_mb", "acc_per_mb", "acc_per_ms", "emulated", "dominated", "dominated_by",
               "dominated_size", "dominated_latency", "error"]
 
 
@@ -154,7 +157,8 @@ def compare_html(rows: Sequence[dict]) -> str:
     from edgecomp.report.plots import tradeoff_png
 
     points = [{"name": f"{r['run']}/{r['artifact']}", "status": r["status"], "accuracy": r["accuracy"],
-               "size_bytes": r["size_bytes"], "latency_ms": {"p50": r["p50_ms"]}} for r in rows]
+               "size_bytes": r["size_bytes"], "latency_ms": {"p50": r["p50_ms"]}, "emulated": r.get("emulated")}
+              for r in rows]
     labels = [p["name"] for p in points]
     targets = sorted({str(r["target"]) for r in rows})
     body = ["<h1>edgecomp: run comparison</h1>", html_table(compare_table(rows)),

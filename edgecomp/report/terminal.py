@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table as RichTable
 from rich.text import Text
 
+from edgecomp.emulation import emulated_note
 from edgecomp.report import cells
 from edgecomp.report.schema import STATUS_LEGEND
 from edgecomp.report.tables import Table, artifact_table, ratio_note, timing_floor_note
@@ -47,6 +48,8 @@ def render_table(report: dict, console: Console) -> None:
         return
     title = (f"edgecomp: {(report.get('plan') or {}).get('name', 'report')} "
              f"on {(report.get('target') or {}).get('name', cells.DASH)}")
+    if emulated_note(report):
+        console.print(emulated_note(report), style="bold yellow", highlight=False)
     console.print(rich_table(artifact_table(report), title))
     legend = Text()
     for status, meaning in STATUS_LEGEND.items():
