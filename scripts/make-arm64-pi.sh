@@ -94,10 +94,14 @@ aarch64_platforms() {  # pip matches --platform tags exactly: every manylinux ta
   for minor in $(seq 17 36); do echo "--platform manylinux_2_${minor}_aarch64"; done
 }
 
+host_python() {  # a Python with pip on this machine: the project's venv, else python3
+  if [ -x "$ROOT/.venv/bin/python" ]; then echo "$ROOT/.venv/bin/python"; else echo python3; fi
+}
+
 pip_for_aarch64() {  # DEST PACKAGE...: wheels for the Pi's CPython 3.11, installed by the host's pip
   local dest=$1; shift
   # shellcheck disable=SC2046
-  python3 -m pip install -q --disable-pip-version-check --no-warn-script-location --target "$dest" \
+  "$(host_python)" -m pip install -q --disable-pip-version-check --no-warn-script-location --target "$dest" \
     --only-binary=:all: $(aarch64_platforms) --python-version 3.11 --implementation cp --abi cp311 "$@"
 }
 
@@ -165,7 +169,7 @@ print(json.dumps({"machine": platform.machine(), "python": platform.python_versi
 "$PARTIAL/bin/python3-arm64-tflite-runtime" -c 'import json, platform, numpy, tflite_runtime
 print(json.dumps({"numpy": numpy.__version__, "tflite_runtime": tflite_runtime.__version__}))' \
   > "$PARTIAL/versions-tflite-runtime.json"
-python3 - "$PARTIAL" <<'EOF'
+"$(host_python)" - "$PARTIAL" <<'EOF'
 import json, sys
 from pathlib import Path
 folder = Path(sys.argv[1])

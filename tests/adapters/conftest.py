@@ -103,6 +103,12 @@ def running_sshd(folder: Path, *, sftp: bool = True, extra_config: Sequence[str]
 
 
 @pytest.fixture(scope="session")
+def start_sshd():
+    """`running_sshd` itself, for tests that need a server with a config of their own."""
+    return running_sshd
+
+
+@pytest.fixture(scope="session")
 def sshd(tmp_path_factory):
     """A real OpenSSH server on loopback with SFTP, like Raspberry Pi OS's."""
     with running_sshd(tmp_path_factory.mktemp("sshd")) as server:
