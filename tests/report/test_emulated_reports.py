@@ -6,7 +6,7 @@ import io
 from rich.console import Console
 
 from edgecomp.emulation import EMULATED_NOTE
-from edgecomp.report.compare import compare_csv, compare_markdown, compare_runs
+from edgecomp.report.compare import compare_csv, compare_html, compare_markdown, compare_runs
 from edgecomp.report.gates import check_gates
 from edgecomp.report.html import render_html
 from edgecomp.report.markdown import render_markdown
@@ -63,3 +63,4 @@ def test_comparison_keeps_emulated_rows_apart_from_a_device_with_the_same_name(b
     assert not any((r["dominated_by"] or "").startswith("emulated/") for r in rows)
     assert "rpi4-emulated (emulated)" in compare_markdown(rows)
     assert "emulated" in compare_csv(rows).splitlines()[0].split(",")
+    assert "rpi4-emulated (emulated)" in compare_html(rows)
