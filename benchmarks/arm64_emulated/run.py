@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
 """The default build's files on the host and on an emulated arm64 Raspberry Pi, side by side.
 
-    .venv/bin/python benchmarks/arm64_emulated/run.py [--host-run RUN_DIR] [--accuracy-samples N]
+    .venv/bin/python benchmarks/arm64_emulated/run.py [--train-limit N --epochs N] [--accuracy-samples N]
+                                                      [--host-run RUN_DIR]
 
-1. `edgecomp build --target host` with the default plan (or an existing run folder: --host-run);
+1. `edgecomp build --target host` with the default plan, optionally on fewer training images and
+   teacher epochs (the default build takes 6 minutes on an idle 2-core machine, much longer on a
+   busy one), or an existing run folder (--host-run);
 2. `scripts/make-arm64-pi.sh` and `scripts/arm64-pi-sshd.sh start` (both reuse what exists);
 3. `edgecomp bench` of every artifact on `rpi4-emulated` (ai-edge-litert 2.3, numpy 2) and on
    `rpi4-emulated-tflite-runtime` (tflite-runtime 2.14, Debian's numpy 1.24). The emulated target also
@@ -43,6 +46,8 @@ def run(command: list[str], **kwargs) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host-run", type=Path, help="an existing `edgecomp build --target host` run folder")
+    parser.add_argument("--train-limit", type=int, help="training images for the host build (default: all)")
+    parser.add_argument("--epochs", type=int, help="teacher epochs for the host build (default: the plan's)")
     parser.add_argument("--accuracy-samples", type=int, default=None, help="test images (default: all)")
     parser.add_argument("--render-only", action="store_true", help="re-render results.md from results.json")
     args = parser.parse_args()
@@ -54,7 +59,9 @@ def main() -> int:
         host_run = args.host_run
         if host_run is None:
             host_run = Path(tmp) / "host"
-            timings["host_build_s"] = run([EDGECOMP, "build", "--target", "host", "--out", str(host_run)])
+            smaller = [*(["--train-limit", str(args.train_limit)] if args.train_limit else []),
+                       *(["--epochs", str(args.epochs)] if args.epochs else [])]
+            timings["host_build_s"] = run([EDGECOMP, "build", "--target", "host", *smaller, "--out", str(host_run)])
         timings["make_arm64_pi_s"] = run(["bash", "scripts/make-arm64-pi.sh"])
         run(["bash", "scripts/arm64-pi-sshd.sh", "start"])
         host_report = json.loads((host_run / "report.json").read_text())
@@ -93,8 +100,9 @@ def summarize(host_report: dict, emulated: dict, timings: dict, args) -> dict:
         rows.append(row)
     first = emulated[PROFILES[0]]["target"]["facts"]
     return {
-        "script": "python benchmarks/arm64_emulated/run.py" + (f" --host-run {args.host_run}" if args.host_run else "")
-                  + (f" --accuracy-samples {args.accuracy_samples}" if args.accuracy_samples else ""),
+        "script": "python benchmarks/arm64_emulated/run.py" + "".join(
+            f" --{flag.replace('_', '-')} {getattr(args, flag)}" for flag in ("train_limit", "epochs", "accuracy_samples",
+                                                                            "host_run") if getattr(args, flag)),
         "host_build_command": host_report["command"],
         "emulated_bench": f"edgecomp bench ARTIFACTS --target PROFILE {' '.join(EMULATED_BENCH)}",
         "created": emulated[PROFILES[0]]["created"],
