@@ -14,7 +14,6 @@ loopback sshd) runs the same runner as a real Pi. What differs:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
 
 from edgecomp.adapters.base import BenchOutcome, last_json_line, last_line
 from edgecomp.adapters.ssh import SshTarget, remote_command
@@ -38,13 +37,13 @@ class EmulatedSshTarget(SshTarget):
 
     emulated = True
 
-    def check(self, artifacts: Sequence[Path] = ()) -> dict:
+    def check(self) -> dict:
         """The SSH facts, with the emulation facts on top (see the module docstring).
 
         Raises:
             TargetError: the board cannot be reached, or its Python cannot run.
         """
-        facts = super().check(artifacts)
+        facts = super().check()
         python = self.connection.python
         proc = self._ssh(remote_command([python, "-c", EMULATION_FACTS]), timeout=self._connect_timeout() + 120)
         if proc.returncode != 0:
