@@ -3,12 +3,14 @@
 #   - Debian packages when apt is available: the Fashion-MNIST images, sshd and adb for the
 #     device adapters' tests, Chromium for rendering the HTML report;
 #   - .venv with edgecomp and its dev tools;
-#   - .venv-tflite-runtime: tflite-runtime 2.14 with numpy<2, the runtime Raspberry Pi images carry.
+#   - .venv-tflite-runtime: tflite-runtime 2.14 with numpy<2, the runtime Raspberry Pi images carry;
+#   - the emulated arm64 Raspberry Pi (scripts/make-arm64-pi.sh, ~1.5 min once, cached in
+#     ~/.cache/edgecomp/arm64-pi) for the `arm64` tests; EDGECOMP_SKIP_ARM64=1 leaves it out.
 # Safe to run again: each step is skipped when already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(dataset-fashion-mnist openssh-server adb chromium)
+APT_PACKAGES=(dataset-fashion-mnist openssh-server adb chromium mmdebstrap qemu-user-static)
 
 install_debian_packages() {
   local missing=()
@@ -49,5 +51,9 @@ fi
 
 if [ -f scripts/make-tflite-runtime-env.sh ]; then
   bash scripts/make-tflite-runtime-env.sh .venv-tflite-runtime
+fi
+if [ "${EDGECOMP_SKIP_ARM64:-0}" != 1 ]; then
+  # A failure here stops the setup (set -e) rather than quietly skipping the arm64 tests later.
+  bash scripts/make-arm64-pi.sh
 fi
 echo "setup: done. Run .venv/bin/edgecomp --help"

@@ -101,6 +101,8 @@ class TargetProfile(Strict):
     recommended_format: Literal["tflite", "onnx"] = "tflite"
     notes: str = ""
     run_timeout_s: float = Field(600, gt=0, description="per-artifact limit on the device")
+    emulated: bool = Field(False, description="the device's software runs under an emulator (QEMU): its "
+                                              "latencies are labelled emulated and never ranked or gated")
 
     _overrides: dict = PrivateAttr(default_factory=dict)
 
@@ -113,6 +115,8 @@ class TargetProfile(Strict):
         for section in ("ssh", "adb"):
             if section != self.kind and getattr(self, section) is not None:
                 raise ValueError(f"a {self.kind!r} profile cannot have an {section!r} section")
+        if self.emulated and self.kind != "ssh":
+            raise ValueError("emulated: true is for ssh profiles (an emulated board reached over SSH)")
         if self.kind != "adb" and self.delegate != "xnnpack":
             raise ValueError(f"delegate {self.delegate!r} is only available through benchmark_model on "
                              "adb targets; the Python runner uses the runtime's default (xnnpack)")
@@ -255,6 +259,10 @@ def make_target(profile: TargetProfile):
         from edgecomp.adapters.host import HostTarget
 
         return HostTarget(runtime=profile.runtime, profile=profile)
+    if profile.kind == "ssh" and profile.emulated:
+        from edgecomp.adapters.emulated import EmulatedSshTarget
+
+        return EmulatedSshTarget.from_profile(profile)
     if profile.kind == "ssh":
         from edgecomp.adapters.ssh import SshTarget
 

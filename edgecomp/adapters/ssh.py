@@ -90,6 +90,7 @@ class SshTarget(Target):
     """
 
     kind = "ssh"
+    _copy_method = 0  # index into _scp's methods: the first one worked on this device so far
 
     def __init__(self, connection, runtime: str = "auto", name: str = "ssh", profile=None):
         self.connection = connection
@@ -153,18 +154,62 @@ class SshTarget(Target):
         raise AssertionError("unreachable")
 
     def _scp(self, files: Sequence[Path], remote_dir: str, timeout: float) -> None:
-        argv = ["scp", "-q", *self._options(), "-P", str(self.connection.port), *map(str, files),
-                f"{self.connection.destination}:{remote_dir}/"]
+        """Copies `files` into `remote_dir`: scp (SFTP), else legacy scp, else a tar stream over ssh.
+
+        OpenSSH's scp speaks SFTP by default, and a board whose sshd has no SFTP subsystem (minimal
+        images, dropbear) closes the connection, which looks like an unreachable host. The legacy
+        protocol (`scp -O`) and `tar` over ssh need no SFTP server. The method that worked is kept
+        for this target's later copies.
+
+        Raises:
+            TargetError: ssh itself failed (host, port, key: see `_explain`), or every method failed on
+                a reachable host (the message gives each method's reason).
+        """
+        methods = [("scp (SFTP)", lambda: self._copy_scp(files, remote_dir, timeout, legacy=False)),
+                   ("scp -O (legacy protocol)", lambda: self._copy_scp(files, remote_dir, timeout, legacy=True)),
+                   ("tar over ssh", lambda: self._copy_tar(files, remote_dir, timeout))]
+        failures = []
+        for index, (label, copy) in enumerate(methods[self._copy_method:], self._copy_method):
+            reason = copy()
+            if reason is None:
+                self._copy_method = index
+                return
+            failures.append(f"{label}: {reason}")
+        where = self.connection.describe()
+        raise TargetError(f"copying files to {where}:{remote_dir} failed, although {where} answers over ssh: "
+                          + "; ".join(failures) + ". Check the free space there and that it has scp or tar.")
+
+    def _copy_scp(self, files: Sequence[Path], remote_dir: str, timeout: float, legacy: bool) -> Optional[str]:
+        """One scp; None when it worked, else why not. ssh's own failures (exit 255) raise."""
+        argv = ["scp", "-q", *(["-O"] if legacy else []), *self._options(), "-P", str(self.connection.port),
+                *map(str, files), f"{self.connection.destination}:{remote_dir}/"]
         for attempt in (1, 2):
             try:
                 proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
             except subprocess.TimeoutExpired:
                 raise TargetError(f"copying to {self.connection.describe()} took over {timeout:.0f} s.") from None
             if proc.returncode == 0:
-                return
-            if proc.returncode != SSH_CONNECTION_FAILED or attempt == 2 or "ost key" in proc.stderr:
+                return None
+            if proc.returncode != SSH_CONNECTION_FAILED or not _ssh_itself_failed(proc.stderr):
+                # "scp: Connection closed" with nothing from ssh: the server refused the SFTP subsystem.
+                return last_line(proc.stderr)
+            if attempt == 2 or "ost key" in proc.stderr or "Permission denied" in proc.stderr:
                 raise TargetError(f"copying files to {self.connection.describe()}:{remote_dir} failed: "
-                                  f"{self._explain(proc.stderr) if proc.returncode == 255 else last_line(proc.stderr)}")
+                                  f"{self._explain(proc.stderr)}")
+        return None
+
+    def _copy_tar(self, files: Sequence[Path], remote_dir: str, timeout: float) -> Optional[str]:
+        """The files as one tar stream into `tar -x` on the device; None when it worked, else why not."""
+        import io
+        import tarfile
+
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w", dereference=True) as archive:
+            for path in files:
+                archive.add(str(path), arcname=Path(path).name, recursive=False)
+        command = remote_command(["tar", "-x", "-f", "-", "-C", remote_dir])
+        proc = self._ssh(command, timeout=timeout, input_bytes=buffer.getvalue())
+        return None if proc.returncode == 0 else f"exit {proc.returncode}: {last_line(proc.stderr)}"
 
     def _connect_timeout(self) -> float:
         return self.connection.connect_timeout_s * 2 + 30
@@ -317,6 +362,12 @@ class _RemoteWorkdir:
         except TargetError as err:
             # Measured results are worth more than a tidy /tmp: report the leftover, do not lose them.
             self.cleanup_error = f"could not remove {self.path}: {err}"
+
+
+def _ssh_itself_failed(stderr: str) -> bool:
+    """Did ssh fail to connect or log in (its messages start with "ssh:" or name the key or host)?"""
+    return any(line.startswith("ssh:") or "ost key" in line or "Permission denied" in line
+               for line in (stderr or "").splitlines())
 
 
 def _millicelsius(value: Optional[str]) -> Optional[float]:

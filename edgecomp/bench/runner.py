@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import resource
 import sys
 import time
@@ -126,6 +127,23 @@ def _load_tflite_interpreter(preferred: str):
                      % "; ".join(errors))
 
 
+# An older runtime's message for an op (or op version) it lacks; the useful part of a multi-line error.
+_MISSING_OP = re.compile(r"Didn't find op for builtin opcode '([A-Z0-9_]+)' version '(\d+)'")
+
+
+def load_error_line(runtime: str, version: str, err: Exception) -> str:
+    """One line naming what failed: the missing op and version when the runtime says so."""
+    message = str(err)
+    match = _MISSING_OP.search(message)
+    if match:
+        reason = "%s has no op %s version %s (the file needs a newer runtime, or a conversion without it)" % (
+            runtime, match.group(1), match.group(2))
+    else:
+        lines = [line.strip() for line in message.splitlines() if line.strip()]
+        reason = "%s: %s" % (type(err).__name__, lines[0][:300] if lines else "no message")
+    return "cannot load the model with %s %s: %s" % (runtime, version, reason)
+
+
 class TfliteModel:
     @staticmethod
     def import_runtime(preferred: str):
@@ -136,8 +154,13 @@ class TfliteModel:
         Interpreter, self.runtime, self.runtime_version = (
             _load_tflite_interpreter(runtime) if isinstance(runtime, str) else runtime)
         start = time.perf_counter()
-        self.interpreter = Interpreter(model_path=path, num_threads=threads)
-        self.interpreter.allocate_tensors()
+        try:
+            self.interpreter = Interpreter(model_path=path, num_threads=threads)
+            self.interpreter.allocate_tensors()
+        except (RuntimeError, ValueError) as err:
+            # The runtimes' own message spans lines and ends in "Registration failed."; the caller
+            # shows the last line of stderr, so that line must name the op.
+            raise SystemExit(load_error_line(self.runtime, self.runtime_version, err)) from None
         self.init_ms = (time.perf_counter() - start) * 1e3
         self.input = self.interpreter.get_input_details()[0]
         self.output = self.interpreter.get_output_details()[0]

@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 from typing import Optional, Sequence
 
+from edgecomp.emulation import is_emulated
 from edgecomp.errors import EdgecompError
 from edgecomp.report.pareto import JOINT_TRADEOFF, LATENCY_TRADEOFF, SIZE_TRADEOFF, dominated_by, objective_vector
 from edgecomp.report.schema import READABLE_VERSIONS, SCHEMA_VERSION, upgrade
@@ -94,9 +95,9 @@ def measured_on(report: dict, artifact: dict) -> tuple:
 
 def describe_group(key: tuple) -> str:
     """A comparability key in words: "host, fashion_mnist (10,000 test images, /path), accuracy on 10,000"."""
-    target, name, source, test, samples = key
+    target, name, source, test, samples, emulated = key
     count = (lambda n: "?" if n is None else f"{n:,}")
-    return (f"target {target}, {name} ({count(test)} test images from {source}), "
+    return (f"target {target}{' (emulated)' if emulated else ''}, {name} ({count(test)} test images from {source}), "
             f"accuracy on {count(samples)} images")
 
 
@@ -132,15 +133,17 @@ def compare_runs(reports: Sequence[dict], labels: Optional[Sequence[str]] = None
             rows.append({"run": label, "plan": (report.get("plan") or {}).get("name"),
                          "target": (report.get("target") or {}).get("name"),
                          **{key: values[key] for key in ROW_ARTIFACT_KEYS},
-                         "recommended": picked is not None and artifact.get("name") == picked})
+                         "recommended": picked is not None and artifact.get("name") == picked,
+                         "emulated": is_emulated(artifact) or is_emulated(report)})
             points.append(artifact)
-            keys.append(measured_on(report, artifact))
+            # Emulated rows never share a group with a device's, even under the same target name.
+            keys.append(measured_on(report, artifact) + (rows[-1]["emulated"],))
     groups = list(dict.fromkeys(keys))
     for row, key in zip(rows, keys):
         row["group"], row["measured_on"] = _group_label(groups.index(key)), describe_group(key)
     for key in groups:
         members = [i for i, other in enumerate(keys) if other == key]
-        group = [points[i] for i in members]
+        group = [{**points[i], "emulated": rows[i]["emulated"]} for i in members]
         for field, tradeoff in [("dominated", JOINT_TRADEOFF), ("dominated_size", SIZE_TRADEOFF),
                                 ("dominated_latency", LATENCY_TRADEOFF)]:
             winners = dominated_by(group, **tradeoff)
@@ -194,8 +197,8 @@ def compare_markdown(rows: Sequence[dict]) -> str:
 
 CSV_FIELDS = ["run", "plan", "target", "group", "measured_on", "artifact", "recommended", "status", "format",
               "precision", "size_bytes", "gzip_bytes", "accuracy", "accuracy_samples", "p50_ms", "p90_ms",
-              "model_memory_mb", "memory_is_process", "acc_per_mb", "acc_per_gzip_mb", "acc_per_ms", "dominated",
-              "dominated_by", "dominated_size", "dominated_latency", "error"]
+              "model_memory_mb", "memory_is_process", "acc_per_mb", "acc_per_gzip_mb", "acc_per_ms", "emulated",
+              "dominated", "dominated_by", "dominated_size", "dominated_latency", "error"]
 
 
 def compare_csv(rows: Sequence[dict]) -> str:
@@ -227,7 +230,8 @@ def compare_html(rows: Sequence[dict]) -> str:
     from edgecomp.report.plots import tradeoff_png
 
     points = [{"name": f"{r['run']}/{r['artifact']}", "status": r["status"], "accuracy": r["accuracy"],
-               "size_bytes": r["size_bytes"], "latency_ms": {"p50": r["p50_ms"]}} for r in rows]
+               "size_bytes": r["size_bytes"], "latency_ms": {"p50": r["p50_ms"]}, "emulated": r.get("emulated")}
+              for r in rows]
     labels = [p["name"] for p in points]
     targets = sorted({str(r["target"]) for r in rows})  # plots per target; the table's groups say what compares
     warning = groups_note(rows)

@@ -8,7 +8,8 @@ Definitions (the CLI help says the same):
 - scope "any": the gates pass when at least one `ok` artifact meets every bound at once (a build
   whose float32 baseline is too big but whose int8 model fits); otherwise every miss is listed.
 - `max_size_mb`: the raw file size (`size_bytes`, not gzip) in decimal MB (10^6 bytes), as in the table.
-- `max_latency_ms`: the latency p50 in ms on the report's target.
+- `max_latency_ms`: the latency p50 in ms on the report's target; on an emulated target it cannot be
+  checked, which is a violation (an emulator's latency says nothing about the device's).
 - `min_accuracy`: in **percent** (89.5 means 89.5 %), compared with the accuracy measured through the
   artifact itself. A value in (0, 1] is refused as probably a fraction, rather than silently rescaled.
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 from typing import Optional
 
+from edgecomp.emulation import is_emulated
 from edgecomp.errors import QualityGateError, UsageError
 
 
@@ -94,7 +96,10 @@ def bound_violations(name: str, artifact: dict, max_size_mb: Optional[float], ma
             found.append(f"{name}: size {size_bytes / 1e6:.2f} MB > --max-size-mb {max_size_mb:g}")
     if max_latency_ms is not None:
         p50 = (artifact.get("latency_ms") or {}).get("p50")
-        if p50 is None:
+        if is_emulated(artifact):
+            found.append(f"{name}: latency was measured under emulation, --max-latency-ms {max_latency_ms:g} "
+                         "cannot be checked (measure on the device itself)")
+        elif p50 is None:
             found.append(f"{name}: latency not measured, --max-latency-ms {max_latency_ms:g} cannot be checked")
         elif p50 > max_latency_ms:
             found.append(f"{name}: latency p50 {p50:.3f} ms > --max-latency-ms {max_latency_ms:g}")

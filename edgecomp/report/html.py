@@ -11,12 +11,14 @@ from html import escape
 from pathlib import Path
 from typing import Iterable, Optional
 
+from edgecomp.emulation import emulated_note
 from edgecomp.export.files import write_bytes_atomically
 from edgecomp.report import cells
 from edgecomp.report.schema import STATUS_LEGEND
 from edgecomp.report.tables import (
     Table,
     artifact_table,
+    cross_check_table,
     deployment_table,
     parity_table,
     stage_table,
@@ -145,10 +147,13 @@ def render_html(report: dict, plots: Optional[dict[str, bytes]] = None) -> str:
         f"dataset <b>{shown(dataset.get('name'))}</b>; Keras model accuracy "
         f"{escape(cells.percent(keras.get('accuracy')))}, "
         f"{escape(cells.number(keras.get('params'), 9))} parameters.</p>",
-        "<h2>Artifacts</h2>", html_table(artifact_table(report)), legend_html(),
+        "<h2>Artifacts</h2>", *[f"<p><b>{escape(n)}</b></p>" for n in [emulated_note(report)] if n],
+        html_table(artifact_table(report)), legend_html(),
         "".join(f"<p class=\"meta\">{escape(n)}</p>" for n in notes),
         "<h2>Plots</h2>", "".join(image(png, caption) for caption, png in plots.items()),
         _parity_html(report),
+        *(["<h2>Board vs host accuracy (same file, runtime and images)</h2>", html_table(cross_check_table(report))]
+          if cross_check_table(report).rows else []),
         "<h2>Deployment checks</h2>", html_table(deployment_table(report)),
         "<h2>Stages</h2>", _stages_html(report),
         "<h2>Target</h2>", definition_list({"name": target.get("name"), "kind": target.get("kind")}),

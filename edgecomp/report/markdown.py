@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 
+from edgecomp.emulation import emulated_note
 from edgecomp.report import cells
 from edgecomp.report.schema import STATUS_LEGEND
 from edgecomp.report.tables import (
     Table,
+    cross_check_table,
     artifact_table,
     deployment_table,
     memory_note,
@@ -49,6 +51,7 @@ def render_markdown(report: dict) -> str:
         f"Keras model: {cells.number(report['keras']['params'], 9)} parameters, test accuracy "
         f"{cells.percent(report['keras']['accuracy'])}.",
         "## Artifacts",
+        *[f"**{note}**" for note in [emulated_note(report)] if note],
         markdown_table(artifact_table(report)),
         "Status: " + "; ".join(f"**{cells.status_label(k)}**: {v}" for k, v in STATUS_LEGEND.items()) + ".",
         "Accuracy is measured through each artifact on the test images; latency is one image per "
@@ -64,6 +67,9 @@ def render_markdown(report: dict) -> str:
     parity = parity_table(report)
     if parity.rows:
         parts += ["## Parity with Keras", markdown_table(parity)]
+    cross_check = cross_check_table(report)
+    if cross_check.rows:
+        parts += ["## Board vs host accuracy (same file, runtime and images)", markdown_table(cross_check)]
     parts += ["## Deployment checks", markdown_table(deployment_table(report)),
               "## Stages", markdown_table(stage_table(report)),
               "## Environment", f"Host: {report['host']['cpu']}, {report['host']['cores']} cores, "

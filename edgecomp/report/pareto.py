@@ -8,14 +8,21 @@ from __future__ import annotations
 
 from typing import Callable, Optional, Sequence
 
+from edgecomp.emulation import is_emulated
+
+
+def _measured_on_device(read: Callable[[dict], Optional[float]]) -> Callable[[dict], Optional[float]]:
+    """An emulator's latency or memory is not the device's: such a point is not placed on that axis."""
+    return lambda a: None if is_emulated(a) else read(a)
+
 # Metric name -> how to read it from an artifact dict (None when not measured).
 METRICS: dict[str, Callable[[dict], Optional[float]]] = {
     "accuracy": lambda a: a.get("accuracy"),
     "size": lambda a: a.get("size_bytes"),
     "gzip": lambda a: a.get("gzip_bytes"),
-    "latency": lambda a: (a.get("latency_ms") or {}).get("p50"),
-    "latency_p90": lambda a: (a.get("latency_ms") or {}).get("p90"),
-    "memory": lambda a: a.get("model_peak_mb"),
+    "latency": _measured_on_device(lambda a: (a.get("latency_ms") or {}).get("p50")),
+    "latency_p90": _measured_on_device(lambda a: (a.get("latency_ms") or {}).get("p90")),
+    "memory": _measured_on_device(lambda a: a.get("model_peak_mb")),
 }
 
 # The two trade-offs every report shows: accuracy up with size down, accuracy up with latency down.

@@ -192,11 +192,15 @@ def _dominance(row: dict) -> str:
     return str(row["dominated_by"]) if row["dominated"] else "not dominated"
 
 
+def _target(row: dict) -> str:
+    return cells.text(row.get("target")) + (" (emulated)" if row.get("emulated") else "")
+
+
 RUN = value("run", "run")
 GROUP = value("group", "group", no_wrap=True)
 DOMINATED_BY = Column("dominated by", _dominance)
 # Every field of a comparison row (report files, `--wide`); the group column only when rows differ in it.
-COMPARE_COLUMNS = [RUN, value("target", "target"), GROUP, ARTIFACT, STATUS, PRECISION, SIZE, ACCURACY, P50, P90,
+COMPARE_COLUMNS = [RUN, Column("target", _target), GROUP, ARTIFACT, STATUS, PRECISION, SIZE, ACCURACY, P50, P90,
                    MODEL_MEMORY, ACC_PER_MB, ACC_PER_GZIP_MB, ACC_PER_MS, DOMINATED_BY]
 COMPARE_TERMINAL_COLUMNS = [RUN, GROUP, ARTIFACT, PRECISION, SIZE, ACCURACY, P50, DOMINATED_BY]
 
@@ -212,6 +216,30 @@ def compare_table(rows: list[dict], columns: Optional[list[Column]] = None) -> T
     return Table(columns, [Row(row, status=str(row.get("status") or ""), note=row.get("error"),
                                classes=("dominated",) if row.get("dominated") else ())
                            for row in rows])
+
+
+# ---- an emulated board's accuracy against the host's (edgecomp.adapters.emulated) ---------------
+
+def _points(delta: Optional[float]) -> str:
+    return cells.DASH if delta is None else f"{delta:+.2f} pt"
+
+
+CROSS_CHECK_COLUMNS = [
+    value("name", "artifact"), Column("runtime on the board", lambda a: _measured_with(a.get("runtime"))),
+    value("accuracy", "board accuracy", cells.percent, numeric=True),
+    value("host_accuracy", "host accuracy", cells.percent, numeric=True),
+    Column("board - host", lambda a: a.get("host_error") or _points(a.get("accuracy_vs_host_points")), numeric=True),
+]
+
+
+def cross_check_table(report: dict) -> Table:
+    """Per benchmarked artifact of an emulated run: the board's and the host's accuracy (same file,
+    runtime and images); no rows for a report from a real device."""
+    from edgecomp.emulation import is_emulated
+
+    rows = [Row(a) for a in report.get("artifacts") or []
+            if is_emulated(report) and (a.get("accuracy") is not None or a.get("host_error"))]
+    return Table(CROSS_CHECK_COLUMNS, rows)
 
 
 # ---- parity, deployment checks, stages --------------------------------------------------------

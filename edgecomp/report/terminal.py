@@ -14,6 +14,7 @@ from rich.segment import Segment, Segments
 from rich.table import Table as RichTable
 from rich.text import Text
 
+from edgecomp.emulation import emulated_note
 from edgecomp.report import cells
 from edgecomp.report.schema import STATUS_LEGEND
 from edgecomp.report.tables import (
@@ -142,6 +143,8 @@ def render_table(report: dict, console: Console, wide: bool = False) -> None:
         return
     title = (f"edgecomp: {(report.get('plan') or {}).get('name', 'report')} "
              f"on {(report.get('target') or {}).get('name', cells.DASH)}")
+    if emulated_note(report):
+        console.print(emulated_note(report), style="bold yellow", highlight=False)
     _print_table(console, artifact_table(report, ARTIFACT_COLUMNS if wide else TERMINAL_COLUMNS), title, wide)
     legend = Text()
     for status, meaning in STATUS_LEGEND.items():

@@ -7,6 +7,7 @@ can look at the filesystem to see what the adapter left behind.
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
 import socket
@@ -15,6 +16,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import pytest
@@ -53,12 +55,17 @@ def _keygen(path: Path) -> None:
                    check=True, capture_output=True)
 
 
-@pytest.fixture(scope="session")
-def sshd(tmp_path_factory):
-    """A real OpenSSH server on a free loopback port, accepting one generated client key."""
+@contextlib.contextmanager
+def running_sshd(folder: Path, *, sftp: bool = True, extra_config: Sequence[str] = ()):
+    """A real OpenSSH server on a free loopback port, accepting one generated client key.
+
+    Args:
+        folder: Where its config, keys, pid file and log go.
+        sftp: Offer the SFTP subsystem (minimal images and dropbear boards do not).
+        extra_config: More sshd_config lines (e.g. SetEnv PATH=...).
+    """
     if not SSHD.exists():
         pytest.skip("/usr/sbin/sshd is missing: install openssh-server to run the SSH adapter tests")
-    folder = tmp_path_factory.mktemp("sshd")
     _keygen(folder / "host_key")
     _keygen(folder / "client_key")
     (folder / "authorized_keys").write_text((folder / "client_key.pub").read_text())
@@ -68,7 +75,8 @@ def sshd(tmp_path_factory):
         f"Port {port}", "ListenAddress 127.0.0.1", f"HostKey {folder / 'host_key'}",
         f"AuthorizedKeysFile {folder / 'authorized_keys'}", "StrictModes no", f"PidFile {folder / 'sshd.pid'}",
         "UsePAM no", "PermitRootLogin prohibit-password", "PasswordAuthentication no",
-        "KbdInteractiveAuthentication no", "Subsystem sftp internal-sftp", "LogLevel ERROR", ""]))
+        "KbdInteractiveAuthentication no", *(["Subsystem sftp internal-sftp"] if sftp else []), *extra_config,
+        "LogLevel ERROR", ""]))
     Path("/run/sshd").mkdir(parents=True, exist_ok=True)  # privilege-separation folder sshd insists on
     log = open(folder / "sshd.log", "w")
     server = subprocess.Popen([str(SSHD), "-D", "-e", "-f", str(config)], stdout=log, stderr=subprocess.STDOUT)
@@ -92,6 +100,26 @@ def sshd(tmp_path_factory):
         server.terminate()
         server.wait(timeout=10)
         log.close()
+
+
+@pytest.fixture(scope="session")
+def start_sshd():
+    """`running_sshd` itself, for tests that need a server with a config of their own."""
+    return running_sshd
+
+
+@pytest.fixture(scope="session")
+def sshd(tmp_path_factory):
+    """A real OpenSSH server on loopback with SFTP, like Raspberry Pi OS's."""
+    with running_sshd(tmp_path_factory.mktemp("sshd")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def sshd_without_sftp(tmp_path_factory):
+    """A real OpenSSH server on loopback without the SFTP subsystem, like a minimal or dropbear image."""
+    with running_sshd(tmp_path_factory.mktemp("sshd-nosftp"), sftp=False) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

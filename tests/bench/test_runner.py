@@ -119,7 +119,7 @@ def test_runner_needs_no_edgecomp_import():
         elif isinstance(node, ast.ImportFrom):
             modules.add((node.module or "").split(".")[0])
     assert "edgecomp" not in modules
-    assert modules <= {"__future__", "argparse", "json", "os", "platform", "resource", "sys", "time", "numpy",
+    assert modules <= {"__future__", "argparse", "json", "os", "platform", "re", "resource", "sys", "time", "numpy",
                        "ai_edge_litert", "tflite_runtime", "tensorflow", "onnxruntime"}
 
 
@@ -139,3 +139,23 @@ def test_uint8_sample_gives_the_accuracy_of_the_float_images_exactly(precision_f
         assert a.ok and b.ok, (a.error, b.error)
         assert a.result["sample"]["dtype"] == "uint8" and b.result["sample"]["dtype"] == "float32"
         assert a.result["accuracy"] == b.result["accuracy"]
+
+
+def test_a_missing_op_is_named_in_one_line():
+    """The SSH target shows the last line of stderr: that line must name the op and its version."""
+    from edgecomp.bench.runner import load_error_line
+
+    err = RuntimeError("Didn't find op for builtin opcode 'FULLY_CONNECTED' version '12'. An older version of "
+                       "this builtin might be supported. Are you using an old TFLite binary with a newer model?\n"
+                       "Registration failed.\n")
+    line = load_error_line("tflite_runtime", "2.14.0", err)
+    assert "\n" not in line
+    assert line == ("cannot load the model with tflite_runtime 2.14.0: tflite_runtime has no op FULLY_CONNECTED "
+                    "version 12 (the file needs a newer runtime, or a conversion without it)")
+
+
+def test_another_load_error_keeps_its_first_line():
+    from edgecomp.bench.runner import load_error_line
+
+    line = load_error_line("ai_edge_litert", "2.3.0", ValueError("Could not open 'x.tflite'.\nmore"))
+    assert line == "cannot load the model with ai_edge_litert 2.3.0: ValueError: Could not open 'x.tflite'."
