@@ -29,12 +29,6 @@ class BridgeResult:
     parity: dict = field(default_factory=dict)
 
 
-def is_keras3_model(model) -> bool:
-    """True for a model object of Keras 3 (`import keras`), False for tf-keras."""
-    # tf-keras classes live in `tf_keras.*`; importing Keras 3 just to ask isinstance is avoided.
-    return type(model).__module__.startswith("keras.")
-
-
 def _is_model(layer) -> bool:
     import keras as keras3
 
@@ -187,3 +181,9 @@ def bridge_keras3_model(source, images: np.ndarray) -> BridgeResult:
             f"{result.parity['max_abs_diff']:.3g} on {len(images)} images (tolerance "
             f"{result.parity['tolerance']:.3g}). Use a PTQ-only plan, which converts the Keras 3 model directly.")
     return result
+
+
+def noise_images(model, count: int = 16) -> np.ndarray:
+    """Uniform [0, 1] inputs of the model's input shape, for when no dataset is at hand."""
+    shape = tuple(model.inputs[0].shape[1:])
+    return np.random.default_rng(0).random((count,) + shape, dtype=np.float32)
