@@ -25,7 +25,7 @@ _DROPPABLE = {"lora_rank": None, "lora_alpha": None, "quantization_config": None
               "renorm": False, "renorm_clipping": None, "renorm_momentum": None, "pad_to_aspect_ratio": False}
 # Same name and same formula in both Keras versions.
 _SAME_ACTIVATIONS = {"linear", "relu", "relu6", "sigmoid", "tanh", "softmax", "swish", "silu", "elu", "selu",
-                     "softplus", "softsign", "exponential", "mish", "leaky_relu"}
+                     "softplus", "softsign", "exponential", "mish", "leaky_relu", "gelu"}
 # Keras 3 activations rebuilt from layers (the formula differs or tf-keras lacks the name).
 _REBUILT_ACTIVATIONS = {"hard_sigmoid", "hard_silu", "hard_swish"}
 # Plain layers whose configs carry the same keys in both versions, up to the droppable ones.
@@ -110,17 +110,11 @@ def activation_of(layer_name: str, class_name: str, config: dict) -> str | None:
         return None
     if isinstance(activation, dict):  # a serialised function object
         activation = activation.get("config", activation.get("class_name"))
-    if not isinstance(activation, str) or (activation not in _SAME_ACTIVATIONS | _REBUILT_ACTIVATIONS
-                                           and activation != "gelu"):
+    if not isinstance(activation, str) or activation not in _SAME_ACTIVATIONS | _REBUILT_ACTIVATIONS:
         raise BridgeError(
             f"layer {layer_name!r} ({class_name}) uses activation {activation!r}, which the bridge does not "
             f"map to tf-keras (known: {', '.join(sorted(_SAME_ACTIVATIONS | _REBUILT_ACTIVATIONS))}). Use a "
             "PTQ-only plan, which converts the Keras 3 model directly.")
-    if activation == "gelu":
-        raise BridgeError(
-            f"layer {layer_name!r} ({class_name}) uses gelu: Keras 3's gelu is the tanh approximation, "
-            "tf-keras' the exact erf form, so outputs would differ. Use a PTQ-only plan, which converts the "
-            "Keras 3 model directly.")
     return activation
 
 
