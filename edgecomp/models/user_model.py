@@ -102,7 +102,7 @@ def prepare_user_model(path: str, plan, data) -> tuple[object, dict]:
 
 def fit_keras3(model, data, epochs: int, batch_size: int, learning_rate: float) -> dict:
     """Fine-tunes a Keras 3 model (one the bridge could not rebuild) with Keras 3's own optimizer,
-    the same recipe as `edgecomp.compress.train.fit`: Adam, cosine decay to 0, logits loss."""
+    the same recipe as `edgecomp.compress.fitting.fit`: Adam, cosine decay to 0, logits loss."""
     import keras as keras3
 
     from edgecomp.compress.fitting import fit_summary
