@@ -23,6 +23,8 @@ class BridgeError(ModelLoadError):
 # Keras 3 config keys with no tf-keras counterpart, and the value that makes dropping them a no-op.
 _DROPPABLE = {"lora_rank": None, "lora_alpha": None, "quantization_config": None, "optional": False,
               "renorm": False, "renorm_clipping": None, "renorm_momentum": None, "pad_to_aspect_ratio": False}
+# Settings Keras 3 renamed: class -> {Keras 3 key: tf-keras key}.
+_RENAMED = {"LeakyReLU": {"negative_slope": "alpha"}}
 # Same name and same formula in both Keras versions.
 _SAME_ACTIVATIONS = {"linear", "relu", "relu6", "sigmoid", "tanh", "softmax", "swish", "silu", "elu", "selu",
                      "softplus", "softsign", "exponential", "mish", "leaky_relu", "gelu"}
@@ -88,7 +90,9 @@ def translate_config(layer_name: str, class_name: str, config: dict) -> tuple[ty
                              "name": config["name"]}
     accepted = _accepted_keys(layer_class)
     translated = {}
+    renamed = _RENAMED.get(class_name, {})
     for key, value in config.items():
+        key = renamed.get(key, key)
         if key in accepted:
             translated[key] = _dtype_name(value) if key == "dtype" else _initializer_like(value)
         elif key in _DROPPABLE and value == _DROPPABLE[key] or key == "renorm_momentum":
