@@ -121,3 +121,9 @@ def mobilenetv2_keras3_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("keras3") / "mobilenetv2.keras"
     keras3_backbone_classifier("MobileNetV2").save(path)
     return path
+
+
+@pytest.fixture(scope="session")
+def keras3_backbone_builder():
+    """`keras3_backbone_classifier`, for tests outside this file (conftest is not importable)."""
+    return keras3_backbone_classifier

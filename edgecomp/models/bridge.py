@@ -65,7 +65,7 @@ class _Builder:
             name = entry["name"]
             self.result.layers += 1
             if entry["class_name"] == "InputLayer":
-                layer_class, layer_config = translate_config(name, "InputLayer", entry["config"])
+                _, layer_config = translate_config(name, "InputLayer", entry["config"])
                 tensors[(name, 0, 0)] = keras().Input(batch_shape=layer_config["batch_input_shape"],
                                                        dtype=layer_config["dtype"], name=name)
                 continue

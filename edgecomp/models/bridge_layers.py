@@ -85,9 +85,9 @@ def translate_config(layer_name: str, class_name: str, config: dict) -> tuple[ty
             "converts the Keras 3 model directly, or replace the layer.")
     layer_class = getattr(keras().layers, class_name)
     if class_name == "InputLayer":
-        return layer_class, {"batch_input_shape": tuple(config["batch_shape"]), "dtype": _dtype_name(config.get("dtype")),
-                             "sparse": config.get("sparse", False), "ragged": config.get("ragged", False),
-                             "name": config["name"]}
+        return layer_class, {"batch_input_shape": tuple(config["batch_shape"]),
+                             "dtype": _dtype_name(config.get("dtype")), "sparse": config.get("sparse", False),
+                             "ragged": config.get("ragged", False), "name": config["name"]}
     accepted = _accepted_keys(layer_class)
     translated = {}
     renamed = _RENAMED.get(class_name, {})
