@@ -53,6 +53,7 @@ class _Builder:
     def __init__(self, result: BridgeResult):
         self.result = result
         self.pairs: list[tuple[object, object]] = []  # (Keras 3 layer, tf-keras layer) to copy weights
+        self.nested: dict[str, object] = {}  # nested Keras 3 model name -> its tf-keras rebuild
 
     def model(self, source):
         config = source.get_config()
@@ -96,12 +97,16 @@ class _Builder:
     def _call(self, entry: dict, source_layer, args: list, kwargs: dict, node_index: int):
         name, class_name = entry["config"].get("name", entry.get("name")), entry["class_name"]
         if source_layer is not None and _is_model(source_layer):
-            if node_index == 0:
-                self._nested = getattr(self, "_nested", {})
-                self._nested[name] = self.model(source_layer)
-            return self._nested[name](*args, **kwargs)
-        if not entry.get("module", "keras.layers").startswith("keras.layers"):  # a keras.ops operation
+            if name not in self.nested:  # a sub-model called twice shares its rebuild, as in Keras 3
+                self.nested[name] = self.model(source_layer)
+            return self.nested[name](*args, **kwargs)
+        module = entry.get("module") or "keras.layers"
+        if module.startswith("keras.src.ops"):  # `x + 3.0` in a functional graph: a keras.ops node
             return translate_operation(name, class_name, args)(*[a for a in args if not isinstance(a, (int, float))])
+        if module != "keras.layers":
+            raise BridgeError(f"layer {name!r} ({class_name}) is a custom layer from {module}; the bridge rebuilds "
+                              "only built-in Keras layers. Use a PTQ-only plan, which converts the Keras 3 model "
+                              "directly.")
         if node_index > 0:
             raise BridgeError(f"layer {name!r} ({class_name}) is shared (called {node_index + 1} times); the "
                               "bridge rebuilds layers called once. Use a PTQ-only plan.")

@@ -109,6 +109,15 @@ def test_a_layer_that_cannot_cross_is_named_with_class_and_reason(fmnist_small):
     with pytest.raises(BridgeError, match=r"'flip' \(RandomFlip\) cannot be brought .* PTQ-only"):
         bridge_keras3_model(k3.Model(inputs, k3.layers.Flatten()(flipped)), fmnist_small.x_test[:8])
 
+    class Doubling(k3.layers.Layer):
+        def call(self, tensor):
+            return tensor * 2
+
+    inputs = k3.Input((28, 28, 1))
+    doubled = Doubling(name="doubling")(inputs)
+    with pytest.raises(BridgeError, match=r"'doubling' \(Doubling\) is a custom layer"):
+        bridge_keras3_model(k3.Model(inputs, k3.layers.Flatten()(doubled)), fmnist_small.x_test[:8])
+
 
 def test_keras3_lambda_bytecode_is_refused(tmp_path):
     import keras as k3
