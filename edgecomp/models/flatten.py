@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from edgecomp.errors import ModelLoadError
+from edgecomp.models.keras_internals import skips_first_node
 from edgecomp.tfenv import keras
 
 
@@ -34,12 +35,6 @@ class FlattenResult:
 def nested_models(model) -> list[str]:
     """Names of the sub-models among `model`'s layers (top level only)."""
     return [layer.name for layer in model.layers if isinstance(layer, keras().Model)]
-
-
-def _skips_first_node(layer) -> bool:
-    from tf_keras.src.engine.functional import _should_skip_first_node
-
-    return bool(_should_skip_first_node(layer))
 
 
 class _Inliner:
@@ -85,7 +80,7 @@ class _Inliner:
             layer = model.get_layer(entry["name"])
             # A sub-model's node 0 is its own construction, absent from the config: its calls are
             # numbered from 1 where other layers' start at 0 (tf-keras' _should_skip_first_node).
-            first = 1 if _skips_first_node(layer) else 0
+            first = 1 if skips_first_node(layer) else 0
             for node_index, node in enumerate(entry["inbound_nodes"], start=first):
                 args = [tensors[(name, index, tensor_index)] for name, index, tensor_index, _ in node]
                 kwargs = dict(node[0][3]) if node and len(node[0]) > 3 else {}

@@ -40,7 +40,7 @@ def test_nested_mobilenetv2_is_flattened_pruned_through_residuals_and_trained_wi
     assert ("block_3_project", "block_4_project", "block_5_project") in residual
     # Inside each inverted-residual block the expansion conv loses filters (the depthwise follows).
     assert prune["filters"]["block_3_expand"]["after"] < prune["filters"]["block_3_expand"]["before"]
-    float_model = ctx.export_hints["float_model"]
+    float_model = ctx.export_inputs.float_model
     assert float_model.output_shape == (None, 10)
     assert float_model.get_layer("block_3_depthwise").get_weights()[0].shape[2] == \
         prune["filters"]["block_3_expand"]["after"]
@@ -52,11 +52,13 @@ def test_nested_mobilenetv2_is_flattened_pruned_through_residuals_and_trained_wi
 
     from ai_edge_litert.interpreter import Interpreter
 
+    from edgecomp.export.litert_internals import ops_details
     from edgecomp.export.tflite import keras_to_tflite
 
     path = keras_to_tflite(ctx.model, tmp_path / "qat.tflite", "qat_int8", fmnist96.x_train[:64])
     interpreter = Interpreter(model_path=str(path))
-    ops = {op["op_name"] for op in interpreter._get_ops_details()}
+    interpreter.allocate_tensors()
+    ops = {op.op_name for op in ops_details(interpreter)}
     assert {"CONV_2D", "DEPTHWISE_CONV_2D", "ADD"} <= ops
 
 
