@@ -159,8 +159,8 @@ def test_structured_leaves_a_group_whole_when_one_member_is_skipped(fmnist_small
 
 
 def test_pruned_channels_reaching_a_merge_are_an_internal_error_not_a_usage_error():
-    """why_not_prunable keeps residual adds whole; if a pruned branch reached one anyway, that is
-    an edgecomp bug (exit 1 with a traceback), not a setting the user could fix (exit 2)."""
+    """channel_groups prunes every input of a merge alike; if inputs pruned differently reached one
+    anyway, that is an edgecomp bug (exit 1 with a traceback), not a setting the user could fix (exit 2)."""
     from edgecomp.compress.prune_structured import propagate_channels
     from edgecomp.errors import EdgecompError, InternalError
 
@@ -170,7 +170,7 @@ def test_pruned_channels_reaching_a_merge_are_an_internal_error_not_a_usage_erro
     branch_b = layers.Conv2D(4, 3, padding="same", name="branch_b")(inputs)
     merged = layers.Add(name="add")([branch_a, branch_b])
     model = keras().Model(inputs, layers.Dense(2)(layers.Flatten()(merged)))
-    with pytest.raises(InternalError, match="bug in why_not_prunable") as err:
+    with pytest.raises(InternalError, match="bug in channel_groups") as err:
         propagate_channels(model, {"branch_a": np.array([0, 1])})
     assert not isinstance(err.value, EdgecompError)
 
