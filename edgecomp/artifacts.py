@@ -118,6 +118,7 @@ def _export_and_check(ctx: RunContext, fmt: str, precision: str, path: Path, sou
         embed_metadata(path, ArtifactMetadata.create(f"{source_model.name} ({ctx.data.name})", ctx.data.class_names,
                                                      ctx.data.normalization, precision))
     except EdgecompError as err:
+        path.unlink(missing_ok=True)  # a file an earlier run left here must not pass for this one's
         record.fail(str(err))
         return record
     record.export_seconds = round(time.perf_counter() - started, 3)

@@ -110,3 +110,74 @@ def read_tflite_metadata():
         return json.loads(proc.stdout.strip().splitlines()[-1])
 
     return read
+
+
+@pytest.fixture(scope="session")
+def fmnist96_npz(fmnist_small, tmp_path_factory):
+    """A 96x96x3 `.npz` dataset: real Fashion-MNIST images resized (bilinear) and stacked to RGB,
+    the input size of a transfer-learning backbone. 360 training and 80 test images, uint8."""
+    from PIL import Image
+
+    def resize(images: np.ndarray) -> np.ndarray:  # (N, 28, 28, 1) in [0, 1] -> (N, 96, 96, 3) uint8
+        pixels = (images[..., 0] * 255).round().astype(np.uint8)
+        big = np.stack([np.asarray(Image.fromarray(p).resize((96, 96), Image.BILINEAR)) for p in pixels])
+        return np.repeat(big[..., None], 3, axis=-1)
+
+    path = tmp_path_factory.mktemp("fmnist96") / "fmnist96.npz"
+    np.savez(path, x_train=resize(fmnist_small.x_train[:360]), y_train=fmnist_small.y_train[:360],
+             x_test=resize(fmnist_small.x_test[:80]), y_test=fmnist_small.y_test[:80],
+             class_names=np.asarray(fmnist_small.class_names))
+    return path
+
+
+@pytest.fixture(scope="session")
+def fmnist96(fmnist96_npz):
+    from edgecomp.data import load_dataset
+
+    return load_dataset(str(fmnist96_npz), seed=0)
+
+
+def keras3_backbone_classifier(backbone: str, seed: int = 0):
+    """A Keras 3 (`import keras`) transfer-learning classifier: a `keras.applications` backbone
+    (weights=None, 96x96x3) called as a nested sub-model, then pooling, dropout and a Dense head.
+
+    BatchNormalization statistics are set to random values: an untrained backbone with the
+    initial statistics squashes every output to ~1e-10, which would make any output comparison pass.
+    """
+    import keras
+
+    builders = {
+        "MobileNetV2": lambda: keras.applications.MobileNetV2(input_shape=(96, 96, 3), alpha=0.35, weights=None,
+                                                              include_top=False),
+        "MobileNetV3Small": lambda: keras.applications.MobileNetV3Small(input_shape=(96, 96, 3), weights=None,
+                                                                        include_top=False),
+        "EfficientNetB0": lambda: keras.applications.EfficientNetB0(input_shape=(96, 96, 3), weights=None,
+                                                                    include_top=False),
+    }
+    keras.utils.set_random_seed(seed)
+    base = builders[backbone]()
+    rng = np.random.default_rng(seed)
+    for layer in base.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            channels = layer.get_weights()[0].shape[0]
+            layer.set_weights([rng.uniform(0.5, 1.5, channels), rng.normal(0, 0.2, channels),
+                               rng.normal(0, 0.2, channels), rng.uniform(0.5, 1.5, channels)])
+    inputs = keras.Input((96, 96, 3))
+    features = base(inputs)
+    pooled = keras.layers.GlobalAveragePooling2D(name="pool")(features)
+    outputs = keras.layers.Dense(10, name="logits")(keras.layers.Dropout(0.2, name="head_dropout")(pooled))
+    return keras.Model(inputs, outputs, name=f"{backbone.lower()}_classifier")
+
+
+@pytest.fixture(scope="session")
+def mobilenetv2_keras3_file(tmp_path_factory):
+    """A nested Keras 3 MobileNetV2 (alpha 0.35) classifier saved as a `.keras` file."""
+    path = tmp_path_factory.mktemp("keras3") / "mobilenetv2.keras"
+    keras3_backbone_classifier("MobileNetV2").save(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def keras3_backbone_builder():
+    """`keras3_backbone_classifier`, for tests outside this file (conftest is not importable)."""
+    return keras3_backbone_classifier

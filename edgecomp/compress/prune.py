@@ -227,10 +227,13 @@ def run_structured(model, cfg: PruneConfig, data, targets: dict[str, float]):
     if out_of_scope:
         raise UsageError(f"layer_sparsity names {', '.join(out_of_scope)}, outside scope {cfg.scope!r}; "
                          "set scope: both or drop them.")
-    fractions, left_whole = {}, {}
+    from edgecomp.compress.channel_groups import graph_links
+
+    fractions, left_whole, links = {}, {}, graph_links(model)
     for name, fraction in in_scope.items():
         layer = model.get_layer(name)
-        reason = why_not_prunable(model, layer) if is_filter_layer(layer) else "depthwise convs follow their input"
+        reason = (why_not_prunable(model, layer, set(in_scope), links) if is_filter_layer(layer)
+                  else "depthwise convs follow their input")
         if reason and name in cfg.layer_sparsity:
             raise UsageError(f"layer_sparsity asks to remove filters of {name}, but {reason}.")
         if reason:
@@ -241,7 +244,7 @@ def run_structured(model, cfg: PruneConfig, data, targets: dict[str, float]):
     result = remove_filters(model, fractions, cfg.criterion)
     info = {"filters": {name: {"before": result.before[name], "after": int(len(kept))}
                         for name, kept in result.kept.items()},
-            "left_whole": left_whole, "criterion": cfg.criterion, "scope": cfg.scope}
+            "left_whole": left_whole, "groups": result.groups, "criterion": cfg.criterion, "scope": cfg.scope}
     if cfg.epochs:
         info["fine_tune"] = fitting.fit(result.model, data, cfg.epochs, cfg.batch_size, cfg.learning_rate,
                                 "prune (structured)")

@@ -1,11 +1,14 @@
 """Structured pruning: remove whole conv filters and dense units, rebuilding a smaller Keras model.
 
 Filters are ranked by the L1 (or L2) norm of their kernel, as in Li et al., "Pruning Filters for
-Efficient ConvNets" (ICLR 2017): a filter's score is sum |W[..., o]| over (kh, kw, C_in). The kept
-output channels are followed through BatchNormalization, activations, pooling, dropout,
-depthwise convs and Flatten (whose output rows are remapped) into the next Conv2D / Dense, whose
-input channels are sliced to match. A layer whose output reaches a residual Add, a Concatenate or
-any layer this module cannot shrink is left whole, and the report says why.
+Efficient ConvNets" (ICLR 2017): a filter's score is sum |W[..., o]| over (kh, kw, C_in). Layers
+whose outputs meet at an elementwise merge (a residual Add, a squeeze-and-excitation Multiply)
+form a channel group (`channel_groups`) and lose the same channels, ranked by their summed,
+mean-normalised scores. The kept channels are followed through BatchNormalization, activations,
+pooling, dropout, depthwise convs, channel reshapes and Flatten (whose output rows are remapped)
+into the next Conv2D / Dense, whose input channels are sliced to match. A layer whose channels
+reach the model output, a Concatenate or a layer this module cannot shrink is left whole, and the
+report says why.
 """
 
 from __future__ import annotations
@@ -15,76 +18,36 @@ from typing import Literal
 
 import numpy as np
 
+from edgecomp.compress.channel_groups import (channel_group, follows_channels, graph_links, is_channel_reshape,
+                                              is_filter_layer, is_merge)
+from edgecomp.compress.qat import layer_producers
 from edgecomp.errors import InternalError, UsageError
 from edgecomp.tfenv import keras
+
+__all__ = ["is_filter_layer", "why_not_prunable", "remove_filters", "kept_count", "choose_kept"]
 
 Criterion = Literal["l1", "l2"]
 
 
-def _kinds():
-    layers = keras().layers
-    # Layers whose output channel c depends only on input channel c (and may have per-channel weights).
-    passthrough = (layers.BatchNormalization, layers.ReLU, layers.Activation, layers.LeakyReLU,
-                   layers.MaxPooling2D, layers.AveragePooling2D, layers.Dropout, layers.SpatialDropout2D,
-                   layers.GlobalAveragePooling2D, layers.GlobalMaxPooling2D, layers.ZeroPadding2D)
-    return layers, passthrough
-
-
-def _inbound(layer) -> list:
-    inbound = layer.inbound_nodes[0].inbound_layers if layer.inbound_nodes else []
-    return inbound if isinstance(inbound, list) else [inbound]
-
-
-def _consumers(model) -> dict[str, list]:
-    """Layer name -> the layers of `model` that read its output."""
-    consumers: dict[str, list] = {layer.name: [] for layer in model.layers}
-    for layer in model.layers:
-        for source in _inbound(layer):
-            consumers[source.name].append(layer)
-    return consumers
-
-
-def is_filter_layer(layer) -> bool:
-    """Conv2D (not depthwise) and Dense: the layers whose outputs can be removed."""
-    layers, _ = _kinds()
-    if isinstance(layer, layers.DepthwiseConv2D):
-        return False
-    return isinstance(layer, (layers.Conv2D, layers.Dense))
-
-
-def why_not_prunable(model, layer) -> str | None:
+def why_not_prunable(model, layer, allowed: set[str] | None = None, links=None) -> str | None:
     """None when `layer`'s filters/units can be removed, else the reason they cannot.
 
-    Walks every path from the layer's output through channel-preserving layers; each path must
-    end in a Conv2D or Dense (which absorbs the change by losing input channels).
+    Args:
+        model: the functional or sequential model holding `layer`.
+        layer: a layer of `model`.
+        allowed: names of the layers that may lose channels (None: every filter layer); a layer
+            tied by a merge to one outside this set is left whole.
+        links: `graph_links(model)`, passed when asking about many layers.
     """
-    layers, passthrough = _kinds()
     if not is_filter_layer(layer):
         return f"{type(layer).__name__} has no filters or units to remove"
-    if isinstance(layer, layers.Conv2D) and getattr(layer, "groups", 1) != 1:
-        return "grouped convolutions are left whole"
-    output_names = set(model.output_names)
-    consumers = _consumers(model)
-    frontier, seen = [layer], set()
-    while frontier:
-        current = frontier.pop()
-        if current.name in seen:
-            continue
-        seen.add(current.name)
-        if len(current.inbound_nodes) > 1:
-            return f"{current.name} is shared (called more than once)"
-        if current.name in output_names:
-            return f"its channels reach the model output through {current.name}"
-        for consumer in consumers[current.name]:
-            if is_filter_layer(consumer):
-                if isinstance(consumer, layers.Conv2D) and getattr(consumer, "groups", 1) != 1:
-                    return f"it feeds the grouped convolution {consumer.name}"
-                continue
-            if isinstance(consumer, passthrough + (layers.DepthwiseConv2D, layers.Flatten)):
-                frontier.append(consumer)
-                continue
-            return (f"it feeds {consumer.name} ({type(consumer).__name__}; residual adds and "
-                    "concatenations are left whole so all their inputs keep matching channels)")
+    group = channel_group(model, layer.name, links)
+    if group.reason:
+        return group.reason
+    outside = [name for name in group.members if allowed is not None and name not in allowed]
+    if outside:
+        return (f"its channels meet those of {', '.join(outside)} at {', '.join(group.merges)}, which "
+                "is skipped (skip_layers or scope); prune both or neither")
     return None
 
 
@@ -111,15 +74,32 @@ def kept_count(layer, fraction: float) -> int:
     return keep
 
 
-def choose_kept(model, fractions: dict[str, float], criterion: Criterion) -> dict[str, np.ndarray]:
-    """Layer name -> sorted indices of the output filters/units to keep (highest norms)."""
-    kept = {}
-    for name, fraction in fractions.items():
+def choose_kept(model, fractions: dict[str, float], criterion: Criterion) -> tuple[dict[str, np.ndarray], list]:
+    """(layer name -> sorted indices of the output filters/units to keep, the multi-layer groups).
+
+    A group keeps the channels with the highest summed score of its members, each member's
+    scores divided by their mean so a wide layer does not outvote a narrow one; it removes the
+    smallest fraction any member asks for.
+    """
+    links = graph_links(model)
+    kept, groups = {}, []
+    for name in fractions:
+        if name in kept:
+            continue
+        group = channel_group(model, name, links)
+        members = [member for member in group.members if member in fractions]
         layer = model.get_layer(name)
-        keep = kept_count(layer, fraction)
-        scores = filter_scores(layer, criterion)
-        kept[name] = np.sort(np.argsort(-scores, kind="stable")[:keep])
-    return kept
+        keep = max(kept_count(model.get_layer(member), fractions[member]) for member in members)
+        scores = sum(filter_scores(model.get_layer(m), criterion) / max(filter_scores(model.get_layer(m),
+                                                                                       criterion).mean(), 1e-12)
+                     for m in members)
+        indices = np.sort(np.argsort(-scores, kind="stable")[:keep])
+        for member in members:
+            kept[member] = indices
+        if len(members) > 1:
+            groups.append({"members": members, "merges": group.merges, "before": int(layer.get_weights()[0].shape[-1]),
+                           "after": int(keep)})
+    return kept, groups
 
 
 def _flatten_rows(input_shape, channels: np.ndarray) -> np.ndarray:
@@ -131,14 +111,16 @@ def _flatten_rows(input_shape, channels: np.ndarray) -> np.ndarray:
 
 def propagate_channels(model, kept: dict[str, np.ndarray]) -> dict[str, tuple]:
     """Layer name -> (input channels kept, output channels kept); None means all of them."""
-    layers, passthrough = _kinds()
+    layers = keras().layers
+    producers = layer_producers(model)
     flow: dict[str, tuple] = {}
     for layer in model.layers:
-        sources = _inbound(layer)
-        in_keep = flow[sources[0].name][1] if len(sources) == 1 else None
-        if len(sources) > 1 and any(flow[s.name][1] is not None for s in sources):
-            raise InternalError(f"{layer.name} merges inputs whose channels were pruned; this is a bug in "
-                                "why_not_prunable, please report it.")
+        sources = [flow[name][1] for name in producers.get(layer.name, [])]
+        in_keep = sources[0] if sources else None
+        if any((s is None) != (in_keep is None) or (s is not None and not np.array_equal(s, in_keep))
+               for s in sources):
+            raise InternalError(f"{layer.name} merges inputs whose channels were pruned differently; this is a "
+                                "bug in channel_groups, please report it.")
         if layer.name in kept:
             out_keep = kept[layer.name]
         elif isinstance(layer, layers.DepthwiseConv2D):
@@ -146,7 +128,7 @@ def propagate_channels(model, kept: dict[str, np.ndarray]) -> dict[str, tuple]:
             out_keep = None if in_keep is None else (in_keep[:, None] * multiplier + np.arange(multiplier)).reshape(-1)
         elif isinstance(layer, layers.Flatten):
             out_keep = None if in_keep is None else _flatten_rows(layer.input_shape, in_keep)
-        elif isinstance(layer, passthrough):
+        elif follows_channels(layer) or is_merge(layer):
             out_keep = in_keep
         else:
             out_keep = None
@@ -155,7 +137,7 @@ def propagate_channels(model, kept: dict[str, np.ndarray]) -> dict[str, tuple]:
 
 
 def _slice_weights(layer, weights: list, in_keep, out_keep) -> list:
-    layers, _ = _kinds()
+    layers = keras().layers
     take = (lambda array, idx, axis: array if idx is None else np.take(array, idx, axis=axis))
     if isinstance(layer, layers.DepthwiseConv2D):
         kernel = take(weights[0], in_keep, 2)  # (kh, kw, C_in, multiplier)
@@ -165,6 +147,8 @@ def _slice_weights(layer, weights: list, in_keep, out_keep) -> list:
         return [kernel] + [take(w, out_keep, 0) for w in weights[1:]]
     if isinstance(layer, layers.BatchNormalization):
         return [take(w, in_keep, 0) for w in weights]  # gamma, beta, moving mean, moving variance: (C,)
+    if isinstance(layer, layers.PReLU):
+        return [take(w, in_keep, w.ndim - 1) for w in weights]  # alpha: (..., C)
     return weights
 
 
@@ -173,6 +157,7 @@ class StructuredResult:
     model: object
     kept: dict[str, np.ndarray]
     before: dict[str, int] = field(default_factory=dict)  # layer -> filters/units before
+    groups: list[dict] = field(default_factory=list)  # layers pruned together (merged channels)
 
 
 def remove_filters(model, fractions: dict[str, float], criterion: Criterion = "l1") -> StructuredResult:
@@ -190,17 +175,21 @@ def remove_filters(model, fractions: dict[str, float], criterion: Criterion = "l
     Raises:
         UsageError: a layer cannot be pruned structurally, or would lose every filter.
     """
+    links = graph_links(model)
     for name in fractions:
-        reason = why_not_prunable(model, model.get_layer(name))
+        reason = why_not_prunable(model, model.get_layer(name), set(fractions), links)
         if reason:
             raise UsageError(f"cannot remove filters of {name}: {reason}. Add it to skip_layers.")
-    kept = choose_kept(model, fractions, criterion)
+    kept, groups = choose_kept(model, fractions, criterion)
     flow = propagate_channels(model, kept)
 
     def clone_layer(layer):
         config = layer.get_config()
         if layer.name in kept:
             config["filters" if "filters" in config else "units"] = int(len(kept[layer.name]))
+        out_keep = flow[layer.name][1]
+        if is_channel_reshape(layer) and out_keep is not None:
+            config["target_shape"] = tuple(config["target_shape"][:-1]) + (int(len(out_keep)),)
         return layer.__class__.from_config(config)
 
     smaller = keras().models.clone_model(model, clone_function=clone_layer)
@@ -210,4 +199,4 @@ def remove_filters(model, fractions: dict[str, float], criterion: Criterion = "l
         if weights:
             smaller.get_layer(layer.name).set_weights(_slice_weights(layer, weights, in_keep, out_keep))
     before = {name: int(model.get_layer(name).get_weights()[0].shape[-1]) for name in kept}
-    return StructuredResult(model=smaller, kept=kept, before=before)
+    return StructuredResult(model=smaller, kept=kept, before=before, groups=groups)

@@ -13,11 +13,11 @@ from pathlib import Path
 
 from edgecomp.compress import fitting
 from edgecomp.errors import ModelLoadError, UsageError
-from edgecomp.models.load import check_model_fits_data, is_model_file, load_user_model
+from edgecomp.models.load import is_model_file, load_user_model
 from edgecomp.progress import step
 from edgecomp.stage_settings import TrainConfig
 from edgecomp.stages import RunContext
-from edgecomp.tfenv import seed_everything, tf
+from edgecomp.tfenv import keras, seed_everything, tf
 
 
 def cache_dir() -> Path:
@@ -46,12 +46,16 @@ def run_train(ctx: RunContext, cfg: TrainConfig) -> dict:
 
     seed_everything(ctx.plan.seed)
     if is_model_file(ctx.plan.model):
-        model = load_user_model(ctx.plan.model)
-        check_model_fits_data(model, ctx.data)
-        info = {"source": "file", "path": str(Path(ctx.plan.model).resolve())}
+        from edgecomp.models.user_model import fit_keras3, prepare_user_model
+
+        # Keras 3 files are brought into tf-keras and nested sub-models flattened, each checked.
+        model, loaded = prepare_user_model(ctx.plan.model, ctx.plan, ctx.data)
+        info = {"source": "file", "path": str(Path(ctx.plan.model).resolve()), **loaded}
         if cfg.epochs:
             step(f"fine-tuning {model.name} for {cfg.epochs} epochs")
-            info.update(fitting.fit(model, ctx.data, cfg.epochs, cfg.batch_size, cfg.learning_rate, "fine-tune"))
+            keras3 = not isinstance(model, keras().Model)  # a Keras 3 model the bridge could not rebuild
+            info.update(fit_keras3(model, ctx.data, cfg.epochs, cfg.batch_size, cfg.learning_rate) if keras3
+                        else fitting.fit(model, ctx.data, cfg.epochs, cfg.batch_size, cfg.learning_rate, "fine-tune"))
         ctx.model = model
         return info
     ZOO.get(ctx.plan.model)  # an unknown name raises UsageError with a did-you-mean, before any work

@@ -23,6 +23,10 @@ def keras_to_onnx(model, path: Path, opset: int = 13) -> Path:
     signature = (tf().TensorSpec((None,) + tuple(model.input_shape[1:]), tf().float32, name="input"),)
     try:
         tf2onnx.convert.from_keras(model, input_signature=signature, opset=opset, output_path=str(tmp))
+        # tf2onnx logs unsupported TensorFlow ops and still writes the file: check it is valid ONNX.
+        import onnx
+
+        onnx.checker.check_model(str(tmp))
     except Exception as err:  # noqa: BLE001 - tf2onnx raises many types for unsupported graphs
         tmp.unlink(missing_ok=True)
         raise ExportError(f"ONNX export (opset {opset}) of {model.name} failed: {first_line(err)}") from err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
@@ -125,12 +126,18 @@ def keras_to_tflite(model, path: Path, precision: str = "float32",
     spec = TFLITE_PRECISIONS.get(precision)
     if spec.needs_calibration and (calibration_images is None or len(calibration_images) == 0):
         raise ExportError(f"{precision} TFLite export needs calibration images from the training split.")
-    converter = tf().lite.TFLiteConverter.from_keras_model(model)
-    spec.configure(converter, calibration_images)
-    if sparse_weights:
-        converter.optimizations = list(converter.optimizations or []) + [tf().lite.Optimize.EXPERIMENTAL_SPARSITY]
+    from edgecomp.export.keras3 import is_keras3_model, keras3_converter
+
+    # A Keras 3 model (one the tf-keras bridge could not rebuild) goes through a SavedModel.
+    converting = keras3_converter(model) if is_keras3_model(model) else \
+        contextlib.nullcontext(tf().lite.TFLiteConverter.from_keras_model(model))
     try:
-        flatbuffer = converter.convert()
+        with converting as converter:
+            spec.configure(converter, calibration_images)
+            if sparse_weights:
+                converter.optimizations = list(converter.optimizations or []) + [
+                    tf().lite.Optimize.EXPERIMENTAL_SPARSITY]
+            flatbuffer = converter.convert()
     except Exception as err:  # noqa: BLE001 - the converter raises ConverterError, RuntimeError, ValueError...
         raise ExportError(f"TFLite {precision} conversion of {model.name} failed: {first_line(err)}") from err
     return write_bytes_atomically(Path(path), flatbuffer)

@@ -1,4 +1,5 @@
-"""The one place edgecomp reads a private tf-keras attribute: whether a model is a layer graph.
+"""The one place edgecomp reads private tf-keras internals: whether a model is a layer graph, and
+how a functional config numbers a sub-model's calls.
 
 BYOT attaches exit heads to intermediate layer outputs, which exist only in a functional or
 Sequential model; tf-keras has no public test that tells those from a subclassed model (whose
@@ -43,3 +44,24 @@ def is_graph_network(model) -> bool:
         f"tf-keras {tf_keras_version()}: the private Model._is_graph_network {what}. edgecomp uses it to tell "
         f"functional models from subclassed ones and was checked with tf-keras {TESTED_VERSION}: install that "
         f"version (pip install 'tf-keras=={TESTED_VERSION}') or update edgecomp/models/keras_internals.py.")
+
+
+def skips_first_node(layer) -> bool:
+    """True when a functional config numbers `layer`'s calls from 1 instead of 0.
+
+    A sub-model's node 0 is its own construction and is left out of its parent's config, so the
+    parent's references to it start at node 1; tf-keras decides this in the private
+    `functional._should_skip_first_node`, which `edgecomp.models.flatten` must agree with.
+
+    Raises:
+        DependencyError: this tf-keras no longer has that function.
+    """
+    try:
+        from tf_keras.src.engine.functional import _should_skip_first_node
+    except ImportError as err:
+        raise DependencyError(
+            f"tf-keras {tf_keras_version()}: the private functional._should_skip_first_node no longer exists. "
+            f"edgecomp uses it to flatten nested models and was checked with tf-keras {TESTED_VERSION}: install "
+            f"that version (pip install 'tf-keras=={TESTED_VERSION}') or update "
+            "edgecomp/models/keras_internals.py.") from err
+    return bool(_should_skip_first_node(layer))

@@ -109,7 +109,7 @@ def test_structured_keeps_exact_activations_of_kept_channels(tiny_model, fmnist_
                                atol=1e-4)
 
 
-def test_structured_leaves_residual_adds_whole(fmnist_small):
+def _residual_model():
     layers = keras().layers
     inputs = keras().Input((28, 28, 1))
     stem = layers.Conv2D(8, 3, padding="same", name="stem")(inputs)
@@ -117,19 +117,50 @@ def test_structured_leaves_residual_adds_whole(fmnist_small):
     merged = layers.Add(name="add")([stem, branch])
     head = layers.Conv2D(8, 3, padding="same", name="head")(merged)
     outputs = layers.Dense(10, name="logits")(layers.Flatten()(head))
-    model = keras().Model(inputs, outputs)
-    assert "Add" in why_not_prunable(model, model.get_layer("branch"))
-    assert why_not_prunable(model, model.get_layer("head")) is None
+    return keras().Model(inputs, outputs)
+
+
+def test_structured_prunes_a_residual_add_as_one_channel_group(fmnist_small):
+    """stem and branch meet at the Add: both lose the same channels, and the pruned model computes
+    exactly what the original computes with those channels silenced."""
+    model = _residual_model()
+    assert why_not_prunable(model, model.get_layer("branch")) is None
     pruned, info = prune_model(model, PruneConfig(method="structured", sparsity=0.5, epochs=0,
                                                   skip_layers=["logits"]), fmnist_small)
-    assert set(info["left_whole"]) == {"stem", "branch"}
+    assert info["filters"] == {name: {"before": 8, "after": 4} for name in ("stem", "branch", "head")}
+    assert info["groups"] == [{"members": ["stem", "branch"], "merges": ["add"], "before": 8, "after": 4}]
+    assert info["left_whole"] == {}
+    silenced = _copy(model)
+    # Which 4 of the 8 filters were kept, read back from the pruned stem's kernel (3, 3, 1, 4).
+    stem_kernel = pruned.get_layer("stem").get_weights()[0]
+    full_kernel = model.get_layer("stem").get_weights()[0]
+    kept = [int(np.flatnonzero(np.all(full_kernel == stem_kernel[..., i:i + 1], axis=(0, 1, 2)))[0])
+            for i in range(4)]
+    dropped = np.setdiff1d(np.arange(8), kept)
+    for name in ("stem", "branch"):
+        kernel, bias = silenced.get_layer(name).get_weights()
+        kernel[..., dropped], bias[dropped] = 0, 0
+        silenced.get_layer(name).set_weights([kernel, bias])
+    images = fmnist_small.x_test[:32]
+    silenced_add = keras().Model(silenced.input, silenced.get_layer("add").output).predict(images, verbose=0)
+    pruned_add = keras().Model(pruned.input, pruned.get_layer("add").output).predict(images, verbose=0)
+    np.testing.assert_allclose(pruned_add, silenced_add[..., kept], atol=1e-5)  # (N, 28, 28, 4)
+    np.testing.assert_allclose(silenced_add[..., dropped], 0, atol=1e-6)
+
+
+def test_structured_leaves_a_group_whole_when_one_member_is_skipped(fmnist_small):
+    model = _residual_model()
+    pruned, info = prune_model(model, PruneConfig(method="structured", sparsity=0.5, epochs=0,
+                                                  skip_layers=["stem", "logits"]), fmnist_small)
+    assert set(info["left_whole"]) == {"branch"}
+    assert "stem" in info["left_whole"]["branch"] and "add" in info["left_whole"]["branch"]
     assert info["filters"] == {"head": {"before": 8, "after": 4}}
     assert pruned.count_params() < model.count_params()
 
 
 def test_pruned_channels_reaching_a_merge_are_an_internal_error_not_a_usage_error():
-    """why_not_prunable keeps residual adds whole; if a pruned branch reached one anyway, that is
-    an edgecomp bug (exit 1 with a traceback), not a setting the user could fix (exit 2)."""
+    """channel_groups prunes every input of a merge alike; if inputs pruned differently reached one
+    anyway, that is an edgecomp bug (exit 1 with a traceback), not a setting the user could fix (exit 2)."""
     from edgecomp.compress.prune_structured import propagate_channels
     from edgecomp.errors import EdgecompError, InternalError
 
@@ -139,7 +170,7 @@ def test_pruned_channels_reaching_a_merge_are_an_internal_error_not_a_usage_erro
     branch_b = layers.Conv2D(4, 3, padding="same", name="branch_b")(inputs)
     merged = layers.Add(name="add")([branch_a, branch_b])
     model = keras().Model(inputs, layers.Dense(2)(layers.Flatten()(merged)))
-    with pytest.raises(InternalError, match="bug in why_not_prunable") as err:
+    with pytest.raises(InternalError, match="bug in channel_groups") as err:
         propagate_channels(model, {"branch_a": np.array([0, 1])})
     assert not isinstance(err.value, EdgecompError)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from edgecomp.errors import DependencyError
-from edgecomp.models.keras_internals import TESTED_VERSION, is_graph_network, tf_keras_version
+from edgecomp.models.keras_internals import TESTED_VERSION, is_graph_network, skips_first_node, tf_keras_version
 from edgecomp.tfenv import keras
 
 UPGRADE = (f"tf-keras {tf_keras_version()} (seam checked with {TESTED_VERSION}): Model._is_graph_network "
@@ -52,3 +52,15 @@ def test_a_changed_private_attribute_is_a_dependency_error_naming_the_version():
     object.__delattr__(model, "_is_graph_network")
     with pytest.raises(DependencyError, match="_is_graph_network no longer exists"):
         is_graph_network(model)
+
+
+def test_a_submodel_called_in_a_functional_model_skips_its_construction_node():
+    inner = functional_model()
+    inputs = keras().Input((8, 8, 1))
+    outer = keras().Model(inputs, inner(inputs))
+    assert skips_first_node(inner) is True, UPGRADE
+    # The parent's config refers to the call as node 1 (node 0 is the sub-model's own construction).
+    entry = [e for e in outer.get_config()["layers"] if e["name"] == inner.name][0]
+    consumers = [outer.get_config()["output_layers"][0]]
+    assert len(entry["inbound_nodes"]) == 1 and consumers[0][:2] == [inner.name, 1], UPGRADE
+    assert skips_first_node(keras().layers.Dense(2)) is False, UPGRADE

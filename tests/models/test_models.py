@@ -26,8 +26,9 @@ def test_unknown_zoo_name():
         build_zoo_model("cnn-studnet", (28, 28, 1), 10)
 
 
-@pytest.mark.parametrize("suffix", [".keras", ".h5"])
+@pytest.mark.parametrize("suffix", [".keras", ".h5", ""], ids=[".keras", ".h5", "savedmodel"])
 def test_user_model_round_trip(tiny_model, fmnist_small, tmp_path, suffix):
+    """tf-keras files and a SavedModel folder (no suffix) load with tf-keras, outputs unchanged."""
     path = tmp_path / f"model{suffix}"
     tiny_model.save(path)
     loaded = load_user_model(path)

@@ -1,0 +1,28 @@
+"""TFLite converters for Keras 3 models, which `TFLiteConverter.from_keras_model` was written for
+tf-keras: a Keras 3 model is exported to a temporary SavedModel (`model.export`, its serving
+signature fixed to the model's input shape) and converted from there.
+
+Only models the tf-keras bridge could not rebuild reach this path (PTQ-only plans).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from pathlib import Path
+
+
+def is_keras3_model(model) -> bool:
+    """True for a Keras 3 (`import keras`) model object; tf-keras classes live in `tf_keras.*`."""
+    return type(model).__module__.startswith("keras.")
+
+
+@contextlib.contextmanager
+def keras3_converter(model):
+    """Yields a TFLite converter for a Keras 3 model; its temporary SavedModel lives while in use."""
+    from edgecomp.tfenv import tf
+
+    with tempfile.TemporaryDirectory(prefix="edgecomp-keras3-") as folder:
+        saved = Path(folder) / "saved_model"
+        model.export(str(saved), format="tf_saved_model", verbose=False)
+        yield tf().lite.TFLiteConverter.from_saved_model(str(saved))

@@ -1,0 +1,96 @@
+"""`edgecomp build --model file.keras` for Keras 3 files: the default plan (distill, prune, QAT) on a
+bridged model, and a PTQ-only plan on a model the bridge cannot rebuild (converted directly)."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from edgecomp.cli.main import app
+
+runner = CliRunner()
+SMALL = """
+dataset: {name: fashion_mnist, train_limit: 600, test_limit: 150}
+export: {parity_samples: 100}
+bench: {warmup: 2, min_runs: 10, min_time_s: 0, accuracy_samples: 100}
+"""
+# The default plan's stages (edgecomp.config.DEFAULT_STAGES), one epoch each.
+DEFAULT_PLAN_SMALL = SMALL + """
+stages:
+  - {stage: train, epochs: 1, batch_size: 64}
+  - {stage: distill, method: kd, student: cnn-assistant, epochs: 1, batch_size: 64}
+  - {stage: prune, method: global, sparsity: 0.5, epochs: 1, batch_size: 64}
+  - {stage: qat, epochs: 1, batch_size: 64}
+"""
+PTQ_PLAN_SMALL = SMALL + """
+stages:
+  - {stage: train, epochs: 1, batch_size: 64}
+  - {stage: quantize, modes: [int8, float16], calibration_samples: 100}
+"""
+
+
+def keras3_cnn(activation: str = "relu"):
+    """A small Keras 3 CNN with BatchNormalization, a depthwise conv and a residual Add."""
+    import keras
+
+    layers = keras.layers
+    inputs = keras.Input((28, 28, 1))
+    x = layers.Conv2D(16, 3, padding="same", use_bias=False)(inputs)
+    x = layers.BatchNormalization()(x)
+    x = layers.Activation(activation)(x)
+    y = layers.DepthwiseConv2D(3, padding="same")(x)
+    y = layers.Conv2D(16, 1, activation="relu")(y)
+    x = layers.MaxPooling2D()(layers.Add()([x, y]))
+    x = layers.GlobalAveragePooling2D()(layers.Conv2D(32, 3, padding="same", activation="relu")(x))
+    return keras.Model(inputs, layers.Dense(10)(x), name=f"keras3_cnn_{activation}")
+
+
+def _build(tmp_path, model, plan_text):
+    path = tmp_path / "model.keras"
+    model.save(path)
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(f"name: user\nmodel: {path}\n" + plan_text)
+    result = runner.invoke(app, ["build", "--config", str(plan), "--out", str(tmp_path / "run"), "--json"])
+    assert result.exit_code == 0, result.output[-3000:]
+    return json.loads((tmp_path / "run" / "report.json").read_text())
+
+
+@pytest.mark.slow
+def test_keras3_cnn_through_the_default_plan(tmp_path):
+    report = _build(tmp_path, keras3_cnn(), DEFAULT_PLAN_SMALL)
+    train = report["stages"][0]["info"]
+    assert train["keras_version"].split(".")[0] == "3"
+    assert train["model_bridge"]["status"] == "bridged"
+    assert train["model_bridge"]["parity"]["max_abs_diff"] < 1e-4
+    assert [stage["stage"] for stage in report["stages"]] == ["train", "distill", "prune", "qat"]
+    by_precision = {a["precision"]: a for a in report["artifacts"] if a.get("role") != "original"}
+    assert by_precision["qat_int8"]["status"] in {"ok", "parity_failed"}
+    assert by_precision["float32"]["status"] == "ok"
+    original = [a for a in report["artifacts"] if a.get("role") == "original"]
+    assert original and original[0]["status"] == "ok"
+
+
+def test_keras3_model_the_bridge_refuses_goes_through_a_ptq_only_plan(tmp_path):
+    """celu has no tf-keras counterpart: the model stays in Keras 3 and is converted directly."""
+    report = _build(tmp_path, keras3_cnn("celu"), PTQ_PLAN_SMALL)
+    bridge = report["stages"][0]["info"]["model_bridge"]
+    assert bridge["status"] == "not_bridged"
+    assert "celu" in bridge["reason"] and "from_saved_model" in bridge["direct_conversion"]
+    artifacts = {a["name"]: a for a in report["artifacts"]}
+    for name in ("model_float32.tflite", "model_int8.tflite", "model_float16.tflite"):
+        assert artifacts[name]["status"] in {"ok", "parity_failed"}, artifacts[name]
+        assert artifacts[name]["size_bytes"] > 0
+    assert artifacts["model_float32.tflite"]["parity"]["max_abs_diff"] < 1e-4
+    # tf2onnx cannot express celu's Expm1 at opset 13: a failed row with the reason, the rest goes on.
+    onnx = artifacts["model_float32.onnx"]
+    assert onnx["status"] == "failed" and "Expm1" in onnx["error"]
+
+
+def test_a_keras3_model_the_bridge_refuses_stops_a_plan_that_needs_tf_keras(tmp_path):
+    path = tmp_path / "model.keras"
+    keras3_cnn("celu").save(path)
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(f"name: user\nmodel: {path}\n" + DEFAULT_PLAN_SMALL)
+    result = runner.invoke(app, ["build", "--config", str(plan), "--out", str(tmp_path / "run")])
+    assert result.exit_code != 0
+    assert "celu" in result.output and "PTQ-only" in result.output
