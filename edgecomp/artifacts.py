@@ -54,7 +54,8 @@ def _export_one(ctx: RunContext, record: ArtifactRecord, path: Path) -> None:
     # Not in integer files: XNNPACK, LiteRT's default CPU delegate, fails to prepare sparse int8
     # FULLY_CONNECTED weights, so such a file would not run on the device.
     sparse = ctx.export_inputs.pruned and precision in SPARSE_FORMAT_PRECISIONS
-    keras_to_tflite(model, path, precision, calibration_images=calibration_images(ctx), sparse_weights=sparse)
+    keras_to_tflite(model, path, precision, calibration_images=calibration_images(ctx, precision),
+                    sparse_weights=sparse)
 
 
 def _file_sparsity(path: Path) -> dict:
@@ -83,7 +84,7 @@ def export_artifacts(ctx: RunContext) -> list[ArtifactRecord]:
     from edgecomp.export.tflite import keras_to_tflite
 
     out_dir = ctx.run_dir / "artifacts"
-    parity_images = ctx.data.x_test[: ctx.plan.export.parity_samples]
+    parity_images = ctx.data.images("test", ctx.plan.export.parity_samples)  # normalised float32
     reference_cache: dict = {}  # id(source model) -> its Keras outputs (N, K) on parity_images
     records = []
     original = original_model_to_compare(ctx)
@@ -132,12 +133,11 @@ def _export_and_check(ctx: RunContext, fmt: str, precision: str, path: Path, sou
 
 
 def write_sample(data, path: Path, limit: Optional[int]) -> Path:
-    """The test images and labels the runner measures accuracy on (allow_pickle-free npz)."""
+    """The test images and labels the runner measures accuracy on (allow_pickle-free npz), normalised
+    with the dataset's own normalisation."""
     import io
 
-    x, y = data.x_test, data.y_test
-    if limit is not None:
-        x, y = x[:limit], y[:limit]
+    x, y = data.images("test", limit), data.labels("test", limit)
     buffer = io.BytesIO()
     np.savez(buffer, x=x.astype(np.float32), y=y.astype(np.int64))
     return write_bytes_atomically(path, buffer.getvalue())

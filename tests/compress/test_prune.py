@@ -79,7 +79,7 @@ def test_structured_keeps_exact_activations_of_kept_channels(tiny_model, fmnist_
     result = remove_filters(tiny_model, {"stage2_conv1": 0.5, "fc1": 0.5}, "l1")
     smaller = result.model
     assert smaller.count_params() < tiny_model.count_params()
-    images = fmnist_small.x_test[:64]
+    images = fmnist_small.images("test", 64)
 
     def activations(model, name):
         return keras().Model(model.input, model.get_layer(name).output).predict(images, verbose=0)

@@ -13,10 +13,10 @@ def test_onnx_int8_is_qdq_and_passes_int8_parity(tiny_model, fmnist_small, tmp_p
     import onnx
 
     float_path = keras_to_onnx(tiny_model, tmp_path / "m.onnx")
-    path = onnx_to_onnx_int8(float_path, tmp_path / "m_int8.onnx", fmnist_small.x_train[:100])
+    path = onnx_to_onnx_int8(float_path, tmp_path / "m_int8.onnx", fmnist_small.images("train", 100))
     ops = {node.op_type for node in onnx.load(str(path)).graph.node}
     assert {"QuantizeLinear", "DequantizeLinear"} <= ops
-    images = fmnist_small.x_test[:200]
+    images = fmnist_small.images("test", 200)
     assert check_parity(path, "int8", tiny_model.predict(images, verbose=0), images)["passed"]
 
 
