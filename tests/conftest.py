@@ -56,3 +56,35 @@ def sample_npz(fmnist_small, tmp_path):
     from edgecomp.artifacts import write_sample
 
     return write_sample(fmnist_small, tmp_path / "sample.npz", limit=200)
+
+
+def write_fmnist_folder(folder, count: int, seed: int = 0):
+    """An image folder of real Fashion-MNIST test images as RGB JPEG and PNG files of mixed sizes
+    (72..128 pixels a side), one sub-folder per class, plus one corrupt file. Returns the corrupt path."""
+    from PIL import Image
+
+    from edgecomp.data.dataset import FASHION_MNIST_CLASSES, fashion_mnist
+
+    raw = fashion_mnist()
+    rng = np.random.default_rng(seed)
+    picks = rng.permutation(len(raw.y_test))[:count]
+    for index in picks:
+        label = int(raw.y_test[index])
+        class_dir = folder / FASHION_MNIST_CLASSES[label].replace("/", "-")
+        class_dir.mkdir(parents=True, exist_ok=True)
+        height, width = (int(v) for v in rng.integers(72, 129, size=2))
+        image = Image.fromarray(raw.x_test[index, ..., 0]).convert("RGB").resize((width, height), Image.BILINEAR)
+        suffix = ".jpg" if index % 2 else ".png"
+        image.save(class_dir / f"{index}{suffix}", quality=95) if suffix == ".jpg" else image.save(class_dir / f"{index}{suffix}")
+    broken = folder / "Bag" / "broken.jpg"
+    broken.parent.mkdir(parents=True, exist_ok=True)
+    broken.write_bytes(b"\xff\xd8\xff\xe0 this is not a JPEG body")
+    return broken
+
+
+@pytest.fixture(scope="session")
+def fmnist_folder(tmp_path_factory):
+    """1,250 real Fashion-MNIST images as an RGB JPEG/PNG folder of mixed sizes, with one corrupt file."""
+    folder = tmp_path_factory.mktemp("fmnist_folder")
+    broken = write_fmnist_folder(folder, 1250)
+    return folder, broken

@@ -69,3 +69,16 @@ def reestimate_bn_statistics(model, data, batch_size: int = 128, max_images: int
     return {"bn_layers": len(layers), "reestimated": True, "batches": batches, "images": images_seen,
             "method": "average of batch statistics over one training-mode pass of unaugmented training "
                       "batches, after training"}
+
+
+def reestimate_and_measure(model, data, batch_size: int = 128, seed: int = 0) -> dict:
+    """`reestimate_bn_statistics` plus the validation accuracy before and after, for the stage info
+    (a fit's own per-epoch `val_accuracy` was measured with the stale statistics)."""
+    from edgecomp.data.pipeline import accuracy
+
+    if not trainable_bn_layers(model):
+        return reestimate_bn_statistics(model, data, batch_size, seed=seed)
+    before = accuracy(model, data, "val", batch_size)
+    info = reestimate_bn_statistics(model, data, batch_size, seed=seed)
+    info.update(val_accuracy_before=before, val_accuracy_after=accuracy(model, data, "val", batch_size))
+    return info

@@ -13,7 +13,7 @@ def cross_entropy(labels, logits):
     """Mean cross-entropy: CE(y, z) = -mean_b log softmax(z_b)[y_b] for integer labels (B,), or
     -mean_b sum_k y_bk log softmax(z_b)_k for probability targets (B, K) (mixup's mixed labels)."""
     tf_ = tf()
-    if labels.shape.rank == 2 and labels.shape[-1] != 1:  # (B, K) soft targets
+    if len(labels.shape) == 2 and labels.shape[-1] != 1:  # (B, K) soft targets
         per_sample = tf_.nn.softmax_cross_entropy_with_logits(labels=tf_.cast(labels, logits.dtype), logits=logits)
         return tf_.reduce_mean(per_sample)
     labels = tf_.cast(tf_.reshape(labels, [-1]), tf_.int32)  # (B,)
@@ -24,7 +24,7 @@ def cross_entropy(labels, logits):
 def hard_labels(labels):
     """Integer labels (B,) for an accuracy metric: the argmax of mixed one-hot targets (B, K)."""
     tf_ = tf()
-    if labels.shape.rank == 2 and labels.shape[-1] != 1:
+    if len(labels.shape) == 2 and labels.shape[-1] != 1:
         return tf_.argmax(labels, axis=-1)
     return labels
 

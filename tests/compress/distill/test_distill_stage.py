@@ -68,7 +68,7 @@ def test_dlb_learns_from_the_previous_steps_predictions(fmnist_small):
 
     temperature, half = 1.0, 4
     model = fresh("cnn-tiny", fmnist_small)
-    trainer = dlb_classes()[1](model, half, temperature, 1.0)
+    trainer = dlb_classes()[0](model, half, temperature, 1.0)
     compile_wrapper(trainer, 0.05, 10)
     x, y = fmnist_small.images("train", 12), fmnist_small.labels("train", 12)
     x1, y1 = x[:8], y[:8]
