@@ -296,6 +296,27 @@ def _as_uint8(images: np.ndarray, name: str) -> np.ndarray:
     return images.astype(np.uint8)
 
 
+def shuffled(images: np.ndarray, labels: np.ndarray, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """images[order], labels[order]; a full permutation of a writable array is done in place
+    (following the permutation's cycles one image at a time), so a large folder is never copied."""
+    if len(order) < len(images) or not images.flags.writeable:
+        return images[order], labels[order]
+    done = np.zeros(len(order), bool)
+    for start in range(len(order)):
+        if done[start]:
+            continue
+        saved, position = images[start].copy(), start
+        while True:  # new[position] = old[order[position]] around the cycle through `start`
+            done[position] = True
+            source = order[position]
+            if source == start:
+                images[position] = saved
+                break
+            images[position] = images[source]
+            position = source
+    return images, labels[order]
+
+
 def _finish(raw: RawSplits, name: str, val_fraction: float, train_limit: int | None, test_limit: int | None,
             seed: int, normalization: Normalization, size: tuple[int, int] | None,
             channels: int | None) -> Dataset:
@@ -305,10 +326,8 @@ def _finish(raw: RawSplits, name: str, val_fraction: float, train_limit: int | N
         raise DatasetError(f"dataset {name}: images and labels differ in count.")
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(raw.x_train))
-    if train_limit:
-        order = order[:train_limit]
-    n_val = max(1, int(len(order) * val_fraction))
-    val_idx, train_idx = order[:n_val], order[n_val:]
+    x_train, y_train = shuffled(raw.x_train, raw.y_train, order[:train_limit] if train_limit else order)
+    n_val = max(1, int(len(y_train) * val_fraction))
     x_test, y_test = raw.x_test, raw.y_test
     if test_limit and test_limit < len(x_test):
         keep = rng.permutation(len(x_test))[:test_limit]
@@ -319,8 +338,8 @@ def _finish(raw: RawSplits, name: str, val_fraction: float, train_limit: int | N
 
     return Dataset(
         name=name,
-        train=Split(pixels(raw.x_train[train_idx]), raw.y_train[train_idx]),
-        val=Split(pixels(raw.x_train[val_idx]), raw.y_train[val_idx]),
+        train=Split(pixels(x_train[n_val:]), y_train[n_val:]),
+        val=Split(pixels(x_train[:n_val]), y_train[:n_val]),
         test=Split(pixels(x_test), y_test),
         class_names=raw.class_names, source=raw.source, normalization=normalization,
         skipped=list(raw.skipped), notes=list(raw.notes),

@@ -90,23 +90,26 @@ def load_image_folder(path: Path, size: Optional[tuple[int, int]] = None, channe
     if not headers:
         raise DatasetError(f"none of the {len(files)} images in {path} could be decoded (first: {skipped[0][1]}).")
     (height, width), channels = _pick_size_and_channels(headers, size, channels, notes)
-    pixels = np.empty((len(headers), height, width, channels), np.uint8)  # (N, H, W, C), filled in place
-    kept_labels = []
-    for file, label in zip(files, labels):
-        if file in headers and _decode_into(file, pixels[len(kept_labels)], (height, width), channels, skipped):
-            kept_labels.append(label)
-    pixels = pixels[: len(kept_labels)]
+    # Decoded straight into shuffled slots of one (N, H, W, C) array, so the test and training
+    # splits below are slices of it: no copy while loading.
+    readable = [(file, label) for file, label in zip(files, labels) if file in headers]
+    slots = np.random.default_rng(seed).permutation(len(readable))
+    pixels = np.empty((len(readable), height, width, channels), np.uint8)
+    slot_labels = np.full(len(readable), -1, np.int64)
+    for (file, label), slot in zip(readable, slots):
+        if _decode_into(file, pixels[slot], (height, width), channels, skipped):
+            slot_labels[slot] = label
+    decoded = slot_labels >= 0
+    if not decoded.all():  # a body that failed after its header read: drop its slot (rare, copies)
+        pixels, slot_labels = pixels[decoded], slot_labels[decoded]
     if skipped:
         step(f"warning: skipped {len(skipped)} image(s) that could not be decoded: "
              + "; ".join(f"{p} ({reason})" for p, reason in skipped[:5]) + (" ..." if len(skipped) > 5 else ""))
-    if not kept_labels:
+    if not len(slot_labels):
         raise DatasetError(f"none of the {len(files)} images in {path} could be decoded (first: {skipped[0][1]}).")
-    y = np.asarray(kept_labels, dtype=np.int64)
-    order = np.random.default_rng(seed).permutation(len(y))
-    n_test = max(1, int(len(y) * test_fraction))
-    test, train = np.sort(order[:n_test]), np.sort(order[n_test:])
-    return RawSplits(pixels[train], y[train], pixels[test], y[test], [d.name for d in class_dirs], str(path),
-                     skipped=skipped, notes=notes)
+    n_test = max(1, int(len(slot_labels) * test_fraction))
+    return RawSplits(pixels[n_test:], slot_labels[n_test:], pixels[:n_test], slot_labels[:n_test],
+                     [d.name for d in class_dirs], str(path), skipped=skipped, notes=notes)
 
 
 def _decode_into(file: Path, out: np.ndarray, size: tuple[int, int], channels: int,

@@ -107,3 +107,17 @@ def test_empty_image_folder_is_a_clear_error(tmp_path):
     empty.mkdir()
     with pytest.raises(DatasetError, match="no class sub-folders"):
         load_dataset(str(empty))
+
+
+@pytest.mark.parametrize("count", [1, 2, 7, 300])
+def test_in_place_shuffle_equals_fancy_indexing(count):
+    from edgecomp.data.dataset import shuffled
+
+    rng = np.random.default_rng(count)
+    images = rng.integers(0, 256, (count, 4, 4, 1), dtype=np.uint8)
+    labels, order = np.arange(count), rng.permutation(count)
+    expected = images[order].copy()
+    got_images, got_labels = shuffled(images, labels, order)
+    assert got_images is images  # no second copy of the pixels
+    np.testing.assert_array_equal(got_images, expected)
+    np.testing.assert_array_equal(got_labels, labels[order])
