@@ -23,20 +23,27 @@ from edgecomp.stages import RunContext
 def load_plan_dataset(plan: Plan):
     """The plan's dataset, as uint8, sized and coloured for the plan's model.
 
-    An image folder (or any dataset) is resized to `dataset.size` and converted to
-    `dataset.channels` when set, else to a user model's input (H, W, C); zoo models are built for
-    the data, so the data keeps its own size.
+    Any dataset is resized to `dataset.size` and converted to `dataset.channels` when they are set.
+    An image folder without them takes a user model's input (H, W, C); other datasets keep theirs
+    (a mismatch with the model is then an error, never silently fixed); zoo models are built for
+    the data.
     """
-    size, channels = plan.dataset.size, plan.dataset.channels
-    if size is None or channels is None:
+    from pathlib import Path
+
+    size, channels, shape = plan.dataset.size, plan.dataset.channels, None
+    if (size is None or channels is None) and Path(plan.dataset.name).expanduser().is_dir():
         shape = user_model_input_shape(plan.model)  # (H, W, C) or None
         if shape is not None:
             size = size or (tuple(shape[:2]) if None not in shape[:2] else None)
             channels = channels or (shape[2] if shape[2] in (1, 3) else None)
-    return load_dataset(plan.dataset.name, val_fraction=plan.dataset.val_fraction,
+    data = load_dataset(plan.dataset.name, val_fraction=plan.dataset.val_fraction,
                         train_limit=plan.dataset.train_limit, test_limit=plan.dataset.test_limit,
                         seed=plan.seed, normalization=plan.dataset.normalization_record(),
                         size=size, channels=channels)
+    if shape is not None:
+        data.notes.append(f"images resized to the model's input {data.input_shape} (set dataset.size/channels "
+                          "to choose)")
+    return data
 
 
 def user_model_input_shape(model_name: str):
