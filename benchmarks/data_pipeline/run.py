@@ -29,7 +29,7 @@ def main() -> None:
     args = parser.parse_args()
     from conftest import write_fmnist_folder
 
-    from edgecomp.compress.train import compile_for_training, fit
+    from edgecomp.compress.fitting import compile_for_training, fit
     from edgecomp.data import load_dataset
     from edgecomp.data.augment import AugmentConfig
     from edgecomp.data.pipeline import stream
