@@ -17,6 +17,7 @@ import numpy as np
 
 from edgecomp.data.idx import read_idx
 from edgecomp.data.normalization import UNIT, Normalization, NormalizationSetting, parse_normalization
+from edgecomp.data.raw import RawSplits
 from edgecomp.errors import DatasetError
 from edgecomp.registry import Registry
 
@@ -27,21 +28,6 @@ FASHION_MNIST_CLASSES = [
 CIFAR10_CLASSES = [
     "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
 ]
-
-
-@dataclass
-class RawSplits:
-    """What a loader returns: uint8 images (N, H, W, C) and integer labels."""
-
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_test: np.ndarray
-    y_test: np.ndarray
-    class_names: list[str]
-    source: str
-    # Files an image-folder loader could not decode: (path, reason), listed in the report.
-    skipped: list[tuple[str, str]] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from typing import Optional
 
 import numpy as np
 
+from edgecomp.data.raw import RawSplits
 from edgecomp.errors import DatasetError
 from edgecomp.progress import step
 
@@ -71,8 +72,6 @@ def load_image_folder(path: Path, size: Optional[tuple[int, int]] = None, channe
     Raises:
         DatasetError: no class sub-folders, or no image could be read.
     """
-    from edgecomp.data.dataset import RawSplits
-
     class_dirs = sorted(d for d in path.iterdir() if d.is_dir())
     if not class_dirs:
         raise DatasetError(f"{path} has no class sub-folders; expected {path}/<class name>/<image files>.")
