@@ -13,7 +13,7 @@ name: folder
 model: cnn-tiny
 dataset: {{name: "{folder}", size: [24, 24], normalization: symmetric, train_limit: 600, test_limit: 200}}
 stages:
-  - {{stage: train, epochs: 1, batch_size: 64, learning_rate: 0.01, augment: {{flip: true, shift: 2}}}}
+  - {{stage: train, epochs: 3, batch_size: 32, learning_rate: 0.003, augment: {{flip: true, shift: 1}}}}
   - {{stage: quantize, modes: [int8], calibration_samples: 100}}
 export: {{formats: [tflite], parity_samples: 100}}
 bench: {{warmup: 2, min_runs: 20, min_time_s: 0.05}}
@@ -33,10 +33,10 @@ def test_folder_build_with_symmetric_normalisation(fmnist_folder, tmp_path):
     assert [item["path"] for item in dataset["skipped_files"]] == [str(broken)]
     assert "broken.jpg" in (tmp_path / "run" / "report.md").read_text()
     train = report["stages"][0]["info"]
-    assert train["augment"]["flip"] is True and train["augment"]["shift_pixels"] == 2
+    assert train["augment"]["flip"] is True and train["augment"]["shift_pixels"] == 1
     assert train["bn_statistics"]["reestimated"] is True
     keras_accuracy = report["keras"]["accuracy"]
-    assert keras_accuracy > 0.2  # it learnt from [-1, 1] inputs (twice chance after one short epoch)
+    assert keras_accuracy > 0.3  # it learnt from [-1, 1] inputs (3x chance), so equal runner accuracy means something
     for artifact in report["artifacts"]:
         assert artifact["status"] == "ok", artifact.get("error")
         assert artifact["parity"]["passed"]
