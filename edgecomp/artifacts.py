@@ -56,7 +56,8 @@ def _export_one(ctx: RunContext, record: ArtifactRecord, path: Path) -> None:
     # Not in integer files: XNNPACK, LiteRT's default CPU delegate, fails to prepare sparse int8
     # FULLY_CONNECTED weights, so such a file would not run on the device.
     sparse = ctx.export_inputs.pruned and precision in SPARSE_FORMAT_PRECISIONS
-    keras_to_tflite(model, path, precision, calibration_images=calibration_images(ctx), sparse_weights=sparse)
+    keras_to_tflite(model, path, precision, calibration_images=calibration_images(ctx, precision),
+                    sparse_weights=sparse)
 
 
 def _file_sparsity(path: Path) -> dict:
@@ -85,7 +86,7 @@ def export_artifacts(ctx: RunContext) -> list[ArtifactRecord]:
     from edgecomp.export.tflite import keras_to_tflite
 
     out_dir = ctx.run_dir / "artifacts"
-    parity_images = ctx.data.x_test[: ctx.plan.export.parity_samples]
+    parity_images = ctx.data.images("test", ctx.plan.export.parity_samples)  # normalised float32
     reference_cache: dict = {}  # id(source model) -> its Keras outputs (N, K) on parity_images
     records = []
     original = original_model_to_compare(ctx)
@@ -140,38 +141,17 @@ def _export_and_check(ctx: RunContext, fmt: str, precision: str, path: Path, sou
 def write_sample(data, path: Path, limit: Optional[int]) -> Path:
     """The test images and labels the runner measures accuracy on (allow_pickle-free npz).
 
-    Images travel as uint8 pixels with the normalisation beside them (`scale`, `offset`): a quarter
-    of float32's bytes to copy to a device and to hold in the runner. The pixels are recovered from
-    the normalised images and checked to normalise back to exactly the same floats; a dataset whose
-    images are not whole pixel values travels as float32 instead, already normalised.
+    Images travel as the dataset's own uint8 pixels with its normalisation beside them (`scale`,
+    `offset`, scalars or per channel): a quarter of float32's bytes to copy to a device and to hold
+    in the runner, which applies the same formula.
     """
     import io
 
-    x, y = data.x_test, data.y_test
-    if limit is not None:
-        x, y = x[:limit], y[:limit]
+    scale, offset = data.normalization.arrays()
     buffer = io.BytesIO()
-    pixels = uint8_pixels(x, data.normalization)
-    if pixels is None:
-        np.savez(buffer, x=x.astype(np.float32), y=y.astype(np.int64))
-    else:
-        scale = np.asarray(data.normalization["scale"], np.float64)
-        offset = np.asarray(data.normalization["offset"], np.float64)
-        np.savez(buffer, x=pixels, y=y.astype(np.int64), scale=scale, offset=offset)
+    np.savez(buffer, x=data.pixels("test", limit), y=data.labels("test", limit).astype(np.int64),
+             scale=np.asarray(scale, np.float64), offset=np.asarray(offset, np.float64))
     return write_bytes_atomically(path, buffer.getvalue())
-
-
-def uint8_pixels(images: np.ndarray, normalization: dict) -> Optional[np.ndarray]:
-    """round(x / scale - offset / scale) as uint8 when that normalises back to `images` bit for bit
-    (the runner's float64 formula), else None. Scale and offset may be scalars or per channel."""
-    scale = np.asarray(normalization["scale"], np.float64)
-    offset = np.asarray(normalization["offset"], np.float64)
-    pixels = np.round(images.astype(np.float64) / scale - offset / scale)
-    if pixels.size and (pixels.min() < 0 or pixels.max() > 255):
-        return None
-    pixels = pixels.astype(np.uint8)
-    back = (pixels.astype(np.float64) * scale + offset).astype(np.float32)
-    return pixels if np.array_equal(back, images.astype(np.float32)) else None
 
 
 def bench_artifacts(artifacts: list[ArtifactRecord], data, run_dir: Path, target: Target,

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Literal, Optional, Union
 
 import yaml
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from edgecomp.errors import ConfigError
 from edgecomp.settings import Strict, format_validation_error
@@ -25,6 +25,32 @@ class DatasetConfig(Strict):
     val_fraction: float = Field(0.1, gt=0, lt=1)
     train_limit: Optional[int] = Field(None, gt=0)
     test_limit: Optional[int] = Field(None, gt=0)
+    # How uint8 pixels become the model's input (edgecomp.data.normalization): unit | symmetric |
+    # imagenet | raw | {scale, offset} (scalars or one per channel).
+    normalization: Union[str, dict] = "unit"
+    # Image folders: resize to [H, W] and convert to 1 or 3 channels; unset: the model's input.
+    size: Optional[tuple[int, int]] = None
+    channels: Optional[Literal[1, 3]] = None
+
+    @field_validator("normalization")
+    @classmethod
+    def _known_normalization(cls, value):
+        from edgecomp.data.normalization import parse_normalization
+
+        parse_normalization(value)  # ValueError with the reason; the plan keeps what the user wrote
+        return value
+
+    @field_validator("size")
+    @classmethod
+    def _positive_size(cls, value):
+        if value is not None and min(value) < 1:
+            raise ValueError(f"size must be [height, width] in pixels, both >= 1; got {list(value)}")
+        return value
+
+    def normalization_record(self):
+        from edgecomp.data.normalization import parse_normalization
+
+        return parse_normalization(self.normalization)
 
 
 class ExportConfig(Strict):
@@ -70,6 +96,15 @@ class Plan(Strict):
     @classmethod
     def _stage_names(cls, stages):
         return check_stage_names(stages)
+
+    @model_validator(mode="after")
+    def _uint8_io_means_raw_pixels(self) -> "Plan":
+        from edgecomp.data.normalization import check_uint8_io
+
+        modes = [mode for stage in self.stages for mode in getattr(stage, "modes", None) or []]
+        if "uint8_io" in modes:
+            check_uint8_io(self.dataset.normalization_record())
+        return self
 
 
 def load_yaml(path: Path) -> dict:

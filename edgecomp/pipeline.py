@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 from typing import Optional
 
-import numpy as np
 
 from edgecomp.adapters.base import Target
 from edgecomp.compress import STAGES
@@ -19,6 +18,43 @@ from edgecomp.data import load_dataset
 from edgecomp.errors import BenchError, EdgecompError, ExportError
 from edgecomp.progress import step
 from edgecomp.stages import RunContext
+
+
+def load_plan_dataset(plan: Plan):
+    """The plan's dataset, as uint8, sized and coloured for the plan's model.
+
+    Any dataset is resized to `dataset.size` and converted to `dataset.channels` when they are set.
+    An image folder without them takes a user model's input (H, W, C); other datasets keep theirs
+    (a mismatch with the model is then an error, never silently fixed); zoo models are built for
+    the data.
+    """
+    from pathlib import Path
+
+    size, channels, shape = plan.dataset.size, plan.dataset.channels, None
+    if (size is None or channels is None) and Path(plan.dataset.name).expanduser().is_dir():
+        shape = user_model_input_shape(plan.model)  # (H, W, C) or None
+        if shape is not None:
+            size = size or (tuple(shape[:2]) if None not in shape[:2] else None)
+            channels = channels or (shape[2] if shape[2] in (1, 3) else None)
+    data = load_dataset(plan.dataset.name, val_fraction=plan.dataset.val_fraction,
+                        train_limit=plan.dataset.train_limit, test_limit=plan.dataset.test_limit,
+                        seed=plan.seed, normalization=plan.dataset.normalization_record(),
+                        size=size, channels=channels)
+    if shape is not None:
+        data.notes.append(f"images resized to the model's input {data.input_shape} (set dataset.size/channels "
+                          "to choose)")
+    return data
+
+
+def user_model_input_shape(model_name: str):
+    """The (H, W, C) a user's model file takes, or None for a zoo model."""
+    from edgecomp.compress.train import is_model_file
+    from edgecomp.models.load import load_user_model
+
+    if not is_model_file(model_name):
+        return None
+    shape = load_user_model(model_name).input_shape
+    return tuple(shape[1:]) if isinstance(shape, tuple) and len(shape) == 4 else None
 
 
 def run_stages(ctx: RunContext) -> list[dict]:
@@ -40,8 +76,9 @@ def run_stages(ctx: RunContext) -> list[dict]:
 
 
 def keras_accuracy(model, data) -> float:
-    logits = model.predict(data.x_test, batch_size=512, verbose=0)  # (N, K)
-    return float(np.mean(logits.argmax(-1) == data.y_test))
+    from edgecomp.data.pipeline import accuracy
+
+    return accuracy(model, data, "test", batch_size=512)
 
 
 def run_build(plan: Plan, run_dir: Path, target: Target, command: str = "", gates: Optional[dict] = None) -> dict:
@@ -57,9 +94,7 @@ def run_build(plan: Plan, run_dir: Path, target: Target, command: str = "", gate
     started = time.perf_counter()
     target_facts = target.check()  # an unreachable device fails before any training
     step(f"loading dataset {plan.dataset.name}")
-    data = load_dataset(plan.dataset.name, val_fraction=plan.dataset.val_fraction,
-                        train_limit=plan.dataset.train_limit, test_limit=plan.dataset.test_limit,
-                        seed=plan.seed)
+    data = load_plan_dataset(plan)
     ctx = RunContext(plan=plan, data=data, run_dir=run_dir)
     stage_records = run_stages(ctx)
     step("measuring the Keras model's test accuracy")

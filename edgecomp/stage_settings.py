@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
+from edgecomp.data.augment import AugmentConfig
 from edgecomp.settings import Strict, did_you_mean
 
 
@@ -35,6 +36,7 @@ class TrainConfig(Strict):
     batch_size: int = Field(128, gt=0)
     learning_rate: float = Field(2e-3, gt=0)
     cache: bool = True
+    augment: AugmentConfig = AugmentConfig()
 
 
 # ----------------------------------------------------------------------------- distill
@@ -51,7 +53,10 @@ class DistillMethodSettings:
 
 # Settings every method uses; the others belong to the methods that list them.
 DISTILL_COMMON_SETTINGS = frozenset({"stage", "method", "temperature", "alpha", "epochs", "batch_size",
-                                     "learning_rate"})
+                                     "learning_rate", "augment"})
+# Methods whose loss needs integer labels of unmixed images.
+MIXUP_UNSUPPORTED = {"byot": "its exits learn from the deepest exit's predictions on the same image",
+                     "dlb": "its soft targets come from the previous batch's predictions on the same images"}
 # The implementations register under the same names in edgecomp.compress.distill (a test checks).
 DISTILL_METHODS = {
     "kd": DistillMethodSettings(
@@ -87,7 +92,10 @@ class DistillConfig(Strict):
     # kd / takd
     student: str = Field("cnn-student", description="zoo name or model file of the student")
     assistants: list[str] | None = Field(None, description="takd: zoo names, largest first")
-    teacher_logits: Literal["cached", "on_the_fly"] = "cached"
+    # None: on_the_fly when augmentation is on (the teacher sees the student's augmented view:
+    # function matching, Beyer et al. 2022), else cached (computed once, the same loss, faster).
+    teacher_logits: Literal["cached", "on_the_fly"] | None = None
+    augment: AugmentConfig = AugmentConfig()
     # byot
     exits: list[str] | None = Field(None, description="byot: layer names after which a shallow exit is attached")
     exit: int | None = Field(None, ge=1, description="byot: keep the network truncated at this exit (1 = shallowest)")
@@ -117,12 +125,18 @@ class DistillConfig(Strict):
         if self.exits and self.exit is not None and self.exit > len(self.exits):
             raise ValueError(f"exit {self.exit} is out of range: exits lists {len(self.exits)} layer(s); "
                              f"use exit: 1..{len(self.exits)}, or leave it unset for the full network")
+        if self.augment.mixup > 0 and self.method in MIXUP_UNSUPPORTED:
+            raise ValueError(f"method {self.method!r} does not support mixup ({MIXUP_UNSUPPORTED[self.method]}); "
+                             "use flip/shift, or method kd or takd")
         return self
 
     def resolved(self) -> DistillConfig:
         """A copy with the method's defaults filled in for the settings left unset."""
         defaults = DISTILL_METHODS[self.method].defaults
-        return self.model_copy(update={key: value for key, value in defaults.items() if getattr(self, key) is None})
+        updates = {key: value for key, value in defaults.items() if getattr(self, key) is None}
+        if self.teacher_logits is None:
+            updates["teacher_logits"] = "on_the_fly" if self.augment.enabled else "cached"
+        return self.model_copy(update=updates)
 
     def used_settings(self) -> dict:
         """The settings this method actually used, for the report."""
@@ -133,7 +147,8 @@ class DistillConfig(Strict):
 # ----------------------------------------------------------------------------- prune
 
 
-PRUNE_COMMON_SETTINGS = frozenset({"stage", "method", "skip_layers", "epochs", "batch_size", "learning_rate"})
+PRUNE_COMMON_SETTINGS = frozenset({"stage", "method", "skip_layers", "epochs", "batch_size", "learning_rate",
+                                   "augment"})
 _UNSTRUCTURED = PRUNE_COMMON_SETTINGS | {"sparsity", "schedule"}
 # Method -> the settings it takes (description). The implementations register under the same
 # names in edgecomp.compress.prune (a test checks).
@@ -162,6 +177,7 @@ class PruneConfig(Strict):
     epochs: int = Field(1, ge=0, description="fine-tuning epochs; 0 prunes one-shot without training")
     batch_size: int = Field(128, gt=0)
     learning_rate: float = Field(5e-4, gt=0)
+    augment: AugmentConfig = AugmentConfig()
 
     @field_validator("method")
     @classmethod
@@ -244,6 +260,7 @@ class QatConfig(Strict):
     epochs: int = Field(2, ge=1)
     batch_size: int = Field(128, gt=0)
     learning_rate: float = Field(1e-4, gt=0)
+    augment: AugmentConfig = AugmentConfig()
 
 
 # ----------------------------------------------------------------------------- any stage

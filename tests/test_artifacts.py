@@ -1,8 +1,8 @@
-"""The benchmark sample: uint8 pixels plus normalisation, exact, and float when pixels are not whole."""
+"""The benchmark sample: the dataset's uint8 pixels plus its normalisation, normalising back exactly."""
 
 import numpy as np
 
-from edgecomp.artifacts import uint8_pixels, write_sample
+from edgecomp.artifacts import write_sample
 
 
 def test_sample_holds_uint8_pixels_that_normalise_back_bit_for_bit(fmnist_small, tmp_path):
@@ -10,19 +10,21 @@ def test_sample_holds_uint8_pixels_that_normalise_back_bit_for_bit(fmnist_small,
     with np.load(path, allow_pickle=False) as sample:
         x, scale, offset = sample["x"], sample["scale"], sample["offset"]
         assert x.dtype == np.uint8 and x.shape == (300, 28, 28, 1)
-        assert sample["y"].tolist() == fmnist_small.y_test[:300].tolist()
-    normalised = (x.astype(np.float64) * scale + offset).astype(np.float32)
-    assert np.array_equal(normalised, fmnist_small.x_test[:300])
-    assert path.stat().st_size < fmnist_small.x_test[:300].nbytes / 3
+        assert sample["y"].tolist() == fmnist_small.labels("test", 300).tolist()
+    normalised = (x.astype(np.float64) * scale + offset).astype(np.float32)  # the runner's formula
+    assert np.array_equal(normalised, fmnist_small.images("test", 300))
+    assert path.stat().st_size < fmnist_small.images("test", 300).nbytes / 3
 
 
-def test_per_channel_normalisation_is_recovered():
-    pixels = np.random.default_rng(0).integers(0, 256, (5, 4, 4, 3)).astype(np.uint8)
-    normalization = {"scale": [1 / 58.4, 1 / 57.1, 1 / 57.4], "offset": [-2.1, -2.0, -1.8]}
-    images = (pixels.astype(np.float64) * np.array(normalization["scale"]) + normalization["offset"]).astype(np.float32)
-    assert np.array_equal(uint8_pixels(images, normalization), pixels)
+def test_per_channel_normalisation_travels_with_the_pixels(tmp_path):
+    from edgecomp.data import load_dataset
 
-
-def test_images_that_are_not_whole_pixels_stay_float():
-    images = np.full((2, 4, 4, 1), 0.3337, np.float32)
-    assert uint8_pixels(images, {"scale": 1 / 255.0, "offset": 0.0}) is None
+    rng = np.random.default_rng(0)
+    npz = tmp_path / "rgb.npz"
+    np.savez(npz, x_train=rng.integers(0, 256, (40, 8, 8, 3)).astype(np.uint8), y_train=np.arange(40) % 2,
+             x_test=rng.integers(0, 256, (10, 8, 8, 3)).astype(np.uint8), y_test=np.arange(10) % 2)
+    data = load_dataset(str(npz), normalization="imagenet", seed=0)
+    with np.load(write_sample(data, tmp_path / "sample.npz", limit=None)) as sample:
+        assert sample["scale"].shape == (3,) and sample["offset"].shape == (3,)
+        normalised = (sample["x"].astype(np.float64) * sample["scale"] + sample["offset"]).astype(np.float32)
+    assert np.allclose(normalised, data.images("test"), atol=1e-6)

@@ -33,8 +33,8 @@ def tflite_metrics(model, data, folder: Path, name: str) -> dict:
     from edgecomp.export.tflite import keras_to_tflite
 
     path = keras_to_tflite(model, folder / f"{name}.tflite", "float32")
-    logits = run_tflite(path, data.x_test)  # (N, K)
-    return {"accuracy": float(np.mean(logits.argmax(-1) == data.y_test)), "params": int(model.count_params()),
+    logits = run_tflite(path, data.images("test"))  # (N, K)
+    return {"accuracy": float(np.mean(logits.argmax(-1) == data.labels("test"))), "params": int(model.count_params()),
             "tflite_bytes": path.stat().st_size}
 
 
@@ -66,7 +66,7 @@ def run_one(method: str, seed: int, epochs: int, data, teacher, folder: Path, ex
         models = {"cnn-student": ctx.model}
     elif method == "byot":
         cfg = DistillConfig(method="byot", epochs=epochs, **extra).resolved()
-        network, info = train_byot(student, data, cfg)
+        network, info = train_byot(student, data, cfg, seed=seed)
         models = {"cnn-student": student}
         models.update({f"exit {k} ({name})": network.truncated(k) for k, name in enumerate(network.exit_names, 1)})
     elif method == "dlb":
@@ -167,8 +167,8 @@ def main() -> None:
     result = {
         "command": " ".join([".venv/bin/python", "benchmarks/distillation/run.py"] + sys.argv[1:]),
         "versions": versions(),
-        "setting": (f"full Fashion-MNIST train split ({len(data.x_train):,} train / {len(data.x_val):,} val / "
-                    f"{len(data.x_test):,} test images), no augmentation; every student trained {args.epochs} "
+        "setting": (f"full Fashion-MNIST train split ({data.count('train'):,} train / {data.count('val'):,} val / "
+                    f"{data.count('test'):,} test images), no augmentation; every student trained {args.epochs} "
                     f"epochs (batch 128, Adam 2e-3 cosine); TAKD's assistant also {args.epochs} epochs; teacher = "
                     "cached cnn-teacher (10 epochs); seeds " + ", ".join(map(str, args.seeds)) +
                     "; s/epoch = wall time of all training in that run (incl. teacher logits / assistant) / epochs, "

@@ -44,7 +44,7 @@ def export_all(out: Path, data) -> list[Path]:
         fit(model, data, epochs=1, batch_size=32, learning_rate=2e-3, label=name)
         for precision in TFLITE_PRECISIONS:
             files.append(keras_to_tflite(model, out / f"{name}_{precision}.tflite", precision,
-                                         calibration_images=data.x_train[:500]))
+                                         calibration_images=data.images("train", 500)))
         files.append(keras_to_onnx(model, out / f"{name}_float32.onnx"))
     return files
 

@@ -40,8 +40,9 @@ def load_teacher(data, work: Path):
 
 
 def accuracy(model, data) -> float:
-    logits = model.predict(data.x_test, batch_size=512, verbose=0)  # (N, K)
-    return float(np.mean(logits.argmax(-1) == data.y_test))
+    from edgecomp.data.pipeline import accuracy
+
+    return accuracy(model, data, "test", batch_size=512)
 
 
 def export(model, path: Path, sparse_format: bool = False) -> dict:
@@ -65,9 +66,7 @@ def export(model, path: Path, sparse_format: bool = False) -> dict:
 
 def subset(data, n: int):
     """The same dataset with only the first n training images (for the fine-tuning budget)."""
-    from dataclasses import replace
-
-    return replace(data, x_train=data.x_train[:n], y_train=data.y_train[:n])
+    return data.with_train(data.pixels("train", n), data.labels("train", n))
 
 
 def variant(teacher, cfg_dict: dict, tune_data, data, folder: Path, name: str) -> dict:
@@ -168,7 +167,7 @@ def main() -> int:
                      "tf_keras": keras().__version__, "tfmot": tfmot().__version__},
         "host": platform.processor() or platform.machine(),
         "budget": {"teacher": "cached cnn-teacher, 10 epochs on 54,000 images", "fine_tune_epochs": args.epochs,
-                   "fine_tune_images": n_tune, "test_images": int(len(data.x_test)),
+                   "fine_tune_images": n_tune, "test_images": data.count("test"),
                    "bench": settings.model_dump()},
         "teacher": {**baseline, "train_info": teacher_info}, "unstructured": unstructured,
         "structured": structured, "latency": latency,

@@ -33,49 +33,65 @@ def batches_per_epoch(samples: int, batch_size: int) -> int:
     return -(-samples // batch_size)
 
 
-def fit_compiled(model, x, y, data, epochs: int, steps: int, label: str, batch_size: int | None = None,
-                 callbacks: list | None = None) -> dict:
+def fit_compiled(model, train_batches, data, epochs: int, steps: int, label: str, batch_size: int,
+                 callbacks: list | None = None, one_hot_validation: bool = False) -> dict:
     """Fits an already compiled model, validating on the dataset's validation split.
 
     Args:
         model: a compiled keras.Model (a plain model, or a wrapper with its own train_step).
-        x, y: training inputs and targets (arrays, shuffled in batches of `batch_size`), or `x` a
-            keras Sequence that batches itself and `y` None.
-        data: the Dataset (its x_val, y_val).
+        train_batches: a tf.data.Dataset of (images, targets) (`edgecomp.data.pipeline.stream`).
+        data: the Dataset (its validation split, streamed in batches of `batch_size`).
         steps: optimizer steps per epoch, for the progress bar.
         label: what the progress bar calls this run ("train", "prune (global)").
+        one_hot_validation: validation labels one-hot (a model trained on mixup's soft labels).
 
     Returns:
         Epochs, seconds per epoch and the per-epoch history.
     """
-    batching = {"batch_size": batch_size, "shuffle": True} if y is not None else {"shuffle": False}
+    from edgecomp.data.pipeline import stream
+
     started = time.perf_counter()
     history = model.fit(
-        x, y, epochs=epochs, validation_data=(data.x_val, data.y_val), verbose=0,
-        callbacks=[keras_progress_callback(epochs, steps, label)] + list(callbacks or []), **batching,
+        train_batches, epochs=epochs, validation_data=stream(data, "val", batch_size, one_hot=one_hot_validation),
+        verbose=0, callbacks=[keras_progress_callback(epochs, steps, label)] + list(callbacks or []),
     )
     return fit_summary(history, time.perf_counter() - started, epochs)
 
 
-def compile_for_training(model, learning_rate: float, total_steps: int):
-    """Adam with cosine decay on logits; the loss every zoo and user model is trained with."""
+def compile_for_training(model, learning_rate: float, total_steps: int, soft_labels: bool = False):
+    """Adam with cosine decay on logits; the loss every zoo and user model is trained with.
+
+    soft_labels: targets are (B, K) probabilities (mixup) instead of integer labels.
+    """
+    losses = keras().losses
     model.compile(
         optimizer=cosine_adam(learning_rate, total_steps),
-        loss=keras().losses.SparseCategoricalCrossentropy(from_logits=True),
+        loss=(losses.CategoricalCrossentropy(from_logits=True) if soft_labels
+              else losses.SparseCategoricalCrossentropy(from_logits=True)),
         metrics=["accuracy"],
     )
 
 
 def fit(model, data, epochs: int, batch_size: int, learning_rate: float, label: str,
-        extra_callbacks: list | None = None) -> dict:
+        extra_callbacks: list | None = None, augment=None, seed: int = 0) -> dict:
     """Trains `model` on the dataset's train split, validating on its validation split.
 
+    Batches stream from the uint8 images through tf.data (`edgecomp.data.pipeline`), normalised
+    and, when `augment` is on, augmented on the fly.
+
     Returns:
-        The history (per-epoch metrics) and the seconds per epoch.
+        The history (per-epoch metrics), the seconds per epoch and the augmentation used.
     """
-    steps = batches_per_epoch(len(data.x_train), batch_size)
-    compile_for_training(model, learning_rate, epochs * steps)
-    return fit_compiled(model, data.x_train, data.y_train, data, epochs, steps, label, batch_size, extra_callbacks)
+    from edgecomp.data.pipeline import stream
+
+    steps = batches_per_epoch(data.count("train"), batch_size)
+    mixup = augment is not None and augment.mixup > 0
+    compile_for_training(model, learning_rate, epochs * steps, soft_labels=mixup)
+    train_batches = stream(data, "train", batch_size, shuffle=True, seed=seed, augment=augment)
+    info = fit_compiled(model, train_batches, data, epochs, steps, label, batch_size, extra_callbacks,
+                        one_hot_validation=mixup)
+    info["augment"] = augment.describe(data.input_shape) if augment is not None else {"enabled": False}
+    return info
 
 
 def compile_wrapper(wrapper, learning_rate: float, total_steps: int) -> None:
@@ -83,19 +99,19 @@ def compile_wrapper(wrapper, learning_rate: float, total_steps: int) -> None:
     wrapper.compile(optimizer=cosine_adam(learning_rate, total_steps))
 
 
-def fit_wrapper(wrapper, x, y, data, epochs: int, batch_size: int, learning_rate: float, label: str,
-                steps_per_epoch: int | None = None, callbacks: list | None = None) -> dict:
+def fit_wrapper(wrapper, train_batches, data, epochs: int, steps: int, learning_rate: float, label: str,
+                batch_size: int, callbacks: list | None = None) -> dict:
     """Compiles and fits a training wrapper (its own train_step), validating on the val split.
 
     Args:
         wrapper: a keras.Model whose train_step/test_step compute the method's loss.
-        x, y: training inputs and targets (arrays), or `x` a keras Sequence and `y` None.
+        train_batches: a tf.data.Dataset of (images, targets) (`edgecomp.data.pipeline.stream`).
         data: the Dataset (for validation).
-        steps_per_epoch: optimizer steps per epoch, when `x` is a Sequence.
+        steps: optimizer steps per epoch.
+        batch_size: validation batch size.
 
     Returns:
         Epochs, seconds per epoch and the per-epoch history.
     """
-    steps = steps_per_epoch or batches_per_epoch(len(x), batch_size)
     compile_wrapper(wrapper, learning_rate, epochs * steps)
-    return fit_compiled(wrapper, x, y, data, epochs, steps, label, batch_size, callbacks)
+    return fit_compiled(wrapper, train_batches, data, epochs, steps, label, batch_size, callbacks)

@@ -182,7 +182,7 @@ def fine_tune_pruned(model, cfg: PruneConfig, data, targets: dict[str, float],
     sparsity_api = tfmot().sparsity.keras
     base = keras().models.clone_model(model)  # a copy, so the input model keeps its weights
     base.set_weights(model.get_weights())
-    total_steps = cfg.epochs * math.ceil(len(data.x_train) / cfg.batch_size)
+    total_steps = cfg.epochs * math.ceil(data.count("train") / cfg.batch_size)
 
     def wrap(layer):
         if layer.name not in targets:
@@ -193,7 +193,7 @@ def fine_tune_pruned(model, cfg: PruneConfig, data, targets: dict[str, float],
     wrapped = keras().models.clone_model(base, clone_function=wrap)
     # UpdatePruningStep advances the masks' step counter; without it tfmot raises mid-fit.
     info = fitting.fit(wrapped, data, cfg.epochs, cfg.batch_size, cfg.learning_rate, f"prune ({cfg.method})",
-               extra_callbacks=[sparsity_api.UpdatePruningStep()])
+               extra_callbacks=[sparsity_api.UpdatePruningStep()], augment=_augment(cfg))
     return sparsity_api.strip_pruning(wrapped), info
 
 
@@ -247,7 +247,7 @@ def run_structured(model, cfg: PruneConfig, data, targets: dict[str, float]):
             "left_whole": left_whole, "groups": result.groups, "criterion": cfg.criterion, "scope": cfg.scope}
     if cfg.epochs:
         info["fine_tune"] = fitting.fit(result.model, data, cfg.epochs, cfg.batch_size, cfg.learning_rate,
-                                "prune (structured)")
+                                "prune (structured)", augment=_augment(cfg))
     return result.model, info
 
 
@@ -276,10 +276,18 @@ def prune_model(model, cfg: PruneConfig, data) -> tuple[object, dict]:
     return pruned, info
 
 
+def _augment(cfg: PruneConfig):
+    return cfg.augment if cfg.augment.enabled else None
+
+
 def run_prune(ctx: RunContext, cfg: PruneConfig) -> dict:
+    from edgecomp.compress.bn_stats import reestimate_and_measure
+
     if ctx.model is None:
         raise UsageError("the prune stage needs a model: put a `train` stage (it also loads files) before it.")
     ctx.model, info = prune_model(ctx.model, cfg, ctx.data)
+    # Pruned (and fine-tuned) weights change every activation downstream: measure BN's statistics again.
+    info["bn_statistics"] = reestimate_and_measure(ctx.model, ctx.data, cfg.batch_size, seed=ctx.plan.seed)
     # QAT switches to tfmot's prune-preserving scheme for a model whose kernels hold zeros.
     ctx.export_inputs.pruned = ctx.export_inputs.pruned or cfg.method != "structured"
     return info

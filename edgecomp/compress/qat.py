@@ -210,7 +210,12 @@ def run_qat(ctx: RunContext, cfg: QatConfig) -> dict:
     if prune_preserving:
         callback, masked = mask_keeping_callback(qat_model, sparsity_masks(float_model))
         callbacks.append(callback)
-    info = fitting.fit(qat_model, ctx.data, cfg.epochs, cfg.batch_size, cfg.learning_rate, "qat", callbacks)
+    info = fitting.fit(qat_model, ctx.data, cfg.epochs, cfg.batch_size, cfg.learning_rate, "qat", callbacks,
+                       augment=cfg.augment if cfg.augment.enabled else None, seed=ctx.plan.seed)
+    # Not re-estimated here: a training-mode pass would also move the fake-quant ranges, and tfmot
+    # folds BN into the quantized convs; the float model QAT starts from already had its pass.
+    info["bn_statistics"] = {"reestimated": False, "reason": "QAT: a training-mode pass would move the "
+                             "quantization ranges; the model QAT starts from was re-estimated by its stage"}
     if masked:
         info["sparsity_masks_kept"] = masked
     ctx.export_inputs.float_model = float_model

@@ -28,7 +28,8 @@ def cache_key(ctx: RunContext, cfg: TrainConfig) -> str:
     facts = {
         "model": ctx.plan.model, "dataset": ctx.data.describe(), "seed": ctx.plan.seed,
         "epochs": cfg.epochs, "batch_size": cfg.batch_size, "learning_rate": cfg.learning_rate,
-        "tensorflow": tf().__version__, "format": 1,
+        "augment": cfg.augment.model_dump(), "tensorflow": tf().__version__,
+        "format": 2,  # 2: BN statistics re-estimated after training
     }
     return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -39,6 +40,17 @@ def save_model_atomically(model, path: Path) -> None:
     tmp = path.with_name(path.stem + ".partial" + path.suffix)
     model.save(tmp)
     os.replace(tmp, path)
+
+
+def train_and_reestimate(model, ctx: RunContext, cfg: TrainConfig, label: str) -> dict:
+    """fit, then BatchNorm statistics re-estimated for the final weights (see compress.bn_stats)."""
+    from edgecomp.compress.bn_stats import reestimate_and_measure
+
+    augment = cfg.augment if cfg.augment.enabled else None
+    info = fitting.fit(model, ctx.data, cfg.epochs, cfg.batch_size, cfg.learning_rate, label, augment=augment,
+                       seed=ctx.plan.seed)
+    info["bn_statistics"] = reestimate_and_measure(model, ctx.data, cfg.batch_size, seed=ctx.plan.seed)
+    return info
 
 
 def run_train(ctx: RunContext, cfg: TrainConfig) -> dict:
@@ -55,7 +67,7 @@ def run_train(ctx: RunContext, cfg: TrainConfig) -> dict:
             step(f"fine-tuning {model.name} for {cfg.epochs} epochs")
             keras3 = not isinstance(model, keras().Model)  # a Keras 3 model the bridge could not rebuild
             info.update(fit_keras3(model, ctx.data, cfg.epochs, cfg.batch_size, cfg.learning_rate) if keras3
-                        else fitting.fit(model, ctx.data, cfg.epochs, cfg.batch_size, cfg.learning_rate, "fine-tune"))
+                        else train_and_reestimate(model, ctx, cfg, "fine-tune"))
         ctx.model = model
         return info
     ZOO.get(ctx.plan.model)  # an unknown name raises UsageError with a did-you-mean, before any work
@@ -72,9 +84,9 @@ def run_train(ctx: RunContext, cfg: TrainConfig) -> dict:
             cached.unlink()
     model = build_zoo_model(ctx.plan.model, ctx.data.input_shape, ctx.data.num_classes)
     step(f"training {ctx.plan.model} ({model.count_params():,} parameters) for {cfg.epochs} epochs "
-         f"on {len(ctx.data.x_train):,} images")
+         f"on {ctx.data.count('train'):,} images")
     info = {"source": "zoo", "cached": False}
-    info.update(fitting.fit(model, ctx.data, cfg.epochs, cfg.batch_size, cfg.learning_rate, "train"))
+    info.update(train_and_reestimate(model, ctx, cfg, "train"))
     if cfg.cache:
         save_model_atomically(model, cached)
         info["cache_path"] = str(cached)

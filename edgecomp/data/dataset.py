@@ -1,19 +1,23 @@
 """The `Dataset` record and the loaders behind each dataset name.
 
-Every loader returns uint8-range images; `Dataset` normalises them to float32 in [0, 1] and
-carves a validation split off the training images (never off the test images).
+Every loader returns uint8 images; `Dataset` keeps them as uint8 (a 50k-image folder at 96x96
+RGB is 1.4 GB, not 5.5 GB of float32), normalises them on the fly (`Dataset.images`,
+`edgecomp.data.pipeline`) and carves a validation split off the training images (never off the
+test images). Image folders are read by `edgecomp.data.folder`.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
 from edgecomp.data.idx import read_idx
+from edgecomp.data.normalization import UNIT, Normalization, NormalizationSetting, parse_normalization
+from edgecomp.data.raw import RawSplits
 from edgecomp.errors import DatasetError
 from edgecomp.registry import Registry
 
@@ -24,43 +28,73 @@ FASHION_MNIST_CLASSES = [
 CIFAR10_CLASSES = [
     "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
 ]
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif"}
 
 
-@dataclass
-class RawSplits:
-    """What a loader returns: uint8-range images (N, H, W, C) and integer labels."""
+@dataclass(frozen=True)
+class Split:
+    """One split held as uint8 pixels (N, H, W, C) and int64 labels (N,): a quarter of float32's memory."""
 
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_test: np.ndarray
-    y_test: np.ndarray
-    class_names: list[str]
-    source: str
+    pixels: np.ndarray
+    labels: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+SPLITS = ("train", "val", "test")
 
 
 @dataclass
 class Dataset:
-    """Normalised float32 images in [0, 1], shape (N, H, W, C), with integer labels."""
+    """uint8 images with integer labels, normalised on the fly by `normalization`.
+
+    Every reader goes through `images(split)` (normalised float32, the model's input) or
+    `pixels(split)` (uint8); training and evaluation stream batches with `edgecomp.data.pipeline`.
+    """
 
     name: str
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_val: np.ndarray
-    y_val: np.ndarray
-    x_test: np.ndarray
-    y_test: np.ndarray
+    train: Split
+    val: Split
+    test: Split
     class_names: list[str]
     source: str
-    normalization: dict = field(default_factory=lambda: {"scale": 1 / 255.0, "offset": 0.0})
+    normalization: Normalization = UNIT
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def split(self, name: str) -> Split:
+        if name not in SPLITS:
+            raise ValueError(f"unknown split {name!r}; one of {', '.join(SPLITS)}")
+        return getattr(self, name)
+
+    def pixels(self, split: str, limit: int | None = None) -> np.ndarray:
+        """uint8 (N, H, W, C) pixels of a split (the first `limit` of them)."""
+        return self.split(split).pixels[:limit]
+
+    def images(self, split: str, limit: int | None = None) -> np.ndarray:
+        """float32 (N, H, W, C) model inputs: the first `limit` images of a split, normalised."""
+        return self.normalization.apply(self.pixels(split, limit))
+
+    def labels(self, split: str, limit: int | None = None) -> np.ndarray:
+        return self.split(split).labels[:limit]
+
+    def count(self, split: str) -> int:
+        return len(self.split(split))
+
+    def with_train(self, pixels: np.ndarray, labels: np.ndarray) -> "Dataset":
+        """A copy with another training split (subsets for benchmarks and tests)."""
+        return replace(self, train=Split(pixels, labels))
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
-        return tuple(self.x_train.shape[1:])  # (H, W, C)
+        return tuple(self.train.pixels.shape[1:])  # (H, W, C)
 
     @property
     def num_classes(self) -> int:
         return len(self.class_names)
+
+    def memory_bytes(self) -> int:
+        return sum(self.split(name).pixels.nbytes for name in SPLITS)
 
     def describe(self) -> dict:
         """The facts a report records about this dataset."""
@@ -70,11 +104,14 @@ class Dataset:
             "input_shape": list(self.input_shape),
             "num_classes": self.num_classes,
             "class_names": self.class_names,
-            "train": int(len(self.x_train)),
-            "val": int(len(self.x_val)),
-            "test": int(len(self.x_test)),
-            "normalization": f"x * {self.normalization['scale']:.6g} + {self.normalization['offset']}"
-            " (uint8 pixels to [0, 1])",
+            "train": self.count("train"),
+            "val": self.count("val"),
+            "test": self.count("test"),
+            "normalization": self.normalization.summary(),
+            "normalization_settings": self.normalization.describe(),
+            "held_in_memory": f"uint8, {self.memory_bytes() / 1e6:.1f} MB",
+            "skipped_files": [{"path": path, "reason": reason} for path, reason in self.skipped],
+            "notes": list(self.notes),
         }
 
 
@@ -189,47 +226,17 @@ def load_npz(path: Path) -> RawSplits:
     return RawSplits(x_train, y_train, x_test, y_test, class_names, str(path))
 
 
-def load_image_folder(path: Path, test_fraction: float = 0.2, seed: int = 0) -> RawSplits:
-    """Reads a folder with one sub-folder of images per class; a stratified test split is held out."""
-    from PIL import Image
-
-    class_dirs = sorted(d for d in path.iterdir() if d.is_dir())
-    if not class_dirs:
-        raise DatasetError(f"{path} has no class sub-folders; expected {path}/<class name>/<image files>.")
-    images, labels = [], []
-    for label, class_dir in enumerate(class_dirs):
-        for file in sorted(class_dir.iterdir()):
-            if file.suffix.lower() in IMAGE_SUFFIXES:
-                try:
-                    images.append(np.asarray(Image.open(file)))
-                except OSError as err:
-                    raise DatasetError(f"cannot read image {file}: {err}") from err
-                labels.append(label)
-    if not images:
-        raise DatasetError(
-            f"{path} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in its class sub-folders."
-        )
-    shapes = {img.shape for img in images}
-    if len(shapes) != 1:
-        raise DatasetError(f"images in {path} differ in size ({sorted(shapes)[:3]}...); resize them to one size.")
-    x = np.stack(images)
-    if x.ndim == 3:
-        x = x[..., None]
-    y = np.asarray(labels, dtype=np.int64)
-    order = np.random.default_rng(seed).permutation(len(x))
-    n_test = max(1, int(len(x) * test_fraction))
-    test, train = order[:n_test], order[n_test:]
-    return RawSplits(x[train], y[train], x[test], y[test], [d.name for d in class_dirs], str(path))
-
-
 def load_dataset(
     name_or_path: str,
     val_fraction: float = 0.1,
     train_limit: int | None = None,
     test_limit: int | None = None,
     seed: int = 0,
+    normalization: NormalizationSetting | Normalization = "unit",
+    size: tuple[int, int] | None = None,
+    channels: int | None = None,
 ) -> Dataset:
-    """Loads a dataset by registered name, `.npz` path or image-folder path.
+    """Loads a dataset by registered name, `.npz` path or image-folder path, held as uint8.
 
     Args:
         name_or_path: "fashion_mnist", "mnist", "cifar10", "cifar100", a `.npz` file or a folder.
@@ -237,46 +244,89 @@ def load_dataset(
         train_limit: keep at most this many training images (a stratified-enough random subset).
         test_limit: keep at most this many test images.
         seed: seeds the subset and split choice.
+        normalization: how pixels become the model's input (see `edgecomp.data.normalization`).
+        size: (H, W) every image is resized to; None keeps the dataset's (a folder: its most common).
+        channels: 1 or 3 (grayscale or RGB); None keeps the dataset's.
 
     Raises:
-        DatasetError: the data cannot be found or read. UsageError: an unknown dataset name.
+        DatasetError: the data cannot be found or read, or the normalisation does not fit its
+            channels. UsageError: an unknown dataset name.
     """
+    from edgecomp.data.folder import load_image_folder
+
+    normalization = parse_normalization(normalization)
     path = Path(name_or_path).expanduser()
     if path.suffix == ".npz" or path.is_dir():
         if not path.exists():
             raise DatasetError(f"dataset file {path} does not exist.")
-        raw = load_npz(path) if path.suffix == ".npz" else load_image_folder(path, seed=seed)
+        raw = load_npz(path) if path.suffix == ".npz" else load_image_folder(path, size, channels, seed=seed)
         name = path.name
     elif "/" in name_or_path or path.suffix:
         raise DatasetError(f"dataset {name_or_path!r} does not exist; give a .npz file or an image folder.")
     else:
         raw = DATASETS.get(name_or_path)()  # an unknown name raises with a did-you-mean
         name = name_or_path
-    return _finish(raw, name, val_fraction, train_limit, test_limit, seed)
+    data = _finish(raw, name, val_fraction, train_limit, test_limit, seed, normalization, size, channels)
+    normalization.check_channels(data.input_shape[-1])
+    return data
 
 
-def _finish(raw: RawSplits, name: str, val_fraction: float, train_limit: int | None,
-            test_limit: int | None, seed: int) -> Dataset:
+def _as_uint8(images: np.ndarray, name: str) -> np.ndarray:
+    """Loaders give 0..255 pixels; a float array must hold whole values in that range."""
+    if images.dtype == np.uint8:
+        return images
+    if images.size and (images.min() < 0 or images.max() > 255 or not np.array_equal(images, np.round(images))):
+        raise DatasetError(f"dataset {name}: images must be 0..255 pixel values (uint8); got {images.dtype} in "
+                           f"[{images.min():.3g}, {images.max():.3g}]. Save the raw pixels; set "
+                           "dataset.normalization for the model's input range.")
+    return images.astype(np.uint8)
+
+
+def shuffled(images: np.ndarray, labels: np.ndarray, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """images[order], labels[order]; a full permutation of a writable array is done in place
+    (following the permutation's cycles one image at a time), so a large folder is never copied."""
+    if len(order) < len(images) or not images.flags.writeable:
+        return images[order], labels[order]
+    done = np.zeros(len(order), bool)
+    for start in range(len(order)):
+        if done[start]:
+            continue
+        saved, position = images[start].copy(), start
+        while True:  # new[position] = old[order[position]] around the cycle through `start`
+            done[position] = True
+            source = order[position]
+            if source == start:
+                images[position] = saved
+                break
+            images[position] = images[source]
+            position = source
+    return images, labels[order]
+
+
+def _finish(raw: RawSplits, name: str, val_fraction: float, train_limit: int | None, test_limit: int | None,
+            seed: int, normalization: Normalization, size: tuple[int, int] | None,
+            channels: int | None) -> Dataset:
+    from edgecomp.data.folder import resize_pixels
+
     if len(raw.x_train) != len(raw.y_train) or len(raw.x_test) != len(raw.y_test):
         raise DatasetError(f"dataset {name}: images and labels differ in count.")
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(raw.x_train))
-    if train_limit:
-        order = order[:train_limit]
-    n_val = max(1, int(len(order) * val_fraction))
-    val_idx, train_idx = order[:n_val], order[n_val:]
+    x_train, y_train = shuffled(raw.x_train, raw.y_train, order[:train_limit] if train_limit else order)
+    n_val = max(1, int(len(y_train) * val_fraction))
     x_test, y_test = raw.x_test, raw.y_test
     if test_limit and test_limit < len(x_test):
         keep = rng.permutation(len(x_test))[:test_limit]
         x_test, y_test = x_test[keep], y_test[keep]
 
-    def normalise(images: np.ndarray) -> np.ndarray:
-        return images.astype(np.float32) / 255.0
+    def pixels(images: np.ndarray) -> np.ndarray:  # subset first: only kept images are resized
+        return resize_pixels(_as_uint8(images, name), size, channels)
 
     return Dataset(
         name=name,
-        x_train=normalise(raw.x_train[train_idx]), y_train=raw.y_train[train_idx],
-        x_val=normalise(raw.x_train[val_idx]), y_val=raw.y_train[val_idx],
-        x_test=normalise(x_test), y_test=y_test,
-        class_names=raw.class_names, source=raw.source,
+        train=Split(pixels(x_train[n_val:]), y_train[n_val:]),
+        val=Split(pixels(x_train[:n_val]), y_train[:n_val]),
+        test=Split(pixels(x_test), y_test),
+        class_names=raw.class_names, source=raw.source, normalization=normalization,
+        skipped=list(raw.skipped), notes=list(raw.notes),
     )

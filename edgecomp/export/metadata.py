@@ -56,12 +56,15 @@ class ArtifactMetadata:
     version: str = __version__
 
     @classmethod
-    def create(cls, name: str, class_names: Sequence[str], normalization: dict, precision: str) -> ArtifactMetadata:
-        """Builds the record from a dataset's `normalization` ({scale, offset}, each a number or a list).
+    def create(cls, name: str, class_names: Sequence[str], normalization, precision: str) -> ArtifactMetadata:
+        """Builds the record from a dataset's `normalization`: an `edgecomp.data.normalization.Normalization`
+        or a mapping {scale, offset}, each a number or a list.
 
         Raises:
             ExportError: no class names, a zero scale, or scale and offset lists of different lengths.
         """
+        if not isinstance(normalization, dict):  # the Normalization record: the same two fields
+            normalization = {"scale": list(normalization.scale), "offset": list(normalization.offset)}
         scale, offset = _as_tuple(normalization.get("scale")), _as_tuple(normalization.get("offset", 0.0))
         if not class_names:
             raise ExportError(f"cannot describe {name}: the dataset has no class names to embed as labels.")

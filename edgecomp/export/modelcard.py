@@ -41,17 +41,23 @@ def onnx_io(path: Path) -> dict:
                        "scale": None, "zero_point": None}}
 
 
-def feeding_instructions(io: dict, normalization: dict) -> str:
-    """One sentence on how an app turns a raw 0..255 pixel into the model's input."""
-    scale, offset = normalization["scale"], normalization["offset"]
+def feeding_instructions(io: dict, normalization) -> str:
+    """One sentence on how an app turns a raw 0..255 pixel into the model's input.
+
+    Args:
+        io: `tflite_io` / `onnx_io` of the artifact.
+        normalization: the dataset's `Normalization` (x = pixel * scale + offset).
+    """
     inp = io["input"]
     if inp["scale"] is None:
-        return f"float32 input: x = pixel * {scale:.6g} + {offset}"
+        return f"float32 input: {normalization.formula()}"
     q_scale, q_zero = inp["scale"], inp["zero_point"]
+    zero_point = normalization.raw_pixel_zero_point()
     # pixel -> normalised -> quantized: q = round((pixel * s + o) / q_scale + q_zero)
-    if abs(q_scale - scale) / scale < 1e-3 and q_zero == round(-offset / scale):
+    if (zero_point is not None and abs(q_scale - normalization.scale[0]) / abs(normalization.scale[0]) < 1e-3
+            and q_zero == zero_point):
         return f"{inp['dtype']} input: feed raw pixels unchanged (scale {q_scale:.6g} = normalisation scale)"
-    return (f"{inp['dtype']} input: q = round((pixel * {scale:.6g} + {offset}) / {q_scale:.6g} + {q_zero}), "
+    return (f"{inp['dtype']} input: q = round(({normalization.formula()[4:]}) / {q_scale:.6g} + {q_zero}), "
             f"clipped to the dtype's range")
 
 
@@ -72,7 +78,7 @@ def write_model_card(artifact: Path, data, record: ArtifactRecord) -> Path:
         "precision": record.precision,
         "input": io["input"],
         "output": dict(io["output"], meaning="logits (apply softmax for probabilities)"),
-        "normalization": {**data.normalization, "formula": "x = pixel * scale + offset"},
+        "normalization": data.normalization.describe(),
         "how_to_feed": feeding_instructions(io, data.normalization),
         "class_names": list(data.class_names),
         "labels_file": "labels.txt",

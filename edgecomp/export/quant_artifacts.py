@@ -33,8 +33,19 @@ def export_source_model(ctx: RunContext, precision: str):
     return float_model
 
 
-def calibration_images(ctx: RunContext) -> np.ndarray:
-    return ctx.data.x_train[: ctx.export_inputs.calibration_samples]
+def calibration_images(ctx: RunContext, precision: str = "int8") -> np.ndarray:
+    """Normalised training images (N, H, W, C) the converters calibrate on (never test images).
+
+    For `uint8_io` one more image holds a black and a white pixel: the input's calibrated range is
+    then exactly what pixels 0 and 255 normalise to, so its uint8 scale and zero point make the
+    uint8 input the raw pixel (checked by `normalization.check_uint8_io` when the plan is read).
+    """
+    images = ctx.data.images("train", ctx.export_inputs.calibration_samples)
+    if precision != "uint8_io" or not len(images):
+        return images
+    extremes = ctx.data.pixels("train", 1).copy()  # (1, H, W, C) uint8
+    extremes[0, 0, 0, :], extremes[0, -1, -1, :] = 0, 255
+    return np.concatenate([images, ctx.data.normalization.apply(extremes)])
 
 
 def export_special(ctx: RunContext, record: ArtifactRecord, path: Path) -> bool:
@@ -70,7 +81,7 @@ def debug_int8(ctx: RunContext, record: ArtifactRecord, path: Path, images: np.n
         return
     from edgecomp.export.qdebug import debug_accuracy_drop
 
-    labels = ctx.data.y_test[: len(images)]
+    labels = ctx.data.labels("test", len(images))
     try:
         result = debug_accuracy_drop(
             export_source_model(ctx, record.precision), path, images, labels, calibration_images(ctx)[:64],

@@ -61,8 +61,11 @@ def _int8_io(converter, images) -> None:
 
 
 def _uint8_io(converter, images) -> None:
-    """Full-integer int8 with uint8 input/output: calibrated on [0, 1] images, the input scale is
-    ~1/255 with zero point 0, so an app can feed raw 0..255 pixels unchanged (see the model card)."""
+    """Full-integer int8 with uint8 input/output. Calibrated on normalised images whose range is
+    what pixels 0..255 normalise to (`quant_artifacts.calibration_images`), the input scale is the
+    normalisation's scale and its zero point -offset/scale (unit: 1/255 and 0), so an app feeds raw
+    0..255 pixels unchanged (see the model card); a plan whose normalisation has no such zero point
+    is refused when read (`normalization.check_uint8_io`)."""
     _int8(converter, images)
     converter.inference_input_type = tf().uint8
     converter.inference_output_type = tf().uint8

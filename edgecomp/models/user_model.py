@@ -28,7 +28,7 @@ def stage_names(plan) -> list[str]:
 
 def check_images(data) -> np.ndarray:
     """The real images each conversion is checked on: the first test images."""
-    return data.x_test[:CHECK_IMAGES]
+    return data.images("test", CHECK_IMAGES)
 
 
 def bring_to_tf_keras(model, plan, images: np.ndarray) -> tuple[object, dict]:
@@ -107,11 +107,11 @@ def fit_keras3(model, data, epochs: int, batch_size: int, learning_rate: float) 
 
     from edgecomp.compress.fitting import fit_summary
 
-    steps = -(-len(data.x_train) // batch_size)
+    steps = -(-data.count("train") // batch_size)
     schedule = keras3.optimizers.schedules.CosineDecay(learning_rate, decay_steps=max(1, epochs * steps))
     model.compile(optimizer=keras3.optimizers.Adam(schedule), metrics=["accuracy"],
                   loss=keras3.losses.SparseCategoricalCrossentropy(from_logits=True))
     started = time.perf_counter()
-    history = model.fit(data.x_train, data.y_train, batch_size=batch_size, epochs=epochs, shuffle=True,
-                        validation_data=(data.x_val, data.y_val), verbose=0)
+    history = model.fit(data.images("train"), data.labels("train"), batch_size=batch_size, epochs=epochs, shuffle=True,
+                        validation_data=(data.images("val"), data.labels("val")), verbose=0)
     return fit_summary(history, time.perf_counter() - started, epochs)

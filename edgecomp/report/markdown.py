@@ -38,6 +38,16 @@ def summary_markdown(report: dict) -> str:
     return markdown_table(artifact_table(report, TERMINAL_COLUMNS)) + "\n\n" + "\n\n".join(table_notes(report)) + "\n"
 
 
+def _skipped_files(dataset: dict) -> str:
+    """A sentence naming the images the loader could not decode (older reports have none)."""
+    skipped = dataset.get("skipped_files") or []
+    if not skipped:
+        return ""
+    names = "; ".join(f"`{item['path']}` ({item['reason']})" for item in skipped[:10])
+    more = f" and {len(skipped) - 10} more" if len(skipped) > 10 else ""
+    return f" Skipped {len(skipped)} image(s) that could not be decoded: {names}{more}."
+
+
 def render_markdown(report: dict) -> str:
     versions = ", ".join(f"{k} {v}" for k, v in report["versions"].items() if v)
     floor = report.get("timing_floor_ms") or {}
@@ -47,7 +57,7 @@ def render_markdown(report: dict) -> str:
         f"{report['wall_seconds']} s wall time.",
         f"Target **{report['target']['name']}**; dataset **{report['dataset']['name']}** "
         f"({report['dataset']['source']}, {report['dataset']['test']} test images, "
-        f"normalisation {report['dataset']['normalization']}).",
+        f"normalisation {report['dataset']['normalization']})." + _skipped_files(report['dataset']),
         f"Keras model: {cells.number(report['keras']['params'], 9)} parameters, test accuracy "
         f"{cells.percent(report['keras']['accuracy'])}.",
         "## Artifacts",

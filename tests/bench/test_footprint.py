@@ -64,7 +64,7 @@ def test_a_13_mb_float_model_measures_larger_than_a_70_kb_int8_one_by_its_weight
         tmp_path, fmnist_small, sample_npz):
     from edgecomp.adapters.host import HostTarget
 
-    calibration = fmnist_small.x_train[:32]
+    calibration = fmnist_small.images("train", 32)
     big = _wide_dense_tflite(tmp_path / "wide_float32.tflite", 4096, "float32", None)
     small = _wide_dense_tflite(tmp_path / "narrow_int8.tflite", 64, "int8", calibration)
     assert 12e6 < big.stat().st_size < 14e6 and 40e3 < small.stat().st_size < 80e3

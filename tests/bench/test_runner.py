@@ -37,8 +37,8 @@ def test_latency_stats_match_numpy():
 def test_runner_measures_float_and_int8_tflite(tiny_model, tiny_tflite, sample_npz, fmnist_small):
     outcomes = HostTarget().bench([tiny_tflite["float32"], tiny_tflite["int8"]], sample_npz, FAST)
     assert all(o.ok for o in outcomes), [o.error for o in outcomes]
-    keras_accuracy = float(np.mean(tiny_model.predict(fmnist_small.x_test[:200], verbose=0).argmax(-1)
-                                   == fmnist_small.y_test[:200]))
+    keras_accuracy = float(np.mean(tiny_model.predict(fmnist_small.images("test", 200), verbose=0).argmax(-1)
+                                   == fmnist_small.labels("test", 200)))
     float_result, int8_result = outcomes[0].result, outcomes[1].result
     assert float_result["accuracy"] == pytest.approx(keras_accuracy, abs=1e-9)
     assert abs(int8_result["accuracy"] - keras_accuracy) < 0.05
@@ -69,7 +69,7 @@ def test_runner_feeds_int8_inputs_quantized_with_the_models_scale(tiny_model, tm
 
     converter = tf().lite.TFLiteConverter.from_keras_model(tiny_model)
     converter.optimizations = [tf().lite.Optimize.DEFAULT]
-    converter.representative_dataset = representative_dataset(fmnist_small.x_train[:100])
+    converter.representative_dataset = representative_dataset(fmnist_small.images("train", 100))
     converter.target_spec.supported_ops = [tf().lite.OpsSet.TFLITE_BUILTINS_INT8]
     converter.inference_input_type = tf().int8
     path = tmp_path / "int8_io.tflite"
@@ -77,8 +77,8 @@ def test_runner_feeds_int8_inputs_quantized_with_the_models_scale(tiny_model, tm
     outcome = HostTarget().bench([path], sample_npz, FAST)[0]
     assert outcome.ok, outcome.error
     assert outcome.result["io"]["input_dtype"] == "int8"
-    keras_accuracy = float(np.mean(tiny_model.predict(fmnist_small.x_test[:200], verbose=0).argmax(-1)
-                                   == fmnist_small.y_test[:200]))
+    keras_accuracy = float(np.mean(tiny_model.predict(fmnist_small.images("test", 200), verbose=0).argmax(-1)
+                                   == fmnist_small.labels("test", 200)))
     assert abs(outcome.result["accuracy"] - keras_accuracy) < 0.05
 
 
@@ -131,7 +131,7 @@ def test_uint8_sample_gives_the_accuracy_of_the_float_images_exactly(precision_f
     with np.load(uint8_sample) as archive:
         assert archive["x"].dtype == np.uint8
     float_sample = tmp_path / "float.npz"
-    np.savez(float_sample, x=fmnist_small.x_test.astype(np.float32), y=fmnist_small.y_test)
+    np.savez(float_sample, x=fmnist_small.images("test"), y=fmnist_small.labels("test"))
     files = [precision_files[p] for p in ("float32", "int8", "uint8_io", "onnx_float32")]
     with_uint8 = HostTarget().bench(files, uint8_sample, FAST)
     with_float = HostTarget().bench(files, float_sample, FAST)

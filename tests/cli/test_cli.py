@@ -18,7 +18,7 @@ name: tiny
 model: cnn-tiny
 dataset: {name: fashion_mnist, train_limit: 1500, test_limit: 300}
 stages:
-  - {stage: train, epochs: 1, batch_size: 64}
+  - {stage: train, epochs: 1, batch_size: 64, learning_rate: 0.01}
   - {stage: quantize, modes: [int8], calibration_samples: 100}
 export: {parity_samples: 100}
 bench: {warmup: 2, min_runs: 20, min_time_s: 0.05}

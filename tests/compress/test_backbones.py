@@ -55,7 +55,7 @@ def test_nested_mobilenetv2_is_flattened_pruned_through_residuals_and_trained_wi
     from edgecomp.export.litert_internals import ops_details
     from edgecomp.export.tflite import keras_to_tflite
 
-    path = keras_to_tflite(ctx.model, tmp_path / "qat.tflite", "qat_int8", fmnist96.x_train[:64])
+    path = keras_to_tflite(ctx.model, tmp_path / "qat.tflite", "qat_int8", fmnist96.images("train", 64))
     interpreter = Interpreter(model_path=str(path))
     interpreter.allocate_tensors()
     ops = {op.op_name for op in ops_details(interpreter)}
@@ -73,7 +73,7 @@ def _bridged_flat(keras3_model, images):
 @pytest.mark.slow
 @pytest.mark.parametrize("backbone", ["MobileNetV3Small", "EfficientNetB0"])
 def test_se_backbones_prune_structurally_and_wrap_for_qat(backbone, fmnist96, keras3_backbone_builder):
-    images = fmnist96.x_test[:16]
+    images = fmnist96.images("test", 16)
     flat = _bridged_flat(keras3_backbone_builder(backbone), images)
     assert flat.parity["passed"]
     pruned, info = prune_model(flat.model, PruneConfig(method="structured", sparsity=0.5, epochs=0), fmnist96)

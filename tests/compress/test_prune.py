@@ -79,7 +79,7 @@ def test_structured_keeps_exact_activations_of_kept_channels(tiny_model, fmnist_
     result = remove_filters(tiny_model, {"stage2_conv1": 0.5, "fc1": 0.5}, "l1")
     smaller = result.model
     assert smaller.count_params() < tiny_model.count_params()
-    images = fmnist_small.x_test[:64]
+    images = fmnist_small.images("test", 64)
 
     def activations(model, name):
         return keras().Model(model.input, model.get_layer(name).output).predict(images, verbose=0)
@@ -141,7 +141,7 @@ def test_structured_prunes_a_residual_add_as_one_channel_group(fmnist_small):
         kernel, bias = silenced.get_layer(name).get_weights()
         kernel[..., dropped], bias[dropped] = 0, 0
         silenced.get_layer(name).set_weights([kernel, bias])
-    images = fmnist_small.x_test[:32]
+    images = fmnist_small.images("test", 32)
     silenced_add = keras().Model(silenced.input, silenced.get_layer("add").output).predict(images, verbose=0)
     pruned_add = keras().Model(pruned.input, pruned.get_layer("add").output).predict(images, verbose=0)
     np.testing.assert_allclose(pruned_add, silenced_add[..., kept], atol=1e-5)  # (N, 28, 28, 4)

@@ -56,7 +56,7 @@ def test_qat_trains_and_converts_a_real_architecture(fmnist_small, tmp_path):
     assert "QuantizeWrapperV2" in wrapped
     history = fit(qat_model, fmnist_small, epochs=1, batch_size=64, learning_rate=2e-3, label="qat-test")
     assert np.isfinite(history["history"]["loss"]).all()
-    path = keras_to_tflite(qat_model, tmp_path / "qat.tflite", "qat_int8", fmnist_small.x_train[:100])
+    path = keras_to_tflite(qat_model, tmp_path / "qat.tflite", "qat_int8", fmnist_small.images("train", 100))
     from ai_edge_litert.interpreter import Interpreter
 
     from edgecomp.export.litert_internals import ops_details
@@ -66,7 +66,7 @@ def test_qat_trains_and_converts_a_real_architecture(fmnist_small, tmp_path):
     assert {"CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "CONCATENATION"} <= ops
     conv_weights = [d for d in interpreter.get_tensor_details() if len(d["shape"]) == 4 and d["shape"][0] == 8]
     assert conv_weights and all(d["dtype"].__name__ == "int8" for d in conv_weights)
-    images = fmnist_small.x_test[:200]
+    images = fmnist_small.images("test", 200)
     keras_logits = qat_model.predict(images, verbose=0)  # (N, 10)
     parity = check_parity(path, "qat_int8", keras_logits, images)
     # This guards against a broken conversion (which agrees on ~10-30% of images), not against
@@ -121,7 +121,7 @@ def test_prune_preserving_qat_keeps_the_zeros(tiny_model, fmnist_small, tmp_path
     assert "fc1/kernel:0" in masked
     fit(qat_model, fmnist_small, epochs=1, batch_size=128, learning_rate=1e-3, label="pqat",
         extra_callbacks=[callback])
-    path = keras_to_tflite(qat_model, tmp_path / "pqat.tflite", "qat_int8", fmnist_small.x_train[:50])
+    path = keras_to_tflite(qat_model, tmp_path / "pqat.tflite", "qat_int8", fmnist_small.images("train", 50))
     assert _int8_weight_sparsity(path) >= 0.5
 
 

@@ -14,7 +14,7 @@ PTQ_PRECISIONS = [name for name in TFLITE_PRECISIONS.names() if name != "qat_int
 @pytest.fixture(scope="module")
 def ptq_files(tiny_model, fmnist_small, tmp_path_factory):
     folder = tmp_path_factory.mktemp("ptq")
-    calibration = fmnist_small.x_train[:100]
+    calibration = fmnist_small.images("train", 100)
     return {name: keras_to_tflite(tiny_model, folder / f"{name}.tflite", name, calibration)
             for name in PTQ_PRECISIONS}
 
@@ -26,7 +26,7 @@ def test_every_precision_has_a_parity_threshold():
 
 @pytest.mark.parametrize("precision", PTQ_PRECISIONS)
 def test_ptq_mode_converts_and_passes_parity(precision, ptq_files, tiny_model, fmnist_small):
-    images = fmnist_small.x_test[:200]
+    images = fmnist_small.images("test", 200)
     parity = check_parity(ptq_files[precision], precision, tiny_model.predict(images, verbose=0), images)
     assert parity["passed"], parity
 
@@ -56,7 +56,7 @@ def test_uint8_io_accepts_raw_pixels(ptq_files, tiny_model, fmnist_small):
     inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
     scale, zero_point = inp["quantization"]
     assert zero_point == 0 and scale == pytest.approx(1 / 255, rel=1e-3)
-    images = fmnist_small.x_test[:200]
+    images = fmnist_small.images("test", 200)
     keras_top1 = tiny_model.predict(images, verbose=0).argmax(-1)
     raw_pixels = np.round(images * 255).astype(np.uint8)  # what a camera app holds
     tflite_top1 = []
@@ -74,8 +74,8 @@ def test_runner_accuracy_on_integer_io_matches_keras(precision, ptq_files, tiny_
 
     outcome = HostTarget().bench([ptq_files[precision]], sample_npz, BenchConfig(warmup=1, min_runs=3, min_time_s=0))[0]
     assert outcome.ok, outcome.error
-    keras_accuracy = float(np.mean(tiny_model.predict(fmnist_small.x_test[:200], verbose=0).argmax(-1)
-                                   == fmnist_small.y_test[:200]))
+    keras_accuracy = float(np.mean(tiny_model.predict(fmnist_small.images("test", 200), verbose=0).argmax(-1)
+                                   == fmnist_small.labels("test", 200)))
     assert outcome.result["io"]["input_dtype"] == precision.split("_")[0]
     assert abs(outcome.result["accuracy"] - keras_accuracy) <= 0.03
 

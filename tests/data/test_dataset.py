@@ -13,16 +13,18 @@ from edgecomp.errors import DatasetError, UsageError
 FMNIST = "/usr/share/datasets/fashion-mnist"
 
 
-def test_fashion_mnist_loads_real_images_normalised_with_validation_split(fmnist_small):
+def test_fashion_mnist_loads_real_images_as_uint8_normalised_on_access(fmnist_small):
     assert fmnist_small.input_shape == (28, 28, 1)
     assert fmnist_small.num_classes == 10
-    assert len(fmnist_small.x_train) == 1800 and len(fmnist_small.x_val) == 200
-    assert len(fmnist_small.x_test) == 500
-    assert fmnist_small.x_train.dtype == np.float32
-    assert 0.0 <= fmnist_small.x_train.min() and fmnist_small.x_train.max() <= 1.0
+    assert fmnist_small.count("train") == 1800 and fmnist_small.count("val") == 200
+    assert fmnist_small.count("test") == 500
+    assert fmnist_small.pixels("train").dtype == np.uint8  # held as uint8: a quarter of float32
+    images = fmnist_small.images("train")
+    assert images.dtype == np.float32
+    assert 0.0 <= images.min() and images.max() <= 1.0
     # Real photographs of clothes, not noise: the mean pixel of Fashion-MNIST is about 0.286.
-    assert 0.25 < fmnist_small.x_train.mean() < 0.32
-    assert set(np.unique(fmnist_small.y_train)) == set(range(10))
+    assert 0.25 < images.mean() < 0.32
+    assert set(np.unique(fmnist_small.labels("train"))) == set(range(10))
 
 
 def test_full_test_split_has_10000_images():
@@ -65,12 +67,12 @@ def test_offline_keras_download_names_the_remedies(tmp_path, monkeypatch):
 
 def test_npz_dataset(tmp_path, fmnist_small):
     path = tmp_path / "data.npz"
-    images = (fmnist_small.x_test * 255).astype(np.uint8)[..., 0]  # (N, H, W) uint8
-    np.savez(path, x_train=images[:300], y_train=fmnist_small.y_test[:300],
-             x_test=images[300:], y_test=fmnist_small.y_test[300:])
+    images = fmnist_small.pixels("test")[..., 0]  # (N, H, W) uint8
+    np.savez(path, x_train=images[:300], y_train=fmnist_small.labels("test", 300),
+             x_test=images[300:], y_test=fmnist_small.labels("test")[300:])
     data = load_dataset(str(path))
     assert data.input_shape == (28, 28, 1)
-    assert len(data.x_train) + len(data.x_val) == 300 and len(data.x_test) == 200
+    assert data.count("train") + data.count("val") == 300 and data.count("test") == 200
 
 
 def test_npz_missing_arrays_and_missing_file(tmp_path):
@@ -87,14 +89,14 @@ def test_image_folder(tmp_path, fmnist_small):
 
     for label in (0, 1):
         (tmp_path / f"class_{label}").mkdir()
-        picks = np.flatnonzero(fmnist_small.y_test == label)[:10]
+        picks = np.flatnonzero(fmnist_small.labels("test") == label)[:10]
         for i in picks:
-            Image.fromarray((fmnist_small.x_test[i, ..., 0] * 255).astype(np.uint8)).save(
+            Image.fromarray(fmnist_small.pixels("test")[i, ..., 0]).save(
                 tmp_path / f"class_{label}" / f"{i}.png")
     data = load_dataset(str(tmp_path))
     assert data.class_names == ["class_0", "class_1"]
     assert data.input_shape == (28, 28, 1)
-    assert len(data.x_test) == 4
+    assert data.count("test") == 4
 
 
 def test_empty_image_folder_is_a_clear_error(tmp_path):
@@ -105,3 +107,17 @@ def test_empty_image_folder_is_a_clear_error(tmp_path):
     empty.mkdir()
     with pytest.raises(DatasetError, match="no class sub-folders"):
         load_dataset(str(empty))
+
+
+@pytest.mark.parametrize("count", [1, 2, 7, 300])
+def test_in_place_shuffle_equals_fancy_indexing(count):
+    from edgecomp.data.dataset import shuffled
+
+    rng = np.random.default_rng(count)
+    images = rng.integers(0, 256, (count, 4, 4, 1), dtype=np.uint8)
+    labels, order = np.arange(count), rng.permutation(count)
+    expected = images[order].copy()
+    got_images, got_labels = shuffled(images, labels, order)
+    assert got_images is images  # no second copy of the pixels
+    np.testing.assert_array_equal(got_images, expected)
+    np.testing.assert_array_equal(got_labels, labels[order])

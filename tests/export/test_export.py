@@ -10,7 +10,7 @@ from edgecomp.export.tflite import keras_to_tflite
 
 
 def test_float32_tflite_matches_keras(tiny_model, tiny_tflite, fmnist_small):
-    images = fmnist_small.x_test[:100]
+    images = fmnist_small.images("test", 100)
     parity = check_parity(tiny_tflite["float32"], "float32", tiny_model.predict(images, verbose=0), images)
     assert parity["passed"] and parity["top1_agreement"] == 1.0
     assert parity["max_abs_diff"] < 1e-4
@@ -28,7 +28,7 @@ def teacher_tflite(fmnist_small, tmp_path_factory):
     model = build_zoo_model("cnn-teacher", fmnist_small.input_shape, fmnist_small.num_classes)
     folder = tmp_path_factory.mktemp("teacher")
     return {"float32": keras_to_tflite(model, folder / "teacher_float32.tflite", "float32"),
-            "int8": keras_to_tflite(model, folder / "teacher_int8.tflite", "int8", fmnist_small.x_train[:100])}
+            "int8": keras_to_tflite(model, folder / "teacher_int8.tflite", "int8", fmnist_small.images("train", 100))}
 
 
 def test_int8_tflite_is_int8_and_about_four_times_smaller(teacher_tflite):
@@ -45,7 +45,7 @@ def test_int8_tflite_is_int8_and_about_four_times_smaller(teacher_tflite):
 
 
 def test_int8_tflite_agrees_with_keras_on_real_images(tiny_model, tiny_tflite, fmnist_small):
-    images = fmnist_small.x_test[:100]
+    images = fmnist_small.images("test", 100)
     parity = check_parity(tiny_tflite["int8"], "int8", tiny_model.predict(images, verbose=0), images)
     assert parity["passed"], parity
     assert parity["top1_agreement"] > 0.9
@@ -53,7 +53,7 @@ def test_int8_tflite_agrees_with_keras_on_real_images(tiny_model, tiny_tflite, f
 
 def test_onnx_matches_keras(tiny_model, fmnist_small, tmp_path):
     path = keras_to_onnx(tiny_model, tmp_path / "m.onnx")
-    images = fmnist_small.x_test[:64]
+    images = fmnist_small.images("test", 64)
     parity = check_parity(path, "float32", tiny_model.predict(images, verbose=0), images)
     assert parity["passed"] and parity["max_abs_diff"] < 1e-4
     assert not (tmp_path / "m.onnx.partial").exists()
@@ -68,7 +68,7 @@ def test_parity_trips_on_a_broken_export(tiny_model, fmnist_small, tmp_path):
     broken.set_weights([(w * rng.uniform(0.5, 1.5, size=w.shape)).astype(np.float32)
                         for w in tiny_model.get_weights()])
     path = keras_to_tflite(broken, tmp_path / "broken.tflite", "float32")
-    images = fmnist_small.x_test[:100]
+    images = fmnist_small.images("test", 100)
     parity = check_parity(path, "float32", tiny_model.predict(images, verbose=0), images)
     assert not parity["passed"]
     assert parity["max_abs_diff"] > parity["thresholds"]["max_abs_diff"]
@@ -81,7 +81,7 @@ def test_int8_without_calibration_images_is_an_error(tiny_model, tmp_path):
 
 
 def test_run_tflite_dequantizes_int8_outputs(tiny_tflite, fmnist_small):
-    outputs = run_tflite(tiny_tflite["int8"], fmnist_small.x_test[:5])
+    outputs = run_tflite(tiny_tflite["int8"], fmnist_small.images("test", 5))
     assert outputs.dtype == np.float32 and outputs.shape == (5, 10)
 
 
@@ -91,7 +91,7 @@ def test_non_finite_outputs_fail_parity(tiny_model, fmnist_small, tmp_path):
     broken = keras().models.clone_model(tiny_model)
     broken.set_weights([np.full(w.shape, np.nan, np.float32) for w in tiny_model.get_weights()])
     path = keras_to_tflite(broken, tmp_path / "nan.tflite", "float32")
-    images = fmnist_small.x_test[:10]
+    images = fmnist_small.images("test", 10)
     parity = check_parity(path, "float32", tiny_model.predict(images, verbose=0), images)
     assert parity["passed"] is False and parity["non_finite_outputs"] is True
 
@@ -110,5 +110,5 @@ def test_sparse_weights_make_a_pruned_float_file_smaller_and_keep_parity(tiny_mo
     dense = keras_to_tflite(pruned, tmp_path / "dense.tflite", "float32")
     sparse = keras_to_tflite(pruned, tmp_path / "sparse.tflite", "float32", sparse_weights=True)
     assert sparse.stat().st_size < dense.stat().st_size
-    images = fmnist_small.x_test[:50]
+    images = fmnist_small.images("test", 50)
     assert check_parity(sparse, "float32", pruned.predict(images, verbose=0), images)["passed"]

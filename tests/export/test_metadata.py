@@ -33,7 +33,7 @@ def onnx_files(tiny_model, fmnist_small, tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("onnx_metadata")
     plain = keras_to_onnx(tiny_model, folder / "plain.onnx")
-    int8 = onnx_to_onnx_int8(plain, folder / "int8.onnx", fmnist_small.x_train[:50])
+    int8 = onnx_to_onnx_int8(plain, folder / "int8.onnx", fmnist_small.images("train", 50))
     described = shutil.copy(plain, folder / "described.onnx")
     for path, precision in [(described, "float32"), (int8, "int8")]:
         embed_metadata(path, ArtifactMetadata.create("cnn_tiny", fmnist_small.class_names,
@@ -62,7 +62,7 @@ def test_tflite_metadata_reads_back_with_tflite_support(described, fmnist_small,
 
 
 def test_tflite_metadata_does_not_change_litert_outputs(tiny_tflite, described, fmnist_small):
-    images = fmnist_small.x_test[:64]
+    images = fmnist_small.images("test", 64)
     for precision in tiny_tflite:
         assert described[precision].stat().st_size > tiny_tflite[precision].stat().st_size
         np.testing.assert_array_equal(run_tflite(described[precision], images),
@@ -126,7 +126,7 @@ def test_onnx_metadata_props_read_back_with_onnx_and_onnxruntime(onnx_files, fmn
 def test_onnx_batch_dimension_is_named_and_runs_batches_of_1_and_4(onnx_files, fmnist_small):
     import onnxruntime
 
-    images = fmnist_small.x_test[:4]
+    images = fmnist_small.images("test", 4)
     plain = onnxruntime.InferenceSession(str(onnx_files["plain"]), providers=["CPUExecutionProvider"])
     expected = plain.run(None, {plain.get_inputs()[0].name: images})[0]  # (4, 10)
     for precision in ("float32", "int8"):

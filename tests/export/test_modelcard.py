@@ -8,7 +8,7 @@ from edgecomp.records import ArtifactRecord, Measurement
 
 
 def test_uint8_card_says_raw_pixels(tiny_model, fmnist_small, tmp_path):
-    path = keras_to_tflite(tiny_model, tmp_path / "model_uint8_io.tflite", "uint8_io", fmnist_small.x_train[:50])
+    path = keras_to_tflite(tiny_model, tmp_path / "model_uint8_io.tflite", "uint8_io", fmnist_small.images("train", 50))
     record = ArtifactRecord(name=path.name, format="tflite", precision="uint8_io", path=path.name,
                             parity={"passed": True})
     record.measurement = Measurement.from_runner(

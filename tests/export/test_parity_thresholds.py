@@ -22,8 +22,8 @@ def broken_model(tiny_model):
 @pytest.mark.parametrize("precision", ["float32", "float16", "int8", "uint8_io"])
 def test_broken_export_fails_parity(precision, broken_model, tiny_model, fmnist_small, tmp_path):
     path = keras_to_tflite(broken_model, tmp_path / f"broken_{precision}.tflite", precision,
-                           fmnist_small.x_train[:50])
-    images = fmnist_small.x_test[:200]
+                           fmnist_small.images("train", 50))
+    images = fmnist_small.images("test", 200)
     parity = check_parity(path, precision, tiny_model.predict(images, verbose=0), images)
     assert not parity["passed"], parity
 

@@ -5,7 +5,7 @@ from edgecomp.export.qdebug import debug_accuracy_drop, keras_to_tflite_selectiv
 
 
 def test_layer_errors_are_ranked_worst_first(tiny_model, fmnist_small):
-    rows = layer_errors(tiny_model, fmnist_small.x_train[:16], top_k=3)
+    rows = layer_errors(tiny_model, fmnist_small.images("train", 16), top_k=3)
     assert len(rows) == 3  # cnn-tiny has more than three quantized tensors to rank
     scores = [row["rmse_over_scale"] for row in rows]
     assert scores == sorted(scores, reverse=True) and all(row["op_name"] for row in rows)
@@ -15,10 +15,10 @@ def test_selective_fallback_keeps_named_layers_float(tiny_model, fmnist_small, t
     from ai_edge_litert.interpreter import Interpreter
 
     path, float_tensors = keras_to_tflite_selective_int8(tiny_model, tmp_path / "mixed.tflite",
-                                                         fmnist_small.x_train[:16], float_layers=1)
+                                                         fmnist_small.images("train", 16), float_layers=1)
     assert len(float_tensors) == 1
     ops = {op.op_name for op in ops_details(Interpreter(model_path=str(path)))}
     assert "DEQUANTIZE" in ops  # the float layer is surrounded by (de)quantize ops
-    result = debug_accuracy_drop(tiny_model, path, fmnist_small.x_test[:100], fmnist_small.y_test[:100],
-                                 fmnist_small.x_train[:16], threshold_points=-100.0, top_k=2)
+    result = debug_accuracy_drop(tiny_model, path, fmnist_small.images("test", 100), fmnist_small.labels("test", 100),
+                                 fmnist_small.images("train", 16), threshold_points=-100.0, top_k=2)
     assert result["worst_layers"] and result["samples"] == 100

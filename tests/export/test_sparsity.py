@@ -54,7 +54,7 @@ def test_int8_export_keeps_the_zeros(pruned_tiny, fmnist_small, tmp_path):
     from edgecomp.compress.prune import kernel_sparsity
     from edgecomp.export.tflite import keras_to_tflite
 
-    path = keras_to_tflite(pruned_tiny, tmp_path / "pruned_int8.tflite", "int8", fmnist_small.x_train[:50])
+    path = keras_to_tflite(pruned_tiny, tmp_path / "pruned_int8.tflite", "int8", fmnist_small.images("train", 50))
     file_side = tflite_sparsity(path)
     for name, layer in kernel_sparsity(pruned_tiny)["layers"].items():
         assert file_side["layers"][name]["dtype"] == "int8"

@@ -77,7 +77,7 @@ def test_keras3_file_is_rebuilt_in_tf_keras_with_the_same_outputs(fmnist_small, 
     source = keras3_layer_zoo(with_ops=suffix == ".keras")
     path = tmp_path / f"zoo{suffix}"
     source.save(path)
-    images = fmnist_small.x_test[:64]
+    images = fmnist_small.images("test", 64)
     model = load_user_model(path, images)
     assert isinstance(model, keras().Model)
     assert model.count_params() == source.count_params()
@@ -87,7 +87,7 @@ def test_keras3_file_is_rebuilt_in_tf_keras_with_the_same_outputs(fmnist_small, 
 
 
 def test_bridge_records_parity_and_rebuilt_activations(fmnist_small):
-    result = bridge_keras3_model(keras3_layer_zoo(), fmnist_small.x_test[:32])
+    result = bridge_keras3_model(keras3_layer_zoo(), fmnist_small.images("test", 32))
     assert result.parity["passed"] and result.parity["max_abs_diff"] < 1e-5
     assert result.parity["samples"] == 32
     assert set(result.rebuilt_activations) == {"hswish", "gate_conv"}
@@ -103,11 +103,11 @@ def test_a_layer_that_cannot_cross_is_named_with_class_and_reason(fmnist_small):
     x = k3.layers.Activation("celu", name="odd_activation")(x)
     outputs = k3.layers.Dense(10)(k3.layers.Flatten()(x))
     with pytest.raises(BridgeError, match=r"'odd_activation' \(Activation\) uses activation 'celu'"):
-        bridge_keras3_model(k3.Model(inputs, outputs), fmnist_small.x_test[:8])
+        bridge_keras3_model(k3.Model(inputs, outputs), fmnist_small.images("test", 8))
     inputs = k3.Input((28, 28, 1))
     flipped = k3.layers.RandomFlip(name="flip")(inputs)
     with pytest.raises(BridgeError, match=r"'flip' \(RandomFlip\) cannot be brought .* PTQ-only"):
-        bridge_keras3_model(k3.Model(inputs, k3.layers.Flatten()(flipped)), fmnist_small.x_test[:8])
+        bridge_keras3_model(k3.Model(inputs, k3.layers.Flatten()(flipped)), fmnist_small.images("test", 8))
 
     class Doubling(k3.layers.Layer):
         def call(self, tensor):
@@ -116,7 +116,7 @@ def test_a_layer_that_cannot_cross_is_named_with_class_and_reason(fmnist_small):
     inputs = k3.Input((28, 28, 1))
     doubled = Doubling(name="doubling")(inputs)
     with pytest.raises(BridgeError, match=r"'doubling' \(Doubling\) is a custom layer"):
-        bridge_keras3_model(k3.Model(inputs, k3.layers.Flatten()(doubled)), fmnist_small.x_test[:8])
+        bridge_keras3_model(k3.Model(inputs, k3.layers.Flatten()(doubled)), fmnist_small.images("test", 8))
 
 
 def test_keras3_lambda_bytecode_is_refused(tmp_path):
@@ -150,7 +150,7 @@ def _nested_tf_keras_model():
 
 def test_nested_models_flatten_into_one_graph_with_the_same_outputs(fmnist_small):
     model = _nested_tf_keras_model()
-    result = flatten_model(model, fmnist_small.x_test[:64])
+    result = flatten_model(model, fmnist_small.images("test", 64))
     flat = result.model
     assert not any(isinstance(layer, keras().Model) for layer in flat.layers)
     assert result.submodels == ["backbone", "block", "head"]
@@ -159,7 +159,7 @@ def test_nested_models_flatten_into_one_graph_with_the_same_outputs(fmnist_small
     assert flat.count_params() == model.count_params()
     assert result.parity["passed"] and result.parity["max_abs_diff"] < 1e-5
     # training=False survives: a training-mode call must still use the moving statistics.
-    images = fmnist_small.x_test[:16]
+    images = fmnist_small.images("test", 16)
     np.testing.assert_allclose(flat(images, training=True).numpy(), model(images, training=True).numpy(), atol=1e-5)
 
 

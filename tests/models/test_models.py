@@ -35,7 +35,7 @@ def test_user_model_round_trip(tiny_model, fmnist_small, tmp_path, suffix):
     for saved, reloaded in zip(tiny_model.get_weights(), loaded.get_weights()):
         np.testing.assert_array_equal(reloaded, saved)
     # Real images, so every kernel shapes the logits (all-zero images through bias-free convs would not).
-    images = fmnist_small.x_test[:32]
+    images = fmnist_small.images("test", 32)
     expected = tiny_model.predict(images, verbose=0)
     assert np.ptp(expected, axis=0).min() > 0.1  # the logits really depend on the image
     np.testing.assert_allclose(loaded.predict(images, verbose=0), expected, atol=1e-5)

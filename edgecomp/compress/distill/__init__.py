@@ -14,6 +14,7 @@ from edgecomp.compress.distill import (
     kd,  # noqa: F401 - registers "kd"
     takd,  # noqa: F401 - registers "takd"
 )
+from edgecomp.compress.bn_stats import reestimate_and_measure
 from edgecomp.compress.distill.base import METHODS, DistillMethod
 from edgecomp.stage_settings import DistillConfig
 from edgecomp.stages import RunContext
@@ -33,6 +34,8 @@ def run_distill(ctx: RunContext, cfg: DistillConfig) -> dict:
     method.check(ctx, resolved)
     seed_everything(ctx.plan.seed)
     info = method.run(ctx, resolved)
+    # The distilled model's BN statistics, measured with its final weights (compress.bn_stats).
+    info["bn_statistics"] = reestimate_and_measure(ctx.model, ctx.data, resolved.batch_size, seed=ctx.plan.seed)
     info["method"] = cfg.method
     info["settings"] = resolved.used_settings()
     info["params"] = int(ctx.model.count_params())

@@ -170,18 +170,23 @@ def byot_trainer_class():
     return ByotTrainer
 
 
-def train_byot(model, data, cfg: DistillConfig) -> tuple[ByotNetwork, dict]:
+def train_byot(model, data, cfg: DistillConfig, seed: int = 0) -> tuple[ByotNetwork, dict]:
     """Trains `model` and its exits in place with the BYOT loss.
 
     Returns:
         The network with its heads (for `truncated(k)`) and the training info.
     """
+    from edgecomp.data.pipeline import stream
+
     names = exit_layer_names(model, cfg)
     network = attach_exits(model, names)
     trainer_model = network.trainer_model()
     trainer = byot_trainer_class()(trainer_model, len(names), cfg.temperature, cfg.alpha, cfg.hint_weight)
-    info = fit_wrapper(trainer, data.x_train, data.y_train, data, cfg.epochs, cfg.batch_size,
-                       cfg.learning_rate, "byot")
+    augment = cfg.augment if cfg.augment.enabled else None
+    train_batches = stream(data, "train", cfg.batch_size, shuffle=True, seed=seed, augment=augment)
+    steps = -(-data.count("train") // cfg.batch_size)
+    info = fit_wrapper(trainer, train_batches, data, cfg.epochs, steps, cfg.learning_rate, "byot", cfg.batch_size)
+    info["augment"] = cfg.augment.describe(data.input_shape)
     info.update({"exits": names, "plain_params": int(model.count_params()),
                  "trainer_params": int(trainer_model.count_params()),
                  "exit_params": [int(network.truncated(k).count_params()) for k in range(1, len(names) + 1)]})
@@ -197,7 +202,7 @@ def run_byot(ctx, cfg: DistillConfig) -> dict:
     model = keras().models.clone_model(ctx.model) if cfg.reinitialize else ctx.model
     step(f"BYOT self-distillation of {model.name}, T={cfg.temperature}, alpha={cfg.alpha}, "
          f"lambda={cfg.hint_weight}")
-    network, info = train_byot(model, ctx.data, cfg)
+    network, info = train_byot(model, ctx.data, cfg, seed=ctx.plan.seed)
     ctx.model = network.truncated(cfg.exit) if cfg.exit else model
     info["result"] = f"truncated at exit {cfg.exit} ({network.exit_names[cfg.exit - 1]})" if cfg.exit else "full network"
     info["result_params"] = int(ctx.model.count_params())

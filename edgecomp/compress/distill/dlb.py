@@ -23,28 +23,8 @@ from edgecomp.tfenv import keras, tf
 
 @functools.cache
 def dlb_classes():
-    """(LastBatchSequence, DlbTrainer, ResetTargets), created on first use."""
+    """(DlbTrainer, ResetTargets), created on first use."""
     tf_, keras_ = tf(), keras()
-
-    class LastBatchSequence(keras_.utils.Sequence):
-        """Batches [chunk t; chunk t+1] of a shuffled epoch, in order (fit must not shuffle)."""
-
-        def __init__(self, images, labels, half: int, seed: int):
-            super().__init__()
-            self.images, self.labels, self.half = images, labels, half
-            self.rng = np.random.default_rng(seed)
-            self.chunks = len(images) // half
-            self.on_epoch_end()
-
-        def on_epoch_end(self):
-            self.order = self.rng.permutation(len(self.images))[: self.chunks * self.half]
-
-        def __len__(self):
-            return self.chunks - 1
-
-        def __getitem__(self, t):
-            index = self.order[t * self.half: (t + 2) * self.half]  # (2h,): repeated half, new half
-            return self.images[index], self.labels[index]
 
     class DlbTrainer(keras_.Model):
         """Trains `model` on the DLB loss, storing the new half's softened predictions each step."""
@@ -103,26 +83,49 @@ def dlb_classes():
         def on_epoch_begin(self, epoch, logs=None):
             self.trainer.has_targets.assign(0.0)
 
-    return LastBatchSequence, DlbTrainer, ResetTargets
+    return DlbTrainer, ResetTargets
+
+
+def last_batch_order(count: int, half: int, seed: int):
+    """A generator function of index batches [chunk t; chunk t+1] of a fresh shuffle each epoch.
+
+    The chunks are h = batch_size / 2 indices of one permutation, so batch t's first half is batch
+    t-1's second half. Returns (generator function, batches per epoch).
+    """
+    rng = np.random.default_rng(seed)
+    chunks = count // half
+
+    def epoch():
+        order = rng.permutation(count)[: chunks * half]
+        for t in range(chunks - 1):
+            yield order[t * half: (t + 2) * half]  # (2h,): repeated half, new half
+
+    return epoch, chunks - 1
 
 
 def train_dlb(model, data, cfg: DistillConfig, seed: int = 0) -> dict:
     """Trains `model` in place with DLB. Returns the training info."""
-    sequence_class, trainer_class, reset_class = dlb_classes()
+    from edgecomp.data.pipeline import stream
+
+    trainer_class, reset_class = dlb_classes()
     half = cfg.batch_size // 2
-    sequence = sequence_class(data.x_train, data.y_train, half, seed)
+    order, steps = last_batch_order(data.count("train"), half, seed)
+    # Augmentation is per batch: the repeated half is seen under a new flip/shift at step t than
+    # at t-1, and its soft targets come from the earlier view (as in the paper's augmented CIFAR).
+    augment = cfg.augment if cfg.augment.enabled else None
+    train_batches = stream(data, "train", cfg.batch_size, seed=seed, augment=augment, index_batches=order)
     trainer = trainer_class(model, half, cfg.temperature, cfg.alpha)
-    info = fit_wrapper(trainer, sequence, None, data, cfg.epochs, cfg.batch_size, cfg.learning_rate, "dlb",
-                       steps_per_epoch=len(sequence), callbacks=[reset_class(trainer)])
-    info.update({"steps_per_epoch": len(sequence), "half_batch": half})
+    info = fit_wrapper(trainer, train_batches, data, cfg.epochs, steps, cfg.learning_rate, "dlb", cfg.batch_size,
+                       callbacks=[reset_class(trainer)])
+    info.update({"steps_per_epoch": steps, "half_batch": half, "augment": cfg.augment.describe(data.input_shape)})
     return info
 
 
 def check_dlb(ctx, cfg: DistillConfig) -> None:
     check_outputs_logits(ctx.model, "model")
-    if len(ctx.data.x_train) < 2 * cfg.batch_size:
+    if ctx.data.count("train") < 2 * cfg.batch_size:
         raise UsageError(f"dlb needs at least 2 x batch_size = {2 * cfg.batch_size} training images; "
-                         f"the dataset has {len(ctx.data.x_train)}. Lower batch_size.")
+                         f"the dataset has {ctx.data.count('train')}. Lower batch_size.")
 
 
 def run_dlb(ctx, cfg: DistillConfig) -> dict:

@@ -3,7 +3,9 @@
 The teacher is the model in `ctx.model`; the stage leaves the plain student (functional Keras
 model) in `ctx.model`. Without data augmentation the teacher's logits on a training image never
 change, so by default they are computed once before training (`teacher_logits: cached`) instead
-of on every step (`on_the_fly`); both give the same loss, see benchmarks/distillation.
+of on every step (`on_the_fly`); both give the same loss, see benchmarks/distillation. With
+augmentation the default is `on_the_fly`: the teacher sees the same augmented batch as the
+student (function matching, Beyer et al. 2022, arXiv:2106.05237).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from edgecomp.compress.distill.base import (
     register,
     resolve_model,
 )
-from edgecomp.compress.distill.losses import cross_entropy, kd_loss
+from edgecomp.compress.distill.losses import cross_entropy, hard_labels, kd_loss
 from edgecomp.compress.fitting import fit_wrapper
 from edgecomp.progress import step
 from edgecomp.tfenv import keras, tf
@@ -63,7 +65,7 @@ def distiller_class():
             variables = self.student.trainable_variables
             self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
             self.loss_tracker.update_state(loss)
-            self.accuracy.update_state(labels, student_logits)
+            self.accuracy.update_state(hard_labels(labels), student_logits)
             return {m.name: m.result() for m in self.metrics}
 
         def test_step(self, data):
@@ -76,30 +78,40 @@ def distiller_class():
     return Distiller
 
 
-def distill_kd(student, teacher, data, cfg: DistillConfig, label: str = "kd") -> dict:
+def distill_kd(student, teacher, data, cfg: DistillConfig, label: str = "kd", seed: int = 0) -> dict:
     """Trains `student` in place on the KD loss against `teacher` on the training split.
 
     Args:
         student: the model to train (its weights are updated).
         teacher: a trained model with the same input shape and classes (not changed).
         data: the Dataset.
-        cfg: resolved settings (temperature, alpha, epochs, batch_size, learning_rate, teacher_logits).
+        cfg: resolved settings (temperature, alpha, epochs, batch_size, learning_rate, teacher_logits,
+            augment). With augmentation, `on_the_fly` runs the teacher on the very batch the student
+            sees (same flip, shift and mixup); `cached` logits are of the unaugmented images.
+        seed: seeds the shuffle and augmentation.
 
     Returns:
         Training info: seconds per epoch, history, seconds spent on the teacher's logits.
     """
     import time
 
+    from edgecomp.data.pipeline import predict, stream
+
     wrapper = distiller_class()(student, teacher, cfg.temperature, cfg.alpha)
-    teacher_seconds = 0.0
+    augment = cfg.augment if cfg.augment.enabled else None
+    teacher_seconds, extra = 0.0, ()
     if cfg.teacher_logits == "cached":
         started = time.perf_counter()
-        teacher_logits = teacher.predict(data.x_train, batch_size=512, verbose=0)  # (N, K)
+        extra = (predict(teacher, data, "train", 512).astype("float32"),)  # (N, K), unaugmented images
         teacher_seconds = time.perf_counter() - started
-        targets = (data.y_train, teacher_logits)
-    else:
-        targets = data.y_train
-    info = fit_wrapper(wrapper, data.x_train, targets, data, cfg.epochs, cfg.batch_size, cfg.learning_rate, label)
+    # Targets: labels (B,) [or mixed one-hot (B, K)], plus the cached logits when there are any.
+    train_batches = stream(data, "train", cfg.batch_size, shuffle=True, seed=seed, augment=augment,
+                           extra_targets=extra)
+    steps = -(-data.count("train") // cfg.batch_size)
+    info = fit_wrapper(wrapper, train_batches, data, cfg.epochs, steps, cfg.learning_rate, label, cfg.batch_size)
+    info["augment"] = cfg.augment.describe(data.input_shape)
+    # Function matching (Beyer et al. 2022) needs the teacher on the student's augmented view.
+    info["teacher_sees_student_view"] = cfg.teacher_logits == "on_the_fly" or augment is None
     info["teacher_logits"] = cfg.teacher_logits
     info["teacher_logits_seconds"] = round(teacher_seconds, 3)
     info["student_params"] = int(student.count_params())
@@ -120,7 +132,7 @@ def run_kd(ctx, cfg: DistillConfig) -> dict:
     student = resolve_model(cfg.student, ctx.data)
     step(f"distilling {teacher.name} ({teacher.count_params():,} params) into {student.name} "
          f"({student.count_params():,} params), T={cfg.temperature}, alpha={cfg.alpha}")
-    info = distill_kd(student, teacher, ctx.data, cfg)
+    info = distill_kd(student, teacher, ctx.data, cfg, seed=ctx.plan.seed)
     ctx.model = student
     return info
 

@@ -10,11 +10,23 @@ from edgecomp.tfenv import tf
 
 
 def cross_entropy(labels, logits):
-    """Mean sparse cross-entropy: CE(y, z) = -mean_b log softmax(z_b)[y_b]."""
+    """Mean cross-entropy: CE(y, z) = -mean_b log softmax(z_b)[y_b] for integer labels (B,), or
+    -mean_b sum_k y_bk log softmax(z_b)_k for probability targets (B, K) (mixup's mixed labels)."""
     tf_ = tf()
+    if len(labels.shape) == 2 and labels.shape[-1] != 1:  # (B, K) soft targets
+        per_sample = tf_.nn.softmax_cross_entropy_with_logits(labels=tf_.cast(labels, logits.dtype), logits=logits)
+        return tf_.reduce_mean(per_sample)
     labels = tf_.cast(tf_.reshape(labels, [-1]), tf_.int32)  # (B,)
     per_sample = tf_.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)  # (B,)
     return tf_.reduce_mean(per_sample)
+
+
+def hard_labels(labels):
+    """Integer labels (B,) for an accuracy metric: the argmax of mixed one-hot targets (B, K)."""
+    tf_ = tf()
+    if len(labels.shape) == 2 and labels.shape[-1] != 1:
+        return tf_.argmax(labels, axis=-1)
+    return labels
 
 
 def softened_kl(target_probs, student_logits, temperature: float):

@@ -44,7 +44,7 @@ def run_takd(ctx, cfg: DistillConfig) -> dict:
         student = resolve_model(name, ctx.data)
         step(f"takd step {index}: {teacher.name} ({teacher.count_params():,} params) -> "
              f"{student.name} ({student.count_params():,} params)")
-        info = distill_kd(student, teacher, ctx.data, cfg, label=f"takd {index}")
+        info = distill_kd(student, teacher, ctx.data, cfg, label=f"takd {index}", seed=ctx.plan.seed)
         info["model"] = name
         total_seconds += info["seconds_per_epoch"] * info["epochs"] + info["teacher_logits_seconds"]
         steps.append(info)

@@ -54,8 +54,8 @@ def test_method_runs_and_leaves_an_exportable_model(method, fmnist_small, tiny_m
     assert info["method"] == method and info["settings"]["method"] == method
     assert ctx.model.output_shape == (None, fmnist_small.num_classes)
     path = keras_to_tflite(ctx.model, tmp_path / "model.tflite", "float32")
-    keras_logits = ctx.model.predict(fmnist_small.x_test[:20], verbose=0)
-    np.testing.assert_allclose(run_tflite(path, fmnist_small.x_test[:20]), keras_logits, atol=1e-3)
+    keras_logits = ctx.model.predict(fmnist_small.images("test", 20), verbose=0)
+    np.testing.assert_allclose(run_tflite(path, fmnist_small.images("test", 20)), keras_logits, atol=1e-3)
     if method == "takd":
         assert info["chain"] == ["cnn-student", "cnn-tiny"]
         assert ctx.model.count_params() == fresh("cnn-tiny", fmnist_small).count_params()
@@ -68,9 +68,9 @@ def test_dlb_learns_from_the_previous_steps_predictions(fmnist_small):
 
     temperature, half = 1.0, 4
     model = fresh("cnn-tiny", fmnist_small)
-    trainer = dlb_classes()[1](model, half, temperature, 1.0)
+    trainer = dlb_classes()[0](model, half, temperature, 1.0)
     compile_wrapper(trainer, 0.05, 10)
-    x, y = fmnist_small.x_train, fmnist_small.y_train
+    x, y = fmnist_small.images("train", 12), fmnist_small.labels("train", 12)
     x1, y1 = x[:8], y[:8]
     x2, y2 = np.concatenate([x1[half:], x[8:12]]), np.concatenate([y1[half:], y[8:12]])
 
