@@ -126,7 +126,9 @@ def test_tflite_runtime_2_14_on_arm_agrees_and_names_the_op_it_lacks(emulated_bu
     result = CliRunner().invoke(app, ["bench", *map(str, files), "--target", "rpi4-emulated-tflite-runtime",
                                       "--min-runs", "3", "--min-time", "0", "--accuracy-samples", str(SAMPLES),
                                       "--out", str(tmp_path / "bench")])
-    assert result.exit_code == 0, result.output
+    # One failed row makes bench exit 1 (a CI job must notice), and the message names it.
+    assert result.exit_code == 1, result.output
+    assert "1 of 6 artifact(s) failed (model_dynamic.tflite" in " ".join(result.output.split())
     artifacts = by_name(json.loads((tmp_path / "bench" / "report.json").read_text()))
     dynamic = artifacts.pop("model_dynamic.tflite")
     assert dynamic["status"] == "failed"
