@@ -20,6 +20,23 @@ from edgecomp.settings import Strict, format_validation_error
 from edgecomp.stage_settings import StageSettings, check_stage_names
 
 
+def is_model_file(name: str) -> bool:
+    """A plan's `model` is a file or folder path when it looks like one, else a zoo name."""
+    return "/" in name or name.endswith((".keras", ".h5", ".hdf5")) or Path(name).exists()
+
+
+def default_stages(model: str) -> list[dict]:
+    """The default plan's stages for `model`. The zoo teacher is distilled into the zoo's
+    cnn-assistant; a user's model file into a narrower copy of its own architecture (the
+    distill stage's `student` left unset means `auto` for a file, see DistillConfig)."""
+    stages = copy.deepcopy(DEFAULT_STAGES)
+    if is_model_file(model):
+        for stage in stages:
+            if stage["stage"] == "distill":
+                del stage["student"]
+    return stages
+
+
 class DatasetConfig(Strict):
     name: str = "fashion_mnist"
     val_fraction: float = Field(0.1, gt=0, lt=1)
@@ -69,8 +86,8 @@ class BenchConfig(Strict):
     timeout_s: float = Field(600, gt=0)
 
 
-# The default plan: the study's best chain. Train (or load) the teacher, distil it into the
-# zoo's mid-size CNN, prune that globally, then quantization-aware training to int8.
+# The default plan: the study's best chain. Train (or load) the teacher, distil it into a
+# smaller student, prune that globally, then quantization-aware training to int8.
 # `benchmarks/default_chain/` measures it against the PTQ-only plan (PTQ_ONLY_STAGES).
 DEFAULT_STAGES = [
     {"stage": "train"},
@@ -87,10 +104,18 @@ class Plan(Strict):
     dataset: DatasetConfig = DatasetConfig()
     seed: int = 0
     # Each entry is {"stage": NAME, ...settings}, validated by that stage's settings model.
+    # Unset: default_stages(model), filled in by _default_stages.
     stages: list[StageSettings] = Field(default_factory=lambda: copy.deepcopy(DEFAULT_STAGES),
                                         validate_default=True)
     export: ExportConfig = ExportConfig()
     bench: BenchConfig = BenchConfig()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_stages(cls, data):
+        if isinstance(data, dict) and "stages" not in data:
+            data = {**data, "stages": default_stages(str(data.get("model", "cnn-teacher")))}
+        return data
 
     @field_validator("stages", mode="before")
     @classmethod

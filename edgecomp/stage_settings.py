@@ -60,7 +60,7 @@ MIXUP_UNSUPPORTED = {"byot": "its exits learn from the deepest exit's prediction
 # The implementations register under the same names in edgecomp.compress.distill (a test checks).
 DISTILL_METHODS = {
     "kd": DistillMethodSettings(
-        frozenset({"student", "teacher_logits"}), {"temperature": 4.0, "alpha": 0.9},
+        frozenset({"student", "width", "teacher_logits"}), {"temperature": 4.0, "alpha": 0.9},
         "Hinton et al. 2015: student on (1-a)*CE + a*T^2*KL(teacher_T || student_T)"),
     "takd": DistillMethodSettings(
         frozenset({"student", "assistants", "teacher_logits"}), {"temperature": 4.0, "alpha": 0.9},
@@ -77,6 +77,10 @@ DISTILL_METHODS = {
 }
 
 
+AUTO_STUDENT = "auto"
+AUTO_STUDENT_WIDTH = 0.5
+
+
 class DistillConfig(Strict):
     """Settings of the `distill` stage (see DISTILL_METHODS for the ones each method takes)."""
 
@@ -90,7 +94,11 @@ class DistillConfig(Strict):
     batch_size: int = Field(128, ge=2)
     learning_rate: float = Field(2e-3, gt=0)
     # kd / takd
-    student: str = Field("cnn-student", description="zoo name or model file of the student")
+    student: str | None = Field(
+        None, description="auto (kd: the teacher's own architecture made narrower), a zoo name or a model file; "
+                          "unset: auto when the plan's model is a file, else cnn-student")
+    width: float | None = Field(None, gt=0, le=1, description="student auto: fraction of each layer's filters and "
+                                                              "units kept (default 0.5)")
     assistants: list[str] | None = Field(None, description="takd: zoo names, largest first")
     # None: on_the_fly when augmentation is on (the teacher sees the student's augmented view:
     # function matching, Beyer et al. 2022), else cached (computed once, the same loss, faster).
@@ -117,6 +125,12 @@ class DistillConfig(Strict):
 
         allowed = DISTILL_COMMON_SETTINGS | DISTILL_METHODS[self.method].settings
         _unused(yaml_names(self.model_fields_set), yaml_names(allowed), f"method {self.method!r}")
+        if self.width is not None and self.student not in (None, AUTO_STUDENT):
+            raise ValueError(f"width narrows the teacher into an automatic student; student {self.student!r} is "
+                             "given, so drop width or use student: auto")
+        if self.method == "takd" and self.student == AUTO_STUDENT:
+            raise ValueError("student: auto is for method kd (one step from the teacher's own architecture); "
+                             "takd's chain needs a zoo name or a model file")
         if self.assistants is not None and not self.assistants:
             raise ValueError("takd needs at least one assistant; leave `assistants` unset for cnn-assistant, "
                              "or use method: kd for a direct teacher -> student step")
@@ -130,10 +144,19 @@ class DistillConfig(Strict):
                              "use flip/shift, or method kd or takd")
         return self
 
-    def resolved(self) -> DistillConfig:
-        """A copy with the method's defaults filled in for the settings left unset."""
+    def resolved(self, model_is_file: bool = False) -> DistillConfig:
+        """A copy with the method's defaults filled in for the settings left unset.
+
+        Args:
+            model_is_file: the plan's model is a user's file, whose unset kd student is `auto`
+                (its own architecture, narrower) rather than the zoo's cnn-student.
+        """
         defaults = DISTILL_METHODS[self.method].defaults
         updates = {key: value for key, value in defaults.items() if getattr(self, key) is None}
+        if "student" in DISTILL_METHODS[self.method].settings and self.student is None:
+            updates["student"] = AUTO_STUDENT if model_is_file and self.method == "kd" else "cnn-student"
+        if updates.get("student", self.student) == AUTO_STUDENT and self.width is None:
+            updates["width"] = AUTO_STUDENT_WIDTH
         if self.teacher_logits is None:
             updates["teacher_logits"] = "on_the_fly" if self.augment.enabled else "cached"
         return self.model_copy(update=updates)

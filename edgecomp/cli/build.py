@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 from pathlib import Path
 from typing import Optional
@@ -22,8 +21,7 @@ from edgecomp.report.gates import raise_for_gates, validate_gates
 def plan_from_options(config: Optional[Path], model: Optional[str], dataset: Optional[str],
                       epochs: Optional[int], train_limit: Optional[int], seed: Optional[int]):
     """The plan file (or the default plan) with command-line flags applied on top."""
-    from edgecomp.config import DEFAULT_STAGES, load_yaml, parse_plan
-    from edgecomp.models.load import is_model_file
+    from edgecomp.config import default_stages, is_model_file, load_yaml, parse_plan
 
     data = load_yaml(config) if config else {}
     if model:
@@ -34,7 +32,7 @@ def plan_from_options(config: Optional[Path], model: Optional[str], dataset: Opt
         data.setdefault("dataset", {})["train_limit"] = train_limit
     if seed is not None:
         data["seed"] = seed
-    stages = data.setdefault("stages", copy.deepcopy(DEFAULT_STAGES))
+    stages = data.setdefault("stages", default_stages(str(data.get("model", "cnn-teacher"))))
     train_stages = [s for s in stages if isinstance(s, dict) and s.get("stage") == "train"]
     for stage in train_stages:
         if epochs is not None:

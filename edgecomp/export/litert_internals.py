@@ -75,3 +75,14 @@ def ops_details(interpreter) -> list[OpDetail]:
                          tuple(int(o) for o in op["outputs"])) for op in raw]
     except (KeyError, TypeError, ValueError) as err:
         raise _changed(f"answers in another shape ({type(err).__name__}: {err})") from err
+
+
+def model_op_names(path) -> set[str]:
+    """The builtin operators a .tflite file holds, e.g. {"CONV_2D", "ADD"}: read without LiteRT's
+    default XNNPACK delegate, so the answer is the file's ops, not a "DELEGATE" node standing for them."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    interpreter = Interpreter(model_path=str(path),
+                              experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    interpreter.allocate_tensors()
+    return {op.op_name for op in ops_details(interpreter)}

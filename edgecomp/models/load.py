@@ -14,13 +14,9 @@ import json
 import zipfile
 from pathlib import Path
 
+from edgecomp.config import is_model_file  # noqa: F401  (re-exported: stages ask it of a plan's model)
 from edgecomp.errors import DatasetError, ModelLoadError, first_line
 from edgecomp.tfenv import keras
-
-
-def is_model_file(name: str) -> bool:
-    """A plan's `model` is a file or folder path when it looks like one, else a zoo name."""
-    return "/" in name or name.endswith((".keras", ".h5", ".hdf5")) or Path(name).exists()
 
 
 def check_model_path(path: str | Path) -> Path:

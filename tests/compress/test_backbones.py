@@ -13,23 +13,30 @@ from edgecomp.stages import RunContext
 
 
 @pytest.mark.slow
-def test_nested_mobilenetv2_is_flattened_pruned_through_residuals_and_trained_with_qat(
+def test_nested_mobilenetv2_is_flattened_distilled_into_auto_pruned_through_residuals_and_trained_with_qat(
         mobilenetv2_keras3_file, fmnist96_npz, fmnist96, tmp_path):
     plan = parse_plan({"model": str(mobilenetv2_keras3_file), "dataset": {"name": str(fmnist96_npz)}, "stages": [
         {"stage": "train", "epochs": 0},
+        {"stage": "distill", "method": "kd", "epochs": 1, "batch_size": 64},  # student unset: auto, width 0.5
         # block_2_project is kept whole, so block_1_project (tied to it at block_2_add) must stay whole too.
         {"stage": "prune", "method": "structured", "sparsity": 0.5, "epochs": 1, "batch_size": 64,
          "skip_layers": ["Conv1", "block_2_project", "logits"]},
         {"stage": "qat", "epochs": 1, "batch_size": 64},
     ]})
     ctx = RunContext(plan=plan, data=fmnist96, run_dir=tmp_path)
-    train, prune, qat = (record["info"] for record in run_stages(ctx))
+    train, distill, prune, qat = (record["info"] for record in run_stages(ctx))
 
     assert train["keras_version"].split(".")[0] == "3"
     assert train["model_bridge"]["status"] == "bridged"
     assert train["model_bridge"]["parity"]["max_abs_diff"] < 1e-4
     assert train["flatten"]["submodels"] == ["mobilenetv2_0.35_96"]
     assert train["flatten"]["parity"]["passed"]
+
+    auto = distill["auto_student"]
+    assert distill["settings"]["student"] == "auto" and auto["width"] == 0.5
+    assert auto["student_params"] < 0.5 * auto["teacher_params"]
+    expand = auto["filters"]["block_3_expand"]
+    assert expand["after"] == expand["before"] - round(expand["before"] * 0.5)
 
     assert prune["params"]["after"] < 0.6 * prune["params"]["before"]
     assert prune["macs"]["after"] < prune["macs"]["before"]

@@ -53,3 +53,12 @@ def test_a_changed_private_api_is_a_dependency_error_naming_the_version(tiny_tfl
     interpreter._get_ops_details = None  # removed
     with pytest.raises(DependencyError, match="_get_ops_details\\(\\) no longer exists"):
         ops_details(interpreter)
+
+
+def test_model_op_names_are_the_files_ops_without_a_delegate_node(tiny_tflite):
+    from edgecomp.export.litert_internals import model_op_names
+
+    # cnn-tiny's float file: convs, pooling, a reshape and dense layers; XNNPACK would add "DELEGATE".
+    names = model_op_names(tiny_tflite["float32"])
+    assert {"CONV_2D", "FULLY_CONNECTED"} <= names and "DELEGATE" not in names
+    assert "DELEGATE" in {op.op_name for op in ops_details(loaded(tiny_tflite["float32"]))}

@@ -14,11 +14,12 @@ dataset: {name: fashion_mnist, train_limit: 600, test_limit: 150}
 export: {parity_samples: 100}
 bench: {warmup: 2, min_runs: 10, min_time_s: 0, accuracy_samples: 100}
 """
-# The default plan's stages (edgecomp.config.DEFAULT_STAGES), one epoch each.
+# The default plan's stages for a model file (edgecomp.config.default_stages: the student is left
+# unset, so it is `auto`), one epoch each.
 DEFAULT_PLAN_SMALL = SMALL + """
 stages:
   - {stage: train, epochs: 1, batch_size: 64}
-  - {stage: distill, method: kd, student: cnn-assistant, epochs: 1, batch_size: 64}
+  - {stage: distill, method: kd, epochs: 1, batch_size: 64}
   - {stage: prune, method: global, sparsity: 0.5, epochs: 1, batch_size: 64}
   - {stage: qat, epochs: 1, batch_size: 64}
 """
@@ -63,6 +64,14 @@ def test_keras3_cnn_through_the_default_plan(tmp_path):
     assert train["model_bridge"]["status"] == "bridged"
     assert train["model_bridge"]["parity"]["max_abs_diff"] < 1e-4
     assert [stage["stage"] for stage in report["stages"]] == ["train", "distill", "prune", "qat"]
+    distill = report["stages"][1]["info"]
+    assert distill["student_choice"] == "student auto: the default for a user model file"
+    assert distill["auto_student"]["student_params"] < distill["auto_student"]["teacher_params"]
+    # The deployable keeps the user's own ops: the depthwise conv and the residual Add.
+    from edgecomp.export.litert_internals import model_op_names
+
+    deployable = next(a for a in report["artifacts"] if a["precision"] == "qat_int8")
+    assert {"DEPTHWISE_CONV_2D", "ADD"} <= model_op_names(tmp_path / "run" / deployable["path"])
     by_precision = {a["precision"]: a for a in report["artifacts"] if a.get("role") != "original"}
     assert by_precision["qat_int8"]["status"] in {"ok", "parity_failed"}
     assert by_precision["float32"]["status"] == "ok"

@@ -16,6 +16,7 @@ from edgecomp.compress.distill import (
 )
 from edgecomp.compress.bn_stats import reestimate_and_measure
 from edgecomp.compress.distill.base import METHODS, DistillMethod
+from edgecomp.config import is_model_file
 from edgecomp.stage_settings import DistillConfig
 from edgecomp.stages import RunContext
 from edgecomp.tfenv import seed_everything
@@ -30,7 +31,7 @@ def run_distill(ctx: RunContext, cfg: DistillConfig) -> dict:
         UsageError: settings that do not fit the model or data (checked before training).
     """
     method = METHODS.get(cfg.method)
-    resolved = cfg.resolved()
+    resolved = cfg.resolved(model_is_file=is_model_file(ctx.plan.model))
     method.check(ctx, resolved)
     seed_everything(ctx.plan.seed)
     info = method.run(ctx, resolved)
@@ -38,5 +39,12 @@ def run_distill(ctx: RunContext, cfg: DistillConfig) -> dict:
     info["bn_statistics"] = reestimate_and_measure(ctx.model, ctx.data, resolved.batch_size, seed=ctx.plan.seed)
     info["method"] = cfg.method
     info["settings"] = resolved.used_settings()
+    if cfg.student is None and resolved.student is not None:
+        info["student_choice"] = (f"student {resolved.student}: the default for "
+                                  + ("a user model file" if is_model_file(ctx.plan.model) else "a zoo teacher")
+                                  + ("" if resolved.student == "auto" else " (set student: auto for the teacher's "
+                                     "own architecture, narrower)"))
+    elif resolved.student is not None:
+        info["student_choice"] = f"student {resolved.student}: set in the plan"
     info["params"] = int(ctx.model.count_params())
     return info

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 
+from edgecomp.compress.distill.auto_student import narrow_teacher
 from edgecomp.compress.distill.base import (
     DistillConfig,
     DistillMethod,
@@ -23,6 +24,7 @@ from edgecomp.compress.distill.base import (
 from edgecomp.compress.distill.losses import cross_entropy, hard_labels, kd_loss
 from edgecomp.compress.fitting import fit_wrapper
 from edgecomp.progress import step
+from edgecomp.stage_settings import AUTO_STUDENT
 from edgecomp.tfenv import keras, tf
 
 
@@ -119,9 +121,18 @@ def distill_kd(student, teacher, data, cfg: DistillConfig, label: str = "kd", se
     return info
 
 
+def make_student(cfg: DistillConfig, teacher, data) -> tuple[object, dict]:
+    """The student `cfg` names: `auto` (the teacher narrowed), a zoo model or a model file."""
+    if cfg.student == AUTO_STUDENT:
+        return narrow_teacher(teacher, data, cfg.width)
+    return resolve_model(cfg.student, data), {}
+
+
 def check_kd(ctx, cfg: DistillConfig) -> None:
     teacher = ctx.model
     check_outputs_logits(teacher, "teacher")
+    if cfg.student == AUTO_STUDENT:  # narrowed from the teacher: same input and classes by construction
+        return
     student = resolve_model(cfg.student, ctx.data)
     check_compatible(student, teacher)
     check_outputs_logits(student, "student")
@@ -129,10 +140,13 @@ def check_kd(ctx, cfg: DistillConfig) -> None:
 
 def run_kd(ctx, cfg: DistillConfig) -> dict:
     teacher = ctx.model
-    student = resolve_model(cfg.student, ctx.data)
-    step(f"distilling {teacher.name} ({teacher.count_params():,} params) into {student.name} "
+    student, auto = make_student(cfg, teacher, ctx.data)
+    how = f" (auto: its own architecture at width {cfg.width:g})" if auto else ""
+    step(f"distilling {teacher.name} ({teacher.count_params():,} params) into {student.name}{how} "
          f"({student.count_params():,} params), T={cfg.temperature}, alpha={cfg.alpha}")
     info = distill_kd(student, teacher, ctx.data, cfg, seed=ctx.plan.seed)
+    if auto:
+        info["auto_student"] = auto
     ctx.model = student
     return info
 

@@ -53,7 +53,7 @@ def test_kd_stage_defaults_to_on_the_fly_teacher_when_augmenting(fmnist_small, t
 
     teacher = build_zoo_model("cnn-tiny", fmnist_small.input_shape, fmnist_small.num_classes)
     small = fmnist_small.with_train(fmnist_small.pixels("train", 256), fmnist_small.labels("train", 256))
-    ctx = RunContext(plan=SimpleNamespace(seed=0), data=small, run_dir=tmp_path, model=teacher)
+    ctx = RunContext(plan=SimpleNamespace(seed=0, model="cnn-teacher"), data=small, run_dir=tmp_path, model=teacher)
     info = run_distill(ctx, DistillConfig(student="cnn-tiny", epochs=1, batch_size=64, augment={"flip": True}))
     assert info["teacher_logits"] == "on_the_fly" and info["teacher_sees_student_view"] is True
     assert info["augment"]["flip"] is True
