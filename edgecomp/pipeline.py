@@ -68,6 +68,11 @@ def run_stages(ctx: RunContext) -> list[dict]:
             # The model as trained or loaded: the "before" of every comparison in the report.
             if ctx.export_inputs.original_model is None:
                 ctx.export_inputs.original_model = ctx.model
+            if ctx.model is not None:
+                from edgecomp.models.load import is_model_file
+                from edgecomp.models.sanity import check_trained_model
+
+                check_trained_model(ctx, user_model=is_model_file(ctx.plan.model))
         record = {"stage": name, "seconds": round(time.perf_counter() - started, 3), "info": info}
         records.append(record)
     if ctx.model is None:
@@ -88,6 +93,7 @@ def run_build(plan: Plan, run_dir: Path, target: Target, command: str = "", gate
     """
     from edgecomp.artifacts import bench_artifacts, export_artifacts
     from edgecomp.export.quant_artifacts import describe_deployables
+    from edgecomp.models.sanity import artifact_warnings
     from edgecomp.report.assemble import assemble_report, write_reports
 
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -105,8 +111,11 @@ def run_build(plan: Plan, run_dir: Path, target: Target, command: str = "", gate
     report = assemble_report(
         plan=plan, data=data, run_dir=run_dir, stages=stage_records, keras_info=keras_info,
         artifacts=artifacts, timing_floor=floor, target=target, target_facts=target_facts, command=command,
-        wall_seconds=time.perf_counter() - started, gates=gates,
+        wall_seconds=time.perf_counter() - started, gates=gates, warnings=ctx.warnings,
     )
+    for warning in artifact_warnings(report, data.labels("test"), data.num_classes):
+        ctx.warn(warning)
+        report["warnings"].append(warning.to_dict())
     write_reports(report, run_dir)
     return report
 

@@ -51,3 +51,12 @@ def step(message: str) -> None:
     """One line of progress for a pipeline step."""
     console.print(f"[cyan]>[/cyan] {message}")
     sys.stderr.flush()
+
+
+def warn(warning) -> None:
+    """A sanity-check warning (`edgecomp.records.RunWarning`), in yellow, when it is found."""
+    from rich.markup import escape
+
+    console.print(f"[yellow]! warning ({warning.code}): {escape(warning.message)}[/yellow]")
+    console.print(f"[yellow]  hint: {escape(warning.hint)}[/yellow]")
+    sys.stderr.flush()

@@ -4,6 +4,7 @@
 A leaf module (standard library only), so the stages, the exporters, the bench command and the
 report can all import it. An `ArtifactRecord` becomes a report.json entry in one place,
 `ArtifactRecord.to_dict`, called when the report is assembled (see `edgecomp.report.schema`).
+A `RunWarning` is what a sanity check (`edgecomp.models.sanity`) found: report.json's `warnings`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,24 @@ class ExportInputs:
     debug_drop_points: float = 1.0  # `quantize`: an int8 file losing more points gets its worst layers listed
     debug_top_layers: int = 5  # `quantize`: how many layers that list holds
     float_fallback_layers: int = 0  # `quantize`: > 0 also exports int8_mixed with this many layers kept float
+
+
+@dataclass(frozen=True)
+class RunWarning:
+    """A problem that does not stop the run but probably makes its numbers meaningless.
+
+    Attributes:
+        code: a stable identifier a script can test ("near_chance", "softmax_output", ...).
+        message: what was found, with the measured numbers.
+        hint: the likely cause and the setting to change.
+    """
+
+    code: str
+    message: str
+    hint: str
+
+    def to_dict(self) -> dict:
+        return {"code": self.code, "message": self.message, "hint": self.hint}
 
 
 @dataclass

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from edgecomp.records import ExportInputs
+from edgecomp.records import ExportInputs, RunWarning
 
 if TYPE_CHECKING:
     from edgecomp.config import Plan
@@ -28,6 +28,14 @@ class RunContext:
     model: Any = None  # the current Keras model
     ptq_modes: list[str] = field(default_factory=list)  # converter-level quantization done at export
     export_inputs: ExportInputs = field(default_factory=ExportInputs)  # what export needs besides `model`
+    warnings: list[RunWarning] = field(default_factory=list)  # sanity checks' findings (edgecomp.models.sanity)
+
+    def warn(self, warning: RunWarning) -> None:
+        """Records a warning for report.json and prints it now, in yellow."""
+        from edgecomp.progress import warn
+
+        self.warnings.append(warning)
+        warn(warning)
 
 
 # What a stage runs: (ctx, its settings) -> the info recorded in the report.

@@ -58,11 +58,13 @@ def run_train(ctx: RunContext, cfg: TrainConfig) -> dict:
 
     seed_everything(ctx.plan.seed)
     if is_model_file(ctx.plan.model):
+        from edgecomp.models.sanity import check_loaded_model
         from edgecomp.models.user_model import fit_keras3, prepare_user_model
 
         # Keras 3 files are brought into tf-keras and nested sub-models flattened, each checked.
         model, loaded = prepare_user_model(ctx.plan.model, ctx.plan, ctx.data)
         info = {"source": "file", "path": str(Path(ctx.plan.model).resolve()), **loaded}
+        check_loaded_model(ctx, model)  # softmax output, input range: before any fine-tuning
         if cfg.epochs:
             step(f"fine-tuning {model.name} for {cfg.epochs} epochs")
             keras3 = not isinstance(model, keras().Model)  # a Keras 3 model the bridge could not rebuild

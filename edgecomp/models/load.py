@@ -128,5 +128,7 @@ def check_model_fits_data(model, data) -> None:
     classes = model.output_shape[-1]
     if classes != data.num_classes:
         raise DatasetError(
-            f"dataset {data.name} has {data.num_classes} classes but model {model.name} outputs {classes}."
+            f"dataset {data.name} has {data.num_classes} classes but model {model.name} outputs {classes} (its last "
+            f"layer `{model.layers[-1].name}`); set `dataset` (the plan's dataset.name, or --dataset) to data with "
+            f"{classes} classes, or give the model a last Dense layer with {data.num_classes} units."
         )

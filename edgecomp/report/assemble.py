@@ -12,7 +12,7 @@ from typing import Optional
 import edgecomp
 from edgecomp.bench.metrics import artifact_efficiency, ratios_vs
 from edgecomp.export.files import write_bytes_atomically
-from edgecomp.records import ArtifactRecord
+from edgecomp.records import ArtifactRecord, RunWarning
 from edgecomp.report.schema import SCHEMA_VERSION
 
 VERSIONED_PACKAGES = ["numpy", "tensorflow", "tf_keras", "tensorflow-model-optimization", "ai-edge-litert",
@@ -47,10 +47,12 @@ def artifact_entries(records: list[ArtifactRecord]) -> list[dict]:
 
 def assemble_report(*, plan, data, run_dir: Path, stages: list[dict], keras_info: dict,
                     artifacts: list[ArtifactRecord], timing_floor: Optional[dict], target, target_facts: dict,
-                    command: str, wall_seconds: float, gates: Optional[dict] = None) -> dict:
+                    command: str, wall_seconds: float, gates: Optional[dict] = None,
+                    warnings: Optional[list[RunWarning]] = None) -> dict:
     """The report.json document of a build or a bench (see `edgecomp.report.schema`).
 
     `gates` are the quality gates the command was given; they decide the recommended artifact.
+    `warnings` are the sanity checks' findings (`edgecomp.models.sanity`).
     """
     from edgecomp.adapters.host import host_facts
     from edgecomp.report.recommend import recommend
@@ -71,6 +73,7 @@ def assemble_report(*, plan, data, run_dir: Path, stages: list[dict], keras_info
         "keras": keras_info,
         "timing_floor_ms": timing_floor,
         "gates": dict(gates or {}),
+        "warnings": [warning.to_dict() for warning in warnings or []],
         "artifacts": artifact_entries(artifacts),
     }
     report["recommended"] = recommend(report)

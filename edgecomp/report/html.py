@@ -40,6 +40,7 @@ tr.dominated td { color: #888; }
 .meta { color: #555; } pre { background: #f7f7f7; padding: 0.8em; overflow-x: auto; font-size: 12px; }
 figure { display: inline-block; vertical-align: top; width: 48%; margin: 0.5em 1% 0.5em 0; }
 img { width: 100%; border: 1px solid #eee; }
+ul.warnings li { background: #fff6e0; padding: 2px 6px; margin: 2px 0; }
 dl { display: grid; grid-template-columns: max-content auto; gap: 2px 1em; } dt { font-weight: 600; }
 """
 
@@ -119,6 +120,15 @@ def _parity_html(report: dict) -> str:
     return "<h2>Parity with Keras</h2>\n" + html_table(table) if table.rows else ""
 
 
+def _warnings_html(report: dict) -> str:
+    warnings = report.get("warnings") or []
+    if not warnings:
+        return ""
+    items = "".join(f"<li><b>{escape(w['code'])}</b>: {escape(w['message'])} <i>Hint:</i> {escape(w['hint'])}</li>"
+                    for w in warnings)
+    return f"<h2>Warnings</h2>\n<ul class=\"warnings\">{items}</ul>"
+
+
 def render_html(report: dict, plots: Optional[dict[str, bytes]] = None) -> str:
     """The whole report page as a string.
 
@@ -147,6 +157,7 @@ def render_html(report: dict, plots: Optional[dict[str, bytes]] = None) -> str:
         f"dataset <b>{shown(dataset.get('name'))}</b>; Keras model accuracy "
         f"{escape(cells.percent(keras.get('accuracy')))}, "
         f"{escape(cells.number(keras.get('params'), 9))} parameters.</p>",
+        _warnings_html(report),
         "<h2>Artifacts</h2>", *[f"<p><b>{escape(n)}</b></p>" for n in [emulated_note(report)] if n],
         html_table(artifact_table(report)), legend_html(),
         "".join(f"<p class=\"meta\">{escape(n)}</p>" for n in notes),

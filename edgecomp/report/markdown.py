@@ -48,6 +48,14 @@ def _skipped_files(dataset: dict) -> str:
     return f" Skipped {len(skipped)} image(s) that could not be decoded: {names}{more}."
 
 
+def warnings_markdown(report: dict) -> list[str]:
+    """The "Warnings" section (sanity checks' findings), or nothing when there are none."""
+    warnings = report.get("warnings") or []
+    if not warnings:
+        return []
+    return ["## Warnings", "\n".join(f"- **{w['code']}**: {w['message']} *Hint:* {w['hint']}" for w in warnings)]
+
+
 def render_markdown(report: dict) -> str:
     versions = ", ".join(f"{k} {v}" for k, v in report["versions"].items() if v)
     floor = report.get("timing_floor_ms") or {}
@@ -60,6 +68,7 @@ def render_markdown(report: dict) -> str:
         f"normalisation {report['dataset']['normalization']})." + _skipped_files(report['dataset']),
         f"Keras model: {cells.number(report['keras']['params'], 9)} parameters, test accuracy "
         f"{cells.percent(report['keras']['accuracy'])}.",
+        *warnings_markdown(report),
         "## Artifacts",
         *[f"**{note}**" for note in [emulated_note(report)] if note],
         markdown_table(artifact_table(report)),

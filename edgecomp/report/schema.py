@@ -18,6 +18,7 @@
       "keras": {"accuracy": 0.91, "params": 123456},
       "timing_floor_ms": {"mean", "std", "min", "max", "p50", "p90", "p99"} | null,
       "gates": {"max_size_mb", "max_latency_ms", "min_accuracy", "scope"},  # as given; null = unbounded
+      "warnings": [{"code", "message", "hint"}],  # sanity checks (edgecomp.models.sanity); [] when none
       "recommended": {"name": "model_qat_int8.tflite" | null, "rule": "gates" | "within_1pt", "reason": "..."},
       "artifacts": [
         {
@@ -53,6 +54,10 @@ Each artifact entry is `edgecomp.records.ArtifactRecord.to_dict()` plus the deri
 figures (`edgecomp.bench.metrics.efficiency`) and vs_float32; keys a run did not produce are absent (`role`, `export_seconds`, `sparsity`,
 `quant_debug`, `float_fallback_tensors`, `model_card`, `tflite_runtime_2_14`, target notes such as
 `temperature_c_before`), and a failed artifact has no measured numbers.
+
+`warnings` codes: near_chance (the train stage's model at or near chance on the first 500 test
+images), artifact_near_chance, softmax_output, input_scaled_twice, input_statistics (the first
+trained BatchNorm's input disagrees with its moving statistics). Reports written before it have none.
 
 Numbers in a report are measured in the run that wrote it; nothing is copied from a cache
 except the trained teacher's weights, and the report says so in the train stage's info.

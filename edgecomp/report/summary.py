@@ -13,8 +13,12 @@ NON_TERMINAL_WIDTH = 100
 
 def print_summary(report: dict, wide: bool = False) -> None:
     """The artifact table (every column with `wide`) and the report files' paths, on stdout."""
+    from rich.markup import escape
+
     from edgecomp.report.terminal import render_table
 
     console = Console(highlight=False, width=None if sys.stdout.isatty() else NON_TERMINAL_WIDTH)
     render_table(report, console, wide=wide)
+    for warning in report.get("warnings") or []:  # repeated under the table: the run's output scrolls them away
+        console.print(f"[yellow]warning ({warning['code']}): {escape(warning['message'])}[/yellow]")
     console.print(f"reports: {report['run_dir']}/report.json, report.md, report.html")

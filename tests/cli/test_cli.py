@@ -89,7 +89,9 @@ def test_build_writes_reports_with_measured_artifacts(built_run):
     assert report["timing_floor_ms"]["p50"] > 0
     assert report["plan"]["stages"][0]["epochs"] == 3
     assert report["versions"]["tensorflow"].startswith("2.21")
+    assert report["warnings"] == []  # a healthy zoo build: no sanity check speaks up
     assert (run_dir / "report.md").read_text().startswith("# edgecomp report: tiny")
+    assert "## Warnings" not in (run_dir / "report.md").read_text()
     # --json prints the same report that was written.
     assert json.loads(result.stdout.strip().splitlines()[-1]) == report
 

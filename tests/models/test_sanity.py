@@ -1,0 +1,189 @@
+"""Sanity checks that speak up (edgecomp.models.sanity), on real models and real Fashion-MNIST images:
+a model trained on raw 0..255 pixels fed x/255, a model that rescales its input itself, a softmax
+output, a class count that disagrees with the data."""
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from edgecomp.cli.main import app
+from edgecomp.models import sanity
+
+runner = CliRunner()
+PTQ_PLAN = """
+stages:
+  - {{stage: train, epochs: 0}}
+  - {{stage: quantize, modes: [int8], calibration_samples: 100}}
+dataset: {{name: fashion_mnist, train_limit: 600, test_limit: 300, normalization: {normalization}}}
+export: {{parity_samples: 100, formats: [tflite]}}
+bench: {{warmup: 2, min_runs: 10, min_time_s: 0, accuracy_samples: 100}}
+"""
+FINE_TUNE_PLAN = PTQ_PLAN.replace("{{stage: train, epochs: 0}}", "{{stage: train, epochs: 1, batch_size: 64}}")
+
+
+def _fmnist(normalization: str):
+    from edgecomp.data import load_dataset
+
+    return load_dataset("fashion_mnist", train_limit=600, test_limit=300, seed=0, normalization=normalization)
+
+
+@pytest.fixture(scope="module")
+def raw_trained(tmp_path_factory):
+    """cnn-tiny trained 3 epochs on 600 raw 0..255 Fashion-MNIST images (normalization `raw`), BN
+    statistics re-estimated as edgecomp's training does (~60% test accuracy; 1 epoch left 22%, too
+    close to the near-chance limit); saved as a tf-keras `.keras` file."""
+    from edgecomp.compress.bn_stats import reestimate_bn_statistics
+    from edgecomp.compress.fitting import fit
+    from edgecomp.models.zoo import build_zoo_model
+    from edgecomp.tfenv import seed_everything
+
+    seed_everything(0)
+    raw = _fmnist("raw")
+    model = build_zoo_model("cnn-tiny", raw.input_shape, raw.num_classes)
+    fit(model, raw, epochs=3, batch_size=32, learning_rate=1e-2, label="raw")
+    reestimate_bn_statistics(model, raw)
+    path = tmp_path_factory.mktemp("raw_model") / "raw_trained.keras"
+    model.save(path)
+    return model, path
+
+
+def small_tf_keras_cnn(first_layers=(), head_activation=None, classes=10, name="user_cnn"):
+    """A small tf-keras CNN (untrained) with optional leading layers and a final activation."""
+    from edgecomp.tfenv import keras
+
+    layers = keras().layers
+    inputs = keras().Input((28, 28, 1))
+    x = inputs
+    for layer in first_layers:
+        x = layer(x)
+    x = layers.Conv2D(8, 3, activation="relu")(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    return keras().Model(inputs, layers.Dense(classes, activation=head_activation)(x), name=name)
+
+
+def _build(tmp_path, model_path, plan_text, exit_code=0):
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(f"name: user\nmodel: {model_path}\n" + plan_text)
+    result = runner.invoke(app, ["build", "--config", str(plan), "--out", str(tmp_path / "run"), "--json"])
+    assert result.exit_code == exit_code, result.output[-3000:]
+    return result
+
+
+def test_near_chance_limit_is_one_and_a_half_times_chance_capped_at_ten_points():
+    assert sanity.near_chance_limit(np.arange(100) % 10, 10) == pytest.approx((0.1, 0.15))
+    assert sanity.near_chance_limit(np.arange(100) % 2, 2) == pytest.approx((0.5, 0.6))
+    # Chance is what always predicting the most common label scores, not 1/K, on an unbalanced subset.
+    assert sanity.near_chance_limit(np.array([0] * 30 + [1] * 70), 10) == pytest.approx((0.7, 0.8))
+
+
+def test_bn_check_flags_a_raw_pixel_model_under_unit_and_not_under_raw(raw_trained):
+    model, _ = raw_trained
+    unit, raw = _fmnist("unit"), _fmnist("raw")
+    under_unit = sanity.check_bn_statistics(model, unit, sanity.normalization_fit(model, unit))
+    assert under_unit is not None and under_unit.code == "input_statistics"
+    assert "`dataset.normalization: raw`" in under_unit.hint and "dataset.normalization: unit`" in under_unit.message
+    assert sanity.check_bn_statistics(model, raw, sanity.normalization_fit(model, raw)) is None
+    # The same model is useful under the normalization it was trained with, at chance under the other.
+    assert sanity.check_accuracy(model, raw, user_model=True) is None
+    near_chance = sanity.check_accuracy(model, unit, user_model=True, expected=lambda: "raw")
+    assert near_chance is not None and "`dataset.normalization` is `unit`" in near_chance.hint
+
+
+def test_untrained_batchnorm_layers_are_skipped():
+    from edgecomp.tfenv import keras
+
+    model = small_tf_keras_cnn([keras().layers.BatchNormalization()])  # moving mean 0, variance 1
+    assert sanity.normalization_fit(model, _fmnist("unit")) is None
+
+
+def test_a_model_that_rescales_its_input_warns_unless_normalization_is_raw():
+    from edgecomp.data.normalization import parse_normalization
+    from edgecomp.tfenv import keras
+
+    rescaling = small_tf_keras_cnn([keras().layers.Rescaling(1 / 255.0)])
+    warning = sanity.check_input_rescaling(rescaling, parse_normalization("unit"))
+    assert warning.code == "input_scaled_twice" and "`dataset.normalization: raw`" in warning.hint
+    assert sanity.check_input_rescaling(rescaling, parse_normalization("raw")) is None
+    # A Rescaling made for [0, 1] inputs (to [-1, 1]) is not a second pixel scaling.
+    to_symmetric = small_tf_keras_cnn([keras().layers.Rescaling(2.0, offset=-1.0)])
+    assert sanity.check_input_rescaling(to_symmetric, parse_normalization("unit")) is None
+
+
+def test_probability_rows_are_found_without_a_softmax_last_layer(fmnist_small, tiny_model):
+    from edgecomp.tfenv import keras
+
+    layers = keras().layers
+    hidden = layers.Reshape((10,))(layers.Softmax()(tiny_model.output))  # the last layer is a Reshape
+    probabilities = keras().Model(tiny_model.input, hidden)
+    images = fmnist_small.images("test", 64)
+    assert "sums to 1" in sanity.probability_output_reason(probabilities, images)
+    assert sanity.probability_output_reason(tiny_model, images) is None
+
+
+def test_build_of_a_raw_pixel_model_under_unit_warns_in_every_report(raw_trained, tmp_path):
+    _, path = raw_trained
+    result = _build(tmp_path, path, PTQ_PLAN.format(normalization="unit"))
+    report = json.loads((tmp_path / "run" / "report.json").read_text())
+    codes = {w["code"]: w for w in report["warnings"]}
+    assert {"near_chance", "input_statistics"} <= set(codes), report["warnings"]
+    assert "`raw`" in codes["near_chance"]["hint"] and "dataset.normalization" in codes["near_chance"]["hint"]
+    markdown = (tmp_path / "run" / "report.md").read_text()
+    assert "## Warnings" in markdown and "**near_chance**" in markdown and "dataset.normalization" in markdown
+    assert "<h2>Warnings</h2>" in (tmp_path / "run" / "report.html").read_text()
+    assert "warning (near_chance)" in result.output  # printed on the terminal when found
+
+
+def test_build_of_the_same_model_under_raw_has_no_warnings(raw_trained, tmp_path):
+    _, path = raw_trained
+    _build(tmp_path, path, PTQ_PLAN.format(normalization="raw"))
+    assert json.loads((tmp_path / "run" / "report.json").read_text())["warnings"] == []
+
+
+@pytest.fixture()
+def softmax_model_file(raw_trained, tmp_path):
+    """The raw-pixel model with a final softmax."""
+    from edgecomp.tfenv import keras
+
+    model, _ = raw_trained
+    probabilities = keras().Model(model.input, keras().layers.Softmax(name="probabilities")(model.output))
+    path = tmp_path / "softmax.keras"
+    probabilities.save(path)
+    return path
+
+
+def test_softmax_model_in_a_ptq_only_plan_warns_and_builds(softmax_model_file, tmp_path):
+    _build(tmp_path, softmax_model_file, PTQ_PLAN.format(normalization="raw"))
+    report = json.loads((tmp_path / "run" / "report.json").read_text())
+    assert [w["code"] for w in report["warnings"]] == ["softmax_output"]
+    assert "`probabilities`" in report["warnings"][0]["message"]
+    assert all(a["status"] == "ok" for a in report["artifacts"]), report["artifacts"]
+
+
+def test_softmax_model_in_a_fine_tuning_plan_stops_before_training(softmax_model_file, tmp_path):
+    result = _build(tmp_path, softmax_model_file, FINE_TUNE_PLAN.format(normalization="raw"), exit_code=2)
+    assert "remove the final softmax" in result.output and "keras.Model(model.input, pre_softmax_tensor)" in result.output
+    assert "train (epochs 1)" in result.output
+    assert "fine-tuning" not in result.output  # stopped before the fine-tuning step began
+    assert not (tmp_path / "run" / "report.json").exists()
+
+
+def test_class_count_mismatch_names_the_settings_to_change(tmp_path):
+    path = tmp_path / "five.keras"
+    small_tf_keras_cnn(classes=5).save(path)
+    result = _build(tmp_path, path, PTQ_PLAN.format(normalization="unit"), exit_code=1)
+    assert "10 classes but model user_cnn outputs 5" in result.output
+    assert "dataset.name" in result.output and "last Dense layer with 10 units" in result.output
+
+
+def test_artifact_near_chance_warns_only_when_the_trained_model_did_not():
+    labels = np.arange(100) % 10
+    report = {"warnings": [], "artifacts": [{"name": "model_int8.tflite", "accuracy": 0.11, "accuracy_samples": 100},
+                                            {"name": "model_float32.tflite", "accuracy": 0.85, "accuracy_samples": 100},
+                                            {"name": "broken.onnx", "accuracy": None, "accuracy_samples": None}]}
+    [warning] = sanity.artifact_warnings(report, labels, 10)
+    assert warning.code == "artifact_near_chance" and "model_int8.tflite 11.0%" in warning.message
+    assert "model_float32" not in warning.message
+    report["warnings"] = [{"code": "near_chance", "message": "", "hint": ""}]
+    assert sanity.artifact_warnings(report, labels, 10) == []
