@@ -142,6 +142,7 @@ def summarize(name: str, report: dict, run_dir: Path) -> dict:
            "teacher": facts(teacher), "deployable": facts(deployable) if deployable else None,
            "student": distill.get("student_choice"), "auto_student": distill.get("auto_student"),
            "stage_seconds": {s["stage"]: s["seconds"] for s in report["stages"]},
+           "warnings": [w["code"] for w in report.get("warnings") or []],
            "wall_seconds": report.get("wall_seconds")}
     if deployable and deployable.get("accuracy") is not None and teacher.get("accuracy") is not None:
         row["delta_points"] = 100 * (deployable["accuracy"] - teacher["accuracy"])
@@ -186,7 +187,8 @@ def render(results: dict) -> str:
         lines.append(f"- **{r['model']}**: teacher {', '.join(r['teacher']['ops'])}; deployable {', '.join(d['ops'])}. "
                      f"{r['student']}; width {auto.get('width')}: {fmt(auto.get('teacher_params'), ',')} -> "
                      f"{fmt(auto.get('student_params'), ',')} parameters before pruning, "
-                     f"{len(auto.get('left_whole') or {})} layer(s) left whole. Stage seconds: "
+                     f"{len(auto.get('left_whole') or {})} layer(s) left whole. "
+                     f"Warnings: {', '.join(r['warnings']) or 'none'}. Stage seconds: "
                      + ", ".join(f"{k} {v:.0f}" for k, v in r["stage_seconds"].items()) + ".")
     versions = ", ".join(f"{k} {v}" for k, v in results["versions"].items() if v)
     lines += ["", f"Versions: {versions}.", ""]
@@ -195,9 +197,9 @@ def render(results: dict) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--train", type=int, default=4000, help="training images (the first N)")
+    parser.add_argument("--train", type=int, default=2000, help="training images (the first N)")
     parser.add_argument("--test", type=int, default=1000, help="test images (the first N)")
-    parser.add_argument("--epochs", type=int, default=8, help="train-stage epochs (weights start random)")
+    parser.add_argument("--epochs", type=int, default=5, help="train-stage epochs (weights start random)")
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
     parser.add_argument("--out", type=Path, default=HERE, help="where results.md/json go")
     args = parser.parse_args()
