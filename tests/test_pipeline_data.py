@@ -20,6 +20,7 @@ bench: {{warmup: 2, min_runs: 20, min_time_s: 0.05}}
 """
 
 
+@pytest.mark.slow
 def test_folder_build_with_symmetric_normalisation(fmnist_folder, tmp_path):
     folder, broken = fmnist_folder
     plan = tmp_path / "plan.yaml"

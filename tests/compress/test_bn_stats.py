@@ -63,6 +63,7 @@ def assert_no_bn_gap(before: dict, after: dict) -> None:
     assert after["val"] >= 0.25, (before, after)
 
 
+@pytest.mark.slow
 def test_small_rgb_folder_teacher_has_no_bn_gap_at_32px(fmnist_folder):
     """~900 training images, 3 epochs: 24 optimizer steps, where momentum 0.99 keeps 79% of the
     initial statistics. Before re-estimation validation sits near chance (measured 12%)."""

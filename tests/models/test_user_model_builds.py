@@ -79,6 +79,7 @@ def test_keras3_cnn_through_the_default_plan(tmp_path):
     assert original and original[0]["status"] == "ok"
 
 
+@pytest.mark.slow
 def test_keras3_model_the_bridge_refuses_goes_through_a_ptq_only_plan(tmp_path):
     """celu has no tf-keras counterpart: the model stays in Keras 3 and is converted directly.
 
