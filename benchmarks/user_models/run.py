@@ -156,6 +156,13 @@ def fmt(value, spec: str) -> str:
     return "—" if value is None else format(value, spec)
 
 
+def artifact_cell(a: dict) -> str:
+    accuracy = a.get("accuracy") and 100 * a["accuracy"]
+    size_kb = a.get("size_bytes") and a["size_bytes"] / 1e3
+    return (f"{fmt(a.get('params'), ',')} params, {fmt(accuracy, '.2f')}%, {fmt(size_kb, ',.1f')} kB, "
+            f"{fmt(a.get('p50_ms'), '.2f')} ms ({a.get('status', 'missing')})")
+
+
 def render(results: dict) -> str:
     lines = ["# Your own model: architectures not designed here, through the default plan", "",
              f"Command: `{results['command']}` on {results['created']} ({results['wall_minutes']:.0f} min). "
@@ -171,15 +178,10 @@ def render(results: dict) -> str:
              "", "| model | normalization | teacher | deployable (qat int8) | accuracy Δ | x smaller | x faster | "
              "goal |", "|---|---|---|---|---|---|---|---|"]
     for r in results["rows"]:
-        t, d = r["teacher"], r["deployable"] or {}
-        lines.append(
-            f"| {r['model']} | {r['normalization']} | {fmt(t['params'], ',')} params, "
-            f"{fmt(t['accuracy'] and 100 * t['accuracy'], '.2f')}%, {t['size_bytes'] / 1e3:,.1f} kB, "
-            f"{fmt(t['p50_ms'], '.2f')} ms | {fmt(d.get('params'), ',')} params, "
-            f"{fmt(d.get('accuracy') and 100 * d['accuracy'], '.2f')}%, {fmt(d.get('size_bytes') and d['size_bytes'] / 1e3, ',.1f')} kB, "
-            f"{fmt(d.get('p50_ms'), '.2f')} ms ({d.get('status', 'missing')}) | {fmt(r.get('delta_points'), '+.2f')} pt | "
-            f"{fmt(r.get('size_ratio'), '.1f')}x | {fmt(r.get('latency_ratio'), '.1f')}x | "
-            f"{'met' if r.get('goal_met') else 'not met'} |")
+        lines.append(f"| {r['model']} | {r['normalization']} | {artifact_cell(r['teacher'])} | "
+                     f"{artifact_cell(r['deployable'] or {})} | {fmt(r.get('delta_points'), '+.2f')} pt | "
+                     f"{fmt(r.get('size_ratio'), '.1f')}x | {fmt(r.get('latency_ratio'), '.1f')}x | "
+                     f"{'met' if r.get('goal_met') else 'not met'} |")
     lines += ["", "The deployable keeps the user's architecture (`student: auto`): ops in each file,", ""]
     for r in results["rows"]:
         d = r["deployable"] or {"ops": []}

@@ -7,7 +7,7 @@ from edgecomp.compress.fitting import compile_wrapper
 from edgecomp.compress.distill.kd import distiller_class
 from edgecomp.data.augment import AugmentConfig
 from edgecomp.data.pipeline import stream
-from edgecomp.tfenv import keras, tf
+from edgecomp.tfenv import keras
 
 
 def recording_model(input_shape, batch: int, name: str):
