@@ -3,6 +3,7 @@
 
     .venv/bin/python benchmarks/user_models/run.py                      # the committed results
     .venv/bin/python benchmarks/user_models/run.py --train 600 --epochs 1 --models resnet_style  # a smoke run
+    .venv/bin/python benchmarks/user_models/run.py --render-only        # results.md from results.json
 
 Each model is a Keras 3 (`import keras`) file saved the way a user saves theirs: a
 `keras.applications` backbone called as a nested sub-model (transfer-learning style, weights=None
@@ -204,7 +205,11 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=5, help="train-stage epochs (weights start random)")
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
     parser.add_argument("--out", type=Path, default=HERE, help="where results.md/json go")
+    parser.add_argument("--render-only", action="store_true", help="re-render results.md from results.json")
     args = parser.parse_args()
+    if args.render_only:
+        (args.out / "results.md").write_text(render(json.loads((args.out / "results.json").read_text())))
+        return 0
     started = time.perf_counter()
     rows, report, stages = [], None, None
     with tempfile.TemporaryDirectory(prefix="edgecomp-user-models-") as tmp:
