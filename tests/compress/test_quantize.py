@@ -6,17 +6,15 @@ import pytest
 
 from edgecomp.compress.quantize import QuantizeConfig
 from edgecomp.export.parity import PARITY_THRESHOLDS, check_parity, parity_threshold
-from edgecomp.export.tflite import TFLITE_PRECISIONS, keras_to_tflite
+from edgecomp.export.tflite import TFLITE_PRECISIONS
 
 PTQ_PRECISIONS = [name for name in TFLITE_PRECISIONS.names() if name != "qat_int8"]
 
 
 @pytest.fixture(scope="module")
-def ptq_files(tiny_model, fmnist_small, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("ptq")
-    calibration = fmnist_small.images("train", 100)
-    return {name: keras_to_tflite(tiny_model, folder / f"{name}.tflite", name, calibration)
-            for name in PTQ_PRECISIONS}
+def ptq_files(precision_files):
+    """The tiny model in every PTQ mode: the session's conversions (conftest.precision_files)."""
+    return {name: precision_files[name] for name in PTQ_PRECISIONS}
 
 
 def test_every_precision_has_a_parity_threshold():
