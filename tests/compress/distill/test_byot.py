@@ -40,15 +40,21 @@ def trained_network(data, **settings):
     return model, network, info
 
 
+@pytest.fixture(scope="module")
+def attended(fmnist_600):
+    """(model, network, info) trained once with the default attention: true (inference only below)."""
+    return trained_network(fmnist_600)
+
+
 def attention_layer_names(model, k: int | None = None) -> set[str]:
     prefix = f"byot_exit{k}_att_" if k else "byot_exit"
     return {layer.name for layer in model.layers if layer.name.startswith(prefix) and "_att_" in layer.name}
 
 
-def test_attention_modules_exist_in_the_training_model_and_not_with_attention_false(fmnist_600):
+def test_attention_modules_exist_in_the_training_model_and_not_with_attention_false(attended, fmnist_600):
     from edgecomp.tfenv import keras
 
-    _, network, info = trained_network(fmnist_600)
+    _, network, info = attended
     trainer = network.trainer_model()
     for k, exit_layer in enumerate(EXITS, start=1):
         names = attention_layer_names(trainer, k)
@@ -70,12 +76,12 @@ def test_attention_modules_exist_in_the_training_model_and_not_with_attention_fa
     assert info["trainer_params"] - plain_info["trainer_params"] == sum(info["attention_params"])
 
 
-def test_exports_compute_the_training_models_outputs(fmnist_600, tmp_path):
+def test_exports_compute_the_training_models_outputs(attended, fmnist_600, tmp_path):
     """Full network = the trainer's final logits; truncated at k = exit k's logits, attention included."""
     from edgecomp.export.parity import run_tflite
     from edgecomp.export.tflite import keras_to_tflite
 
-    model, network, _ = trained_network(fmnist_600)
+    model, network, _ = attended
     images = fmnist_600.images("test", 32)
     outputs = network.trainer_model()(images, training=False)  # [final, final_features, exit1, exit2, ...]
     assert attention_layer_names(model) == set()
