@@ -67,9 +67,9 @@ DISTILL_METHODS = {
         "Mirzadeh et al. 2020: teacher -> assistant(s) -> student, each step plain KD"),
     # The authors' code: KD weight 0.3, feature weight 0.03, T = 3.
     "byot": DistillMethodSettings(
-        frozenset({"exits", "exit", "hint_weight", "reinitialize"}),
-        {"temperature": 3.0, "alpha": 0.3, "hint_weight": 0.03},
-        "Zhang et al. 2019: shallow exits learn from the deepest one (CE + KL + L2 hint)"),
+        frozenset({"exits", "exit", "hint_weight", "attention", "reinitialize"}),
+        {"temperature": 3.0, "alpha": 0.3, "hint_weight": 0.03, "attention": True},
+        "Zhang et al. 2019: attention-based shallow exits learn from the deepest one (CE + KL + L2 hint)"),
     # The paper's CIFAR setting: T = 3, alpha = 1.
     "dlb": DistillMethodSettings(
         frozenset({"reinitialize"}), {"temperature": 3.0, "alpha": 1.0},
@@ -108,6 +108,8 @@ class DistillConfig(Strict):
     exits: list[str] | None = Field(None, description="byot: layer names after which a shallow exit is attached")
     exit: int | None = Field(None, ge=1, description="byot: keep the network truncated at this exit (1 = shallowest)")
     hint_weight: float | None = Field(None, ge=0, alias="lambda", description="byot: lambda, weight of the L2 hint")
+    attention: bool | None = Field(None, description="byot: an attention module before each exit's bottleneck "
+                                                     "(the paper's; None: on)")
     # byot / dlb: these train the plan's model itself
     reinitialize: bool = Field(False, description="byot/dlb: start from fresh weights instead of ctx.model's")
 

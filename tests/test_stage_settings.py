@@ -76,7 +76,8 @@ def test_method_specific_settings_are_checked_when_the_plan_is_read(stage, messa
 def test_settings_a_method_uses_are_accepted():
     plan = parse_plan({"stages": [
         {"stage": "train"},
-        {"stage": "distill", "method": "byot", "exits": ["stage1_pool", "stage2_pool"], "exit": 2, "lambda": 0.1},
+        {"stage": "distill", "method": "byot", "exits": ["stage1_pool", "stage2_pool"], "exit": 2, "lambda": 0.1,
+         "attention": False},
         {"stage": "prune", "method": "structured", "scope": "conv", "criterion": "l2", "sparsity": 0.3},
         {"stage": "quantize", "modes": ["float16"], "float_fallback_layers": 2, "calibration_samples": 64},
     ]})

@@ -1,12 +1,25 @@
 """Be Your Own Teacher (Zhang et al., ICCV 2019, arXiv:1905.08094): self-distillation through
 shallow exits attached to the plan's own model.
 
-Each exit is a bottleneck (stride-2 Conv-BN-ReLU blocks down to the deepest feature map's size),
-global pooling, a projection to the deepest feature width (the hint features) and a classifier.
-All exits train at once with `losses.byot_loss`. The result is the original network with the
-heads dropped (same parameters and cost as before), or with `exit: k` the network truncated at
-exit k (backbone up to that exit + its head: genuinely smaller). The paper's attention module
-is left out: on 28x28 inputs it adds parameters without a measured benefit here.
+Each exit is the paper's attention-based shallow classifier: an attention module, a bottleneck
+(stride-2 Conv-BN-ReLU blocks down to the deepest feature map's size), global pooling, a
+projection to the deepest feature width (the hint features) and a classifier. All exits train at
+once with `losses.byot_loss`. The result is the original network with the heads dropped (same
+parameters and cost as before: the backbone runs on the un-attended features, so no attention
+layer is on its path), or with `exit: k` the network truncated at exit k (backbone up to that
+exit + exit k's attention module and head, as the paper's shallow classifier: genuinely smaller).
+
+The attention module (`attention: true`, the default): the paper puts one on each shallow
+classifier (its Figure 2) without listing its layers; they follow the first author's code for the
+same design in SCAN (Zhang et al., NeurIPS 2019; ArchipLab-LinfengZhang/
+pytorch-scalable-neural-networks, sresnet.py; luanyunteng/pytorch-be-your-own-teacher, a
+re-implementation, has none). On the exit's (B, H, W, C) map: a 3x3 stride-2 conv (C filters) +
+BN + ReLU, a 4x4 stride-2 transposed conv (C filters) back up + BN + sigmoid, a spatial-and-channel
+map in (0, 1) of the input's shape, multiplied elementwise with the input; the bottleneck runs on
+the product. It costs 25*C^2 + 8*C parameters per exit (6.5k at C=16, 42% of cnn-student),
+recorded per exit as `attention_params`. Differences from that code: no conv biases (BN follows
+each conv, so a bias only shifts what BN removes), and an odd H or W (7 -> 4 -> 8) is cropped back
+to the input's size at the bottom/right (the authors' ResNets only see even sizes).
 """
 
 from __future__ import annotations
@@ -18,7 +31,7 @@ from dataclasses import dataclass
 from edgecomp.compress.distill.base import DistillConfig, DistillMethod, check_outputs_logits, register
 from edgecomp.compress.distill.losses import byot_loss, cross_entropy
 from edgecomp.compress.fitting import fit_wrapper
-from edgecomp.errors import UsageError
+from edgecomp.errors import InternalError, UsageError
 from edgecomp.models.keras_internals import is_graph_network
 from edgecomp.progress import step
 from edgecomp.tfenv import keras, tf
@@ -33,6 +46,7 @@ class ByotNetwork:
     exit_logits: list  # symbolic (B, K) per exit
     exit_features: list  # symbolic (B, D) per exit
     final_features: object  # symbolic (B, D): input of the model's last layer
+    attention_params: list  # parameters of each exit's attention module ([] without attention)
 
     def trainer_model(self):
         """One functional model with every output the loss needs."""
@@ -90,8 +104,52 @@ def exit_layer_names(model, cfg: DistillConfig) -> list[str]:
     return sorted(names, key=order.__getitem__)
 
 
-def attach_exits(model, names: list[str]) -> ByotNetwork:
-    """Builds a head after each named layer; the heads' layers are named `byot_exit{k}_*`."""
+def attention_module(x, k: int) -> tuple:
+    """Exit k's attention: a sigmoid map of x's shape from a down-up conv path, times x.
+
+    (B, H, W, C) -> (B, H', W', C) -> (B, 2H', 2W', C) -> crop to (B, H, W, C) -> sigmoid -> * x.
+
+    Returns:
+        The attended features (B, H, W, C) and the module's parameter count.
+    """
+    layers = keras().layers
+    height, width, channels = int(x.shape[1]), int(x.shape[2]), int(x.shape[-1])
+    down_up = [
+        layers.Conv2D(channels, 3, strides=2, padding="same", use_bias=False, name=f"byot_exit{k}_att_conv"),
+        layers.BatchNormalization(name=f"byot_exit{k}_att_bn1"),
+        layers.ReLU(name=f"byot_exit{k}_att_relu"),
+        layers.Conv2DTranspose(channels, 4, strides=2, padding="same", use_bias=False, name=f"byot_exit{k}_att_deconv"),
+    ]
+    gate = x
+    for layer in down_up:
+        gate = layer(gate)
+    extra_rows, extra_cols = int(gate.shape[1]) - height, int(gate.shape[2]) - width  # 1 for an odd size
+    if extra_rows or extra_cols:
+        gate = layers.Cropping2D(((0, extra_rows), (0, extra_cols)), name=f"byot_exit{k}_att_crop")(gate)
+    norm = layers.BatchNormalization(name=f"byot_exit{k}_att_bn2")
+    gate = layers.Activation("sigmoid", name=f"byot_exit{k}_att_sigmoid")(norm(gate))  # (B, H, W, C) in (0, 1)
+    params = sum(int(layer.count_params()) for layer in down_up + [norm])
+    return layers.Multiply(name=f"byot_exit{k}_att_multiply")([x, gate]), params
+
+
+def bottleneck(x, k: int, target_size: int, target_channels: int):
+    """Stride-2 Conv-BN-ReLU blocks while the result is still at least the deepest map's size."""
+    layers = keras().layers
+    size, channels, block = int(x.shape[1]), int(x.shape[-1]), 0
+    # (B, H, W, C) -> (B, H/2, W/2, 2C) per block
+    while -(-size // 2) >= target_size:
+        block += 1
+        channels = min(max(2 * channels, 8), max(target_channels, channels))
+        x = layers.Conv2D(channels, 3, strides=2, padding="same", use_bias=False, name=f"byot_exit{k}_conv{block}")(x)
+        x = layers.BatchNormalization(name=f"byot_exit{k}_bn{block}")(x)
+        x = layers.ReLU(name=f"byot_exit{k}_relu{block}")(x)
+        size = -(-size // 2)
+    return x
+
+
+def attach_exits(model, names: list[str], attention: bool = True) -> ByotNetwork:
+    """Builds a head after each named layer; the heads' layers are named `byot_exit{k}_*`
+    (the attention module's `byot_exit{k}_att_*`)."""
     layers = keras().layers
     final_features = model.layers[-1].input  # (B, D)
     feature_width = int(final_features.shape[-1])
@@ -99,23 +157,18 @@ def attach_exits(model, names: list[str]) -> ByotNetwork:
     deepest_map = maps[-1].output_shape  # (B, H, W, C) of the last feature map
     target_size, target_channels = int(deepest_map[1]), int(deepest_map[-1])
     classes = int(model.output_shape[-1])
-    exit_logits, exit_features = [], []
+    exit_logits, exit_features, attention_params = [], [], []
     for k, name in enumerate(names, start=1):
         x = model.get_layer(name).output  # (B, H, W, C)
-        size, channels, block = int(x.shape[1]), int(x.shape[-1]), 0
-        # Halve while the result is still at least the deepest map's size: (B, H, W, C) -> (B, H/2, W/2, 2C)
-        while -(-size // 2) >= target_size:
-            block += 1
-            channels = min(max(2 * channels, 8), max(target_channels, channels))
-            x = layers.Conv2D(channels, 3, strides=2, padding="same", use_bias=False, name=f"byot_exit{k}_conv{block}")(x)
-            x = layers.BatchNormalization(name=f"byot_exit{k}_bn{block}")(x)
-            x = layers.ReLU(name=f"byot_exit{k}_relu{block}")(x)
-            size = -(-size // 2)
+        if attention:
+            x, params = attention_module(x, k)  # (B, H, W, C), the paper's attention-based shallow classifier
+            attention_params.append(params)
+        x = bottleneck(x, k, target_size, target_channels)
         x = layers.GlobalAveragePooling2D(name=f"byot_exit{k}_gap")(x)  # (B, C)
         features = layers.Dense(feature_width, activation="relu", name=f"byot_exit{k}_features")(x)  # (B, D)
         exit_features.append(features)
         exit_logits.append(layers.Dense(classes, name=f"byot_exit{k}_logits")(features))  # (B, K)
-    return ByotNetwork(model, names, exit_logits, exit_features, final_features)
+    return ByotNetwork(model, names, exit_logits, exit_features, final_features, attention_params)
 
 
 @functools.cache
@@ -178,8 +231,10 @@ def train_byot(model, data, cfg: DistillConfig, seed: int = 0) -> tuple[ByotNetw
     """
     from edgecomp.data.pipeline import stream
 
+    if cfg.attention is None or cfg.temperature is None:
+        raise InternalError("train_byot needs the method's defaults filled in: pass cfg.resolved()")
     names = exit_layer_names(model, cfg)
-    network = attach_exits(model, names)
+    network = attach_exits(model, names, attention=cfg.attention)
     trainer_model = network.trainer_model()
     trainer = byot_trainer_class()(trainer_model, len(names), cfg.temperature, cfg.alpha, cfg.hint_weight)
     augment = cfg.augment if cfg.augment.enabled else None
@@ -187,7 +242,8 @@ def train_byot(model, data, cfg: DistillConfig, seed: int = 0) -> tuple[ByotNetw
     steps = -(-data.count("train") // cfg.batch_size)
     info = fit_wrapper(trainer, train_batches, data, cfg.epochs, steps, cfg.learning_rate, "byot", cfg.batch_size)
     info["augment"] = cfg.augment.describe(data.input_shape)
-    info.update({"exits": names, "plain_params": int(model.count_params()),
+    info.update({"exits": names, "attention": cfg.attention, "attention_params": network.attention_params,
+                 "plain_params": int(model.count_params()),
                  "trainer_params": int(trainer_model.count_params()),
                  "exit_params": [int(network.truncated(k).count_params()) for k in range(1, len(names) + 1)]})
     return network, info
@@ -201,7 +257,7 @@ def check_byot(ctx, cfg: DistillConfig) -> None:
 def run_byot(ctx, cfg: DistillConfig) -> dict:
     model = keras().models.clone_model(ctx.model) if cfg.reinitialize else ctx.model
     step(f"BYOT self-distillation of {model.name}, T={cfg.temperature}, alpha={cfg.alpha}, "
-         f"lambda={cfg.hint_weight}")
+         f"lambda={cfg.hint_weight}, attention {'on' if cfg.attention else 'off'}")
     network, info = train_byot(model, ctx.data, cfg, seed=ctx.plan.seed)
     ctx.model = network.truncated(cfg.exit) if cfg.exit else model
     info["result"] = f"truncated at exit {cfg.exit} ({network.exit_names[cfg.exit - 1]})" if cfg.exit else "full network"

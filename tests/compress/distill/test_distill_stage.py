@@ -133,6 +133,7 @@ def test_byot_works_on_a_user_functional_model(fmnist_small, tmp_path):
     ({"method": "dlb", "alpha": -0.1}, "alpha"),
     ({"method": "kd", "exits": ["stage1_pool"]}, "does not use exits"),
     ({"method": "byot", "student": "cnn-tiny"}, "does not use student"),
+    ({"method": "dlb", "attention": False}, "does not use attention"),
 ])
 def test_bad_settings_are_rejected_when_the_plan_is_read(stage, message):
     with pytest.raises((ConfigError, UsageError), match=message):
