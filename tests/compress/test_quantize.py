@@ -6,15 +6,20 @@ import pytest
 
 from edgecomp.compress.quantize import QuantizeConfig
 from edgecomp.export.parity import PARITY_THRESHOLDS, check_parity, parity_threshold
-from edgecomp.export.tflite import TFLITE_PRECISIONS
+from edgecomp.export.tflite import TFLITE_PRECISIONS, keras_to_tflite
 
 PTQ_PRECISIONS = [name for name in TFLITE_PRECISIONS.names() if name != "qat_int8"]
 
 
 @pytest.fixture(scope="module")
-def ptq_files(precision_files):
-    """The tiny model in every PTQ mode: the session's conversions (conftest.precision_files)."""
-    return {name: precision_files[name] for name in PTQ_PRECISIONS}
+def ptq_files(precision_files, tiny_model, fmnist_small, tmp_path_factory):
+    """The tiny model in every PTQ mode: the session's conversions (conftest.precision_files), plus
+    int16x8, which only these tests use."""
+    files = {name: precision_files[name] for name in PTQ_PRECISIONS if name in precision_files}
+    for name in sorted(set(PTQ_PRECISIONS) - set(files)):
+        files[name] = keras_to_tflite(tiny_model, tmp_path_factory.mktemp("ptq") / f"{name}.tflite", name,
+                                      fmnist_small.images("train", 100))
+    return files
 
 
 def test_every_precision_has_a_parity_threshold():
