@@ -104,18 +104,12 @@ class Plan(Strict):
     dataset: DatasetConfig = DatasetConfig()
     seed: int = 0
     # Each entry is {"stage": NAME, ...settings}, validated by that stage's settings model.
-    # Unset: default_stages(model), filled in by _default_stages.
-    stages: list[StageSettings] = Field(default_factory=lambda: copy.deepcopy(DEFAULT_STAGES),
-                                        validate_default=True)
+    # Unset: default_stages(model) (the factory sees the fields validated before it).
+    stages: list[StageSettings] = Field(
+        default_factory=lambda fields: default_stages(str(fields.get("model", "cnn-teacher"))),
+        validate_default=True)
     export: ExportConfig = ExportConfig()
     bench: BenchConfig = BenchConfig()
-
-    @model_validator(mode="before")
-    @classmethod
-    def _default_stages(cls, data):
-        if isinstance(data, dict) and "stages" not in data:
-            data = {**data, "stages": default_stages(str(data.get("model", "cnn-teacher")))}
-        return data
 
     @field_validator("stages", mode="before")
     @classmethod

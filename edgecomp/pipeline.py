@@ -13,7 +13,7 @@ from typing import Optional
 
 from edgecomp.adapters.base import Target
 from edgecomp.compress import STAGES
-from edgecomp.config import Plan
+from edgecomp.config import Plan, is_model_file
 from edgecomp.data import load_dataset
 from edgecomp.errors import BenchError, EdgecompError, ExportError
 from edgecomp.progress import step
@@ -48,7 +48,6 @@ def load_plan_dataset(plan: Plan):
 
 def user_model_input_shape(model_name: str):
     """The (H, W, C) a user's model file takes, or None for a zoo model."""
-    from edgecomp.compress.train import is_model_file
     from edgecomp.models.load import load_user_model
 
     if not is_model_file(model_name):
@@ -69,7 +68,6 @@ def run_stages(ctx: RunContext) -> list[dict]:
             if ctx.export_inputs.original_model is None:
                 ctx.export_inputs.original_model = ctx.model
             if ctx.model is not None:
-                from edgecomp.models.load import is_model_file
                 from edgecomp.models.sanity import check_trained_model
 
                 check_trained_model(ctx, user_model=is_model_file(ctx.plan.model))

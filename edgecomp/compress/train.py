@@ -13,7 +13,8 @@ from pathlib import Path
 
 from edgecomp.compress import fitting
 from edgecomp.errors import ModelLoadError, UsageError
-from edgecomp.models.load import is_model_file, load_user_model
+from edgecomp.config import is_model_file
+from edgecomp.models.load import load_user_model
 from edgecomp.progress import step
 from edgecomp.stage_settings import TrainConfig
 from edgecomp.stages import RunContext

@@ -14,7 +14,6 @@ import json
 import zipfile
 from pathlib import Path
 
-from edgecomp.config import is_model_file  # noqa: F401  (re-exported: stages ask it of a plan's model)
 from edgecomp.errors import DatasetError, ModelLoadError, first_line
 from edgecomp.tfenv import keras
 

@@ -31,7 +31,8 @@ def run_distill(ctx: RunContext, cfg: DistillConfig) -> dict:
         UsageError: settings that do not fit the model or data (checked before training).
     """
     method = METHODS.get(cfg.method)
-    resolved = cfg.resolved(model_is_file=is_model_file(ctx.plan.model))
+    model_is_file = is_model_file(ctx.plan.model)
+    resolved = cfg.resolved(model_is_file=model_is_file)
     method.check(ctx, resolved)
     seed_everything(ctx.plan.seed)
     info = method.run(ctx, resolved)
@@ -39,12 +40,15 @@ def run_distill(ctx: RunContext, cfg: DistillConfig) -> dict:
     info["bn_statistics"] = reestimate_and_measure(ctx.model, ctx.data, resolved.batch_size, seed=ctx.plan.seed)
     info["method"] = cfg.method
     info["settings"] = resolved.used_settings()
-    if cfg.student is None and resolved.student is not None:
-        info["student_choice"] = (f"student {resolved.student}: the default for "
-                                  + ("a user model file" if is_model_file(ctx.plan.model) else "a zoo teacher")
-                                  + ("" if resolved.student == "auto" else " (set student: auto for the teacher's "
-                                     "own architecture, narrower)"))
-    elif resolved.student is not None:
-        info["student_choice"] = f"student {resolved.student}: set in the plan"
+    if resolved.student is not None:
+        info["student_choice"] = student_choice(cfg.student, resolved.student, model_is_file)
     info["params"] = int(ctx.model.count_params())
     return info
+
+
+def student_choice(asked: str | None, used: str, model_is_file: bool) -> str:
+    """Which student the stage used and why, for the report."""
+    if asked is not None:
+        return f"student {used}: set in the plan"
+    why = f"student {used}: the default for {'a user model file' if model_is_file else 'a zoo teacher'}"
+    return why if used == "auto" else why + " (set student: auto for the teacher's own architecture, narrower)"

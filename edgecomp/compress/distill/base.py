@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from edgecomp.errors import InternalError, UsageError
-from edgecomp.models.load import check_model_fits_data, is_model_file, load_user_model
+from edgecomp.config import is_model_file
+from edgecomp.models.load import check_model_fits_data, load_user_model
 from edgecomp.models.zoo import ZOO, build_zoo_model
 from edgecomp.registry import Registry
 from edgecomp.stage_settings import DISTILL_METHODS, DistillConfig
