@@ -90,7 +90,7 @@ class DistillConfig(Strict):
     method: str = "kd"
     temperature: float | None = Field(None, gt=0, description="softening temperature T; None: method default")
     alpha: float | None = Field(None, ge=0, le=1, description="weight of the distillation term; None: method default")
-    epochs: int = Field(5, gt=0)
+    epochs: int = Field(8, gt=0)
     batch_size: int = Field(128, ge=2)
     learning_rate: float = Field(2e-3, gt=0)
     # kd / takd
@@ -199,7 +199,7 @@ class PruneConfig(Strict):
     scope: Literal["conv", "dense", "both"] = "both"
     criterion: Literal["l1", "l2"] = "l1"
     max_layer_sparsity: float = Field(0.95, gt=0, lt=1, description="global: no layer loses more than this")
-    epochs: int = Field(1, ge=0, description="fine-tuning epochs; 0 prunes one-shot without training")
+    epochs: int = Field(2, ge=0, description="fine-tuning epochs; 0 prunes one-shot without training")
     batch_size: int = Field(128, gt=0)
     learning_rate: float = Field(5e-4, gt=0)
     augment: AugmentConfig = AugmentConfig()

@@ -1,7 +1,13 @@
-"""Distillation suite on Fashion-MNIST: the same student (cnn-student) trained plainly, with KD,
-TAKD, BYOT and DLB, over several seeds; accuracy measured through the exported float TFLite.
+"""Distillation suite on Fashion-MNIST: the same student trained plainly and with KD, DLB (and
+TAKD, BYOT on request) over several seeds, at equal optimizer steps, with a preset's recipe;
+accuracy measured through the exported float TFLite.
 
-Usage: .venv/bin/python benchmarks/distillation/run.py [--epochs 5] [--seeds 0 1 2]
+Usage: .venv/bin/python benchmarks/distillation/run.py [--preset quality] [--student cnn-assistant]
+       [--train-limit 10000] [--seeds 0 1 2] [--methods plain kd dlb]
+The preset gives the epochs and augmentation of the distill stage (edgecomp.config.PRESETS). DLB's
+batches repeat half of the previous batch, so it runs half the epochs: the same optimizer steps
+and image presentations as the others. Plain training gets the same augmentation as KD, and a
+second plain row the augmentation DLB uses (DLB cannot mix up images).
 Writes benchmarks/distillation/results.json and results.md (rewritten after every run, so an
 interrupted run still leaves its finished rows).
 """
@@ -24,7 +30,8 @@ sys.path.insert(0, str(HERE.parents[1]))
 
 from edgecomp.tfenv import seed_everything, tf
 
-METHOD_ORDER = ["plain", "kd", "takd", "byot", "dlb"]
+METHOD_ORDER = ["plain", "kd", "dlb"]
+TRAIN_ACCURACY_IMAGES = 5000  # clean (unaugmented) training images the train-accuracy column is measured on
 
 
 def tflite_metrics(model, data, folder: Path, name: str) -> dict:
@@ -34,8 +41,11 @@ def tflite_metrics(model, data, folder: Path, name: str) -> dict:
 
     path = keras_to_tflite(model, folder / f"{name}.tflite", "float32")
     logits = run_tflite(path, data.images("test"))  # (N, K)
+    train_images = data.images("train")[:TRAIN_ACCURACY_IMAGES]
+    train_logits = run_tflite(path, train_images)
+    train_accuracy = float(np.mean(train_logits.argmax(-1) == data.labels("train")[:TRAIN_ACCURACY_IMAGES]))
     return {"accuracy": float(np.mean(logits.argmax(-1) == data.labels("test"))), "params": int(model.count_params()),
-            "tflite_bytes": path.stat().st_size}
+            "tflite_bytes": path.stat().st_size, "train_accuracy": train_accuracy}
 
 
 def make_ctx(data, seed: int, model, run_dir: Path):
@@ -46,33 +56,53 @@ def make_ctx(data, seed: int, model, run_dir: Path):
                       run_dir=run_dir, model=model)
 
 
-def run_one(method: str, seed: int, epochs: int, data, teacher, folder: Path, extra: dict) -> list[dict]:
-    """Trains cnn-student with `method` and returns its row(s) (BYOT adds one row per exit)."""
+def method_augment(method: str, augment: dict) -> dict:
+    """The preset's augmentation as `method` can take it (byot and dlb cannot mix up images)."""
+    from edgecomp.stage_settings import MIXUP_UNSUPPORTED
+
+    return {key: value for key, value in augment.items() if not (key == "mixup" and method in MIXUP_UNSUPPORTED)}
+
+
+def run_one(method: str, seed: int, epochs: int, data, teacher, folder: Path, extra: dict,
+            student_name: str, augment: dict) -> list[dict]:
+    """Trains `student_name` with `method` and returns its row(s) (BYOT adds one row per exit).
+
+    `plain` is the train stage's recipe (fit, then BatchNorm statistics re-estimated, as every
+    distill method's are); DLB runs half the epochs (see the module docstring).
+    """
+    from edgecomp.compress.bn_stats import reestimate_and_measure
     from edgecomp.compress.distill import DistillConfig, run_distill
     from edgecomp.compress.distill.byot import train_byot
     from edgecomp.compress.fitting import fit
+    from edgecomp.data.augment import AugmentConfig
     from edgecomp.models.zoo import build_zoo_model
 
     seed_everything(seed)
-    student = build_zoo_model("cnn-student", data.input_shape, data.num_classes)
+    student = build_zoo_model(student_name, data.input_shape, data.num_classes)
     started = time.perf_counter()
     rows = []
+    if method == "dlb":
+        epochs = max(1, epochs // 2)
+    extra = {**extra, "augment": augment} if augment else extra
     if method == "plain":
-        info = fit(student, data, epochs, 128, 2e-3, f"plain s{seed}")
-        models = {"cnn-student": student}
+        aug = AugmentConfig(**augment)
+        info = fit(student, data, epochs, 128, 2e-3, f"plain s{seed}", augment=aug if aug.enabled else None,
+                   seed=seed)
+        info["bn_statistics"] = reestimate_and_measure(student, data, 128, seed=seed)
+        models = {student_name: student}
     elif method in ("kd", "takd"):
         ctx = make_ctx(data, seed, teacher, folder)
-        info = run_distill(ctx, DistillConfig(method=method, epochs=epochs, **extra))
-        models = {"cnn-student": ctx.model}
+        info = run_distill(ctx, DistillConfig(method=method, epochs=epochs, student=student_name, **extra))
+        models = {student_name: ctx.model}
     elif method == "byot":
         cfg = DistillConfig(method="byot", epochs=epochs, **extra).resolved()
         network, info = train_byot(student, data, cfg, seed=seed)
-        models = {"cnn-student": student}
+        models = {student_name: student}
         models.update({f"exit {k} ({name})": network.truncated(k) for k, name in enumerate(network.exit_names, 1)})
     elif method == "dlb":
         ctx = make_ctx(data, seed, student, folder)
         info = run_distill(ctx, DistillConfig(method="dlb", epochs=epochs, **extra))
-        models = {"cnn-student": ctx.model}
+        models = {student_name: ctx.model}
     else:
         raise ValueError(method)
     train_seconds = time.perf_counter() - started
@@ -80,7 +110,9 @@ def run_one(method: str, seed: int, epochs: int, data, teacher, folder: Path, ex
         row = {"method": method, "seed": seed, "model": model_name, "epochs": epochs,
                "train_seconds": round(train_seconds, 1), "seconds_per_epoch": round(train_seconds / epochs, 2),
                "settings": info.get("settings"), **extra,
-               "variant": ", ".join(f"{key}={value}" for key, value in extra.items())}
+               "variant": ", ".join(f"{key}={value}" for key, value in extra.items() if key != "augment")}
+        if augment:
+            row["variant"] = ", ".join(filter(None, [row["variant"], "augment " + json.dumps(augment)]))
         row.update(tflite_metrics(model, data, folder, f"{method}-{seed}-{len(rows)}"))
         rows.append(row)
         print(f"  {method} seed {seed} {model_name}: acc {row['accuracy']:.4f} params {row['params']} "
@@ -98,6 +130,8 @@ def versions() -> dict:
 
 
 def summarise(rows: list[dict]) -> list[dict]:
+    """One line per (method, variant, model): mean and std over seeds, and the gain over the plain
+    row trained with the same augmentation (its step-matched control)."""
     groups: dict = {}
     for row in rows:
         if "failed" in row:
@@ -108,30 +142,44 @@ def summarise(rows: list[dict]) -> list[dict]:
     table = []
     for (method, model), members in groups.items():
         accuracy = np.array([m["accuracy"] for m in members]) * 100
-        table.append({"method": method, "model": model, "seeds": len(members),
+        train = [m["train_accuracy"] * 100 for m in members if "train_accuracy" in m]
+        table.append({"method": method, "model": model, "seeds": len(members), "kind": members[0]["method"],
+                      "augment": json.dumps(members[0].get("augment")), "steps": members[0].get("steps"),
                       "acc_mean": float(accuracy.mean()), "acc_std": float(accuracy.std(ddof=1)) if len(members) > 1 else 0.0,
+                      "train_acc_mean": float(np.mean(train)) if train else None,
                       "params": members[0]["params"], "tflite_kb": members[0]["tflite_bytes"] / 1024,
                       "s_per_epoch": float(np.mean([m["seconds_per_epoch"] for m in members]))})
+    for line in table:
+        control = next((t for t in table if t["kind"] == "plain" and t["augment"] == line["augment"]), None)
+        line["delta"] = (line["acc_mean"] - control["acc_mean"]) if control and line["kind"] != "teacher" else None
     return table
 
 
 def write_results(result: dict) -> None:
     (HERE / "results.json").write_text(json.dumps(result, indent=1))
     table = summarise(result["rows"])
-    plain = next((t["acc_mean"] for t in table if t["method"] == "plain"), None)
     lines = [
-        "# Distillation suite: cnn-student on Fashion-MNIST", "",
+        f"# Distillation suite: {result.get('student', 'cnn-student')} on Fashion-MNIST", "",
         f"Command: `{result['command']}`", "",
         f"Versions: {', '.join(f'{k} {v}' for k, v in result['versions'].items())}", "",
         f"Setting: {result['setting']}", "",
-        "| method | model | seeds | test acc % (mean ± std, float TFLite) | Δ vs plain | params | .tflite KB | train s/epoch |",
-        "|---|---|---|---|---|---|---|---|",
+        "Δ: against the plain row with the same augmentation and the same optimizer steps. Train acc: clean "
+        f"(unaugmented) accuracy on the first {TRAIN_ACCURACY_IMAGES:,} training images, through the TFLite file; "
+        "far above test accuracy means the student over-fits (room for a regulariser to gain).", "",
+        "| method | model | seeds | test acc % (mean ± std, float TFLite) | Δ | train acc % | epochs | params | "
+        ".tflite KB | train s/epoch |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
+    epochs = {}
+    for row in result["rows"]:
+        epochs.setdefault((row["method"], row.get("model")), row.get("epochs"))
     for t in table:
-        delta = f"{t['acc_mean'] - plain:+.2f}" if plain is not None and t["method"] != "teacher" else ""
+        delta = "" if t["delta"] is None else f"{t['delta']:+.2f}"
+        train = "" if t["train_acc_mean"] is None else f"{t['train_acc_mean']:.2f}"
         lines.append(f"| {t['method']} | {t['model']} | {t['seeds']} | {t['acc_mean']:.2f} ± {t['acc_std']:.2f} | "
-                     f"{delta} | {t['params']:,} | {t['tflite_kb']:.1f} | "
-                     f"{'cached' if t['method'] == 'teacher' else format(t['s_per_epoch'], '.1f')} |")
+                     f"{delta} | {train} | {epochs.get((t['kind'], t['model']), '')} | {t['params']:,} | "
+                     f"{t['tflite_kb']:.1f} | "
+                     f"{'—' if t['method'] == 'teacher' else format(t['s_per_epoch'], '.1f')} |")
     if result.get("extra_commands"):
         lines += ["", "Rows added by: " + "; ".join(f"`{c}`" for c in result["extra_commands"])]
     lines += ["", "Per-run rows (seed, accuracy, seconds) are in results.json.", ""]
@@ -145,11 +193,15 @@ def write_results(result: dict) -> None:
 
 
 def main() -> None:
+    from edgecomp.config import PRESETS
+
     parser = argparse.ArgumentParser()
-    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="quality")
+    parser.add_argument("--student", default="cnn-assistant", help="zoo student trained by every method")
+    parser.add_argument("--train-limit", type=int, default=10000, help="training images (the teacher's too)")
+    parser.add_argument("--epochs", type=int, default=None, help="default: the preset's distill epochs")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--methods", nargs="+", default=METHOD_ORDER)
-    parser.add_argument("--no-on-the-fly", action="store_true", help="skip the KD teacher-logits timing run")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                         help="extra distill settings for every run (a variant, e.g. alpha=0)")
     parser.add_argument("--append", action="store_true", help="add rows to results.json instead of a new run")
@@ -159,20 +211,25 @@ def main() -> None:
         write_results(json.loads((HERE / "results.json").read_text()))
         return
 
+    from edgecomp.compress.distill import DistillConfig
     from edgecomp.compress.train import TrainConfig, run_train
     from edgecomp.data import load_dataset
 
-    data = load_dataset("fashion_mnist", val_fraction=0.1, seed=0)
+    preset = PRESETS[args.preset].get("distill", {})
+    epochs = args.epochs or preset.get("epochs") or DistillConfig().epochs
+    augment = preset.get("augment", {})
+    data = load_dataset("fashion_mnist", val_fraction=0.1, seed=0, train_limit=args.train_limit)
     folder = Path(tempfile.mkdtemp(prefix="distill-bench-"))
     result = {
         "command": " ".join([".venv/bin/python", "benchmarks/distillation/run.py"] + sys.argv[1:]),
-        "versions": versions(),
-        "setting": (f"full Fashion-MNIST train split ({data.count('train'):,} train / {data.count('val'):,} val / "
-                    f"{data.count('test'):,} test images), no augmentation; every student trained {args.epochs} "
-                    f"epochs (batch 128, Adam 2e-3 cosine); TAKD's assistant also {args.epochs} epochs; teacher = "
-                    "cached cnn-teacher (10 epochs); seeds " + ", ".join(map(str, args.seeds)) +
-                    "; s/epoch = wall time of all training in that run (incl. teacher logits / assistant) / epochs, "
-                    "on 2 CPU cores shared with other engineers' jobs (timings are noisy)."),
+        "versions": versions(), "student": args.student,
+        "setting": (f"Fashion-MNIST, {data.count('train'):,} training images (`--train-limit`; the teacher is "
+                    f"trained on the same images) / {data.count('val'):,} val / {data.count('test'):,} test; "
+                    f"preset `{args.preset}`: {epochs} epochs (DLB {max(1, epochs // 2)}: equal optimizer steps), "
+                    f"augmentation {json.dumps(augment) if augment else 'none'} (DLB without mixup), KD's teacher "
+                    f"logits on the fly when augmentation is on; batch 128, Adam 2e-3 cosine; teacher = cnn-teacher, "
+                    f"10 epochs; seeds {', '.join(map(str, args.seeds))}; s/epoch = wall time of all training in "
+                    "that run (incl. teacher logits) / epochs, on 2 CPU cores shared with other jobs (noisy)."),
         "rows": [],
     }
     extra = {key: yaml.safe_load(value) for key, value in (item.split("=", 1) for item in args.set)}
@@ -184,28 +241,27 @@ def main() -> None:
     ctx.plan = ctx.plan.model_copy(update={"model": "cnn-teacher"})
     run_train(ctx, TrainConfig())
     teacher = ctx.model
-    row = {"method": "teacher", "seed": 0, "model": "cnn-teacher", "epochs": 10, "train_seconds": 0,
-           "seconds_per_epoch": 0.0, "settings": "cached"}
     if not args.append:
+        row = {"method": "teacher", "seed": 0, "model": "cnn-teacher", "epochs": 10, "train_seconds": 0,
+               "seconds_per_epoch": 0.0, "settings": "train stage defaults"}
         row.update(tflite_metrics(teacher, data, folder, "teacher"))
         result["rows"].append(row)
         write_results(result)
+    # Each method's control: plain training with the augmentation that method uses.
+    runs = [(method, method_augment(method, augment)) for method in args.methods]
+    runs += [("plain", aug) for aug in {json.dumps(a, sort_keys=True): a for _, a in runs}.values()
+             if ("plain", aug) not in runs]
     for seed in args.seeds:
-        for method in args.methods:
+        for method, method_aug in runs:
             try:
-                rows = run_one(method, seed, args.epochs, data, teacher, folder, extra)
-                for row in rows:  # a budget other than the suite's is a variant of its own
-                    if args.epochs != parser.get_default("epochs"):
-                        row["variant"] = ", ".join(filter(None, [row["variant"], f"epochs={args.epochs}"]))
+                rows = run_one(method, seed, epochs, data, teacher, folder, extra, args.student, method_aug)
+                for row in rows:
+                    row["augment"] = method_aug
                 result["rows"] += rows
             except Exception as err:  # noqa: BLE001 - a failed variant is a row, the loop goes on
-                result["rows"].append({"method": method, "seed": seed, "model": "cnn-student", "failed": repr(err)})
+                result["rows"].append({"method": method, "seed": seed, "model": args.student, "failed": repr(err)})
                 print(f"  {method} seed {seed} FAILED: {err!r}", flush=True)
             write_results(result)
-    if not args.no_on_the_fly:
-        result["rows"] += run_one("kd", args.seeds[0], args.epochs, data, teacher, folder,
-                                  {"teacher_logits": "on_the_fly"})
-        write_results(result)
 
 
 if __name__ == "__main__":

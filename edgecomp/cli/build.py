@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from enum import Enum
 from pathlib import Path
 from typing import Optional
 
@@ -18,8 +19,14 @@ from edgecomp.cli.report import (
 from edgecomp.report.gates import raise_for_gates, validate_gates
 
 
+class Preset(str, Enum):
+    fast = "fast"
+    quality = "quality"
+
+
 def plan_from_options(config: Optional[Path], model: Optional[str], dataset: Optional[str],
-                      epochs: Optional[int], train_limit: Optional[int], seed: Optional[int]):
+                      epochs: Optional[int], train_limit: Optional[int], seed: Optional[int],
+                      preset: Optional[str] = None):
     """The plan file (or the default plan) with command-line flags applied on top."""
     from edgecomp.config import default_stages, is_model_file, load_yaml, parse_plan
 
@@ -32,6 +39,8 @@ def plan_from_options(config: Optional[Path], model: Optional[str], dataset: Opt
         data.setdefault("dataset", {})["train_limit"] = train_limit
     if seed is not None:
         data["seed"] = seed
+    if preset:
+        data["preset"] = preset
     stages = data.setdefault("stages", default_stages(str(data.get("model", "cnn-teacher"))))
     train_stages = [s for s in stages if isinstance(s, dict) and s.get("stage") == "train"]
     for stage in train_stages:
@@ -57,6 +66,9 @@ def build_command(
     epochs: Optional[int] = typer.Option(None, min=0, help="Training epochs (overrides the plan)."),
     train_limit: Optional[int] = typer.Option(None, min=1, help="Use at most N training images."),
     seed: Optional[int] = typer.Option(None, help="Random seed."),
+    preset: Optional[Preset] = typer.Option(
+        None, help="fast (the default: demo budget) or quality (patient KD with augmentation, longer fine-tuning); "
+                   "fills the stage settings the plan leaves unset."),
     as_json: bool = typer.Option(False, "--json", help="Print report.json to stdout."),
     max_size_mb: Optional[float] = MAX_SIZE_OPTION,
     max_latency_ms: Optional[float] = MAX_LATENCY_OPTION,
@@ -72,7 +84,7 @@ def build_command(
     from edgecomp.pipeline import raise_for_failed_artifacts, raise_for_float_parity, run_build
     from edgecomp.report.summary import print_summary
 
-    plan = plan_from_options(config, model, dataset, epochs, train_limit, seed)
+    plan = plan_from_options(config, model, dataset, epochs, train_limit, seed, preset.value if preset else None)
     run_dir = out or Path("runs") / plan.name
     gates = {"max_size_mb": max_size_mb, "max_latency_ms": max_latency_ms, "min_accuracy": min_accuracy}
     validate_gates(**gates)
