@@ -50,3 +50,50 @@ def test_plan_file_must_exist_and_be_a_mapping(tmp_path):
     broken.write_text("stages: [\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_plan(broken)
+
+
+def test_fast_preset_is_the_stage_defaults():
+    """The default plan (preset fast): distill 8, prune 2, QAT 2 epochs, no augmentation, cached teacher logits."""
+    plan = parse_plan({})
+    assert plan.preset == "fast"
+    distill, prune, qat = plan.stages[1:]
+    assert (distill.epochs, prune.epochs, qat.epochs) == (8, 2, 2)
+    assert not any(stage.augment.enabled for stage in plan.stages)
+    assert distill.resolved().teacher_logits == "cached"
+
+
+def test_quality_preset_fills_unset_settings_and_keeps_the_plans_own():
+    plan = parse_plan({"preset": "quality", "stages": [
+        {"stage": "train"},
+        {"stage": "distill", "method": "kd", "student": "cnn-student"},
+        {"stage": "prune", "method": "global", "epochs": 1},
+        {"stage": "qat", "augment": {"flip": True}},
+    ]})
+    train, distill, prune, qat = plan.stages
+    assert train.epochs == 10 and not train.augment.enabled  # the teacher's training is left alone
+    assert distill.epochs == 24 and distill.augment.shift == 0.1 and distill.augment.mixup == 0.2
+    assert distill.resolved().teacher_logits == "on_the_fly"  # function matching: augmentation is on
+    assert prune.epochs == 1 and prune.augment.shift == 0.1  # the plan's epochs kept, augmentation filled
+    assert qat.epochs == 4 and qat.augment.flip and qat.augment.shift == 0  # the plan's augment kept whole
+
+
+@pytest.mark.parametrize("method", ["byot", "dlb"])
+def test_quality_preset_does_not_mix_up_images_for_self_distillation(method):
+    """byot and dlb refuse mixup; the preset gives them its shift alone rather than an invalid plan."""
+    plan = parse_plan({"preset": "quality", "stages": [{"stage": "train"}, {"stage": "distill", "method": method}]})
+    distill = plan.stages[1]
+    assert distill.epochs == 24 and distill.augment.shift == 0.1 and distill.augment.mixup == 0
+
+
+def test_unknown_preset_is_rejected():
+    with pytest.raises(ConfigError, match="preset"):
+        parse_plan({"preset": "slow"})
+
+
+def test_build_preset_flag_overrides_the_plan(tmp_path):
+    from edgecomp.cli.build import plan_from_options
+
+    config = tmp_path / "plan.yaml"
+    config.write_text("preset: fast\n")
+    plan = plan_from_options(config, None, None, None, None, None, preset="quality")
+    assert plan.preset == "quality" and plan.stages[1].epochs == 24

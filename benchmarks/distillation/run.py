@@ -3,7 +3,7 @@ TAKD, BYOT on request) over several seeds, at equal optimizer steps, with a pres
 accuracy measured through the exported float TFLite.
 
 Usage: .venv/bin/python benchmarks/distillation/run.py [--preset quality] [--student cnn-assistant]
-       [--train-limit 10000] [--seeds 0 1 2] [--methods plain kd dlb]
+       [--train-limit 6000] [--seeds 0 1 2] [--methods plain kd dlb]
 The preset gives the epochs and augmentation of the distill stage (edgecomp.config.PRESETS). DLB's
 batches repeat half of the previous batch, so it runs half the epochs: the same optimizer steps
 and image presentations as the others. Plain training gets the same augmentation as KD, and a
@@ -198,7 +198,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--preset", choices=sorted(PRESETS), default="quality")
     parser.add_argument("--student", default="cnn-assistant", help="zoo student trained by every method")
-    parser.add_argument("--train-limit", type=int, default=10000, help="training images (the teacher's too)")
+    parser.add_argument("--train-limit", type=int, default=6000, help="training images (the teacher's too)")
     parser.add_argument("--epochs", type=int, default=None, help="default: the preset's distill epochs")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--methods", nargs="+", default=METHOD_ORDER)

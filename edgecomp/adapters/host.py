@@ -18,6 +18,7 @@ from edgecomp.adapters.base import (
     LOAD_CHECK, RUNNER_PATH, BenchOutcome, LoadCheck, LoadStatus, Target, last_line, load_check_result,
     runner_arguments, runtime_for,
 )
+from edgecomp.adapters.cpu_features import cpuinfo_flags, relevant_cpu_features
 from edgecomp.config import BenchConfig
 from edgecomp.verbosity import is_verbose, runner_environment
 
@@ -25,17 +26,19 @@ LOAD_TIMEOUT_S = 300.0  # a model that takes longer than this to load will not b
 
 
 def host_facts() -> dict:
-    """CPU model, cores and OS of this machine, for the report."""
-    cpu = platform.processor() or platform.machine()
+    """CPU model, kernel-relevant CPU features, cores and OS of this machine, for the report."""
+    cpu, cpuinfo = platform.processor() or platform.machine(), ""
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+        cpuinfo = Path("/proc/cpuinfo").read_text()
     except OSError:
         pass
-    return {"kind": "host", "cpu": cpu, "cores": os.cpu_count(), "machine": platform.machine(),
-            "os": platform.platform(), "python": platform.python_version()}
+    for line in cpuinfo.splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    return {"kind": "host", "cpu": cpu, "cpu_features": relevant_cpu_features(cpuinfo_flags(cpuinfo)),
+            "cores": os.cpu_count(), "machine": platform.machine(), "os": platform.platform(),
+            "python": platform.python_version()}
 
 
 class HostTarget(Target):

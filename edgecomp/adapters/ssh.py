@@ -18,6 +18,7 @@ from edgecomp.adapters.base import (
     LOAD_CHECK, RUNNER_PATH, BenchOutcome, LoadCheck, Target, last_json_line, last_line, load_check_result,
     runner_arguments, runtime_for,
 )
+from edgecomp.adapters.cpu_features import relevant_cpu_features
 from edgecomp.config import BenchConfig
 from edgecomp.errors import TargetError
 
@@ -31,6 +32,7 @@ printf 'model=%s\n' "$(tr -d '\000' < /proc/device-tree/model 2>/dev/null)"
 cpu=$(LC_ALL=C lscpu 2>/dev/null | sed -n 's/^Model name:[[:space:]]*//p' | head -n 1)
 [ -n "$cpu" ] || cpu=$(sed -n 's/^\(model name\|Hardware\|Model\)[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo | head -n 1)
 printf 'cpu=%s\n' "$cpu"
+printf 'cpu_flags=%s\n' "$(sed -n 's/^\(flags\|Features\)[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo | head -n 1)"
 printf 'cores=%s\n' "$(getconf _NPROCESSORS_ONLN 2>/dev/null || grep -c ^processor /proc/cpuinfo)"
 printf 'machine=%s\n' "$(uname -m)"
 printf 'kernel=%s\n' "$(uname -sr)"
@@ -228,6 +230,7 @@ class SshTarget(Target):
             if key:
                 facts[key.strip()] = value.strip() or None
         facts["temperature_c"] = _millicelsius(facts.pop("temperature_mc", None))
+        facts["cpu_features"] = relevant_cpu_features(facts.pop("cpu_flags", None) or "")
         for key in ("cores", "mem_total_kb"):
             facts[key] = int(facts[key]) if str(facts.get(key) or "").isdigit() else None
         python = self.connection.python

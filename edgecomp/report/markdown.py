@@ -92,6 +92,13 @@ def render_markdown(report: dict) -> str:
     parts += ["## Deployment checks", markdown_table(deployment_table(report)),
               "## Stages", markdown_table(stage_table(report)),
               "## Environment", f"Host: {report['host']['cpu']}, {report['host']['cores']} cores, "
-              f"{report['host']['os']}.", f"Versions: {versions}.",
+              f"{report['host']['os']}.{cpu_features_sentence(report['host'])}", f"Versions: {versions}.",
               "## Plan", "```json\n" + json.dumps(report["plan"], indent=2) + "\n```"]
     return "\n\n".join(parts) + "\n"
+
+
+def cpu_features_sentence(facts: dict) -> str:
+    """' CPU features: avx2, fma.' (the ones that pick int8/float kernels), or '' for an older report."""
+    if "cpu_features" not in facts:
+        return ""
+    return f" CPU features: {', '.join(facts['cpu_features']) or 'none of the int8/float16 extensions'}."

@@ -12,7 +12,7 @@
                   "held_in_memory", "skipped_files" [{path, reason}], "notes"},
       "versions": {"python", "numpy", "tensorflow", "tf_keras", "tensorflow_model_optimization",
                    "ai_edge_litert", "onnx", "onnxruntime", "tf2onnx"},
-      "host": {"cpu", "cores", "machine", "os", "python"},
+      "host": {"cpu", "cpu_features", "cores", "machine", "os", "python"},  # cpu_features: adapters.cpu_features
       "target": {"name": "host", "kind": "host", "facts": {...device facts...}},
       "stages": [{"stage": "train", "seconds": 12.3, "info": {...stage-specific...}}, ...],
       "keras": {"accuracy": 0.91, "params": 123456},

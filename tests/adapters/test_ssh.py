@@ -125,6 +125,8 @@ def test_wrong_port_fails_fast_with_a_clear_message(sshd, monkeypatch):
 def test_check_reports_device_facts_and_loads_artifacts(sshd, dense_tflite, tmp_path):
     import platform
 
+    from edgecomp.adapters.host import host_facts
+
     import numpy
 
     corrupt = tmp_path / "bad.tflite"
@@ -132,6 +134,7 @@ def test_check_reports_device_facts_and_loads_artifacts(sshd, dense_tflite, tmp_
     target = SshTarget(sshd.connection())
     facts = target.check()
     assert facts["kind"] == "ssh" and facts["cores"] == os.cpu_count() and facts["cpu"]
+    assert facts["cpu_features"] == host_facts()["cpu_features"]  # the same machine, read through sshd
     assert facts["python"] == platform.python_version() and facts["numpy"] == numpy.__version__
     assert facts["runtimes"]["ai_edge_litert"] and facts["runtimes"]["onnxruntime"]
     assert target.hints(facts) == []

@@ -92,6 +92,9 @@ def test_build_writes_reports_with_measured_artifacts(built_run):
     assert report["warnings"] == []  # a healthy zoo build: no sanity check speaks up
     assert (run_dir / "report.md").read_text().startswith("# edgecomp report: tiny")
     assert "## Warnings" not in (run_dir / "report.md").read_text()
+    # Latency is read against the CPU's int8/float kernels: the features are recorded and shown.
+    assert "avx2" in report["host"]["cpu_features"] or report["host"]["machine"] != "x86_64"
+    assert f"CPU features: {', '.join(report['host']['cpu_features'])}." in (run_dir / "report.md").read_text()
     # --json prints the same report that was written.
     assert json.loads(result.stdout.strip().splitlines()[-1]) == report
 
