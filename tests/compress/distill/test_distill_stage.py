@@ -43,6 +43,23 @@ def test_every_method_has_a_smoke_config():
 
 
 @pytest.mark.parametrize("method", METHODS.names())
+def test_method_runs_under_the_quality_presets_augmentation(method, fmnist_small, tiny_model, tmp_path):
+    """Every method takes the quality recipe: augmented batches (mixup where the method allows it),
+    and for the teacher-student methods the teacher run on the fly on the student's view."""
+    smoke = SMOKE[method]
+    base = tiny_model if smoke["base"] == "teacher" else fresh(smoke["base"], fmnist_small)
+    plan = parse_plan({"model": "cnn-student", "preset": "quality",
+                       "stages": [{"stage": "distill", "method": method, **smoke["settings"]}]})
+    ctx = RunContext(plan=plan, data=fmnist_small, run_dir=tmp_path, model=base)
+    info = run_distill(ctx, plan.stages[0])
+    augment = info["settings"]["augment"]
+    assert augment["shift"] == 0.1 and augment["mixup"] == (0 if method in ("byot", "dlb") else 0.2)
+    if method in ("kd", "takd"):
+        assert info["settings"]["teacher_logits"] == "on_the_fly"
+    assert ctx.model.output_shape == (None, fmnist_small.num_classes)
+
+
+@pytest.mark.parametrize("method", METHODS.names())
 def test_method_runs_and_leaves_an_exportable_model(method, fmnist_small, tiny_model, tmp_path):
     from edgecomp.export.parity import run_tflite
     from edgecomp.export.tflite import keras_to_tflite
