@@ -114,14 +114,14 @@ def write_fmnist96(path: Path, train: int, test: int) -> None:
              x_test=resize(raw.x_test[:test]), y_test=raw.y_test[:test], class_names=np.asarray(FASHION_MNIST_CLASSES))
 
 
-def build(name: str, folder: Path, data: Path, epochs: int) -> tuple[dict, list[str]]:
+def build(name: str, folder: Path, data: Path, epochs: int, preset: str) -> tuple[dict, list[str]]:
     builder, normalization = MODELS[name]
     model_path = folder / f"{name}.keras"
     builder().save(model_path)
     stages = default_stages(str(model_path))
     stages[0]["epochs"] = epochs  # random weights: the "teacher" is trained here first
     plan = {"name": name, "model": str(model_path), "dataset": {"name": str(data), "normalization": normalization},
-            "stages": stages}
+            "preset": preset, "stages": stages}
     (folder / f"{name}.yaml").write_text(yaml.safe_dump(plan, sort_keys=False))
     command = [str(Path(sys.executable).parent / "edgecomp"), "build", "--config", str(folder / f"{name}.yaml"),
                "--out", str(folder / name)]
@@ -137,7 +137,8 @@ def summarize(name: str, report: dict, run_dir: Path) -> dict:
     def facts(a: dict) -> dict:
         return {"artifact": a["name"], "status": a["status"], "params": a.get("params"), "accuracy": a.get("accuracy"),
                 "size_bytes": a.get("size_bytes"), "gzip_bytes": a.get("gzip_bytes"),
-                "p50_ms": (a.get("latency_ms") or {}).get("p50"), "ops": sorted(model_op_names(run_dir / a["path"]))}
+                "p50_ms": (a.get("latency_ms") or {}).get("p50"), "ops": sorted(model_op_names(run_dir / a["path"])),
+                "parity": a.get("parity")}
 
     row = {"model": name, "normalization": report["plan"]["dataset"]["normalization"],
            "teacher": facts(teacher), "deployable": facts(deployable) if deployable else None,
@@ -164,6 +165,17 @@ def artifact_cell(a: dict) -> str:
             f"{fmt(a.get('p50_ms'), '.2f')} ms ({a.get('status', 'missing')})")
 
 
+def parity_sentence(deployable: dict) -> str:
+    """'Parity with Keras: ...' for a deployable whose outputs disagree with its Keras model, else ''."""
+    parity = deployable.get("parity")
+    if deployable.get("status") != "parity_failed" or not parity:
+        return ""
+    limits = parity.get("thresholds") or {}
+    return (f"Parity with its Keras model failed: top-1 agreement {parity['top1_agreement']:.1%} (needs "
+            f"{limits.get('min_top1_agreement', 0):.0%}), max |diff| {parity['max_abs_diff']:.3g} (limit "
+            f"{limits.get('max_abs_diff', 0):.3g}) on {parity['samples']} images. ")
+
+
 def render(results: dict) -> str:
     lines = ["# Your own model: architectures not designed here, through the default plan", "",
              f"Command: `{results['command']}` on {results['created']} ({results['wall_minutes']:.0f} min). "
@@ -173,7 +185,8 @@ def render(results: dict) -> str:
              f"(10% of them for validation) and {results['test_images']:,} test images; accuracy is each artifact's "
              "own, on all the test images. Every model starts from random weights (nothing downloads here), so "
              f"the plan's train stage trains it {results['epochs']} epochs first; this trained model is the "
-             "teacher. Then the default plan for a model file:", "",
+             f"teacher. Then the default plan for a model file, preset `{results.get('preset', 'fast')}` (it "
+             "fills the epochs and augmentation the stages leave unset, see `PRESETS` in edgecomp/config.py):", "",
              f"`{json.dumps(results['stages'][1:])}`", "",
              f"Goal: the deployable int8 within {GOAL_POINTS:g} point of the teacher at >= {GOAL_RATIO:g}x smaller.",
              "", "| model | normalization | teacher | deployable (qat int8) | accuracy Δ | x smaller | x faster | "
@@ -191,7 +204,7 @@ def render(results: dict) -> str:
                      f"{r['student']}; width {auto.get('width')}: {fmt(auto.get('teacher_params'), ',')} -> "
                      f"{fmt(auto.get('student_params'), ',')} parameters before pruning, "
                      f"{len(auto.get('left_whole') or {})} layer(s) left whole. "
-                     f"Warnings: {', '.join(r['warnings']) or 'none'}. Stage seconds: "
+                     f"Warnings: {', '.join(r['warnings']) or 'none'}. {parity_sentence(d)}Stage seconds: "
                      + ", ".join(f"{k} {v:.0f}" for k, v in r["stage_seconds"].items()) + ".")
     versions = ", ".join(f"{k} {v}" for k, v in results["versions"].items() if v)
     lines += ["", f"Versions: {versions}.", ""]
@@ -204,6 +217,7 @@ def main() -> int:
     parser.add_argument("--test", type=int, default=1000, help="test images (the first N)")
     parser.add_argument("--epochs", type=int, default=5, help="train-stage epochs (weights start random)")
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    parser.add_argument("--preset", choices=["fast", "quality"], default="fast", help="the plan's preset")
     parser.add_argument("--out", type=Path, default=HERE, help="where results.md/json go")
     parser.add_argument("--render-only", action="store_true", help="re-render results.md from results.json")
     args = parser.parse_args()
@@ -216,11 +230,11 @@ def main() -> int:
         folder = Path(tmp)
         write_fmnist96(folder / "fmnist96.npz", args.train, args.test)
         for name in args.models:
-            report, stages = build(name, folder, folder / "fmnist96.npz", args.epochs)
+            report, stages = build(name, folder, folder / "fmnist96.npz", args.epochs, args.preset)
             rows.append(summarize(name, report, folder / name))
     results = {"command": "python benchmarks/user_models/run.py " + shlex.join(sys.argv[1:]),
                "created": report["created"], "host": report["host"], "versions": report["versions"],
-               "train_images": args.train, "test_images": args.test, "epochs": args.epochs, "stages": stages,
+               "train_images": args.train, "test_images": args.test, "epochs": args.epochs, "preset": args.preset, "stages": stages,
                "rows": rows, "wall_minutes": (time.perf_counter() - started) / 60}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
