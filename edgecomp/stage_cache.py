@@ -189,6 +189,7 @@ class Entry:
     model: str
     created: Optional[datetime]  # UTC; None when entry.json is unreadable
     size_bytes: int
+    uses: tuple[str, ...] = ()  # other entries whose models this one needs (edgecomp.stage_state)
 
     @property
     def age_seconds(self) -> float:
@@ -204,27 +205,34 @@ def list_entries() -> list[Entry]:
             continue
         facts = read_entry(folder.name) or {}
         created = facts.get("created")
+        uses = tuple(sorted({k for k in (facts.get("models") or {}).values() if k and k != folder.name}))
         entries.append(Entry(key=folder.name, stage=facts.get("stage", "unreadable"), model=facts.get("model", "?"),
                              created=datetime.fromisoformat(created) if created else None,
-                             size_bytes=folder_size(folder)))
+                             size_bytes=folder_size(folder), uses=uses))
     return sorted(entries, key=lambda e: (e.created or datetime.min.replace(tzinfo=timezone.utc), e.key))
 
 
 def clear_entries(stage: Optional[str] = None, older_than_seconds: Optional[float] = None) -> tuple[int, int]:
     """Removes the entries of `stage` (any when None) older than `older_than_seconds` (any age when None).
 
-    Unfinished writes older than an hour go too (a killed process's leftovers).
+    Entries that need a removed entry's model (a later stage's entry naming the train stage's
+    model as the original) could never be restored again, so they go too. Unfinished writes older
+    than an hour go as well (a killed process's leftovers).
 
     Returns:
         (entries removed, bytes freed).
     """
+    entries = list_entries()
+    doomed = {e.key for e in entries if (stage is None or e.stage == stage)
+              and (older_than_seconds is None or e.age_seconds >= older_than_seconds)}
+    while True:  # dependents of dependents, until nothing more needs a removed entry
+        orphans = {e.key for e in entries if e.key not in doomed and any(k in doomed for k in e.uses)}
+        if not orphans:
+            break
+        doomed |= orphans
     count = freed = 0
-    for entry in list_entries():
-        if stage is not None and entry.stage != stage:
-            continue
-        if older_than_seconds is not None and entry.age_seconds < older_than_seconds:
-            continue
-        freed += discard(entry.key)
+    for key in sorted(doomed):
+        freed += discard(key)
         count += 1
     now = time.time()
     for folder in (stages_dir().glob(".*") if stages_dir().is_dir() else []):

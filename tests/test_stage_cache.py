@@ -146,11 +146,12 @@ def test_two_processes_writing_one_key_leave_one_whole_entry(cache_dir):
     assert [p.name for p in (cache_dir / "stages").iterdir()] == [key]  # the loser's copy is gone
 
 
-def _entry(key: str, stage: str, age: timedelta, size: int) -> None:
+def _entry(key: str, stage: str, age: timedelta, size: int, models: dict | None = None) -> None:
     def write(folder: Path):
         (folder / "model.keras").write_bytes(b"x" * size)
         created = (datetime.now(timezone.utc) - age).isoformat(timespec="seconds")
-        (folder / "entry.json").write_text(json.dumps({"stage": stage, "model": "cnn-student", "created": created}))
+        (folder / "entry.json").write_text(json.dumps({"stage": stage, "model": "cnn-student", "created": created,
+                                                       "models": models or {"model": key}}))
 
     assert stage_cache.publish(key, write)
 
@@ -176,6 +177,16 @@ def test_cache_clear_by_stage_and_age_says_what_it_freed(cache_dir):
     assert [e.key[0] for e in stage_cache.list_entries()] == ["c", "b"]
     result = CliRunner().invoke(app, ["cache", "clear"])
     assert "removed 2 entries" in result.output and stage_cache.list_entries() == []
+
+
+def test_clearing_an_entry_clears_the_entries_that_need_its_model(cache_dir):
+    _entry("a" * 32, "train", timedelta(days=1), 5000)
+    _entry("b" * 32, "distill", timedelta(days=1), 2000, {"model": "b" * 32, "original_model": "a" * 32})
+    _entry("c" * 32, "quantize", timedelta(days=1), 10, {"model": "b" * 32, "original_model": "a" * 32})
+    _entry("d" * 32, "distill", timedelta(days=1), 10)  # needs nothing
+    result = CliRunner().invoke(app, ["cache", "clear", "--stage", "train"])
+    assert "removed 3 entries" in result.output
+    assert [e.key[0] for e in stage_cache.list_entries()] == ["d"]
 
 
 def test_cache_clear_leaves_a_fresh_unfinished_write_alone(cache_dir):
