@@ -62,12 +62,25 @@ def run_stages(ctx: RunContext, use_cache: bool = True) -> list[dict]:
     Each finished stage's state is saved to the cache (`edgecomp.stage_state`), so the same
     command after a Ctrl-C resumes there; a reused stage's record says `cached: true`.
     """
-    from datetime import datetime, timezone
-
+    from edgecomp.stage_cache import ENABLED
     from edgecomp.stage_state import StageCache
 
     cache = StageCache(ctx.plan, ctx.data, enabled=use_cache)
     records = cache.resume(ctx)
+    enabled = ENABLED.set(use_cache)
+    try:
+        _run_remaining_stages(ctx, cache, records)
+    finally:
+        ENABLED.reset(enabled)
+    if ctx.model is None:
+        raise EdgecompError("the plan produced no model: start it with a `train` stage (it also loads files).")
+    return records
+
+
+def _run_remaining_stages(ctx: RunContext, cache, records: list[dict]) -> None:
+    """Runs the stages after the restored ones (`records`), appending and caching each one's record."""
+    from datetime import datetime, timezone
+
     for index, cfg in enumerate(ctx.plan.stages, start=1):
         if index <= len(records):
             continue
@@ -89,9 +102,6 @@ def run_stages(ctx: RunContext, use_cache: bool = True) -> list[dict]:
             cache.save(ctx, records)
         else:
             records[-1].update(cached=False, cache_skipped="the stage left no model")
-    if ctx.model is None:
-        raise EdgecompError("the plan produced no model: start it with a `train` stage (it also loads files).")
-    return records
 
 
 def keras_accuracy(model, data) -> float:

@@ -10,6 +10,7 @@ whose whole prefix up to it is the same. TensorFlow-free, so `edgecomp cache lis
 
 from __future__ import annotations
 
+import contextvars
 import errno
 import hashlib
 import json
@@ -33,6 +34,11 @@ _TRASH_PREFIX = ".trash-"
 # An unfinished write younger than this may belong to a live process: `clear` leaves it alone.
 _PARTIAL_GRACE_SECONDS = 3600
 _VERSIONED_PACKAGES = ("tensorflow", "tf_keras", "tensorflow-model-optimization", "edgecomp")
+
+
+# Off while a `--no-cache` build runs its stages (set by edgecomp.pipeline.run_stages), so
+# nothing in them, such as the teacher-logits cache, reads or writes the cache either.
+ENABLED: contextvars.ContextVar[bool] = contextvars.ContextVar("edgecomp_stage_cache_enabled", default=True)
 
 
 def cache_root() -> Path:
@@ -157,6 +163,43 @@ def publish(key: str, write: Callable[[Path], None]) -> bool:
             shutil.rmtree(partial, ignore_errors=True)
 
 
+ARRAY_FILE = "array.npy"
+
+
+def cached_array(facts: dict, compute: Callable[[], "object"], stage: str, model: str):
+    """A numpy array stored under the key of `facts`, computed by `compute()` on a miss (or when
+    the cache is off). Saved without pickles (`allow_pickle=False` both ways), atomically.
+
+    Args:
+        facts: everything the array depends on (hashed into the key, with `FORMAT`).
+        compute: makes the array.
+        stage, model: what `edgecomp cache list` shows for the entry.
+
+    Returns:
+        (array, key or None when the cache is off, True when it came from the cache).
+    """
+    import numpy as np
+
+    if not ENABLED.get():
+        return compute(), None, False
+    key = digest({"format": FORMAT, "array": facts})
+    if read_entry(key) is not None:
+        try:
+            return np.load(entry_dir(key) / ARRAY_FILE, allow_pickle=False), key, True
+        except (OSError, ValueError):
+            discard(key)  # damaged: computed again below
+    array = compute()
+
+    def write(folder: Path) -> None:
+        np.save(folder / ARRAY_FILE, array, allow_pickle=False)
+        created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        (folder / ENTRY_FILE).write_text(json.dumps({"key": key, "stage": stage, "model": model, "created": created,
+                                                     "models": {}, "array": facts}, default=str))
+
+    publish(key, write)
+    return array, key, False
+
+
 def discard(key: str) -> int:
     """Removes an entry (renamed away first, so nobody reads it half-deleted); returns the bytes freed."""
     return _remove(entry_dir(key))
@@ -213,7 +256,7 @@ def list_entries() -> list[Entry]:
 
 
 def clear_entries(stage: Optional[str] = None, older_than_seconds: Optional[float] = None) -> tuple[int, int]:
-    """Removes the entries of `stage` (any when None) older than `older_than_seconds` (any age when None).
+    """Removes the entries of `stage` (any when None; "distill" includes its teacher logits) older than `older_than_seconds` (any age when None).
 
     Entries that need a removed entry's model (a later stage's entry naming the train stage's
     model as the original) could never be restored again, so they go too. Unfinished writes older
@@ -223,7 +266,7 @@ def clear_entries(stage: Optional[str] = None, older_than_seconds: Optional[floa
         (entries removed, bytes freed).
     """
     entries = list_entries()
-    doomed = {e.key for e in entries if (stage is None or e.stage == stage)
+    doomed = {e.key for e in entries if (stage is None or e.stage.split(" ")[0] == stage)
               and (older_than_seconds is None or e.age_seconds >= older_than_seconds)}
     while True:  # dependents of dependents, until nothing more needs a removed entry
         orphans = {e.key for e in entries if e.key not in doomed and any(k in doomed for k in e.uses)}

@@ -139,3 +139,37 @@ def test_a_model_that_reloads_differently_is_not_cached(data, tmp_path, cache_di
     records = run_stages(_ctx(data, tmp_path, stages=CHAIN[:1]))
     assert records[0]["cache_skipped"].startswith("the model reloaded from the cache gives other outputs")
     assert stage_cache.list_entries() == [] and not list((cache_dir / "stages").iterdir())
+
+
+def test_teacher_logits_are_cached_by_the_teachers_weights(data, cache_dir):
+    from edgecomp.compress.distill.kd import teacher_train_logits
+    from edgecomp.data.pipeline import predict
+    from edgecomp.models.zoo import build_zoo_model
+    from edgecomp.tfenv import keras
+
+    teacher = build_zoo_model("cnn-tiny", data.input_shape, data.num_classes)
+    logits, key, from_cache = teacher_train_logits(teacher, data)
+    assert key and from_cache is False
+    np.testing.assert_array_equal(logits, predict(teacher, data, "train", 512))
+    same_weights = keras().models.clone_model(teacher)  # another object, the same weights: the same logits
+    same_weights.set_weights(teacher.get_weights())
+    again, again_key, from_cache = teacher_train_logits(same_weights, data)
+    assert again_key == key and from_cache is True
+    np.testing.assert_array_equal(again, logits)
+    other = build_zoo_model("cnn-tiny", data.input_shape, data.num_classes)  # other initial weights
+    assert teacher_train_logits(other, data)[1] != key
+    entry = [e for e in stage_cache.list_entries() if e.key == key][0]
+    assert entry.stage == "distill (teacher logits)"
+
+
+def test_teacher_logits_skip_the_cache_when_it_is_off(data, cache_dir):
+    from edgecomp.compress.distill.kd import teacher_train_logits
+    from edgecomp.models.zoo import build_zoo_model
+
+    teacher = build_zoo_model("cnn-tiny", data.input_shape, data.num_classes)
+    token = stage_cache.ENABLED.set(False)
+    try:
+        _, key, from_cache = teacher_train_logits(teacher, data)
+    finally:
+        stage_cache.ENABLED.reset(token)
+    assert key is None and from_cache is False and stage_cache.list_entries() == []
