@@ -248,7 +248,8 @@ def list_entries() -> list[Entry]:
             continue
         facts = read_entry(folder.name) or {}
         created = facts.get("created")
-        uses = tuple(sorted({k for k in (facts.get("models") or {}).values() if k and k != folder.name}))
+        refs = (facts.get("models") or {}).values()  # [entry key, file] per model slot
+        uses = tuple(sorted({ref[0] for ref in refs if ref and ref[0] != folder.name}))
         entries.append(Entry(key=folder.name, stage=facts.get("stage", "unreadable"), model=facts.get("model", "?"),
                              created=datetime.fromisoformat(created) if created else None,
                              size_bytes=folder_size(folder), uses=uses))

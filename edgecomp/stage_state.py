@@ -2,10 +2,11 @@
 so a build, or a search trial, continues from the last finished stage of the same chain.
 
 What a stage leaves for the next stage and for export is `RunContext.model`, `ptq_modes`,
-`export_inputs` and `warnings`. An entry holds the model as a `.keras` file, or names the entry that
-already holds that very model object (`quantize` leaves the model as it was; `qat` keeps the pre-QAT
-model for export; `original_model` is the train stage's), the rest as JSON, with the stage records
-so far. A state that cannot be saved faithfully (a Keras 3 model, a model no entry holds, a field
+`export_inputs` and `warnings`. Each model slot (`model`, `original_model`, `float_model`) is a
+reference `[entry key, file]`: a file in this entry (`model.keras`, `original_model.keras`...), or
+in the entry that already holds that very model with the same weights (`quantize` leaves the model
+as it was; `qat` keeps the pre-QAT model for export; `original_model` is the train stage's). The
+rest is JSON, with the stage records so far. A state that cannot be saved faithfully (a Keras 3 model, a model no entry holds, a field
 this module does not know, a model that does not reload to the same outputs) is not cached, and
 the stage record says why. Models load with Keras' safe mode on; nothing is pickled.
 """
@@ -28,11 +29,11 @@ from edgecomp.stage_cache import ENTRY_FILE, chain_keys, discard, entry_dir, pub
 KNOWN_CONTEXT_FIELDS = frozenset({"plan", "data", "run_dir", "model", "ptq_modes", "export_inputs", "warnings"})
 MODEL_INPUTS = ("original_model", "float_model")
 VALUE_INPUTS = ("pruned", "calibration_samples", "debug_drop_points", "debug_top_layers", "float_fallback_layers")
-MODEL_FILE = "model.keras"
+MODEL_SLOTS = ("model", *MODEL_INPUTS)  # `model` first: the others often name the same object
 # A QAT model does not survive a `.keras` round trip in tfmot 0.8 (its QuantizeLayer expects 5
 # variables and finds 3 on load), so it is rebuilt from its float model, which has an entry,
 # with the stage's own build_qat_model, and its trained weights (no code) are loaded into it.
-QAT_WEIGHTS_FILE = "qat.weights.h5"
+QAT_WEIGHTS_SUFFIX = ".qat.weights.h5"
 _CHECK_IMAGES = 32
 _RUN_ONLY_RECORD_KEYS = ("cached", "cache_key", "cache_write_seconds")  # set by the run that reads or writes  # training images a saved model must reproduce its outputs on
 
@@ -70,9 +71,24 @@ def rebuild_qat_model(float_model, prune_preserving: bool, weights_path):
     return qat_model
 
 
-def holds_model(key: str) -> bool:
-    folder = entry_dir(key)
-    return (folder / MODEL_FILE).is_file() or (folder / QAT_WEIGHTS_FILE).is_file()
+def model_fingerprint(model) -> str:
+    """SHA-256 of a model's layer types, weight shapes and weight bytes: equal for the same trained
+    model however it was obtained (trained now, or restored from the stage cache)."""
+    import hashlib
+
+    import numpy as np
+
+    sha = hashlib.sha256()
+    for layer in model.layers:
+        sha.update(type(layer).__name__.encode())
+        for weight in layer.get_weights():
+            sha.update(str(weight.shape).encode())
+            sha.update(memoryview(np.ascontiguousarray(weight)).cast("B"))
+    return sha.hexdigest()
+
+
+def holds_model(ref) -> bool:
+    return (entry_dir(ref[0]) / ref[1]).is_file()
 
 
 def max_output_difference(model, other, images) -> float:
@@ -108,12 +124,19 @@ class StageCache:
             self.usable = off[0] - 1 if off else len(self.names)
             self.off_reason = f"stage {off[0]} ({self.names[off[0] - 1]}) has cache: false" if off else ""
         self.keys: list[Optional[str]] = chain_keys(plan, data) if self.usable else [None] * len(self.names)
-        self._model_keys: dict[int, str] = {}  # id(model) -> key of the entry whose model.keras it is
-        self._alive: list = []  # the models behind _model_keys, kept so their ids are never reused
+        # id(model) -> ([entry key, file] holding it, its weights' fingerprint then). A stage may train
+        # a model in place (dlb, byot): the same object with other weights is not that entry's model.
+        self._model_refs: dict[int, tuple[list, str]] = {}
+        self._alive: list = []  # the models behind _model_refs, kept so their ids are never reused
 
-    def _remember(self, model, key: str) -> None:
-        self._model_keys[id(model)] = key
+    def _remember(self, model, ref: list) -> None:
+        self._model_refs[id(model)] = (list(ref), model_fingerprint(model))
         self._alive.append(model)
+
+    def _ref_holding(self, model) -> Optional[list]:
+        """[entry key, file] holding this model object with its current weights, or None."""
+        known = self._model_refs.get(id(model))
+        return known[0] if known and model_fingerprint(model) == known[1] else None
 
     # ---- restore ---------------------------------------------------------------------------------
 
@@ -132,7 +155,7 @@ class StageCache:
     def _last_restorable(self) -> int:
         for index in range(self.usable, 0, -1):
             facts = read_entry(self.keys[index - 1])
-            if facts and all(holds_model(k) for k in facts["models"].values() if k):
+            if facts and all(holds_model(ref) for ref in facts["models"].values() if ref):
                 return index
         return 0
 
@@ -141,22 +164,22 @@ class StageCache:
         facts = read_entry(key)
         if facts is None:
             raise DamagedEntry(key, "removed while reading")
-        loaded: dict[str, object] = {}
+        loaded: dict[tuple, object] = {}
 
-        def model_of(entry_key: Optional[str]):
-            if entry_key is None:
+        def model_of(ref):
+            if ref is None:
                 return None
-            if entry_key not in loaded:
-                folder = entry_dir(entry_key)
-                rebuild = (read_entry(entry_key) or {}).get("qat_rebuild")
+            ref = tuple(ref)
+            if ref not in loaded:
+                path = entry_dir(ref[0]) / ref[1]
+                rebuild = ((read_entry(ref[0]) or {}).get("qat_rebuild") or {}).get(ref[1])
                 float_model = model_of(rebuild["float_model"]) if rebuild else None
                 try:
-                    loaded[entry_key] = (
-                        rebuild_qat_model(float_model, rebuild["prune_preserving"], folder / QAT_WEIGHTS_FILE)
-                        if rebuild else load_cached_model(folder / MODEL_FILE))
+                    loaded[ref] = (rebuild_qat_model(float_model, rebuild["prune_preserving"], path) if rebuild
+                                   else load_cached_model(path))
                 except Exception as err:  # noqa: BLE001 - any load failure means the same: the file is unusable
-                    raise DamagedEntry(entry_key, first_line(err, 200)) from err
-            return loaded[entry_key]
+                    raise DamagedEntry(ref[0], first_line(err, 200)) from err
+            return loaded[ref]
 
         ctx.model = model_of(facts["models"]["model"])
         for name in MODEL_INPUTS:
@@ -164,8 +187,8 @@ class StageCache:
         for name in VALUE_INPUTS:
             setattr(ctx.export_inputs, name, facts["export_inputs"][name])
         ctx.ptq_modes = list(facts["ptq_modes"])
-        for entry_key, model in loaded.items():
-            self._remember(model, entry_key)
+        for ref, model in loaded.items():
+            self._remember(model, list(ref))
         records = []
         for position, stored in enumerate(facts["records"], start=1):
             records.append({**stored, "cached": True, "cache_key": self.keys[position - 1]})
@@ -188,13 +211,15 @@ class StageCache:
         started = time.perf_counter()
         try:
             facts = self._facts(ctx, key, records)
-            own_model = facts["models"]["model"] == key
-            published = publish(key, lambda folder: self._write(folder, ctx, facts, own_model))
+            published = publish(key, lambda folder: self._write(folder, ctx, facts))
         except NotCacheable as err:
             record["cache_skipped"] = str(err)
             return
-        holder = facts["models"]["model"] if published else (read_entry(key) or facts)["models"]["model"]
-        self._remember(ctx.model, holder)
+        refs = facts["models"] if published else (read_entry(key) or facts)["models"]  # the kept entry's
+        for name in MODEL_SLOTS:
+            model = ctx.model if name == "model" else getattr(ctx.export_inputs, name)
+            if model is not None and refs.get(name):
+                self._remember(model, refs[name])
         record["cache_key"] = key
         record["cache_write_seconds"] = round(time.perf_counter() - started, 3)
 
@@ -205,25 +230,28 @@ class StageCache:
                          | {f.name for f in fields(ctx.export_inputs)} - set(MODEL_INPUTS) - set(VALUE_INPUTS))
         if unknown:
             raise NotCacheable(f"the run state has field(s) the stage cache does not save: {', '.join(unknown)}")
-        if not isinstance(ctx.model, keras().Model):
-            raise NotCacheable(f"the model is not a tf-keras model ({type(ctx.model).__name__}): it would not "
-                               "reload as the same object")
-        models = {"model": self._model_keys.get(id(ctx.model), key)}
-        for name in MODEL_INPUTS:
-            model = getattr(ctx.export_inputs, name)
-            if model is None or model is ctx.model:
-                models[name] = None if model is None else models["model"]
-            elif id(model) in self._model_keys:
-                models[name] = self._model_keys[id(model)]
+        models, qat_rebuild = {}, {}
+        for name in MODEL_SLOTS:
+            model = ctx.model if name == "model" else getattr(ctx.export_inputs, name)
+            same = next((other for other in MODEL_SLOTS[:MODEL_SLOTS.index(name)]
+                         if models[other] and model is (ctx.model if other == "model"
+                                                        else getattr(ctx.export_inputs, other))), None)
+            if model is None or same:
+                models[name] = models[same] if same else None
+            elif not isinstance(model, keras().Model):
+                raise NotCacheable(f"{name} is not a tf-keras model ({type(model).__name__}): it would not "
+                                   "reload as the same object")
             else:
-                raise NotCacheable(f"export_inputs.{name} holds a model that no cache entry holds")
-        if models["model"] == key and is_qat_model(ctx.model):
-            if models["float_model"] is None or models["float_model"] == key:
-                raise NotCacheable("a QAT model is saved as weights on its float model, which no cache entry holds")
+                models[name] = self._ref_holding(model) or [key, f"{name}.keras"]
+        if models["model"][0] == key and is_qat_model(ctx.model):
+            float_ref = models["float_model"]
+            if float_ref is None or float_ref == models["model"]:
+                raise NotCacheable("a QAT model is saved as weights on its float model, and there is none")
             scheme = (records[-1].get("info") or {}).get("scheme")
-            qat_rebuild = {"float_model": models["float_model"], "prune_preserving": scheme == "prune_preserving"}
-        else:
-            qat_rebuild = None
+            plain_ref, models["model"] = models["model"], [key, "model" + QAT_WEIGHTS_SUFFIX]
+            models.update({name: models["model"] for name in MODEL_INPUTS if models[name] == plain_ref})
+            qat_rebuild[models["model"][1]] = {"float_model": float_ref,
+                                               "prune_preserving": scheme == "prune_preserving"}
         facts = {
             "key": key, "stage": records[-1]["stage"], "index": len(records), "model": ctx.plan.model,
             "plan_name": ctx.plan.name, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -238,23 +266,30 @@ class StageCache:
         return facts
 
     @staticmethod
-    def _write(folder, ctx, facts: dict, own_model: bool) -> None:
-        if own_model:
+    def _write(folder, ctx, facts: dict) -> None:
+        """Saves the models this entry holds, each checked to reload with the same outputs, then entry.json."""
+        images = ctx.data.images("train", _CHECK_IMAGES)
+        saved = set()
+        for name in MODEL_SLOTS:
+            ref = facts["models"][name]
+            if ref is None or ref[0] != facts["key"] or ref[1] in saved:
+                continue
+            model, path = (ctx.model if name == "model" else getattr(ctx.export_inputs, name)), folder / ref[1]
+            rebuild = facts["qat_rebuild"].get(ref[1])
             try:
-                if facts["qat_rebuild"]:
-                    ctx.model.save_weights(folder / QAT_WEIGHTS_FILE)
-                    reloaded = rebuild_qat_model(ctx.export_inputs.float_model,
-                                                 facts["qat_rebuild"]["prune_preserving"], folder / QAT_WEIGHTS_FILE)
+                if rebuild:
+                    model.save_weights(path)
+                    reloaded = rebuild_qat_model(ctx.export_inputs.float_model, rebuild["prune_preserving"], path)
                 else:
-                    ctx.model.save(folder / MODEL_FILE)
-                    reloaded = load_cached_model(folder / MODEL_FILE)
+                    model.save(path)
+                    reloaded = load_cached_model(path)
             except Exception as err:  # noqa: BLE001 - Keras raises many types; each means "cannot round-trip"
-                raise NotCacheable(f"the model does not save and reload: {first_line(err, 200)}") from err
-            images = ctx.data.images("train", _CHECK_IMAGES)
-            difference = max_output_difference(ctx.model, reloaded, images)
+                raise NotCacheable(f"{name} does not save and reload: {first_line(err, 200)}") from err
+            difference = max_output_difference(model, reloaded, images)
             if not difference <= 1e-5:
-                raise NotCacheable(f"the model reloaded from the cache gives other outputs (max |diff| "
+                raise NotCacheable(f"{name} reloaded from the cache gives other outputs (max |diff| "
                                    f"{difference:.3g} on {len(images)} training images)")
+            saved.add(ref[1])
         (folder / ENTRY_FILE).write_text(json.dumps(facts, indent=1, default=_plain))
 
 

@@ -151,7 +151,7 @@ def _entry(key: str, stage: str, age: timedelta, size: int, models: dict | None 
         (folder / "model.keras").write_bytes(b"x" * size)
         created = (datetime.now(timezone.utc) - age).isoformat(timespec="seconds")
         (folder / "entry.json").write_text(json.dumps({"stage": stage, "model": "cnn-student", "created": created,
-                                                       "models": models or {"model": key}}))
+                                                       "models": models or {"model": [key, "model.keras"]}}))
 
     assert stage_cache.publish(key, write)
 
@@ -181,8 +181,9 @@ def test_cache_clear_by_stage_and_age_says_what_it_freed(cache_dir):
 
 def test_clearing_an_entry_clears_the_entries_that_need_its_model(cache_dir):
     _entry("a" * 32, "train", timedelta(days=1), 5000)
-    _entry("b" * 32, "distill", timedelta(days=1), 2000, {"model": "b" * 32, "original_model": "a" * 32})
-    _entry("c" * 32, "quantize", timedelta(days=1), 10, {"model": "b" * 32, "original_model": "a" * 32})
+    train, distill = ["a" * 32, "model.keras"], ["b" * 32, "model.keras"]
+    _entry("b" * 32, "distill", timedelta(days=1), 2000, {"model": distill, "original_model": train})
+    _entry("c" * 32, "quantize", timedelta(days=1), 10, {"model": distill, "original_model": train})
     _entry("d" * 32, "distill", timedelta(days=1), 10)  # needs nothing
     result = CliRunner().invoke(app, ["cache", "clear", "--stage", "train"])
     assert "removed 3 entries" in result.output

@@ -56,7 +56,8 @@ def test_ctrl_c_after_distill_then_the_same_command_resumes_there(plan_file, tmp
     assert result.exit_code == 130, result.output
     assert "resume" in _stderr(result)
     entries = {entry.stage: entry for entry in list_entries()}
-    assert sorted(entries) == ["distill", "train"]  # the finished stages; nothing of the interrupted one
+    # The finished stages (and KD's teacher logits); nothing of the interrupted one.
+    assert sorted(entries) == ["distill", "distill (teacher logits)", "train"]
 
     # The same command again: train and distill must come from the cache (running them fails the test).
     monkeypatch.setitem(STAGES._items, "train", _must_not_run("train"))

@@ -124,22 +124,6 @@ def distill_kd(student, teacher, data, cfg: DistillConfig, label: str = "kd", se
     return info
 
 
-def model_fingerprint(model) -> str:
-    """SHA-256 of a model's layer types, weight shapes and weight bytes: equal for the same trained
-    model however it was obtained (trained now, or restored from the stage cache)."""
-    import hashlib
-
-    import numpy as np
-
-    sha = hashlib.sha256()
-    for layer in model.layers:
-        sha.update(type(layer).__name__.encode())
-        for weight in layer.get_weights():
-            sha.update(str(weight.shape).encode())
-            sha.update(memoryview(np.ascontiguousarray(weight)).cast("B"))
-    return sha.hexdigest()
-
-
 def teacher_train_logits(teacher, data):
     """The teacher's logits on the training images (N, K) float32, from the stage cache when this
     very teacher (by its weights) already produced them on these very images.
@@ -149,6 +133,7 @@ def teacher_train_logits(teacher, data):
     """
     from edgecomp.data.pipeline import predict
     from edgecomp.stage_cache import cached_array, data_fingerprint
+    from edgecomp.stage_state import model_fingerprint
 
     facts = {"kind": "teacher_train_logits", "teacher": model_fingerprint(teacher),
              "data": data_fingerprint(data)["content_sha256"], "normalization": data.normalization.describe()}
