@@ -6,9 +6,9 @@ What a stage leaves for the next stage and for export is `RunContext.model`, `pt
 reference `[entry key, file]`: a file in this entry (`model.keras`, `original_model.keras`...), or
 in the entry that already holds that very model with the same weights (`quantize` leaves the model
 as it was; `qat` keeps the pre-QAT model for export; `original_model` is the train stage's). The
-rest is JSON, with the stage records so far. A state that cannot be saved faithfully (a Keras 3 model, a model no entry holds, a field
-this module does not know, a model that does not reload to the same outputs) is not cached, and
-the stage record says why. Models load with Keras' safe mode on; nothing is pickled.
+rest is JSON, with the stage records so far. A state that cannot be saved faithfully (a Keras 3
+model, a field this module does not know, a model that does not reload to the same outputs) is
+not cached, and the stage record says why. Models load with Keras' safe mode on; nothing is pickled.
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ MODEL_SLOTS = ("model", *MODEL_INPUTS)  # `model` first: the others often name t
 # variables and finds 3 on load), so it is rebuilt from its float model, which has an entry,
 # with the stage's own build_qat_model, and its trained weights (no code) are loaded into it.
 QAT_WEIGHTS_SUFFIX = ".qat.weights.h5"
-_CHECK_IMAGES = 32
-_RUN_ONLY_RECORD_KEYS = ("cached", "cache_key", "cache_write_seconds")  # set by the run that reads or writes  # training images a saved model must reproduce its outputs on
+_CHECK_IMAGES = 32  # training images a saved model must reproduce its outputs on
+_RUN_ONLY_RECORD_KEYS = ("cached", "cache_key", "cache_write_seconds")  # set by the run that reads or writes
 
 
 class NotCacheable(Exception):
@@ -43,6 +43,8 @@ class NotCacheable(Exception):
 
 
 class DamagedEntry(Exception):
+    """An entry whose files do not load (cut short, removed meanwhile): it is discarded and its stage re-run."""
+
     def __init__(self, key: str, reason: str):
         super().__init__(reason)
         self.key, self.reason = key, reason
@@ -55,6 +57,11 @@ def load_cached_model(path):
 
     with tfmot().quantization.keras.quantize_scope(qat_custom_objects()):
         return keras().models.load_model(path, compile=False, safe_mode=True)
+
+
+def slot_model(ctx, name: str):
+    """The model in a slot: `ctx.model` for "model", else that `ctx.export_inputs` field."""
+    return ctx.model if name == "model" else getattr(ctx.export_inputs, name)
 
 
 def is_qat_model(model) -> bool:
@@ -217,25 +224,41 @@ class StageCache:
             return
         refs = facts["models"] if published else (read_entry(key) or facts)["models"]  # the kept entry's
         for name in MODEL_SLOTS:
-            model = ctx.model if name == "model" else getattr(ctx.export_inputs, name)
+            model = slot_model(ctx, name)
             if model is not None and refs.get(name):
                 self._remember(model, refs[name])
         record["cache_key"] = key
         record["cache_write_seconds"] = round(time.perf_counter() - started, 3)
 
     def _facts(self, ctx, key: str, records: list[dict]) -> dict:
-        from edgecomp.tfenv import keras
-
         unknown = sorted({f.name for f in fields(ctx)} - KNOWN_CONTEXT_FIELDS
                          | {f.name for f in fields(ctx.export_inputs)} - set(MODEL_INPUTS) - set(VALUE_INPUTS))
         if unknown:
             raise NotCacheable(f"the run state has field(s) the stage cache does not save: {', '.join(unknown)}")
+        models, qat_rebuild = self._slot_refs(ctx, key, records[-1])
+        facts = {
+            "key": key, "stage": records[-1]["stage"], "index": len(records), "model": ctx.plan.model,
+            "plan_name": ctx.plan.name, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "models": models, "qat_rebuild": qat_rebuild,
+            "export_inputs": {name: getattr(ctx.export_inputs, name) for name in VALUE_INPUTS},
+            "ptq_modes": list(ctx.ptq_modes), "warnings": [w.to_dict() for w in ctx.warnings],
+            "records": [{k: v for k, v in r.items() if k not in _RUN_ONLY_RECORD_KEYS} for r in records],
+        }
+        try:
+            json.dumps(facts, default=_plain)
+        except TypeError as err:
+            raise NotCacheable(f"the stage record is not JSON ({err})") from err
+        return facts
+
+    def _slot_refs(self, ctx, key: str, record: dict) -> tuple[dict, dict]:
+        """{slot: [entry key, file] or None} and {file: how to rebuild it} for the state after a stage."""
+        from edgecomp.tfenv import keras
+
         models, qat_rebuild = {}, {}
-        for name in MODEL_SLOTS:
-            model = ctx.model if name == "model" else getattr(ctx.export_inputs, name)
-            same = next((other for other in MODEL_SLOTS[:MODEL_SLOTS.index(name)]
-                         if models[other] and model is (ctx.model if other == "model"
-                                                        else getattr(ctx.export_inputs, other))), None)
+        for position, name in enumerate(MODEL_SLOTS):
+            model = slot_model(ctx, name)
+            same = next((other for other in MODEL_SLOTS[:position]
+                         if models[other] and model is slot_model(ctx, other)), None)
             if model is None or same:
                 models[name] = models[same] if same else None
             elif not isinstance(model, keras().Model):
@@ -247,23 +270,12 @@ class StageCache:
             float_ref = models["float_model"]
             if float_ref is None or float_ref == models["model"]:
                 raise NotCacheable("a QAT model is saved as weights on its float model, and there is none")
-            scheme = (records[-1].get("info") or {}).get("scheme")
+            scheme = (record.get("info") or {}).get("scheme")
             plain_ref, models["model"] = models["model"], [key, "model" + QAT_WEIGHTS_SUFFIX]
             models.update({name: models["model"] for name in MODEL_INPUTS if models[name] == plain_ref})
             qat_rebuild[models["model"][1]] = {"float_model": float_ref,
                                                "prune_preserving": scheme == "prune_preserving"}
-        facts = {
-            "key": key, "stage": records[-1]["stage"], "index": len(records), "model": ctx.plan.model,
-            "plan_name": ctx.plan.name, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "models": models, "qat_rebuild": qat_rebuild, "export_inputs": {name: getattr(ctx.export_inputs, name) for name in VALUE_INPUTS},
-            "ptq_modes": list(ctx.ptq_modes), "warnings": [w.to_dict() for w in ctx.warnings],
-            "records": [{k: v for k, v in r.items() if k not in _RUN_ONLY_RECORD_KEYS} for r in records],
-        }
-        try:
-            json.dumps(facts, default=_plain)
-        except TypeError as err:
-            raise NotCacheable(f"the stage record is not JSON ({err})") from err
-        return facts
+        return models, qat_rebuild
 
     @staticmethod
     def _write(folder, ctx, facts: dict) -> None:
@@ -274,7 +286,7 @@ class StageCache:
             ref = facts["models"][name]
             if ref is None or ref[0] != facts["key"] or ref[1] in saved:
                 continue
-            model, path = (ctx.model if name == "model" else getattr(ctx.export_inputs, name)), folder / ref[1]
+            model, path = slot_model(ctx, name), folder / ref[1]
             rebuild = facts["qat_rebuild"].get(ref[1])
             try:
                 if rebuild:

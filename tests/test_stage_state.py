@@ -180,7 +180,7 @@ def test_teacher_logits_are_cached_by_the_teachers_weights(data, cache_dir):
     np.testing.assert_array_equal(again, logits)
     other = build_zoo_model("cnn-tiny", data.input_shape, data.num_classes)  # other initial weights
     assert teacher_train_logits(other, data)[1] != key
-    entry = [e for e in stage_cache.list_entries() if e.key == key][0]
+    entry = next(e for e in stage_cache.list_entries() if e.key == key)
     assert entry.stage == "distill (teacher logits)"
 
 
