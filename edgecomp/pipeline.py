@@ -56,9 +56,34 @@ def user_model_input_shape(model_name: str):
     return tuple(shape[1:]) if isinstance(shape, tuple) and len(shape) == 4 else None
 
 
-def run_stages(ctx: RunContext) -> list[dict]:
-    records = []
+def run_stages(ctx: RunContext, use_cache: bool = True) -> list[dict]:
+    """Runs the plan's stages on `ctx`, continuing after the last stage found in the stage cache.
+
+    Each finished stage's state is saved to the cache (`edgecomp.stage_state`), so the same
+    command after a Ctrl-C resumes there; a reused stage's record says `cached: true`.
+    """
+    from edgecomp.stage_cache import ENABLED
+    from edgecomp.stage_state import StageCache
+
+    cache = StageCache(ctx.plan, ctx.data, enabled=use_cache)
+    records = cache.resume(ctx)
+    enabled = ENABLED.set(use_cache)
+    try:
+        _run_remaining_stages(ctx, cache, records)
+    finally:
+        ENABLED.reset(enabled)
+    if ctx.model is None:
+        raise EdgecompError("the plan produced no model: start it with a `train` stage (it also loads files).")
+    return records
+
+
+def _run_remaining_stages(ctx: RunContext, cache, records: list[dict]) -> None:
+    """Runs the stages after the restored ones (`records`), appending and caching each one's record."""
+    from datetime import datetime, timezone
+
     for index, cfg in enumerate(ctx.plan.stages, start=1):
+        if index <= len(records):
+            continue
         name = cfg.stage
         step(f"stage {index}/{len(ctx.plan.stages)}: {name}")
         started = time.perf_counter()
@@ -71,11 +96,12 @@ def run_stages(ctx: RunContext) -> list[dict]:
                 from edgecomp.models.sanity import check_trained_model
 
                 check_trained_model(ctx, user_model=is_model_file(ctx.plan.model))
-        record = {"stage": name, "seconds": round(time.perf_counter() - started, 3), "info": info}
-        records.append(record)
-    if ctx.model is None:
-        raise EdgecompError("the plan produced no model: start it with a `train` stage (it also loads files).")
-    return records
+        records.append({"stage": name, "seconds": round(time.perf_counter() - started, 3), "info": info,
+                        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+        if ctx.model is not None:
+            cache.save(ctx, records)
+        else:
+            records[-1].update(cached=False, cache_skipped="the stage left no model")
 
 
 def keras_accuracy(model, data) -> float:
@@ -84,10 +110,12 @@ def keras_accuracy(model, data) -> float:
     return accuracy(model, data, "test", batch_size=512)
 
 
-def run_build(plan: Plan, run_dir: Path, target: Target, command: str = "", gates: Optional[dict] = None) -> dict:
+def run_build(plan: Plan, run_dir: Path, target: Target, command: str = "", gates: Optional[dict] = None,
+              use_cache: bool = True) -> dict:
     """Runs the whole plan and returns the report (also written to `run_dir`).
 
     `gates` (the command's quality gates) are recorded and pick the recommended artifact.
+    `use_cache` False neither reads nor writes the stage cache (`edgecomp.stage_cache`).
     """
     from edgecomp.artifacts import bench_artifacts, export_artifacts
     from edgecomp.export.quant_artifacts import describe_deployables
@@ -100,7 +128,7 @@ def run_build(plan: Plan, run_dir: Path, target: Target, command: str = "", gate
     step(f"loading dataset {plan.dataset.name}")
     data = load_plan_dataset(plan)
     ctx = RunContext(plan=plan, data=data, run_dir=run_dir)
-    stage_records = run_stages(ctx)
+    stage_records = run_stages(ctx, use_cache=use_cache)
     step("measuring the Keras model's test accuracy")
     keras_info = {"accuracy": keras_accuracy(ctx.model, data), "params": int(ctx.model.count_params())}
     artifacts = export_artifacts(ctx)

@@ -35,7 +35,7 @@ class TrainConfig(Strict):
     epochs: int = Field(10, ge=0)
     batch_size: int = Field(128, gt=0)
     learning_rate: float = Field(2e-3, gt=0)
-    cache: bool = True
+    cache: bool = True  # false: this stage and every later one run anew, never from the stage cache
     augment: AugmentConfig = AugmentConfig()
 
 

@@ -112,7 +112,7 @@ def summarize(host_report: dict, emulated: dict, timings: dict, args) -> dict:
             "architecture", "emulator", "python", "numpy", "runtimes", "cpu")} for profile, report in emulated.items()},
         "emulator": first.get("emulator"),
         "stages": [s["stage"] for s in host_report["stages"]],
-        "teacher_cached": bool((host_report["stages"][0].get("info") or {}).get("cached")),
+        "teacher_cached": bool(host_report["stages"][0].get("cached")),
         "timings_s": {k: round(v, 1) for k, v in timings.items()},
         "artifacts": rows,
     }

@@ -212,8 +212,9 @@ def main() -> None:
         return
 
     from edgecomp.compress.distill import DistillConfig
-    from edgecomp.compress.train import TrainConfig, run_train
     from edgecomp.data import load_dataset
+    from edgecomp.pipeline import run_stages
+    from edgecomp.stage_settings import TrainConfig
 
     preset = PRESETS[args.preset].get("distill", {})
     epochs = args.epochs or preset.get("epochs") or DistillConfig().epochs
@@ -238,8 +239,9 @@ def main() -> None:
         previous.setdefault("extra_commands", []).append(result["command"])
         result = {**previous, "command": previous["command"]}
     ctx = make_ctx(data, 0, None, folder)
-    ctx.plan = ctx.plan.model_copy(update={"model": "cnn-teacher"})
-    run_train(ctx, TrainConfig())
+    # Through the pipeline, so the teacher comes from the stage cache (the same entry as a build's).
+    ctx.plan = ctx.plan.model_copy(update={"model": "cnn-teacher", "stages": [TrainConfig()]})
+    run_stages(ctx)
     teacher = ctx.model
     if not args.append:
         row = {"method": "teacher", "seed": 0, "model": "cnn-teacher", "epochs": 10, "train_seconds": 0,

@@ -30,13 +30,14 @@ from edgecomp.tfenv import keras, seed_everything, tf, tfmot  # noqa: E402
 
 def load_teacher(data, work: Path):
     """Loads the cached cnn-teacher (10 epochs, default train settings) through the train stage."""
-    from edgecomp.compress.train import TrainConfig, run_train
     from edgecomp.config import Plan
+    from edgecomp.pipeline import run_stages
     from edgecomp.stages import RunContext
 
-    ctx = RunContext(plan=Plan(model="cnn-teacher"), data=data, run_dir=work)
-    info = run_train(ctx, TrainConfig())
-    return ctx.model, info
+    # Through the pipeline, so the teacher comes from the stage cache (the same entry as a build's).
+    ctx = RunContext(plan=Plan(model="cnn-teacher", stages=[{"stage": "train"}]), data=data, run_dir=work)
+    (record,) = run_stages(ctx)
+    return ctx.model, record["info"]
 
 
 def accuracy(model, data) -> float:

@@ -76,6 +76,8 @@ def build_command(
     gate_scope: GateScope = GATE_SCOPE_OPTION,
     verbose: bool = VERBOSE_OPTION,
     wide: bool = WIDE_OPTION,
+    cache: bool = typer.Option(True, "--cache/--no-cache",
+                               help="Reuse finished stages from the stage cache (and resume after Ctrl-C)."),
 ) -> None:
     """Train or load, compress, export, check and benchmark a model; write the report."""
     from edgecomp.verbosity import set_verbose
@@ -92,7 +94,7 @@ def build_command(
     if "threads" not in plan.bench.model_fields_set:
         plan.bench.threads = device.profile.threads  # the device profile's default, recorded in the plan
     report = run_build(plan, run_dir, device, command=invoked_command(),
-                       gates={**gates, "scope": gate_scope.value})
+                       gates={**gates, "scope": gate_scope.value}, use_cache=cache)
     if as_json:
         typer.echo(json.dumps(report))
     else:

@@ -27,7 +27,7 @@ def handle_errors(command):
             raise typer.Exit(err.exit_code) from None
         except KeyboardInterrupt:
             err_console.print("[yellow]interrupted:[/yellow] finished steps' files are kept; run the same "
-                              "command again to resume (a trained teacher is cached).")
+                              "command again to resume after the last finished stage (stages are cached).")
             raise typer.Exit(EXIT_INTERRUPTED) from None
 
     return wrapper

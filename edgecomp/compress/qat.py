@@ -55,6 +55,11 @@ def _no_op_config_class():
     return NoOpQuantizeConfig
 
 
+def qat_custom_objects() -> dict:
+    """What loading a saved QAT model needs besides tfmot's quantize_scope: the no-op config of float layers."""
+    return {"NoOpQuantizeConfig": _no_op_config_class()}
+
+
 def layer_producers(model) -> dict[str, list[str]]:
     """Layer name -> names of the layers that feed it, in this model's own graph.
 

@@ -1,46 +1,20 @@
 """The `train` stage: build a zoo model and train it, or load a user's model (and fine-tune it).
 
-Trained zoo models are cached, keyed by everything that decides their weights (model, dataset,
-split, epochs, batch size, learning rate, seed, versions), so a second build does not retrain.
+The trained model is cached like every stage's output, by the pipeline (`edgecomp.stage_state`),
+keyed by everything that decides its weights, so a second build does not retrain.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 from pathlib import Path
 
 from edgecomp.compress import fitting
-from edgecomp.errors import ModelLoadError, UsageError
+from edgecomp.errors import UsageError
 from edgecomp.config import is_model_file
-from edgecomp.models.load import load_user_model
 from edgecomp.progress import step
 from edgecomp.stage_settings import TrainConfig
 from edgecomp.stages import RunContext
-from edgecomp.tfenv import keras, seed_everything, tf
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("EDGECOMP_CACHE_DIR", Path.home() / ".cache" / "edgecomp"))
-
-
-def cache_key(ctx: RunContext, cfg: TrainConfig) -> str:
-    facts = {
-        "model": ctx.plan.model, "dataset": ctx.data.describe(), "seed": ctx.plan.seed,
-        "epochs": cfg.epochs, "batch_size": cfg.batch_size, "learning_rate": cfg.learning_rate,
-        "augment": cfg.augment.model_dump(), "tensorflow": tf().__version__,
-        "format": 2,  # 2: BN statistics re-estimated after training
-    }
-    return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def save_model_atomically(model, path: Path) -> None:
-    """Saves to a temporary name then renames: an interrupted save never looks like a model."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".partial" + path.suffix)
-    model.save(tmp)
-    os.replace(tmp, path)
+from edgecomp.tfenv import keras, seed_everything
 
 
 def train_and_reestimate(model, ctx: RunContext, cfg: TrainConfig, label: str) -> dict:
@@ -76,23 +50,11 @@ def run_train(ctx: RunContext, cfg: TrainConfig) -> dict:
     ZOO.get(ctx.plan.model)  # an unknown name raises UsageError with a did-you-mean, before any work
     if cfg.epochs == 0:
         raise UsageError(f"zoo model {ctx.plan.model} needs training: set epochs > 0.")
-    cached = cache_dir() / "models" / f"{ctx.plan.model}-{cache_key(ctx, cfg)}.keras"
-    if cfg.cache and cached.is_file():
-        step(f"loading cached {ctx.plan.model} from {cached}")
-        try:
-            ctx.model = load_user_model(cached)
-            return {"source": "zoo", "cached": True, "cache_path": str(cached)}
-        except ModelLoadError as err:  # a damaged cache entry costs a retraining, not the build
-            step(f"cached model unusable ({err}); training again")
-            cached.unlink()
     model = build_zoo_model(ctx.plan.model, ctx.data.input_shape, ctx.data.num_classes)
     step(f"training {ctx.plan.model} ({model.count_params():,} parameters) for {cfg.epochs} epochs "
          f"on {ctx.data.count('train'):,} images")
-    info = {"source": "zoo", "cached": False}
+    info = {"source": "zoo"}
     info.update(train_and_reestimate(model, ctx, cfg, "train"))
-    if cfg.cache:
-        save_model_atomically(model, cached)
-        info["cache_path"] = str(cached)
     ctx.model = model
     return info
 

@@ -14,7 +14,11 @@
                    "ai_edge_litert", "onnx", "onnxruntime", "tf2onnx"},
       "host": {"cpu", "cpu_features", "cores", "machine", "os", "python"},  # cpu_features: adapters.cpu_features
       "target": {"name": "host", "kind": "host", "facts": {...device facts...}},
-      "stages": [{"stage": "train", "seconds": 12.3, "info": {...stage-specific...}}, ...],
+      "stages": [{"stage": "train", "seconds": 12.3, "info": {...stage-specific...},
+                  "finished": "2026-11-24T12:00:00+00:00",  # when the stage ended (in the run that ran it)
+                  "cached": false,                  # true: restored from the stage cache, seconds as first measured
+                  "cache_key": "ab12..." | null,    # its stage-cache entry (edgecomp.stage_cache)
+                  "cache_skipped": "why not cached", "cache_write_seconds": 0.4}, ...],  # each when it applies
       "keras": {"accuracy": 0.91, "params": 123456},
       "timing_floor_ms": {"mean", "std", "min", "max", "p50", "p90", "p99"} | null,
       "gates": {"max_size_mb", "max_latency_ms", "min_accuracy", "scope"},  # as given; null = unbounded

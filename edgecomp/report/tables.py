@@ -290,9 +290,16 @@ def _details(info: Optional[dict]) -> str:
     return json.dumps({k: v for k, v in (info or {}).items() if k != "history"})[:STAGE_DETAILS_CHARS]
 
 
+def _cache_use(cached: Optional[bool]) -> str:
+    # Reports written before the stage cache have no `cached` key: the dash, not a guess.
+    return cells.DASH if cached is None else ("reused" if cached else "ran")
+
+
 STAGE_COLUMNS = [
     value("stage", "stage"),
+    # A reused stage keeps the seconds of the run that computed it.
     value("seconds", "seconds", lambda s: cells.DASH if s is None else f"{s:.1f}", numeric=True),
+    value("cached", "stage cache", _cache_use),
     value("info", "details", _details),
 ]
 

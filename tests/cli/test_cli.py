@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 from edgecomp.cli.main import app
 
 runner = CliRunner()
-COMMANDS = [[], ["build"], ["bench"], ["env"], ["models"], ["report"], ["data"], ["data", "list"], ["data", "check"]]
+COMMANDS = [[], ["build"], ["bench"], ["env"], ["models"], ["report"], ["data"], ["data", "list"], ["data", "check"],
+            ["cache"], ["cache", "list"], ["cache", "clear"]]
 
 FAST_PLAN = """
 name: tiny
@@ -129,7 +130,9 @@ def test_second_build_reuses_the_cached_model(built_run, tmp_path):
     result = runner.invoke(app, ["build", "--config", str(plan), "--out", str(tmp_path / "again"), "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "again" / "report.json").read_text())
-    assert report["stages"][0]["info"]["cached"] is True
+    first = json.loads((run_dir / "report.json").read_text())
+    assert [stage["cached"] for stage in report["stages"]] == [True, True]
+    assert report["stages"][0]["seconds"] == first["stages"][0]["seconds"]  # the seconds of the run that trained
 
 
 def test_bench_command_on_user_files(built_run, tmp_path):
@@ -214,8 +217,8 @@ def test_ctrl_c_during_training_exits_130_and_leaves_no_half_written_model(monke
     result = runner.invoke(app, ["build", "--config", str(plan), "--out", str(tmp_path / "run")])
     assert result.exit_code == 130
     assert "interrupted" in _error_of(result)
-    cache = Path(os.environ["EDGECOMP_CACHE_DIR"]) / "models"
-    assert not list(cache.glob("*.partial*"))
+    cache = Path(os.environ["EDGECOMP_CACHE_DIR"]) / "stages"
+    assert not list(cache.glob(".partial*"))
     assert not (tmp_path / "run" / "report.json").exists()
 
 
@@ -242,21 +245,24 @@ def test_a_plan_that_replaces_the_model_reports_against_the_original(built_run, 
 def test_a_damaged_cached_model_is_retrained_not_fatal(built_run, tmp_path):
     """A cache entry cut short (disk full, killed copy) costs a retraining, not the build."""
     import os
-    from pathlib import Path
+
+    from edgecomp.stage_cache import entry_dir
 
     run_dir, _ = built_run
-    cached = Path(json.loads((run_dir / "report.json").read_text())["stages"][0]["info"]["cache_path"])
+    key = json.loads((run_dir / "report.json").read_text())["stages"][0]["cache_key"]
+    cached = entry_dir(key) / "model.keras"
     original = cached.read_bytes()
     cached.write_bytes(original[: len(original) // 3])
     try:
         result = runner.invoke(app, ["build", "--config", str(run_dir.parent / "plan.yaml"),
                                      "--out", str(tmp_path / "run"), "--json"])
         assert result.exit_code == 0, result.output
+        assert "unusable" in _error_of(result)
         report = json.loads((tmp_path / "run" / "report.json").read_text())
-        assert report["stages"][0]["info"]["cached"] is False
+        assert report["stages"][0]["cached"] is False and report["stages"][0]["cache_key"] == key
         assert cached.is_file() and os.path.getsize(cached) > len(original) // 3  # written anew, whole
     finally:
-        if cached.stat().st_size != len(original):
+        if cached.is_file() and cached.stat().st_size == len(original) // 3:
             cached.write_bytes(original)
 
 

@@ -97,14 +97,15 @@ def distill_kd(student, teacher, data, cfg: DistillConfig, label: str = "kd", se
     """
     import time
 
-    from edgecomp.data.pipeline import predict, stream
+    from edgecomp.data.pipeline import stream
 
     wrapper = distiller_class()(student, teacher, cfg.temperature, cfg.alpha)
     augment = cfg.augment if cfg.augment.enabled else None
-    teacher_seconds, extra = 0.0, ()
+    teacher_seconds, extra, logits_from_cache = 0.0, (), None
     if cfg.teacher_logits == "cached":
         started = time.perf_counter()
-        extra = (predict(teacher, data, "train", 512).astype("float32"),)  # (N, K), unaugmented images
+        logits, _, logits_from_cache = teacher_train_logits(teacher, data)  # (N, K), unaugmented images
+        extra = (logits,)
         teacher_seconds = time.perf_counter() - started
     # Targets: labels (B,) [or mixed one-hot (B, K)], plus the cached logits when there are any.
     train_batches = stream(data, "train", cfg.batch_size, shuffle=True, seed=seed, augment=augment,
@@ -116,9 +117,28 @@ def distill_kd(student, teacher, data, cfg: DistillConfig, label: str = "kd", se
     info["teacher_sees_student_view"] = cfg.teacher_logits == "on_the_fly" or augment is None
     info["teacher_logits"] = cfg.teacher_logits
     info["teacher_logits_seconds"] = round(teacher_seconds, 3)
+    if logits_from_cache is not None:
+        info["teacher_logits_from_cache"] = logits_from_cache
     info["student_params"] = int(student.count_params())
     info["teacher_params"] = int(teacher.count_params())
     return info
+
+
+def teacher_train_logits(teacher, data):
+    """The teacher's logits on the training images (N, K) float32, from the stage cache when this
+    very teacher (by its weights) already produced them on these very images.
+
+    Returns:
+        (logits, cache key or None, True when they came from the cache).
+    """
+    from edgecomp.data.pipeline import predict
+    from edgecomp.stage_cache import cached_array, data_fingerprint
+    from edgecomp.stage_state import model_fingerprint
+
+    facts = {"kind": "teacher_train_logits", "teacher": model_fingerprint(teacher),
+             "data": data_fingerprint(data)["content_sha256"], "normalization": data.normalization.describe()}
+    return cached_array(facts, lambda: predict(teacher, data, "train", 512).astype("float32"),
+                        stage="distill (teacher logits)", model=teacher.name)
 
 
 def make_student(cfg: DistillConfig, teacher, data) -> tuple[object, dict]:
