@@ -8,6 +8,7 @@ trial that meets the budget, with its model card and full build report, to `<exp
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from html import escape
 from pathlib import Path
@@ -24,12 +25,18 @@ PARAM_KEYS = ("student", "width", "distill_method", "temperature", "alpha", "pru
 METRIC_KEYS = ("accuracy", "size_kb", "gzip_kb", "latency_p50_ms", "memory_mb")
 
 
+def _trial_id_from_folder(path: str) -> str:
+    """Ray Tune's trial folder `run_trial_<id>_<n>_<params>_<date>` -> id (a trial that never reported)."""
+    match = re.search(r"run_trial_([0-9a-f]+)_", Path(path).name)
+    return match.group(1) if match else Path(path).name
+
+
 def trial_rows(result_grid) -> list[dict]:
     """One row per trial: its parameters, status (done / stopped / failed / crashed) and measured numbers."""
     rows = []
     for result in result_grid:
         metrics = result.metrics or {}
-        row = {"trial_id": metrics.get("trial_id") or Path(result.path).name.split("_")[-2],
+        row = {"trial_id": metrics.get("trial_id") or _trial_id_from_folder(result.path),
                "params": {key: result.config[key] for key in PARAM_KEYS if key in (result.config or {})},
                "epochs_done": metrics.get("epochs_done", 0), "val_accuracy": metrics.get("val_accuracy")}
         if metrics.get("finished"):
@@ -49,7 +56,7 @@ def trial_rows(result_grid) -> list[dict]:
 def _as_artifact(row: dict) -> dict:
     """A trial row in the shape `edgecomp.report.pareto` and `plots` read (a report.json artifact)."""
     done = row["status"] == "done"
-    kb = lambda key: None if row.get(key) is None else row[key] * 1e3  # noqa: E731
+    kb = lambda key: None if row.get(key) is None else row[key] * 1e3
     return {"name": row["trial_id"], "status": "ok" if done else "failed", "accuracy": row.get("accuracy"),
             "size_bytes": kb("size_kb"), "gzip_bytes": kb("gzip_kb"),
             "latency_ms": {"p50": row.get("latency_p50_ms")}, "model_peak_mb": row.get("memory_mb")}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -93,7 +94,7 @@ def _searcher(request: SearchRequest):
         optuna.logging.set_verbosity(optuna.logging.WARNING)  # "A new study created in memory" is noise here
 
     searcher = OptunaSearch(space=DefineByRun(request.space, request.model_is_file), metric="score", mode="max",
-                            seed=request.seed)
+                            seed=request.seed, points_to_evaluate=request.space["start_points"] or None)
     return ConcurrencyLimiter(searcher, max_concurrent=request.workers)
 
 
@@ -108,6 +109,8 @@ def _scheduler(request: SearchRequest):
     from edgecomp.search.space import SearchSpace, max_epochs
 
     space = SearchSpace.model_validate(request.space)
+    if not space.early_stopping:
+        return None  # Tune's FIFO scheduler: every trial runs to its end
     return ASHAScheduler(time_attr="epochs_done", metric="val_accuracy", mode="max", max_t=max_epochs(space) + 1,
                          grace_period=space.min_epochs, reduction_factor=2)
 
@@ -122,12 +125,31 @@ def run_search(request: SearchRequest):
     Raises:
         UsageError: the experiment folder holds a search that cannot be restored.
     """
+    require_search_extra()
+    import ray
+
+    start_ray(request)
+    try:
+        return _fit(request)
+    finally:
+        ray.shutdown()  # stops an embedded Ray; disconnects from a cluster
+
+
+def require_search_extra() -> None:
+    """Raises UsageError when Ray Tune or Optuna is not installed (they are the `search` extra)."""
+    import importlib.util
+
+    missing = [name for name in ("ray", "optuna") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise UsageError(f"edgecomp search needs {' and '.join(missing)}: pip install 'edgecomp[search]'.")
+
+
+def _fit(request: SearchRequest):
     from ray import tune
 
     from edgecomp.search.progress import SearchProgress
     from edgecomp.search.trial import run_trial
 
-    start_ray(request)
     context = {"plan": request.plan, "train_stage": request.train_stage, "space": request.space,
                "budget": request.budget, "target": request.target, "experiment": str(request.experiment.resolve()),
                "verbose": request.verbose, "command": request.command}
@@ -149,4 +171,19 @@ def run_search(request: SearchRequest):
                                       callbacks=[SearchProgress(request.trials)],
                                       failure_config=tune.FailureConfig(max_failures=0)),
         )
-    return tuner.fit()
+    started = time.monotonic()
+    grid = tuner.fit()
+    if _interrupted(grid, request, time.monotonic() - started):
+        raise KeyboardInterrupt  # the CLI says how to resume (exit 130)
+    return grid
+
+
+def _interrupted(grid, request: SearchRequest, seconds: float) -> bool:
+    """True when Ctrl-C ended the search: Ray Tune then saves its state and returns instead of raising.
+
+    Unfinished trials are left, or fewer trials than asked exist while the time budget had time left.
+    """
+    if grid.num_terminated + grid.num_errors < len(grid):
+        return True
+    out_of_time = request.time_budget_s is not None and seconds >= 0.98 * request.time_budget_s
+    return len(grid) < request.trials and not out_of_time

@@ -19,6 +19,9 @@ PruneChoice = Literal["none", "local", "global", "structured"]
 # Methods that distil the teacher into another network; byot/dlb train the plan's model itself.
 SEARCH_DISTILL_METHODS = ("kd", "takd")
 AUTO_STUDENT = "auto"
+# What Optuna samples (sample_point's suggest_* names); structured pruning's fraction is its own parameter.
+PARAMETERS = ("student", "width", "distill_method", "temperature", "alpha", "prune", "sparsity",
+              "structured_sparsity", "precision", "quantization")
 
 
 class SearchSpace(Strict):
@@ -42,6 +45,12 @@ class SearchSpace(Strict):
     min_epochs: int = Field(1, ge=1)
     prune_epochs: int = Field(1, ge=0)
     qat_epochs: int = Field(1, ge=1)
+    # Off: every trial trains all its epochs (e.g. to time the same trials on 1 and 2 workers).
+    early_stopping: bool = True
+    # Points tried first, in order (Optuna's enqueued trials), e.g. the default chain as a baseline:
+    # {student: cnn-assistant, distill_method: kd, temperature: 4, alpha: 0.9, prune: global,
+    #  sparsity: 0.5, precision: int8, quantization: qat}. Unlisted parameters are sampled.
+    start_points: list[dict[str, Any]] = []
 
     @field_validator("widths", "temperature", "alpha", "sparsity", "structured_sparsity")
     @classmethod
@@ -64,6 +73,16 @@ class SearchSpace(Strict):
         if value is not None and not value:
             raise ValueError(f"{info.field_name} is empty; list at least one choice or leave it unset")
         return value
+
+    @field_validator("start_points")
+    @classmethod
+    def _known_parameters(cls, points: list[dict]) -> list[dict]:
+        for point in points:
+            unknown = sorted(set(point) - set(PARAMETERS))
+            if unknown:
+                raise ValueError(f"start point parameter(s) {', '.join(unknown)} unknown; parameters are "
+                                 f"{', '.join(PARAMETERS)}")
+        return points
 
     @model_validator(mode="after")
     def _consistent(self) -> SearchSpace:
