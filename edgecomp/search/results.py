@@ -107,7 +107,7 @@ def _plots(rows: list[dict], budget: Budget) -> dict[str, bytes]:
     from edgecomp.report.plots import tradeoff_png
 
     points = [_as_artifact(row) for row in rows]
-    labels = [row["trial_id"][-5:] for row in rows]
+    labels = [row["trial_id"] for row in rows]
     size_limit = None if budget.max_size_kb is None else budget.max_size_kb * 1e3
     return {"Accuracy vs size (trials)": tradeoff_png(points, "size", labels, "trials: accuracy vs size",
                                                       size_limit, budget.min_accuracy),

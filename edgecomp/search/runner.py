@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
-import time
+import signal
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -171,19 +171,29 @@ def _fit(request: SearchRequest):
                                       callbacks=[SearchProgress(request.trials)],
                                       failure_config=tune.FailureConfig(max_failures=0)),
         )
-    started = time.monotonic()
-    grid = tuner.fit()
-    if _interrupted(grid, request, time.monotonic() - started):
+    previous = signal.signal(signal.SIGINT, _second_ctrl_c)
+    try:
+        grid = tuner.fit()
+        interrupted = _tune_saw_ctrl_c() or grid.num_terminated + grid.num_errors < len(grid)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if interrupted:
         raise KeyboardInterrupt  # the CLI says how to resume (exit 130)
     return grid
 
 
-def _interrupted(grid, request: SearchRequest, seconds: float) -> bool:
-    """True when Ctrl-C ended the search: Ray Tune then saves its state and returns instead of raising.
+def _second_ctrl_c(signum, frame):
+    raise KeyboardInterrupt
 
-    Unfinished trials are left, or fewer trials than asked exist while the time budget had time left.
+
+def _tune_saw_ctrl_c() -> bool:
+    """True when Ctrl-C ended `Tuner.fit`, which then saves its state and returns instead of raising.
+
+    Ray Tune (ray/tune/tune.py, _setup_signal_catching) replaces the SIGINT handler while it runs and,
+    on the first Ctrl-C, puts back the one it found (ours, `_second_ctrl_c`); after a normal end its
+    own handler is still installed. Its trials' statuses cannot tell: a trial that was about to start
+    is TERMINATED either way.
     """
-    if grid.num_terminated + grid.num_errors < len(grid):
-        return True
-    out_of_time = request.time_budget_s is not None and seconds >= 0.98 * request.time_budget_s
-    return len(grid) < request.trials and not out_of_time
+    if os.environ.get("TUNE_DISABLE_SIGINT_HANDLER", "0") != "0":
+        return False
+    return signal.getsignal(signal.SIGINT) is _second_ctrl_c
