@@ -12,7 +12,7 @@ from typing import Optional
 
 import typer
 
-from edgecomp.cli.build import plan_from_options
+from edgecomp.cli.build import PRESET_OPTION, Preset, plan_from_options
 from edgecomp.cli.common import (
     HOST_OPTION, KEY_OPTION, PORT_OPTION, SERIAL_OPTION, USER_OPTION, VERBOSE_OPTION, handle_errors, invoked_command,
     resolve_target,
@@ -81,6 +81,7 @@ def search_command(
     epochs: Optional[int] = typer.Option(None, min=0, help="Teacher training epochs (overrides the plan)."),
     train_limit: Optional[int] = typer.Option(None, min=1, help="Use at most N training images."),
     seed: Optional[int] = typer.Option(None, help="Random seed (also the searcher's)."),
+    preset: Optional[Preset] = PRESET_OPTION,
     max_size_kb: Optional[float] = typer.Option(None, min=0, help="Budget: largest file in kB (10^3 bytes, raw)."),
     max_gzip_kb: Optional[float] = typer.Option(None, min=0, help="Budget: largest gzip-compressed file in kB."),
     max_latency_ms: Optional[float] = typer.Option(None, min=0, help="Budget: largest latency p50 on the target."),
@@ -104,7 +105,7 @@ def search_command(
 
     budget = Budget(max_size_kb=max_size_kb, max_gzip_kb=max_gzip_kb, max_latency_ms=max_latency_ms,
                     max_memory_mb=max_memory_mb, min_accuracy=None if min_accuracy is None else min_accuracy / 100)
-    plan = plan_from_options(config, model, dataset, epochs, train_limit, seed)
+    plan = plan_from_options(config, model, dataset, epochs, train_limit, seed, preset.value if preset else None)
     overrides = {k: v for k, v in dict(host=host, port=port, user=user, key=key, serial=serial).items() if v}
     device = resolve_target(target, **overrides)
     if "threads" not in plan.bench.model_fields_set:
