@@ -29,6 +29,7 @@ class SearchProgress(Callback):
         self.failed: set[str] = set()
         self.running: set[str] = set()
         self.best: dict | None = None
+        self.seeded = False
 
     def _line(self, event: str) -> None:
         best = (f"best so far {describe_best(self.best)} (trial {self.best['trial_id']})" if self.best
@@ -36,6 +37,16 @@ class SearchProgress(Callback):
         done = sum(1 for r in self.finished.values() if r.get("status") == "done")
         step(f"search: {event}; {done} done, {len(self.running)} running, {len(self.stopped)} stopped early, "
              f"{len(self.failed)} failed of {self.total}; {best}")
+
+    def on_step_begin(self, iteration, trials, **info):
+        if not self.seeded:  # a resumed search: count the trials that finished before
+            self.seeded = True
+            for trial in trials:
+                result = trial.last_result or {}
+                if trial.status == "TERMINATED" and result.get("finished"):
+                    self.on_trial_result(iteration, trials, trial, result)
+                elif trial.status == "TERMINATED":
+                    self.stopped.add(trial.trial_id)
 
     def on_trial_start(self, iteration, trials, trial, **info):
         self.running.add(trial.trial_id)

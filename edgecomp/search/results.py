@@ -159,7 +159,8 @@ def write_search_report(rows: list[dict], budget: Budget, experiment: Path, requ
     best = best_trial(rows)
     summary = {"budget": budget.limits(), "budget_text": budget.describe(), "trials": rows, "counts": counts,
                "counts_text": ", ".join(f"{n} {status}" for status, n in counts.items()), "pareto": fronts(rows),
-               "best": best, "best_folder": str(experiment / BEST_FOLDER) if best else None, **request_info}
+               "best": best, "best_folder": str(experiment / BEST_FOLDER) if best else None,
+               "closest": [] if best else [r["trial_id"] for r in closest_trials(rows)], **request_info}
     if best:
         copy_best(best, experiment)
     write_bytes_atomically(experiment / SEARCH_JSON, json.dumps(summary, indent=2, default=str).encode())

@@ -57,6 +57,7 @@ def test_an_interrupted_search_resumes_from_its_folder_keeping_finished_trials(t
     assert second.returncode == 0, second.stderr[-3000:]
     assert "resuming the search in" in second.stderr
     assert f"trial {kept} started" not in second.stderr  # finished before Ctrl-C: not run again
+    assert "started; 1 done, 1 running" in second.stderr  # the progress counts the trial kept
     assert finished[0].stat().st_mtime_ns == written
     rows = json.loads((tmp_path / "exp" / "search.json").read_text())["trials"]
     assert len(rows) == 2 and kept in {row["trial_id"] for row in rows}

@@ -50,10 +50,12 @@ def test_three_trial_search_on_embedded_ray_writes_the_report_and_the_best_artif
 
 
 def test_a_budget_nothing_meets_exits_1_naming_the_closest_trials(tmp_path, search):
-    result = search(tmp_path, "--trials", "2", "--workers", "2", "--max-size-kb", "0.5")
+    result = search(tmp_path, "--trials", "1", "--max-size-kb", "0.5")
     assert result.returncode == 1, result.stderr[-3000:]
     assert "error: no trial meets the budget (size <= 0.5 kB); closest: trial " in result.stderr
     assert "misses max_size_kb" in result.stderr
     summary = json.loads((tmp_path / "exp" / "search.json").read_text())
     assert summary["best"] is None and not (tmp_path / "exp" / "best").exists()
-    assert any(row["status"] == "done" and not row["meets_budget"] for row in summary["trials"])
+    [row] = summary["trials"]
+    assert row["status"] == "done" and not row["meets_budget"] and row["missed"]["max_size_kb"] > 1
+    assert summary["closest"] == [row["trial_id"]] and f"closest: trial {row['trial_id']}:" in result.stderr
