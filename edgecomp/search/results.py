@@ -53,6 +53,17 @@ def trial_rows(result_grid) -> list[dict]:
     return sorted(rows, key=lambda r: r["trial_id"])
 
 
+def judge_rows(rows: list[dict], budget: Budget) -> list[dict]:
+    """Every measured trial judged against `budget` (a resumed search may be given another one)."""
+    from edgecomp.search.budget import violations
+
+    for row in rows:
+        if row["status"] == "done":
+            row["missed"] = violations({key: row.get(key) for key in METRIC_KEYS}, budget)
+            row["meets_budget"] = not row["missed"]
+    return rows
+
+
 def _as_artifact(row: dict) -> dict:
     """A trial row in the shape `edgecomp.report.pareto` and `plots` read (a report.json artifact)."""
     done = row["status"] == "done"
@@ -154,6 +165,7 @@ def write_search_report(rows: list[dict], budget: Budget, experiment: Path, requ
     Raises:
         BudgetNotMetError: no trial meets the budget; the message names the closest trials.
     """
+    rows = judge_rows(rows, budget)
     counts = {status: sum(1 for r in rows if r["status"] == status)
               for status in ("done", "stopped", "failed", "crashed")}
     best = best_trial(rows)

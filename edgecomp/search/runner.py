@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
@@ -38,7 +38,6 @@ class SearchRequest:
     seed: int = 0
     verbose: bool = False
     command: str = ""
-    extra_resources: dict = field(default_factory=dict)
 
 
 def start_ray(request: SearchRequest) -> None:
@@ -61,8 +60,7 @@ def start_ray(request: SearchRequest) -> None:
         ray.init(address=request.address, **{k: v for k, v in quiet.items() if k != "include_dashboard"})
     else:
         step(f"starting an embedded Ray with {request.workers} worker(s)")
-        ray.init(num_cpus=request.workers, resources={request.target["resource"]: 1, **request.extra_resources},
-                 **quiet)
+        ray.init(num_cpus=request.workers, resources={request.target["resource"]: 1}, **quiet)
     resource = request.target["resource"]
     if ray.cluster_resources().get(resource, 0) < 1:
         raise TargetError(f"the Ray cluster has no {resource!r} resource, so no trial could benchmark; start the "
@@ -128,8 +126,8 @@ def run_search(request: SearchRequest):
     require_search_extra()
     import ray
 
-    start_ray(request)
     try:
+        start_ray(request)
         return _fit(request)
     finally:
         ray.shutdown()  # stops an embedded Ray; disconnects from a cluster
@@ -156,7 +154,8 @@ def _fit(request: SearchRequest):
     trainable = tune.with_resources(tune.with_parameters(run_trial, context=context), {"cpu": 1})
     path = tune_folder(request.experiment.resolve())
     if tune.Tuner.can_restore(str(path)):
-        step(f"resuming the search in {request.experiment} (finished trials are kept)")
+        step(f"resuming the search in {request.experiment}: finished trials are kept; the trial count, search "
+             "space and time budget are the first run's, the budget given now judges every trial")
         try:
             tuner = tune.Tuner.restore(str(path), trainable, resume_unfinished=True, resume_errored=True)
         except Exception as err:  # Ray raises several types for a damaged or foreign state

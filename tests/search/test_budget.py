@@ -7,7 +7,7 @@ import pytest
 from edgecomp.cli.search import parse_duration
 from edgecomp.errors import UsageError
 from edgecomp.search.budget import Budget, candidate_metrics, score, violations
-from edgecomp.search.results import best_trial, closest_trials, no_fit_message
+from edgecomp.search.results import best_trial, closest_trials, judge_rows, no_fit_message
 
 ARTIFACT = {"accuracy": 0.85, "size_bytes": 120_000, "gzip_bytes": 90_000, "latency_ms": {"p50": 2.0},
             "model_peak_mb": 1.5}
@@ -81,3 +81,13 @@ def test_search_help_imports_neither_ray_nor_tensorflow():
             "print(sorted(m for m in ('ray', 'optuna', 'tensorflow') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_trials_are_judged_by_the_budget_given_now():
+    """A resumed search may get another budget: measured trials are judged again, stopped ones stay misses."""
+    rows = judge_rows([{**row} for row in ROWS], Budget(max_size_kb=100, min_accuracy=0.85))
+    assert {r["trial_id"]: r["meets_budget"] for r in rows} == {"a": False, "b": False, "c": False, "d": False,
+                                                                "e": False}
+    assert rows[3]["missed"] == pytest.approx({"max_size_kb": 0.2})
+    rows = judge_rows(rows, Budget(max_size_kb=150))
+    assert [r["trial_id"] for r in rows if r["meets_budget"]] == ["a", "b", "d"]
