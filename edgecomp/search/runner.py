@@ -48,14 +48,14 @@ def start_ray(request: SearchRequest) -> None:
     """
     import ray
 
-    if ray.is_initialized():
-        return
     quiet = dict(include_dashboard=False, logging_level=logging.ERROR, log_to_driver=request.verbose,
                  configure_logging=True)
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")  # no CSV/TensorBoard files per trial
-    if request.address:
+    if ray.is_initialized():
+        pass  # a caller's own Ray (a notebook, a test): used as it is
+    elif request.address:
         step(f"connecting to the Ray cluster at {request.address}")
         ray.init(address=request.address, **{k: v for k, v in quiet.items() if k != "include_dashboard"})
     else:

@@ -53,3 +53,17 @@ def test_bench_waits_for_the_device_and_returns_the_trials_own_paths(embedded_ra
     assert len(outcomes) == 1 and outcomes[0].ok, outcomes
     assert outcomes[0].artifact == untrained_tflite  # not the device task's temporary copy
     assert outcomes[0].result["latency_ms"]["p50"] > 0
+
+
+def test_a_cluster_without_the_device_resource_is_refused_before_any_trial(tmp_path):
+    from edgecomp.errors import TargetError
+    from edgecomp.search.runner import SearchRequest, start_ray
+
+    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)  # no device:rpi4 on it
+    try:
+        request = SearchRequest(experiment=tmp_path, plan={}, train_stage={}, space={}, model_is_file=False, budget={},
+                                target={"name": "rpi4", "overrides": {}, "resource": "device:rpi4"})
+        with pytest.raises(TargetError, match="no 'device:rpi4' resource.*--resources '\\{\"device:rpi4\": 1\\}'"):
+            start_ray(request)
+    finally:
+        ray.shutdown()
