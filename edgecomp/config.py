@@ -16,6 +16,7 @@ import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from edgecomp.errors import ConfigError
+from edgecomp.search.space import SearchSpace
 from edgecomp.settings import Strict, format_validation_error
 from edgecomp.stage_settings import StageSettings, check_stage_names
 
@@ -142,6 +143,8 @@ class Plan(Strict):
         validate_default=True)
     export: ExportConfig = ExportConfig()
     bench: BenchConfig = BenchConfig()
+    # What `edgecomp search` varies (edgecomp.search.space); `build` ignores it.
+    search: Optional[SearchSpace] = None
 
     @field_validator("stages", mode="before")
     @classmethod

@@ -47,6 +47,10 @@ class QualityGateError(EdgecompError):
     exit_code = 3
 
 
+class BudgetNotMetError(EdgecompError):
+    """An `edgecomp search` in which no trial's artifact meets the budget (exit code 1; the report is written)."""
+
+
 class DependencyError(EdgecompError):
     """An installed library whose private API edgecomp relies on is gone or changed (see *_internals.py)."""
 

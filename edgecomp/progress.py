@@ -10,6 +10,10 @@ from rich.console import Console
 # Progress goes to stderr so `--json` output on stdout stays machine-readable.
 console = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 160)
 
+# Called as listener(label, epoch, logs) after every training epoch of every stage: `edgecomp search`
+# reports each epoch's validation accuracy to its early-stopping scheduler through this.
+EPOCH_LISTENERS: list = []
+
 
 def keras_progress_callback(epochs: int, steps_per_epoch: int, label: str):
     """A Keras callback that drives one rich progress bar over all epochs and prints each epoch."""
@@ -40,6 +44,8 @@ def keras_progress_callback(epochs: int, steps_per_epoch: int, label: str):
             parts = [f"{key} {value:.4f}" for key, value in logs.items() if isinstance(value, (int, float))]
             seconds = time.perf_counter() - self.epoch_started
             console.print(f"  {label} epoch {epoch + 1}/{epochs}: {', '.join(parts)} ({seconds:.1f} s)")
+            for listener in list(EPOCH_LISTENERS):
+                listener(label, epoch, logs)
 
         def on_train_end(self, logs=None):
             self.progress.stop()

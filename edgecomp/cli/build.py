@@ -51,6 +51,12 @@ def plan_from_options(config: Optional[Path], model: Optional[str], dataset: Opt
     return parse_plan(data, source=f"plan {config}" if config else "plan")
 
 
+# Shared with `search`, whose trials take the same preset.
+PRESET_OPTION = typer.Option(
+    None, help="fast (the default: demo budget) or quality (patient KD with augmentation, longer fine-tuning); "
+               "fills the stage settings the plan leaves unset.")
+
+
 @handle_errors
 def build_command(
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="Plan YAML (stages, export, bench)."),
@@ -66,9 +72,7 @@ def build_command(
     epochs: Optional[int] = typer.Option(None, min=0, help="Training epochs (overrides the plan)."),
     train_limit: Optional[int] = typer.Option(None, min=1, help="Use at most N training images."),
     seed: Optional[int] = typer.Option(None, help="Random seed."),
-    preset: Optional[Preset] = typer.Option(
-        None, help="fast (the default: demo budget) or quality (patient KD with augmentation, longer fine-tuning); "
-                   "fills the stage settings the plan leaves unset."),
+    preset: Optional[Preset] = PRESET_OPTION,
     as_json: bool = typer.Option(False, "--json", help="Print report.json to stdout."),
     max_size_mb: Optional[float] = MAX_SIZE_OPTION,
     max_latency_ms: Optional[float] = MAX_LATENCY_OPTION,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import typer
 
 import edgecomp
-from edgecomp.cli import bench, build, cache, data, env, report, targets
+from edgecomp.cli import bench, build, cache, data, env, report, search, targets
 
 app = typer.Typer(
     name="edgecomp",
@@ -21,6 +21,7 @@ app.command("bench")(bench.bench_command)
 app.command("env")(env.env_command)
 app.command("models")(env.models_command)
 app.command("report")(report.report_command)
+app.command("search")(search.search_command)
 app.add_typer(cache.app, name="cache")
 app.add_typer(data.app, name="data")
 app.add_typer(targets.app, name="targets")

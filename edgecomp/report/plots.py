@@ -50,7 +50,8 @@ def _plain_log_ticks(ax) -> None:
 
 
 def tradeoff_png(points: Sequence[dict], x_metric: str = "size", labels: Optional[Sequence[str]] = None,
-                 title: Optional[str] = None) -> bytes:
+                 title: Optional[str] = None, x_limit: Optional[float] = None,
+                 min_accuracy: Optional[float] = None) -> bytes:
     """Accuracy against `x_metric`, the Pareto front (accuracy up, x down) drawn as a step line.
 
     Args:
@@ -58,6 +59,8 @@ def tradeoff_png(points: Sequence[dict], x_metric: str = "size", labels: Optiona
         x_metric: "size", "gzip", "latency" or "memory" (see `edgecomp.report.pareto.METRICS`).
         labels: Text beside each point [the artifact names].
         title: Plot title [accuracy vs the metric].
+        x_limit: A budget on `x_metric` in its report unit (bytes, ms, MB), drawn as a dashed line.
+        min_accuracy: A budget's accuracy floor (a fraction), drawn as a dashed line.
 
     Returns:
         PNG bytes; a plot that says so when no artifact has both numbers.
@@ -86,6 +89,11 @@ def tradeoff_png(points: Sequence[dict], x_metric: str = "size", labels: Optiona
     if front_xy:
         xs, ys = zip(*front_xy)
         ax.step(xs, ys, where="post", color="#2ca02c", linewidth=1.2, label="Pareto front", zorder=2)
+    if x_limit is not None:
+        ax.axvline(x_limit * scale, color="#ff7f0e", linestyle="--", linewidth=1.2, label="budget")
+    if min_accuracy is not None:
+        ax.axhline(100 * min_accuracy, color="#ff7f0e", linestyle="--", linewidth=1.2,
+                   label=None if x_limit is not None else "budget")
     ax.set_xscale("log")
     _plain_log_ticks(ax)
     ax.margins(x=0.12, y=0.12)

@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 from edgecomp.cli.main import app
 
 runner = CliRunner()
-COMMANDS = [[], ["build"], ["bench"], ["env"], ["models"], ["report"], ["data"], ["data", "list"], ["data", "check"],
-            ["cache"], ["cache", "list"], ["cache", "clear"]]
+COMMANDS = [[], ["build"], ["bench"], ["search"], ["env"], ["models"], ["report"], ["data"], ["data", "list"],
+            ["data", "check"], ["cache"], ["cache", "list"], ["cache", "clear"]]
 
 FAST_PLAN = """
 name: tiny

@@ -1,0 +1,166 @@
+#!/usr/bin/env python3
+"""`edgecomp search` on the zoo teacher: the front found in 30 minutes against the default chain, and
+wall time of the same trials on 1 and 2 Ray workers.
+
+    .venv/bin/python benchmarks/search/run.py                 # the full benchmark (about 30 + 2x~15 min)
+    .venv/bin/python benchmarks/search/run.py --smoke         # minutes: tiny data and models, prints only
+
+Part 1 (front): one search with `--time-budget 30m --workers 2` over students cnn-assistant,
+cnn-student and cnn-tiny, whose first trial is the default chain itself (`start_points`; KD into
+cnn-assistant 8 epochs, global pruning 0.5 for 2, QAT int8 for 2), so both are measured in the same
+run on the same machine. Budget: the default chain's file size as benchmarks/default_chain measured it
+(so the searcher looks for more accuracy at that size or less). Goal (issue 12): a trial at least
+as accurate and at least 1.5x smaller, or as small and at least 0.5 point more accurate.
+
+Part 2 (workers): the same fixed trials (`start_points`, early stopping off) with --workers 1 and
+--workers 2; the teacher comes from the cache, so the wall times compare the trials alone.
+
+Writes results.md / results.json beside this file (not with --smoke).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+
+DEFAULT_CHAIN_POINT = {"student": "cnn-assistant", "distill_method": "kd", "temperature": 4.0, "alpha": 0.9,
+                       "prune": "global", "sparsity": 0.5, "precision": "int8", "quantization": "qat"}
+FIXED_POINTS = [  # part 2: four trials, each a different chain
+    {"student": "cnn-student", "distill_method": "kd", "temperature": 4.0, "alpha": 0.9, "prune": "none",
+     "precision": "int8", "quantization": "ptq"},
+    {"student": "cnn-tiny", "distill_method": "kd", "temperature": 4.0, "alpha": 0.9, "prune": "global",
+     "sparsity": 0.5, "precision": "float16", "quantization": "ptq"},
+    {"student": "cnn-student", "distill_method": "kd", "temperature": 2.0, "alpha": 0.7, "prune": "structured",
+     "structured_sparsity": 0.25, "precision": "int8", "quantization": "qat"},
+    {"student": "cnn-tiny", "distill_method": "kd", "temperature": 6.0, "alpha": 0.5, "prune": "none",
+     "precision": "dynamic", "quantization": "ptq"},
+]
+
+
+def full_settings() -> dict:
+    return {"plan": {"name": "search-bench", "model": "cnn-teacher"},
+            "front_space": {"students": ["cnn-assistant", "cnn-student", "cnn-tiny"], "epochs": 8, "prune_epochs": 2,
+                            "qat_epochs": 2, "start_points": [DEFAULT_CHAIN_POINT]},
+            "time_budget": "30m", "front_trials": 200,
+            "workers_space": {"epochs": 2, "prune_epochs": 1, "qat_epochs": 1, "early_stopping": False}}
+
+
+def smoke_settings() -> dict:
+    tiny_chain = {**DEFAULT_CHAIN_POINT, "student": "cnn-tiny"}
+    return {"plan": {"name": "search-smoke", "model": "cnn-student", "dataset": {"train_limit": 1000, "test_limit": 300},
+                     "stages": [{"stage": "train", "epochs": 1, "batch_size": 64}],
+                     "bench": {"warmup": 2, "min_runs": 20, "min_time_s": 0.05, "accuracy_samples": 300}},
+            "front_space": {"students": ["cnn-tiny"], "epochs": 1, "prune_epochs": 0, "qat_epochs": 1,
+                            "start_points": [tiny_chain]},
+            "time_budget": "4m", "front_trials": 2,
+            "workers_space": {"epochs": 1, "prune_epochs": 0, "qat_epochs": 1, "early_stopping": False},
+            "fixed_points": [{**p, "student": "cnn-tiny"} for p in FIXED_POINTS[:2]]}
+
+
+def search(folder: Path, name: str, plan: dict, space: dict, *args: str) -> tuple[dict, float, int]:
+    """Runs `edgecomp search`; returns its search.json, its wall seconds and its exit code."""
+    path = folder / f"{name}.yaml"
+    path.write_text(yaml.safe_dump({**plan, "search": space}, sort_keys=False))
+    command = [sys.executable, "-c", "from edgecomp.cli.main import run; run()", "search", "--config", str(path),
+               "--out", str(folder / name), *args]
+    started = time.perf_counter()
+    code = subprocess.run(command, cwd=ROOT).returncode
+    seconds = time.perf_counter() - started
+    summary_path = folder / name / "search.json"
+    return (json.loads(summary_path.read_text()) if summary_path.is_file() else {}), seconds, code
+
+
+def chain_size_kb() -> str:
+    """The default chain's qat_int8 file size in kB from benchmarks/default_chain/results.json."""
+    rows = json.loads((ROOT / "benchmarks" / "default_chain" / "results.json").read_text())["rows"]
+    size = next(r["size_bytes"] for r in rows if r["plan"] == "default-chain" and r["artifact"] == "model_qat_int8.tflite")
+    return f"{size / 1e3:.3f}"
+
+
+def compare_front(summary: dict, chain_point: dict) -> dict:
+    """The default chain's trial, the front, and whether the goal is met (with the trial that meets it)."""
+    done = [r for r in summary.get("trials", []) if r["status"] == "done"]
+    chain = next((r for r in done if all(r["params"].get(k) == v for k, v in chain_point.items()
+                                         if k in r["params"])), None)
+    if chain is None:
+        return {"chain": None, "goal_met": None, "note": "the default-chain trial did not finish"}
+    smaller = [r for r in done if r["accuracy"] >= chain["accuracy"] and r["size_kb"] * 1.5 <= chain["size_kb"]]
+    better = [r for r in done if r["size_kb"] <= chain["size_kb"] and r["accuracy"] >= chain["accuracy"] + 0.005]
+    winner = max(smaller + better, key=lambda r: r["accuracy"], default=None)
+    front = [r for r in done if r["trial_id"] in summary["pareto"]["size"]]
+    return {"chain": chain, "front": front, "goal_met": winner is not None, "winner": winner,
+            "trials": len(summary["trials"]), "counts": summary.get("counts")}
+
+
+def render(results: dict) -> str:
+    def row(r: dict) -> str:
+        return (f"| {r['trial_id']} | {100 * r['accuracy']:.2f}% | {r['size_kb']:.1f} | {r['gzip_kb']:.1f} | "
+                f"{r['latency_p50_ms']:.4f} | {json.dumps(r['params'])} |")
+
+    front = results["front"]
+    lines = ["# edgecomp search vs the default chain", "", f"Command: `{results['command']}` on {results['created']}.",
+             "", f"## Front found in {results['time_budget']} ({front.get('trials')} trials: {front.get('counts')})", ""]
+    if front.get("chain"):
+        lines += ["| trial | accuracy | kB | gzip kB | p50 ms | params |", "|---|---|---|---|---|---|",
+                  row(front["chain"]) + " (default chain)"] + [row(r) for r in front["front"]]
+        verdict = (f"Goal met by trial {front['winner']['trial_id']}." if front["goal_met"] else
+                   "Goal not met: no trial is as accurate and 1.5x smaller, or as small and 0.5 point more accurate.")
+        lines += ["", verdict]
+    else:
+        lines += [front.get("note", "")]
+    workers = results["workers"]
+    lines += ["", "## Same trials on 1 and 2 Ray workers", "",
+              f"{workers['trials']} fixed trials, early stopping off, teacher cached: "
+              f"1 worker {workers['seconds'][1]:.0f} s, 2 workers {workers['seconds'][2]:.0f} s "
+              f"(speed-up {workers['seconds'][1] / workers['seconds'][2]:.2f}x)."]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="tiny data and models; print, write nothing here")
+    parser.add_argument("--part", choices=["front", "workers", "both"], default="both")
+    args = parser.parse_args()
+    settings = smoke_settings() if args.smoke else full_settings()
+    fixed_points = settings.get("fixed_points", FIXED_POINTS)
+    results = {"command": "python benchmarks/search/run.py" + (" --smoke" if args.smoke else ""),
+               "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+               "time_budget": settings["time_budget"], "front": {}, "workers": {"trials": len(fixed_points),
+                                                                              "seconds": {}}}
+    with tempfile.TemporaryDirectory(prefix="search-bench-") as tmp:
+        folder = Path(tmp)
+        if args.part in ("front", "both"):
+            chain_point = settings["front_space"]["start_points"][0]
+            budget = [] if args.smoke else ["--max-size-kb", chain_size_kb()]
+            summary, _, _ = search(folder, "front", settings["plan"], settings["front_space"], "--workers", "2",
+                                   "--trials", str(settings["front_trials"]), "--time-budget", settings["time_budget"],
+                                   *budget)
+            results["front"] = compare_front(summary, chain_point)
+        if args.part in ("workers", "both"):
+            space = {**settings["workers_space"], "start_points": fixed_points}
+            search(folder, "warm-teacher", settings["plan"], {**space, "start_points": fixed_points[:1]},
+                   "--trials", "1")  # untimed: trains and caches the teacher
+            for workers in (1, 2):
+                _, seconds, _ = search(folder, f"workers-{workers}", settings["plan"], space, "--workers", str(workers),
+                                       "--trials", str(len(fixed_points)))
+                results["workers"]["seconds"][workers] = seconds
+    text = render(results) if results["front"] and results["workers"]["seconds"] else json.dumps(results, indent=2)
+    print(text)
+    if not args.smoke:
+        (HERE / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+        (HERE / "results.md").write_text(text)
+
+
+if __name__ == "__main__":
+    main()

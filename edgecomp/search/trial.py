@@ -1,0 +1,95 @@
+"""One trial of `edgecomp search`: the sampled point as a Plan, built by `run_build`, judged on its artifact.
+
+Runs inside a Ray Tune trial process. Every training epoch after the teacher reports the student's
+validation accuracy (the ASHA scheduler's metric; `epochs_done` is its time axis), and the last report
+carries the measured artifact's numbers, whether it meets the budget, and the searcher's score.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+# Epochs of these progress labels train the teacher, whose accuracy says nothing about the student.
+TEACHER_LABELS = ("train", "fine-tune")
+FAILED_SCORE = -10.0  # below any trial that produced an artifact, so the searcher steers away
+
+
+def trial_folder(experiment: Path, trial_id: str) -> Path:
+    return experiment / "trials" / trial_id
+
+
+def _epoch_reporter(report, state: dict):
+    """A progress listener that reports each student epoch's validation accuracy to Ray Tune."""
+
+    def listener(label: str, epoch: int, logs: dict) -> None:
+        if label in TEACHER_LABELS or "val_accuracy" not in logs:
+            return
+        state["epochs_done"] += 1
+        state["val_accuracy"] = float(logs["val_accuracy"])
+        # score: what Optuna keeps if ASHA stops the trial here; below every trial that meets the budget
+        # (its artifact was never measured), level with a finished one that misses it by nothing.
+        report({"val_accuracy": state["val_accuracy"], "score": state["val_accuracy"] - 1.0,
+                "epochs_done": state["epochs_done"], "stage": label, "finished": False})
+
+    return listener
+
+
+def judge(report: dict, point: dict, budget) -> dict:
+    """The final metrics of a finished build: its candidate artifact against the budget."""
+    from edgecomp.search.budget import candidate_metrics, score, violations
+    from edgecomp.search.space import candidate_precision
+
+    precision = candidate_precision(point)
+    candidate = next((a for a in report["artifacts"] if a["format"] == "tflite" and a["precision"] == precision
+                      and a.get("role") != "original"), None)
+    if candidate is None or candidate.get("status") == "failed":
+        reason = "no artifact" if candidate is None else candidate.get("error")
+        return {"status": "failed", "error": f"{precision} artifact failed: {reason}", "score": FAILED_SCORE}
+    metrics = candidate_metrics(candidate)
+    missed = violations(metrics, budget)
+    return {"status": "done", "artifact": candidate["path"], "artifact_status": candidate["status"], **metrics,
+            "meets_budget": not missed, "missed": missed, "score": score(metrics, missed)}
+
+
+def run_trial(config: dict, context: dict) -> None:
+    """The Ray Tune trainable: build the trial's plan into its own folder and report as it goes.
+
+    Args:
+        config: the sampled point (see `edgecomp.search.space.sample_point`).
+        context: plan (a dumped Plan without stages), space, budget, target spec, experiment folder,
+            verbose; the same for every trial.
+    """
+    from edgecomp.verbosity import set_verbose
+
+    set_verbose(context["verbose"])  # before TensorFlow is imported in this process
+    from ray import tune
+
+    from edgecomp import progress
+    from edgecomp.adapters.profiles import resolve_target
+    from edgecomp.config import parse_plan
+    from edgecomp.errors import EdgecompError
+    from edgecomp.pipeline import run_build
+    from edgecomp.search.budget import Budget
+    from edgecomp.search.device import DeviceLockedTarget
+    from edgecomp.search.space import SearchSpace, trial_stages
+
+    trial_id = tune.get_context().get_trial_id()
+    space = SearchSpace.model_validate(context["space"])
+    run_dir = trial_folder(Path(context["experiment"]), trial_id)
+    state = {"epochs_done": 0, "val_accuracy": None}
+    listener = _epoch_reporter(tune.report, state)
+    progress.EPOCH_LISTENERS.append(listener)
+    try:
+        plan = parse_plan({**context["plan"], "name": f"trial-{trial_id}",
+                           "stages": trial_stages(config, space, context["train_stage"])},
+                          source=f"plan of trial {trial_id}")
+        spec = context["target"]
+        target = DeviceLockedTarget(resolve_target(spec["name"], **spec["overrides"]), spec)
+        report = run_build(plan, run_dir, target, command=context["command"])
+        final = judge(report, config, Budget(**context["budget"]))
+    except EdgecompError as err:  # a failed variant is a row with its reason; the search goes on
+        final = {"status": "failed", "error": str(err), "score": FAILED_SCORE}
+    finally:
+        progress.EPOCH_LISTENERS.remove(listener)
+    tune.report({"val_accuracy": state["val_accuracy"] or 0.0, "epochs_done": state["epochs_done"],
+                 "finished": True, "run_dir": str(run_dir), **final})

@@ -1,0 +1,61 @@
+"""`edgecomp search` end to end on an embedded Ray: the report and best artifact, an unmeetable budget.
+
+The tiny plan and the `search` fixture are in conftest.py; test_search_cluster.py has the 2-node
+cluster and the resume after Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+pytest.importorskip("ray")
+
+
+def test_three_trial_search_on_embedded_ray_writes_the_report_and_the_best_artifact(tmp_path, search):
+    result = search(tmp_path, "--trials", "3", "--workers", "2", "--max-size-kb", "500")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "starting an embedded Ray with 2 worker(s)" in result.stderr
+    assert "best so far" in result.stderr and "done, " in result.stderr
+
+    summary = json.loads((tmp_path / "exp" / "search.json").read_text())
+    rows = summary["trials"]
+    assert len(rows) == 3
+    assert {row["status"] for row in rows} <= {"done", "stopped"}
+    done = [row for row in rows if row["status"] == "done"]
+    assert done, rows
+    for row in done:
+        assert row["meets_budget"] and 0 < row["size_kb"] < 500
+        assert row["gzip_kb"] > 0 and row["latency_p50_ms"] > 0 and row["memory_mb"] is not None
+        assert row["params"]["student"] == "cnn-tiny" and row["params"]["precision"] in ("int8", "float16")
+        assert (Path(row["run_dir"]) / "report.json").is_file()
+    assert set(summary["pareto"]["size"]) <= {row["trial_id"] for row in done} and summary["pareto"]["size"]
+
+    best = summary["best"]
+    assert best["accuracy"] == max(row["accuracy"] for row in done)
+    folder = tmp_path / "exp" / "best"
+    artifact = folder / Path(best["artifact"]).name
+    assert artifact.is_file() and artifact.stat().st_size == best["size_kb"] * 1000
+    card = json.loads((folder / f"{artifact.name}.json").read_text())
+    assert card["artifact"] == artifact.name and card["accuracy"] == best["accuracy"]
+    build_report = json.loads((folder / "report.json").read_text())
+    assert any(a["path"] == best["artifact"] for a in build_report["artifacts"])
+
+    page = (tmp_path / "exp" / "search.html").read_text()
+    assert page.count("data:image/png;base64,") == 2
+    assert all(row["trial_id"] in page for row in rows)
+
+
+def test_a_budget_nothing_meets_exits_1_naming_the_closest_trials(tmp_path, search):
+    result = search(tmp_path, "--trials", "1", "--max-size-kb", "0.5")
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert "error: no trial meets the budget (size <= 0.5 kB); closest: trial " in result.stderr
+    assert "misses max_size_kb" in result.stderr
+    summary = json.loads((tmp_path / "exp" / "search.json").read_text())
+    assert summary["best"] is None and not (tmp_path / "exp" / "best").exists()
+    [row] = summary["trials"]
+    assert row["status"] == "done" and not row["meets_budget"] and row["missed"]["max_size_kb"] > 1
+    assert summary["closest"] == [row["trial_id"]] and f"closest: trial {row['trial_id']}:" in result.stderr
