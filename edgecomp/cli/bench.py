@@ -9,8 +9,8 @@ from typing import Optional
 import typer
 
 from edgecomp.cli.common import (
-    HOST_OPTION, KEY_OPTION, PORT_OPTION, SERIAL_OPTION, USER_OPTION, VERBOSE_OPTION, handle_errors, invoked_command,
-    resolve_target,
+    HOST_OPTION, KEY_OPTION, PORT_OPTION, SERIAL_OPTION, TARGET_OPTION, USER_OPTION, VERBOSE_OPTION, handle_errors,
+    invoked_command, resolve_target,
 )
 from edgecomp.cli.report import (
     GATE_SCOPE_OPTION, MAX_LATENCY_OPTION, MAX_SIZE_OPTION, MIN_ACCURACY_OPTION, WIDE_OPTION, GateScope,
@@ -21,7 +21,7 @@ from edgecomp.report.gates import raise_for_gates, validate_gates
 @handle_errors
 def bench_command(
     artifacts: list[Path] = typer.Argument(..., help="One or more .tflite / .onnx files."),
-    target: str = typer.Option("host", help="Target profile name (see `edgecomp targets list`) or YAML path."),
+    target: str = TARGET_OPTION,
     host: Optional[str] = HOST_OPTION,
     port: Optional[int] = PORT_OPTION,
     user: Optional[str] = USER_OPTION,

@@ -10,8 +10,8 @@ from typing import Optional
 import typer
 
 from edgecomp.cli.common import (
-    HOST_OPTION, KEY_OPTION, PORT_OPTION, SERIAL_OPTION, USER_OPTION, VERBOSE_OPTION, handle_errors, invoked_command,
-    resolve_target,
+    DATASET_OPTION, HOST_OPTION, KEY_OPTION, PORT_OPTION, SERIAL_OPTION, TARGET_OPTION, USER_OPTION, VERBOSE_OPTION,
+    handle_errors, invoked_command, resolve_target,
 )
 from edgecomp.cli.report import (
     GATE_SCOPE_OPTION, MAX_LATENCY_OPTION, MAX_SIZE_OPTION, MIN_ACCURACY_OPTION, WIDE_OPTION, GateScope,
@@ -61,8 +61,8 @@ PRESET_OPTION = typer.Option(
 def build_command(
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="Plan YAML (stages, export, bench)."),
     model: Optional[str] = typer.Option(None, help="Zoo model name or a .keras/.h5/SavedModel path."),
-    dataset: Optional[str] = typer.Option(None, help="fashion_mnist, mnist, cifar10, cifar100, a .npz or a folder."),
-    target: str = typer.Option("host", help="Target profile name (see `edgecomp targets list`) or YAML path."),
+    dataset: Optional[str] = DATASET_OPTION,
+    target: str = TARGET_OPTION,
     host: Optional[str] = HOST_OPTION,
     port: Optional[int] = PORT_OPTION,
     user: Optional[str] = USER_OPTION,

@@ -45,6 +45,8 @@ PORT_OPTION = typer.Option(None, "--port", min=1, max=65535, help="SSH port of t
 USER_OPTION = typer.Option(None, "--user", help="SSH user on the target.")
 KEY_OPTION = typer.Option(None, "--key", help="SSH private key file.")
 SERIAL_OPTION = typer.Option(None, "--serial", help="adb serial of the Android device.")
+TARGET_OPTION = typer.Option("host", help="Target profile name (see `edgecomp targets list`) or YAML path.")
+DATASET_OPTION = typer.Option(None, help="fashion_mnist, mnist, cifar10, cifar100, a .npz or a folder.")
 VERBOSE_OPTION = typer.Option(False, "--verbose", "-v",
                               help="Show TensorFlow / LiteRT / onnxruntime logging and each runner's stderr.")
 

@@ -14,8 +14,8 @@ import typer
 
 from edgecomp.cli.build import PRESET_OPTION, Preset, plan_from_options
 from edgecomp.cli.common import (
-    HOST_OPTION, KEY_OPTION, PORT_OPTION, SERIAL_OPTION, USER_OPTION, VERBOSE_OPTION, handle_errors, invoked_command,
-    resolve_target,
+    DATASET_OPTION, HOST_OPTION, KEY_OPTION, PORT_OPTION, SERIAL_OPTION, TARGET_OPTION, USER_OPTION, VERBOSE_OPTION,
+    handle_errors, invoked_command, resolve_target,
 )
 from edgecomp.errors import UsageError
 
@@ -70,8 +70,8 @@ def search_command(
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="Plan YAML; its `search:` section is the "
                                                                           "search space (defaults when absent)."),
     model: Optional[str] = typer.Option(None, help="Zoo model name or a .keras/.h5/SavedModel path (the teacher)."),
-    dataset: Optional[str] = typer.Option(None, help="fashion_mnist, mnist, cifar10, cifar100, a .npz or a folder."),
-    target: str = typer.Option("host", help="Target profile name (see `edgecomp targets list`) or YAML path."),
+    dataset: Optional[str] = DATASET_OPTION,
+    target: str = TARGET_OPTION,
     host: Optional[str] = HOST_OPTION,
     port: Optional[int] = PORT_OPTION,
     user: Optional[str] = USER_OPTION,
