@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextvars
 import errno
+import functools
 import hashlib
 import json
 import os
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from edgecomp.errors import UsageError
+from edgecomp.progress import step
 
 # 1: first stage cache (replaces the train stage's models/ cache, whose keys were format 2).
 FORMAT = 1
@@ -62,8 +64,21 @@ def package_versions() -> dict:
             found[name] = None
     import edgecomp
 
-    found["edgecomp"] = edgecomp.__version__  # the source in use, not an installed copy's metadata
+    found["edgecomp"] = edgecomp.__version__
+    found["edgecomp_source"] = edgecomp_source_digest()  # a code change (a loss, a zoo model) starts a new chain
     return found
+
+
+@functools.lru_cache(maxsize=1)
+def edgecomp_source_digest() -> str:
+    """The SHA-256 of the edgecomp package's Python source in use (computed once per process)."""
+    import edgecomp
+
+    root = Path(edgecomp.__file__).resolve().parent
+    sha = hashlib.sha256()
+    for file in sorted(root.rglob("*.py")):
+        sha.update(str(file.relative_to(root)).encode() + b"\0" + file.read_bytes())
+    return sha.hexdigest()
 
 
 def digest(facts) -> str:
@@ -111,10 +126,22 @@ def settings_for_key(cfg) -> dict:
     return {k: v for k, v in cfg.model_dump(mode="json").items() if k != "cache"}
 
 
+def model_preparation(plan) -> dict:
+    """What decides how a model file is loaded (edgecomp.models.user_model): whether a later stage
+    needs the sub-models inlined, or tf-keras at all. The train stage's output depends on it."""
+    from edgecomp.config import is_model_file
+    from edgecomp.models.user_model import FLAT_GRAPH_STAGES, PTQ_ONLY_STAGES
+
+    if not is_model_file(plan.model):
+        return {}
+    names = {stage.stage for stage in plan.stages}
+    return {"flat_graph": bool(names & FLAT_GRAPH_STAGES), "tf_keras": not names <= PTQ_ONLY_STAGES}
+
+
 def chain_keys(plan, data) -> list[str]:
     """The key of each of the plan's stages, in order."""
     key = digest({"format": FORMAT, "model": model_source_fingerprint(plan.model), "data": data_fingerprint(data),
-                  "seed": plan.seed, "versions": package_versions()})
+                  "seed": plan.seed, "versions": package_versions(), "preparation": model_preparation(plan)})
     keys = []
     for index, cfg in enumerate(plan.stages, start=1):
         key = digest({"previous": key, "settings": settings_for_key(cfg), "index": index})
@@ -196,7 +223,11 @@ def cached_array(facts: dict, compute: Callable[[], "object"], stage: str, model
         (folder / ENTRY_FILE).write_text(json.dumps({"key": key, "stage": stage, "model": model, "created": created,
                                                      "models": {}, "array": facts}, default=str))
 
-    publish(key, write)
+    try:
+        publish(key, write)
+    except OSError as err:  # a full or read-only cache costs the reuse, never the run
+        step(f"stage cache not written ({err}); the run goes on without it")
+        return array, None, False
     return array, key, False
 
 

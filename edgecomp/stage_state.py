@@ -222,6 +222,10 @@ class StageCache:
         except NotCacheable as err:
             record["cache_skipped"] = str(err)
             return
+        except OSError as err:  # a full or read-only cache costs the reuse, never the run
+            record["cache_skipped"] = f"the stage cache could not be written: {err}"
+            step(f"stage cache not written ({err}); the run goes on without it")
+            return
         refs = facts["models"] if published else (read_entry(key) or facts)["models"]  # the kept entry's
         for name in MODEL_SLOTS:
             model = slot_model(ctx, name)

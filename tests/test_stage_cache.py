@@ -40,7 +40,7 @@ def test_a_changed_stage_changes_its_key_and_every_later_one_only(fmnist_small):
     assert len(set(base)) == 3  # a key per position, even for equal settings
 
 
-@pytest.mark.parametrize("change", ["seed", "model", "data", "version"])
+@pytest.mark.parametrize("change", ["seed", "model", "data", "version", "source"])
 def test_every_input_of_the_first_key_changes_the_whole_chain(change, fmnist_small, monkeypatch):
     base = stage_cache.chain_keys(_plan(), fmnist_small)
     plan, data = _plan(), fmnist_small
@@ -53,9 +53,11 @@ def test_every_input_of_the_first_key_changes_the_whole_chain(change, fmnist_sma
         train[0, 0, 0, 0] ^= 1
         data = fmnist_small.with_train(train, fmnist_small.labels("train"))
         assert data.describe() == fmnist_small.describe()
-    else:
+    elif change == "version":
         real = stage_cache.package_versions()
         monkeypatch.setattr(stage_cache, "package_versions", lambda: {**real, "tensorflow": "2.99.0"})
+    else:  # edgecomp's own code changed (a loss, a zoo model) while its version string did not
+        monkeypatch.setattr(stage_cache, "edgecomp_source_digest", lambda: "another source")
     keys = stage_cache.chain_keys(plan, data)
     assert all(new != old for new, old in zip(keys, base))
 
@@ -68,6 +70,22 @@ def test_a_model_file_is_keyed_by_its_bytes(tmp_path):
     assert stage_cache.model_source_fingerprint(str(first)) != stage_cache.model_source_fingerprint(str(second))
     second.write_bytes(b"one")  # same bytes, other place: the same model
     assert stage_cache.model_source_fingerprint(str(first)) == stage_cache.model_source_fingerprint(str(second))
+
+
+def test_a_model_files_train_key_depends_on_how_later_stages_need_it_loaded(tmp_path, fmnist_small):
+    """A model file is flattened (nested sub-models inlined) only for prune/qat/distill, and kept in Keras 3
+    only for a PTQ-only plan: the same file and train settings under another plan is another model."""
+    model = tmp_path / "model.keras"
+    model.write_bytes(b"the same bytes")
+
+    def train_key(*later):
+        plan = parse_plan({"model": str(model), "stages": [{"stage": "train", "epochs": 0}, *later]})
+        return stage_cache.chain_keys(plan, fmnist_small)[0]
+
+    ptq_only = train_key({"stage": "quantize"})
+    assert train_key({"stage": "prune"}) != ptq_only
+    assert train_key({"stage": "prune"}) == train_key({"stage": "qat"})  # both need the flat tf-keras graph
+    assert train_key() == ptq_only  # train alone reads the file as a PTQ-only plan does
 
 
 def test_cache_key_ignores_the_cache_switch(fmnist_small):
@@ -216,3 +234,15 @@ def test_parse_age(text, seconds):
 def test_parse_age_rejects_other_text(text):
     with pytest.raises(UsageError, match="30m, 12h, 7d"):
         stage_cache.parse_age(text)
+
+
+def test_an_unwritable_cache_costs_the_reuse_not_the_run(fmnist_small, tmp_path, monkeypatch, capsys):
+    """A full or read-only cache folder: the array is still computed and returned, the run goes on."""
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder should be")
+    monkeypatch.setenv("EDGECOMP_CACHE_DIR", str(blocker))
+    import numpy as np
+
+    array, key, hit = stage_cache.cached_array({"what": "test"}, lambda: np.arange(3), "distill", "cnn-tiny")
+    assert array.tolist() == [0, 1, 2] and key is None and not hit
+    assert "stage cache not written" in capsys.readouterr().err

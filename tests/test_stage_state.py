@@ -100,10 +100,12 @@ def test_a_later_stage_runs_from_the_restored_state(finished_chain, data, tmp_pa
     np.testing.assert_array_equal(_outputs(again.model, data), _outputs(ctx.model, data))
 
 
-def test_no_cache_neither_reads_nor_writes(finished_chain, data, tmp_path):
+def test_no_cache_neither_reads_nor_writes(finished_chain, data, tmp_path, monkeypatch):
     again = _ctx(data, tmp_path, stages=CHAIN[:1])
+    monkeypatch.setenv("EDGECOMP_CACHE_DIR", str(tmp_path / "empty-cache"))  # a write would show here
     records = run_stages(again, use_cache=False)
     assert records[0]["cached"] is False and records[0]["cache_skipped"] == "cache turned off (--no-cache)"
+    assert stage_cache.list_entries() == []
 
 
 def test_cache_false_on_a_stage_turns_it_off_from_there(data, tmp_path, cache_dir):

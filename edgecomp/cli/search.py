@@ -18,6 +18,7 @@ from edgecomp.cli.common import (
     handle_errors, invoked_command, resolve_target,
 )
 from edgecomp.errors import UsageError
+from edgecomp.progress import step
 
 _DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?$")
 
@@ -40,6 +41,21 @@ def parse_duration(text: Optional[str]) -> Optional[float]:
     return hours * 3600 + minutes * 60 + seconds
 
 
+def refuse_emulated_limits(device, **limits) -> None:
+    """An emulated target's latency and memory are QEMU's (edgecomp.emulation): no budget may rest on them.
+
+    Raises:
+        UsageError: a latency or memory limit was given for an emulated target.
+    """
+    from edgecomp.emulation import is_emulated
+
+    given = [f"--{name.replace('_', '-')}" for name, value in limits.items() if value is not None]
+    if given and is_emulated(device):
+        raise UsageError(f"{device.name} is emulated: its latency and memory are QEMU's on this machine, so "
+                         f"{' and '.join(given)} cannot be checked; drop them (size and accuracy still apply) "
+                         "or search on the real device.")
+
+
 def search_request(plan, device, target: str, overrides: dict, out: Path, budget, trials: int,
                    time_budget: Optional[str], workers: int, address: Optional[str], verbose: bool):
     """The plan split into what every trial shares and the search space, as a SearchRequest."""
@@ -49,6 +65,10 @@ def search_request(plan, device, target: str, overrides: dict, out: Path, budget
     from edgecomp.search.space import SearchSpace
 
     model_is_file = is_model_file(plan.model)
+    ignored = [s.stage for s in plan.stages if s.stage != "train"]
+    if ignored:
+        step(f"the plan's {', '.join(ignored)} stage(s) are not used: every trial's chain comes from the search "
+             "space (the plan's `search:` section)")
     train_stage = next((s.model_dump(mode="json") for s in plan.stages if s.stage == "train"), {"stage": "train"})
     if "export" not in plan.model_fields_set:
         plan.export.formats = ["tflite"]  # trials are judged on their TFLite file; ONNX would double the export
@@ -108,6 +128,7 @@ def search_command(
     plan = plan_from_options(config, model, dataset, epochs, train_limit, seed, preset.value if preset else None)
     overrides = {k: v for k, v in dict(host=host, port=port, user=user, key=key, serial=serial).items() if v}
     device = resolve_target(target, **overrides)
+    refuse_emulated_limits(device, max_latency_ms=max_latency_ms, max_memory_mb=max_memory_mb)
     if "threads" not in plan.bench.model_fields_set:
         plan.bench.threads = device.profile.threads  # the device profile's default, recorded in the plan
     device.check()  # an unreachable device fails before any trial trains

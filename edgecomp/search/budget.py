@@ -84,6 +84,9 @@ def violations(metrics: dict, budget: Budget) -> dict:
     return missed
 
 
+MAX_MISS = 8.0  # keeps a measured trial's score (>= -9) above a failed one's (edgecomp.search.trial.FAILED_SCORE)
+
+
 def score(metrics: dict, missed: dict) -> float:
     """What the searcher maximizes: the accuracy when the budget is met, else below every fitting trial.
 
@@ -91,4 +94,4 @@ def score(metrics: dict, missed: dict) -> float:
     learns which direction leads into the budget.
     """
     accuracy = metrics.get("accuracy") or 0.0
-    return accuracy if not missed else accuracy - 1.0 - sum(missed.values())
+    return accuracy if not missed else accuracy - 1.0 - min(sum(missed.values()), MAX_MISS)

@@ -41,7 +41,8 @@ def trial_rows(result_grid) -> list[dict]:
                "epochs_done": metrics.get("epochs_done", 0), "val_accuracy": metrics.get("val_accuracy")}
         if metrics.get("finished"):
             row["status"] = metrics.get("status", "done")
-            for key in (*METRIC_KEYS, "meets_budget", "missed", "artifact", "run_dir", "error", "score"):
+            for key in (*METRIC_KEYS, "meets_budget", "missed", "artifact", "artifact_status", "run_dir", "error",
+                        "score"):
                 if key in metrics:
                     row[key] = metrics[key]
         elif result.error is not None:
@@ -60,6 +61,8 @@ def judge_rows(rows: list[dict], budget: Budget) -> list[dict]:
     for row in rows:
         if row["status"] == "done":
             row["missed"] = violations({key: row.get(key) for key in METRIC_KEYS}, budget)
+            if row.get("artifact_status", "ok") != "ok":
+                row["missed"]["parity"] = 1.0  # disagrees with its Keras model (see trial.judge)
             row["meets_budget"] = not row["missed"]
     return rows
 
@@ -141,7 +144,7 @@ def render_html(summary: dict) -> str:
     from edgecomp.report.html import image, page
 
     columns = ("trial_id", "status", "meets_budget", "accuracy", "size_kb", "gzip_kb", "latency_p50_ms", "memory_mb",
-               "epochs_done", "params", "missed", "error")
+               "artifact_status", "epochs_done", "params", "missed", "error")
     head = "".join(f"<th>{escape(c)}</th>" for c in columns)
     body = "".join("<tr>" + "".join(f"<td>{escape(_cell(row.get(c)))}</td>" for c in columns) + "</tr>"
                    for row in summary["trials"])

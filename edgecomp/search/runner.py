@@ -127,10 +127,27 @@ def run_search(request: SearchRequest):
     import ray
 
     try:
+        if not request.address:
+            cache_teacher(request)
         start_ray(request)
         return _fit(request)
     finally:
         ray.shutdown()  # stops an embedded Ray; disconnects from a cluster
+
+
+def cache_teacher(request: SearchRequest) -> None:
+    """Runs the plan's train stage once, here, so that every trial finds the teacher in the stage cache.
+
+    Trials that start together would otherwise each train it (the cache has no lock). On a cluster
+    (`--address`) each node's cache is its own, so this is left to the first trial on each node.
+    """
+    from edgecomp.config import parse_plan
+    from edgecomp.pipeline import load_plan_dataset, run_stages
+    from edgecomp.stages import RunContext
+
+    plan = parse_plan({**request.plan, "stages": [request.train_stage]}, source="search plan")
+    step("the teacher: trained once for every trial, or found in the stage cache")
+    run_stages(RunContext(plan=plan, data=load_plan_dataset(plan), run_dir=request.experiment / "teacher"))
 
 
 def require_search_extra() -> None:

@@ -155,5 +155,7 @@ def trial_stages(point: dict, space: SearchSpace, train_stage: dict) -> list[dic
 
 
 def max_epochs(space: SearchSpace) -> int:
-    """Training epochs of the longest trial after its teacher: the fidelity's ceiling."""
-    return space.epochs + space.prune_epochs + space.qat_epochs
+    """Training epochs of the longest trial after its teacher: the fidelity's ceiling. A takd trial
+    distils twice (teacher -> cnn-assistant -> student), and every epoch of both is reported."""
+    distill_fits = 2 if "takd" in space.distill_methods else 1
+    return distill_fits * space.epochs + space.prune_epochs + space.qat_epochs

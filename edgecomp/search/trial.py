@@ -47,6 +47,8 @@ def judge(report: dict, point: dict, budget) -> dict:
         return {"status": "failed", "error": f"{precision} artifact failed: {reason}", "score": FAILED_SCORE}
     metrics = candidate_metrics(candidate)
     missed = violations(metrics, budget)
+    if candidate.get("status") != "ok":
+        missed["parity"] = 1.0  # its outputs disagree with its Keras model (the build's gates refuse it too)
     return {"status": "done", "artifact": candidate["path"], "artifact_status": candidate["status"], **metrics,
             "meets_budget": not missed, "missed": missed, "score": score(metrics, missed)}
 

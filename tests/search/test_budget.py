@@ -91,3 +91,34 @@ def test_trials_are_judged_by_the_budget_given_now():
     assert rows[3]["missed"] == pytest.approx({"max_size_kb": 0.2})
     rows = judge_rows(rows, Budget(max_size_kb=150))
     assert [r["trial_id"] for r in rows if r["meets_budget"]] == ["a", "b", "d"]
+
+
+def test_a_trial_missing_by_any_amount_scores_above_a_failed_one():
+    """Optuna must never prefer a configuration that failed over one that was measured, however far off."""
+    from edgecomp.search.trial import FAILED_SCORE
+
+    assert score({"accuracy": 0.0}, {"max_size_kb": 1e9, "max_latency_ms": 1e9}) > FAILED_SCORE
+
+
+def test_an_artifact_that_disagrees_with_keras_never_meets_the_budget():
+    from edgecomp.search.trial import judge
+
+    point = {"precision": "int8", "quantization": "ptq"}
+    report = {"artifacts": [{**ARTIFACT, "name": "model_int8.tflite", "path": "artifacts/model_int8.tflite",
+                             "format": "tflite", "precision": "int8", "status": "parity_failed"}]}
+    verdict = judge(report, point, Budget(max_size_kb=500))
+    assert verdict["status"] == "done" and not verdict["meets_budget"] and verdict["missed"] == {"parity": 1.0}
+    [row] = judge_rows([{"trial_id": "a", "status": "done", **candidate_metrics(ARTIFACT),
+                         "artifact_status": "parity_failed"}], Budget(max_size_kb=500))
+    assert not row["meets_budget"] and row["missed"] == {"parity": 1.0}  # also when a resumed search re-judges
+
+
+def test_an_emulated_target_refuses_latency_and_memory_limits():
+    from edgecomp.adapters.profiles import resolve_target
+    from edgecomp.cli.search import refuse_emulated_limits
+
+    emulated, host = resolve_target("rpi4-emulated"), resolve_target("host")
+    with pytest.raises(UsageError, match="emulated: its latency and memory are QEMU's.*--max-latency-ms"):
+        refuse_emulated_limits(emulated, max_latency_ms=5.0, max_memory_mb=None)
+    refuse_emulated_limits(emulated, max_latency_ms=None, max_memory_mb=None)  # size and accuracy budgets apply
+    refuse_emulated_limits(host, max_latency_ms=5.0, max_memory_mb=2.0)

@@ -19,6 +19,7 @@ def test_three_trial_search_on_embedded_ray_writes_the_report_and_the_best_artif
     result = search(tmp_path, "--trials", "3", "--workers", "2", "--max-size-kb", "500")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "starting an embedded Ray with 2 worker(s)" in result.stderr
+    assert "the teacher: trained once for every trial" in result.stderr
     assert "best so far" in result.stderr and "done, " in result.stderr
 
     summary = json.loads((tmp_path / "exp" / "search.json").read_text())
@@ -31,7 +32,9 @@ def test_three_trial_search_on_embedded_ray_writes_the_report_and_the_best_artif
         assert row["meets_budget"] and 0 < row["size_kb"] < 500
         assert row["gzip_kb"] > 0 and row["latency_p50_ms"] > 0 and row["memory_mb"] is not None
         assert row["params"]["student"] == "cnn-tiny" and row["params"]["precision"] in ("int8", "float16")
-        assert (Path(row["run_dir"]) / "report.json").is_file()
+        trial_report = json.loads((Path(row["run_dir"]) / "report.json").read_text())
+        train = trial_report["stages"][0]
+        assert train["stage"] == "train" and train["cached"]  # trained once, before the trials, for all of them
     assert set(summary["pareto"]["size"]) <= {row["trial_id"] for row in done} and summary["pareto"]["size"]
 
     best = summary["best"]

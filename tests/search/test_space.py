@@ -76,6 +76,8 @@ def test_candidate_precision_and_fidelity_ceiling():
     assert candidate_precision({"precision": "int8", "quantization": "qat"}) == "qat_int8"
     assert candidate_precision({"precision": "float16", "quantization": "ptq"}) == "float16"
     assert max_epochs(SearchSpace(epochs=4, prune_epochs=2, qat_epochs=1)) == 7
+    # takd reports the assistant's epochs and then the student's: ASHA must not stop it at max_t before export
+    assert max_epochs(SearchSpace(epochs=4, prune_epochs=2, qat_epochs=1, distill_methods=["kd", "takd"])) == 11
 
 
 def test_start_points_are_tried_first_and_checked():
