@@ -2,7 +2,7 @@
 """The default chain (teacher -> KD -> global prune -> QAT int8), with the fast and the quality
 preset, against the PTQ-only plan, one run.
 
-    .venv/bin/python benchmarks/default_chain/run.py
+    .venv/bin/python benchmarks/default_chain/run.py [--render-only]
 
 The plans run back to back in this script on the same machine, sharing the trained teacher
 (trained once, at the first plan, if not cached). Writes results.md / results.json beside this
@@ -88,10 +88,16 @@ def render(results: dict) -> str:
                      f"{best['p50_ms']:.4f} | {best['acc_per_mb']:.2f} | {seconds / 60:.1f} min |")
     versions = ", ".join(f"{k} {v}" for k, v in results["versions"].items() if v)
     lines += ["", EFFICIENCY_NOTE, "", f"Versions: {versions}.", ""]
+    notes = HERE / "notes.md"  # hand-written reading of the numbers (and later runs), kept beside them
+    if notes.is_file():
+        lines += [notes.read_text().rstrip(), ""]
     return "\n".join(lines)
 
 
 def main() -> int:
+    if "--render-only" in sys.argv[1:]:
+        (HERE / "results.md").write_text(render(json.loads((HERE / "results.json").read_text())))
+        return 0
     with tempfile.TemporaryDirectory(prefix="edgecomp-chain-") as tmp:
         reports = {name: run_plan(name, settings, Path(tmp)) for name, settings in PLANS.items()}
     rows = [row(name, a) for name, report in reports.items() for a in report["artifacts"]]

@@ -4,7 +4,8 @@ accuracy measured through the exported float TFLite.
 
 Usage: .venv/bin/python benchmarks/distillation/run.py [--preset quality] [--student cnn-assistant]
        [--train-limit 6000] [--seeds 0 1 2] [--methods plain kd dlb]
-The preset gives the epochs and augmentation of the distill stage (edgecomp.config.PRESETS). DLB's
+The preset gives the epochs and augmentation of the distill stage (edgecomp.config.PRESETS;
+`--augment` sets the augmentation of every method instead). DLB's
 batches repeat half of the previous batch, so it runs half the epochs: the same optimizer steps
 and image presentations as the others. Plain training gets the same augmentation as KD, and a
 second plain row the augmentation DLB uses (DLB cannot mix up images).
@@ -200,6 +201,8 @@ def main() -> None:
     parser.add_argument("--student", default="cnn-assistant", help="zoo student trained by every method")
     parser.add_argument("--train-limit", type=int, default=6000, help="training images (the teacher's too)")
     parser.add_argument("--epochs", type=int, default=None, help="default: the preset's distill epochs")
+    parser.add_argument("--augment", type=json.loads, default=None, metavar="JSON",
+                        help='augmentation of every method, e.g. \'{"shift": 0.1, "mixup": 0.2}\' (default: the preset\'s)')
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--methods", nargs="+", default=METHOD_ORDER)
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
@@ -218,7 +221,7 @@ def main() -> None:
 
     preset = PRESETS[args.preset].get("distill", {})
     epochs = args.epochs or preset.get("epochs") or DistillConfig().epochs
-    augment = preset.get("augment", {})
+    augment = args.augment if args.augment is not None else preset.get("augment", {})
     data = load_dataset("fashion_mnist", val_fraction=0.1, seed=0, train_limit=args.train_limit)
     folder = Path(tempfile.mkdtemp(prefix="distill-bench-"))
     result = {

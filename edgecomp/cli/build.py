@@ -53,7 +53,7 @@ def plan_from_options(config: Optional[Path], model: Optional[str], dataset: Opt
 
 # Shared with `search`, whose trials take the same preset.
 PRESET_OPTION = typer.Option(
-    None, help="fast (the default: demo budget) or quality (patient KD with augmentation, longer fine-tuning); "
+    None, help="fast (the default: demo budget) or quality (3x the distillation epochs, longer fine-tuning); "
                "fills the stage settings the plan leaves unset.")
 
 

@@ -43,17 +43,16 @@ def test_every_method_has_a_smoke_config():
 
 
 @pytest.mark.parametrize("method", METHODS.names())
-def test_method_runs_under_the_quality_presets_augmentation(method, fmnist_small, tiny_model, tmp_path):
-    """Every method takes the quality recipe: augmented batches (mixup where the method allows it),
-    and for the teacher-student methods the teacher run on the fly on the student's view."""
+def test_method_runs_with_consistent_augmentation(method, fmnist_small, tiny_model, tmp_path):
+    """Every method takes Beyer et al.'s recipe when a plan asks for it: augmented batches (mixup where
+    the method allows it), and for the teacher-student methods the teacher on the student's view."""
     smoke = SMOKE[method]
     base = tiny_model if smoke["base"] == "teacher" else fresh(smoke["base"], fmnist_small)
-    plan = parse_plan({"model": "cnn-student", "preset": "quality",
-                       "stages": [{"stage": "distill", "method": method, **smoke["settings"]}]})
-    ctx = RunContext(plan=plan, data=fmnist_small, run_dir=tmp_path, model=base)
-    info = run_distill(ctx, plan.stages[0])
-    augment = info["settings"]["augment"]
-    assert augment["shift"] == 0.1 and augment["mixup"] == (0 if method in ("byot", "dlb") else 0.2)
+    mixup = 0 if method in ("byot", "dlb") else 0.2
+    stage = {"stage": "distill", "method": method, **smoke["settings"], "augment": {"shift": 0.1, "mixup": mixup}}
+    ctx = make_ctx(fmnist_small, base, stage, tmp_path)
+    info = run_distill(ctx, ctx.plan.stages[0])
+    assert info["settings"]["augment"]["shift"] == 0.1 and info["settings"]["augment"]["mixup"] == mixup
     if method in ("kd", "takd"):
         assert info["settings"]["teacher_logits"] == "on_the_fly"
     assert ctx.model.output_shape == (None, fmnist_small.num_classes)
