@@ -88,9 +88,9 @@ class BenchConfig(Strict):
 
 
 # The default plan: the study's best chain. Train (or load) the teacher, distil it into a
-# smaller student, prune that globally, then quantization-aware training to int8. Epochs and
-# augmentation come from the plan's preset. `benchmarks/default_chain/` measures it against the
-# PTQ-only plan (PTQ_ONLY_STAGES).
+# smaller student, prune that globally, then quantization-aware training to int8. The epochs
+# come from the plan's preset. `benchmarks/default_chain/` measures it against the PTQ-only plan
+# (PTQ_ONLY_STAGES).
 DEFAULT_STAGES = [
     {"stage": "train"},
     {"stage": "distill", "method": "kd", "student": "cnn-assistant"},
