@@ -60,7 +60,9 @@ def start_ray(request: SearchRequest) -> None:
         ray.init(address=request.address, **{k: v for k, v in quiet.items() if k != "include_dashboard"})
     else:
         step(f"starting an embedded Ray with {request.workers} worker(s)")
-        ray.init(num_cpus=request.workers, resources={request.target["resource"]: 1}, **quiet)
+        # address="local": a Ray of its own even when `ray start` left a cluster on this machine, which
+        # a bare ray.init() would join (and then refuse num_cpus)
+        ray.init(address="local", num_cpus=request.workers, resources={request.target["resource"]: 1}, **quiet)
     resource = request.target["resource"]
     if ray.cluster_resources().get(resource, 0) < 1:
         raise TargetError(f"the Ray cluster has no {resource!r} resource, so no trial could benchmark; start the "

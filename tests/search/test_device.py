@@ -12,7 +12,7 @@ ray = pytest.importorskip("ray")
 
 @pytest.fixture()
 def embedded_ray():
-    ray.init(num_cpus=1, resources={"device:host": 1}, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=1, resources={"device:host": 1}, include_dashboard=False, log_to_driver=False)
     yield
     ray.shutdown()
 
@@ -59,7 +59,7 @@ def test_a_cluster_without_the_device_resource_is_refused_before_any_trial(tmp_p
     from edgecomp.errors import TargetError
     from edgecomp.search.runner import SearchRequest, start_ray
 
-    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)  # no device:rpi4 on it
+    ray.init(address="local", num_cpus=1, include_dashboard=False, log_to_driver=False)  # no device:rpi4 on it
     try:
         request = SearchRequest(experiment=tmp_path, plan={}, train_stage={}, space={}, model_is_file=False, budget={},
                                 target={"name": "rpi4", "overrides": {}, "resource": "device:rpi4"})
