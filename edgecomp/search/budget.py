@@ -84,6 +84,15 @@ def violations(metrics: dict, budget: Budget) -> dict:
     return missed
 
 
+def trial_misses(metrics: dict, budget: Budget, artifact_status: str = "ok") -> dict:
+    """`violations`, plus `parity` when the artifact disagrees with its Keras model: such a file
+    never meets a budget (the build's gates refuse it too)."""
+    missed = violations(metrics, budget)
+    if artifact_status != "ok":
+        missed["parity"] = 1.0
+    return missed
+
+
 MAX_MISS = 8.0  # keeps a measured trial's score (>= -9) above a failed one's (edgecomp.search.trial.FAILED_SCORE)
 
 

@@ -56,13 +56,12 @@ def trial_rows(result_grid) -> list[dict]:
 
 def judge_rows(rows: list[dict], budget: Budget) -> list[dict]:
     """Every measured trial judged against `budget` (a resumed search may be given another one)."""
-    from edgecomp.search.budget import violations
+    from edgecomp.search.budget import trial_misses
 
     for row in rows:
         if row["status"] == "done":
-            row["missed"] = violations({key: row.get(key) for key in METRIC_KEYS}, budget)
-            if row.get("artifact_status", "ok") != "ok":
-                row["missed"]["parity"] = 1.0  # disagrees with its Keras model (see trial.judge)
+            row["missed"] = trial_misses({key: row.get(key) for key in METRIC_KEYS}, budget,
+                                         row.get("artifact_status", "ok"))
             row["meets_budget"] = not row["missed"]
     return rows
 
