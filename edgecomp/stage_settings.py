@@ -173,7 +173,13 @@ class DistillConfig(Strict):
 
 
 PRUNE_COMMON_SETTINGS = frozenset({"stage", "method", "skip_layers", "epochs", "batch_size", "learning_rate",
-                                   "augment"})
+                                   "augment", "teacher_kd"})
+# Fine-tuning after pruning, and QAT, can learn from the plan's trained model (the train stage's
+# output) with the KD loss instead of from the labels alone: the compressed model is pulled back
+# towards the outputs it is meant to keep (Polino et al. 2018, Mishra & Marr 2018: distillation
+# during quantized training). The loss is kd's, at kd's default T and alpha.
+TEACHER_KD_DESCRIPTION = ("fine-tune on the KD loss against the train stage's model (T and alpha of method kd) "
+                          "instead of on the labels alone")
 _UNSTRUCTURED = PRUNE_COMMON_SETTINGS | {"sparsity", "schedule"}
 # Method -> the settings it takes (description). The implementations register under the same
 # names in edgecomp.compress.prune (a test checks).
@@ -203,6 +209,7 @@ class PruneConfig(Strict):
     batch_size: int = Field(128, gt=0)
     learning_rate: float = Field(5e-4, gt=0)
     augment: AugmentConfig = AugmentConfig()
+    teacher_kd: bool = Field(False, description=TEACHER_KD_DESCRIPTION)
 
     @field_validator("method")
     @classmethod
@@ -225,6 +232,9 @@ class PruneConfig(Strict):
         if self.method == "global" and self.sparsity > self.max_layer_sparsity:
             raise ValueError(f"global sparsity {self.sparsity} is above max_layer_sparsity "
                              f"{self.max_layer_sparsity}; raise max_layer_sparsity or lower sparsity")
+        if self.teacher_kd and self.epochs == 0:
+            raise ValueError("teacher_kd guides fine-tuning, and epochs is 0 (one-shot, no training); "
+                             "set epochs >= 1 or drop teacher_kd")
         clash = sorted(set(self.skip_layers or ()) & set(self.layer_sparsity))
         if clash:
             raise ValueError(f"layer(s) {', '.join(clash)} are in skip_layers and layer_sparsity; pick one")
@@ -286,6 +296,7 @@ class QatConfig(Strict):
     batch_size: int = Field(128, gt=0)
     learning_rate: float = Field(1e-4, gt=0)
     augment: AugmentConfig = AugmentConfig()
+    teacher_kd: bool = Field(False, description=TEACHER_KD_DESCRIPTION)
 
 
 # ----------------------------------------------------------------------------- any stage

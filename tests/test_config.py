@@ -53,11 +53,11 @@ def test_plan_file_must_exist_and_be_a_mapping(tmp_path):
 
 
 def test_fast_preset_is_the_stage_defaults():
-    """The default plan (preset fast): distill 8, prune 2, QAT 2 epochs, no augmentation, cached teacher logits."""
+    """The default plan (preset fast): distill 8, prune 2, QAT 2 epochs on labels, no augmentation, cached logits."""
     plan = parse_plan({})
     assert plan.preset == "fast"
     distill, prune, qat = plan.stages[1:]
-    assert (distill.epochs, prune.epochs, qat.epochs) == (8, 2, 2)
+    assert (distill.epochs, prune.epochs, qat.epochs) == (8, 2, 2) and not (prune.teacher_kd or qat.teacher_kd)
     assert not any(stage.augment.enabled for stage in plan.stages)
     assert distill.resolved().teacher_logits == "cached"
 
@@ -67,13 +67,13 @@ def test_quality_preset_fills_unset_settings_and_keeps_the_plans_own():
         {"stage": "train"},
         {"stage": "distill", "method": "kd", "student": "cnn-student"},
         {"stage": "prune", "method": "global", "epochs": 1},
-        {"stage": "qat", "augment": {"shift": 2}},
+        {"stage": "qat", "augment": {"shift": 2}, "teacher_kd": False},
     ]})
     train, distill, prune, qat = plan.stages
     assert train.epochs == 10  # the teacher's training is left alone
     assert distill.epochs == 24 and not distill.augment.enabled and distill.resolved().teacher_logits == "cached"
-    assert prune.epochs == 1  # the plan's own value wins
-    assert qat.epochs == 4 and qat.augment.shift == 2
+    assert prune.epochs == 1 and prune.teacher_kd  # the plan's own value wins; the unset one is filled
+    assert qat.epochs == 4 and qat.augment.shift == 2 and not qat.teacher_kd
 
 
 @pytest.mark.parametrize("method", ["byot", "dlb", "takd"])

@@ -5,7 +5,8 @@ preset, against the PTQ-only plan, one run.
     .venv/bin/python benchmarks/default_chain/run.py [--render-only]
 
 The plans run back to back in this script on the same machine, sharing the trained teacher
-(trained once, at the first plan, if not cached). Writes results.md / results.json beside this
+(trained once, at the first plan, if not cached) and, through the stage cache, any stages their
+plans have in common (the quality plan's distill stage is its ablation's). Writes results.md / results.json beside this
 file: every artifact of both plans with accuracy (full test set, through the artifact), raw and
 gzip size, host latency, acc per MB and acc per ms, plus the command and versions.
 """
@@ -13,6 +14,7 @@ gzip size, host latency, acc per MB and acc per ms, plus the command and version
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import tempfile
@@ -27,15 +29,21 @@ sys.path.insert(0, str(ROOT))
 from edgecomp.bench.metrics import EFFICIENCY_NOTE, efficiency  # noqa: E402
 from edgecomp.config import DEFAULT_STAGES, PTQ_ONLY_STAGES  # noqa: E402
 
+# The ablation: the quality preset with prune and QAT fine-tuned on the labels alone (teacher_kd
+# off), as the preset was before teacher_kd; it shares the quality plan's distill stage (cache).
+LABELS_ONLY = [{**stage, "teacher_kd": False} if stage["stage"] in ("prune", "qat") else stage
+               for stage in DEFAULT_STAGES]
 PLANS = {"ptq-only": {"stages": PTQ_ONLY_STAGES},
          "default-chain fast": {"preset": "fast", "stages": DEFAULT_STAGES},
-         "default-chain quality": {"preset": "quality", "stages": DEFAULT_STAGES}}
+         "default-chain quality": {"preset": "quality", "stages": DEFAULT_STAGES},
+         "quality, labels-only fine-tuning": {"preset": "quality", "stages": LABELS_ONLY}}
 
 
 def run_plan(name: str, settings: dict, folder: Path) -> dict:
-    plan = folder / f"{name.replace(' ', '-')}.yaml"
-    plan.write_text(yaml.safe_dump({"name": name.replace(" ", "-"), **settings}, sort_keys=False))
-    out = folder / name.replace(" ", "-")
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    plan = folder / f"{slug}.yaml"
+    plan.write_text(yaml.safe_dump({"name": slug, **settings}, sort_keys=False))
+    out = folder / slug
     edgecomp = str(Path(sys.executable).parent / "edgecomp")
     subprocess.run([edgecomp, "build", "--config", str(plan), "--out", str(out)], check=True, cwd=ROOT)
     return json.loads((out / "report.json").read_text())

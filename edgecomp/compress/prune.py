@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edgecomp.compress import fitting
+from edgecomp.compress.fine_tune import fine_tune, stage_teacher
 from edgecomp.compress.prune_structured import is_filter_layer, kept_count, remove_filters, why_not_prunable
 from edgecomp.errors import InternalError, UsageError
 from edgecomp.models.macs import count_macs
@@ -31,7 +31,7 @@ class PruneMethod:
     """One pruning method's code; the settings it takes are PRUNE_METHODS[name] (stage_settings)."""
 
     name: str
-    run: Callable  # (model, cfg, data, targets: {layer: sparsity}) -> (model, info)
+    run: Callable  # (model, cfg, data, targets: {layer: sparsity}, teacher or None) -> (model, info)
 
 
 METHODS: Registry[PruneMethod] = Registry("pruning method")
@@ -65,7 +65,7 @@ def _check_names(model, names, setting: str) -> None:
             close = difflib.get_close_matches(name, known, n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
             raise UsageError(f"{setting} names layer {name!r}, which model {model.name} does not have.{hint} "
-                             f"Prunable layers: {', '.join(l.name for l in kernel_layers(model))}.")
+                             f"Prunable layers: {', '.join(layer.name for layer in kernel_layers(model))}.")
 
 
 def default_skip_layers(model) -> list[str]:
@@ -170,9 +170,10 @@ def _schedule(cfg: PruneConfig, sparsity: float, total_steps: int):
                                         end_step=end_step, frequency=frequency)
 
 
-def fine_tune_pruned(model, cfg: PruneConfig, data, targets: dict[str, float],
+def fine_tune_pruned(model, cfg: PruneConfig, data, targets: dict[str, float], teacher=None,
                      m_by_n: tuple[int, int] | None = None):
-    """Wraps each target layer in `prune_low_magnitude`, fine-tunes, then strips the wrappers.
+    """Wraps each target layer in `prune_low_magnitude`, fine-tunes (on the KD loss against
+    `teacher` when there is one), then strips the wrappers.
 
     Returns:
         A plain Keras model (no pruning wrappers) whose kernels hold the zeros, and fit's info.
@@ -192,34 +193,33 @@ def fine_tune_pruned(model, cfg: PruneConfig, data, targets: dict[str, float],
 
     wrapped = keras().models.clone_model(base, clone_function=wrap)
     # UpdatePruningStep advances the masks' step counter; without it tfmot raises mid-fit.
-    info = fitting.fit(wrapped, data, cfg.epochs, cfg.batch_size, cfg.learning_rate, f"prune ({cfg.method})",
-               extra_callbacks=[sparsity_api.UpdatePruningStep()], augment=_augment(cfg))
+    info = fine_tune(wrapped, data, cfg, f"prune ({cfg.method})", [sparsity_api.UpdatePruningStep()], teacher)
     return sparsity_api.strip_pruning(wrapped), info
 
 
-def run_local(model, cfg: PruneConfig, data, targets: dict[str, float]):
-    pruned, info = fine_tune_pruned(model, cfg, data, targets)
+def run_local(model, cfg: PruneConfig, data, targets: dict[str, float], teacher=None):
+    pruned, info = fine_tune_pruned(model, cfg, data, targets, teacher)
     return pruned, {"fine_tune": info, "target_layer_sparsity": targets}
 
 
-def run_global(model, cfg: PruneConfig, data, targets: dict[str, float]):
+def run_global(model, cfg: PruneConfig, data, targets: dict[str, float], teacher=None):
     # sparsity <= max_layer_sparsity was checked when the plan was read.
     per_layer = global_layer_sparsity(model, list(targets), cfg.sparsity, cfg.max_layer_sparsity)
-    pruned, info = fine_tune_pruned(model, cfg, data, per_layer)
+    pruned, info = fine_tune_pruned(model, cfg, data, per_layer, teacher)
     return pruned, {"fine_tune": info, "target_layer_sparsity": per_layer}
 
 
-def run_2_4(model, cfg: PruneConfig, data, targets: dict[str, float]):
+def run_2_4(model, cfg: PruneConfig, data, targets: dict[str, float], teacher=None):
     for name in targets:
         kernel = _kernel(model.get_layer(name))
         if kernel.shape[-2] % 4:  # groups of 4 run along the input channels, as in tfmot
             raise UsageError(f"2:4 sparsity needs {name}'s input channels in groups of 4, but it has "
                              f"{kernel.shape[-2]}; add {name} to skip_layers.")
-    pruned, info = fine_tune_pruned(model, cfg, data, {name: 0.5 for name in targets}, m_by_n=(2, 4))
+    pruned, info = fine_tune_pruned(model, cfg, data, {name: 0.5 for name in targets}, teacher, m_by_n=(2, 4))
     return pruned, {"fine_tune": info, "pattern": "2 zeros in every 4 consecutive input weights"}
 
 
-def run_structured(model, cfg: PruneConfig, data, targets: dict[str, float]):
+def run_structured(model, cfg: PruneConfig, data, targets: dict[str, float], teacher=None):
     dense = keras().layers.Dense
     in_scope = {name: s for name, s in targets.items()
                 if cfg.scope == "both" or (cfg.scope == "dense") == isinstance(model.get_layer(name), dense)}
@@ -246,8 +246,7 @@ def run_structured(model, cfg: PruneConfig, data, targets: dict[str, float]):
                         for name, kept in result.kept.items()},
             "left_whole": left_whole, "groups": result.groups, "criterion": cfg.criterion, "scope": cfg.scope}
     if cfg.epochs:
-        info["fine_tune"] = fitting.fit(result.model, data, cfg.epochs, cfg.batch_size, cfg.learning_rate,
-                                "prune (structured)", augment=_augment(cfg))
+        info["fine_tune"] = fine_tune(result.model, data, cfg, "prune (structured)", teacher=teacher)
     return result.model, info
 
 
@@ -258,13 +257,16 @@ for _method in [PruneMethod("local", run_local), PruneMethod("global", run_globa
     METHODS.register(_method.name)(_method)
 
 
-def prune_model(model, cfg: PruneConfig, data) -> tuple[object, dict]:
-    """Prunes `model` (left unchanged) with `cfg`; returns the new model and the stage info."""
+def prune_model(model, cfg: PruneConfig, data, teacher=None) -> tuple[object, dict]:
+    """Prunes `model` (left unchanged) with `cfg`; returns the new model and the stage info.
+
+    `teacher`: fine-tuning learns its outputs with the KD loss (`teacher_kd`) instead of the labels alone.
+    """
     targets, skipped = resolve_targets(model, cfg)
     if not targets:
         raise UsageError(f"no layer of {model.name} is left to prune after skip_layers={skipped}.")
     step(f"pruning {model.name} ({cfg.method}, sparsity {cfg.sparsity:.0%}, {len(targets)} layer(s))")
-    pruned, method_info = METHODS.get(cfg.method).run(model, cfg, data, targets)
+    pruned, method_info = METHODS.get(cfg.method).run(model, cfg, data, targets, teacher)
     before_macs, after_macs = count_macs(model), count_macs(pruned)
     info = {
         "settings": cfg.model_dump(), "skipped_layers": skipped,
@@ -276,16 +278,12 @@ def prune_model(model, cfg: PruneConfig, data) -> tuple[object, dict]:
     return pruned, info
 
 
-def _augment(cfg: PruneConfig):
-    return cfg.augment if cfg.augment.enabled else None
-
-
 def run_prune(ctx: RunContext, cfg: PruneConfig) -> dict:
     from edgecomp.compress.bn_stats import reestimate_and_measure
 
     if ctx.model is None:
         raise UsageError("the prune stage needs a model: put a `train` stage (it also loads files) before it.")
-    ctx.model, info = prune_model(ctx.model, cfg, ctx.data)
+    ctx.model, info = prune_model(ctx.model, cfg, ctx.data, stage_teacher(ctx, cfg, "prune"))
     # Pruned (and fine-tuned) weights change every activation downstream: measure BN's statistics again.
     info["bn_statistics"] = reestimate_and_measure(ctx.model, ctx.data, cfg.batch_size, seed=ctx.plan.seed)
     # QAT switches to tfmot's prune-preserving scheme for a model whose kernels hold zeros.

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-from edgecomp.compress import fitting
+from edgecomp.compress.fine_tune import fine_tune, stage_teacher
 from edgecomp.errors import EdgecompError
 from edgecomp.progress import step
 from edgecomp.stage_settings import QatConfig
@@ -163,7 +163,7 @@ def build_qat_model(model, prune_preserving: bool = False):
             # tfmot names the offending layer ("Layer NAME:<class ...> is not supported").
             match = re.search(r"Layer (\S+?):", str(err))
             name = match.group(1) if match else None
-            if name is None or name in fallbacks or name not in {l.name for l in model.layers}:
+            if name is None or name in fallbacks or name not in {layer.name for layer in model.layers}:
                 raise EdgecompError(
                     f"QAT could not wrap model {model.name}: {str(err).splitlines()[0][:300]}. Layers "
                     f"already left float: {sorted(fallbacks) or 'none'}. Use PTQ (`quantize` stage) for "
@@ -205,6 +205,7 @@ def run_qat(ctx: RunContext, cfg: QatConfig) -> dict:
         raise EdgecompError("the qat stage needs a model: put a `train` stage before it.")
     seed_everything(ctx.plan.seed)
     prune_preserving = ctx.export_inputs.pruned
+    teacher = stage_teacher(ctx, cfg, "qat")
     float_model = ctx.model
     qat_model, fallbacks = build_qat_model(float_model, prune_preserving)
     for name, reason in fallbacks.items():
@@ -215,8 +216,7 @@ def run_qat(ctx: RunContext, cfg: QatConfig) -> dict:
     if prune_preserving:
         callback, masked = mask_keeping_callback(qat_model, sparsity_masks(float_model))
         callbacks.append(callback)
-    info = fitting.fit(qat_model, ctx.data, cfg.epochs, cfg.batch_size, cfg.learning_rate, "qat", callbacks,
-                       augment=cfg.augment if cfg.augment.enabled else None, seed=ctx.plan.seed)
+    info = fine_tune(qat_model, ctx.data, cfg, "qat", callbacks, teacher, seed=ctx.plan.seed)
     # Not re-estimated here: a training-mode pass would also move the fake-quant ranges, and tfmot
     # folds BN into the quantized convs; the float model QAT starts from already had its pass.
     info["bn_statistics"] = {"reestimated": False, "reason": "QAT: a training-mode pass would move the "

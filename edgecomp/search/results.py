@@ -69,7 +69,10 @@ def judge_rows(rows: list[dict], budget: Budget) -> list[dict]:
 def _as_artifact(row: dict) -> dict:
     """A trial row in the shape `edgecomp.report.pareto` and `plots` read (a report.json artifact)."""
     done = row["status"] == "done"
-    kb = lambda key: None if row.get(key) is None else row[key] * 1e3
+
+    def kb(key: str):
+        return None if row.get(key) is None else row[key] * 1e3
+
     return {"name": row["trial_id"], "status": "ok" if done else "failed", "accuracy": row.get("accuracy"),
             "size_bytes": kb("size_kb"), "gzip_bytes": kb("gzip_kb"),
             "latency_ms": {"p50": row.get("latency_p50_ms")}, "model_peak_mb": row.get("memory_mb")}

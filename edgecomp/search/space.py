@@ -131,6 +131,18 @@ def sample_point(trial: Any, space: SearchSpace, model_is_file: bool) -> dict:
     return point
 
 
+def is_start_point(config: dict, start_points: list[dict]) -> bool:
+    """Whether a trial's sampled `config` is one of the start points (structured pruning's sparsity
+    is sampled as `structured_sparsity`)."""
+
+    def value(key: str):
+        if key == "sparsity" and config.get("prune") == "structured":
+            return config.get("structured_sparsity")
+        return config.get(key)
+
+    return any(all(value(key) == wanted for key, wanted in point.items()) for point in start_points)
+
+
 def candidate_precision(point: dict) -> str:
     """The precision of the artifact a trial is judged on (the report's `precision` field)."""
     return "qat_int8" if point.get("quantization") == "qat" else point["precision"]

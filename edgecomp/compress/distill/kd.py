@@ -80,7 +80,8 @@ def distiller_class():
     return Distiller
 
 
-def distill_kd(student, teacher, data, cfg: DistillConfig, label: str = "kd", seed: int = 0) -> dict:
+def distill_kd(student, teacher, data, cfg: DistillConfig, label: str = "kd", seed: int = 0,
+               callbacks: list | None = None) -> dict:
     """Trains `student` in place on the KD loss against `teacher` on the training split.
 
     Args:
@@ -91,6 +92,7 @@ def distill_kd(student, teacher, data, cfg: DistillConfig, label: str = "kd", se
             augment). With augmentation, `on_the_fly` runs the teacher on the very batch the student
             sees (same flip, shift and mixup); `cached` logits are of the unaugmented images.
         seed: seeds the shuffle and augmentation.
+        callbacks: more Keras callbacks for the fit (pruning's step counter, QAT's mask keeper).
 
     Returns:
         Training info: seconds per epoch, history, seconds spent on the teacher's logits.
@@ -111,7 +113,8 @@ def distill_kd(student, teacher, data, cfg: DistillConfig, label: str = "kd", se
     train_batches = stream(data, "train", cfg.batch_size, shuffle=True, seed=seed, augment=augment,
                            extra_targets=extra)
     steps = -(-data.count("train") // cfg.batch_size)
-    info = fit_wrapper(wrapper, train_batches, data, cfg.epochs, steps, cfg.learning_rate, label, cfg.batch_size)
+    info = fit_wrapper(wrapper, train_batches, data, cfg.epochs, steps, cfg.learning_rate, label, cfg.batch_size,
+                       callbacks)
     info["augment"] = cfg.augment.describe(data.input_shape)
     # Function matching (Beyer et al. 2022) needs the teacher on the student's augmented view.
     info["teacher_sees_student_view"] = cfg.teacher_logits == "on_the_fly" or augment is None
