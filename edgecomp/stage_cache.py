@@ -81,6 +81,22 @@ def edgecomp_source_digest() -> str:
     return sha.hexdigest()
 
 
+def model_fingerprint(model) -> str:
+    """SHA-256 of a model's layer types, weight shapes and weight bytes: equal for the same trained
+    model however it was obtained (trained now, or restored from the stage cache)."""
+    import hashlib
+
+    import numpy as np
+
+    sha = hashlib.sha256()
+    for layer in model.layers:
+        sha.update(type(layer).__name__.encode())
+        for weight in layer.get_weights():
+            sha.update(str(weight.shape).encode())
+            sha.update(memoryview(np.ascontiguousarray(weight)).cast("B"))
+    return sha.hexdigest()
+
+
 def digest(facts) -> str:
     """A 32-hex-digit (128-bit) SHA-256 prefix of the facts as canonical JSON."""
     return hashlib.sha256(json.dumps(facts, sort_keys=True, default=str).encode()).hexdigest()[:32]

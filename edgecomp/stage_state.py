@@ -22,7 +22,7 @@ from typing import Optional
 from edgecomp.errors import first_line
 from edgecomp.progress import step
 from edgecomp.records import RunWarning
-from edgecomp.stage_cache import ENTRY_FILE, chain_keys, discard, entry_dir, publish, read_entry
+from edgecomp.stage_cache import ENTRY_FILE, chain_keys, discard, entry_dir, model_fingerprint, publish, read_entry
 
 # Everything a RunContext / ExportInputs holds; a field added there and not here is not cached
 # (a test checks the lists match, so a new field is a decision, not a silent loss).
@@ -76,22 +76,6 @@ def rebuild_qat_model(float_model, prune_preserving: bool, weights_path):
     qat_model, _ = build_qat_model(float_model, prune_preserving)
     qat_model.load_weights(weights_path)
     return qat_model
-
-
-def model_fingerprint(model) -> str:
-    """SHA-256 of a model's layer types, weight shapes and weight bytes: equal for the same trained
-    model however it was obtained (trained now, or restored from the stage cache)."""
-    import hashlib
-
-    import numpy as np
-
-    sha = hashlib.sha256()
-    for layer in model.layers:
-        sha.update(type(layer).__name__.encode())
-        for weight in layer.get_weights():
-            sha.update(str(weight.shape).encode())
-            sha.update(memoryview(np.ascontiguousarray(weight)).cast("B"))
-    return sha.hexdigest()
 
 
 def holds_model(ref) -> bool:

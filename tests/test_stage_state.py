@@ -166,7 +166,7 @@ def test_a_model_that_reloads_differently_is_not_cached(data, tmp_path, cache_di
 
 
 def test_teacher_logits_are_cached_by_the_teachers_weights(data, cache_dir):
-    from edgecomp.compress.distill.kd import teacher_train_logits
+    from edgecomp.compress.distiller import teacher_train_logits
     from edgecomp.data.pipeline import predict
     from edgecomp.models.zoo import build_zoo_model
     from edgecomp.tfenv import keras
@@ -187,7 +187,7 @@ def test_teacher_logits_are_cached_by_the_teachers_weights(data, cache_dir):
 
 
 def test_teacher_logits_skip_the_cache_when_it_is_off(data, cache_dir):
-    from edgecomp.compress.distill.kd import teacher_train_logits
+    from edgecomp.compress.distiller import teacher_train_logits
     from edgecomp.models.zoo import build_zoo_model
 
     teacher = build_zoo_model("cnn-tiny", data.input_shape, data.num_classes)

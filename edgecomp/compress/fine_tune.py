@@ -4,7 +4,8 @@ on the KD loss against the plan's trained model.
 The teacher is the train stage's model (`ctx.export_inputs.original_model`): the model the chain
 compresses, so every stage after distillation keeps learning from the same outputs the
 distilled student was taught. Its logits on the training images are the distill stage's, from
-the stage cache (`teacher_train_logits`), unless augmentation asks for them on the fly.
+the stage cache (`edgecomp.compress.distiller.teacher_train_logits`), unless augmentation asks for
+them on the fly.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ def fine_tune(model, data, cfg, label: str, callbacks: list | None = None, teach
     if teacher is None:
         return fitting.fit(model, data, cfg.epochs, cfg.batch_size, cfg.learning_rate, label, callbacks,
                            augment=augment, seed=seed)
-    from edgecomp.compress.distill.kd import distill_kd
+    from edgecomp.compress.distiller import distill_kd
     from edgecomp.stage_settings import DistillConfig
 
     kd = DistillConfig(method="kd", epochs=cfg.epochs, batch_size=cfg.batch_size, learning_rate=cfg.learning_rate,

@@ -15,7 +15,7 @@ from edgecomp.compress.distill.base import (
     register,
     resolve_model,
 )
-from edgecomp.compress.distill.kd import distill_kd
+from edgecomp.compress.distiller import distill_kd
 from edgecomp.progress import step
 
 DEFAULT_ASSISTANTS = ["cnn-assistant"]

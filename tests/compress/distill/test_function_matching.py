@@ -4,7 +4,7 @@ student sees, flips, shifts and mixup included."""
 import numpy as np
 
 from edgecomp.compress.fitting import compile_wrapper
-from edgecomp.compress.distill.kd import distiller_class
+from edgecomp.compress.distiller import distiller_class
 from edgecomp.data.augment import AugmentConfig
 from edgecomp.data.pipeline import stream
 from edgecomp.tfenv import keras
