@@ -4,6 +4,7 @@ wall time of the same trials on 1 and 2 Ray workers.
 
     .venv/bin/python benchmarks/search/run.py                 # the full benchmark (about 30 + 2x~15 min)
     .venv/bin/python benchmarks/search/run.py --smoke         # minutes: tiny data and models, prints only
+    .venv/bin/python benchmarks/search/run.py --render-only   # results.md again from results.json + notes.md
 
 Part 1 (front): one search with `--time-budget 30m --workers 2` over students cnn-assistant,
 cnn-student and cnn-tiny, whose first trial is the default chain itself (`start_points`; KD into
@@ -13,7 +14,12 @@ run on the same machine; as a start point it is never stopped early. Budget: the
 as accurate and at least 1.5x smaller, or as small and at least 0.5 point more accurate.
 
 Part 2 (workers): the same fixed trials (`start_points`, early stopping off) with --workers 1 and
---workers 2; the teacher comes from the cache, so the wall times compare the trials alone.
+--workers 2. Each timed run starts from its own copy of the cache as an untimed warm-up trial left
+it (the teacher and its logits, and no stage of the timed trials), so the wall times compare the
+trials alone and the second run cannot reuse the first one's stages.
+
+Every search uses the cache folder `--cache-dir` (default: a new one, so the teacher is trained
+once, untimed). Running one `--part` keeps the other part's results from results.json.
 
 Writes results.md / results.json beside this file (not with --smoke).
 """
@@ -23,6 +29,8 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -47,6 +55,8 @@ FIXED_POINTS = [  # part 2: four trials, each a different chain
      "precision": "dynamic", "quantization": "ptq"},
 ]
 
+WARM_UP_POINT = {**FIXED_POINTS[0], "alpha": 0.8}  # not a timed trial: none of them finds its stages cached
+
 
 def full_settings() -> dict:
     return {"plan": {"name": "search-bench", "model": "cnn-teacher"},
@@ -65,17 +75,19 @@ def smoke_settings() -> dict:
                             "start_points": [tiny_chain]},
             "time_budget": "4m", "front_trials": 2,
             "workers_space": {"epochs": 1, "prune_epochs": 0, "qat_epochs": 1, "early_stopping": False},
-            "fixed_points": [{**p, "student": "cnn-tiny"} for p in FIXED_POINTS[:2]]}
+            "fixed_points": [{**p, "student": "cnn-tiny"} for p in FIXED_POINTS[:2]],
+            "warm_up_point": {**WARM_UP_POINT, "student": "cnn-tiny"}}
 
 
-def search(folder: Path, name: str, plan: dict, space: dict, *args: str) -> tuple[dict, float, int]:
-    """Runs `edgecomp search`; returns its search.json, its wall seconds and its exit code."""
+def search(folder: Path, name: str, plan: dict, space: dict, *args: str, cache: Path) -> tuple[dict, float, int]:
+    """Runs `edgecomp search` with the stage cache in `cache`; returns its search.json, its wall
+    seconds and its exit code."""
     path = folder / f"{name}.yaml"
     path.write_text(yaml.safe_dump({**plan, "search": space}, sort_keys=False))
     command = [sys.executable, "-c", "from edgecomp.cli.main import run; run()", "search", "--config", str(path),
                "--out", str(folder / name), *args]
     started = time.perf_counter()
-    code = subprocess.run(command, cwd=ROOT).returncode
+    code = subprocess.run(command, cwd=ROOT, env={**os.environ, "EDGECOMP_CACHE_DIR": str(cache)}).returncode
     seconds = time.perf_counter() - started
     summary_path = folder / name / "search.json"
     return (json.loads(summary_path.read_text()) if summary_path.is_file() else {}), seconds, code
@@ -113,17 +125,24 @@ def render(results: dict) -> str:
              "", f"## Front found in {results['time_budget']} ({front.get('trials')} trials: {front.get('counts')})", ""]
     if front.get("chain"):
         lines += ["| trial | accuracy | kB | gzip kB | p50 ms | params |", "|---|---|---|---|---|---|",
-                  row(front["chain"]) + " (default chain)"] + [row(r) for r in front["front"]]
+                  row(front["chain"]) + " (default chain)"]
+        lines += [row(r) for r in front["front"] if r["trial_id"] != front["chain"]["trial_id"]]
         verdict = (f"Goal met by trial {front['winner']['trial_id']}." if front["goal_met"] else
                    "Goal not met: no trial is as accurate and 1.5x smaller, or as small and 0.5 point more accurate.")
         lines += ["", verdict]
     else:
         lines += [front.get("note", "")]
     workers = results["workers"]
-    lines += ["", "## Same trials on 1 and 2 Ray workers", "",
-              f"{workers['trials']} fixed trials, early stopping off, teacher cached: "
-              f"1 worker {workers['seconds'][1]:.0f} s, 2 workers {workers['seconds'][2]:.0f} s "
-              f"(speed-up {workers['seconds'][1] / workers['seconds'][2]:.2f}x)."]
+    lines += ["", "## Same trials on 1 and 2 Ray workers", ""]
+    if workers.get("seconds"):
+        lines += [f"{workers['trials']} fixed trials, early stopping off, each run from its own copy of the warmed "
+                  f"cache: 1 worker {workers['seconds'][1]:.0f} s, 2 workers {workers['seconds'][2]:.0f} s "
+                  f"(speed-up {workers['seconds'][1] / workers['seconds'][2]:.2f}x)."]
+    else:
+        lines += [f"Not measured: {workers.get('not_measured', 'run `--part workers`')}"]
+    notes = HERE / "notes.md"  # hand-written reading of the numbers, kept beside them
+    if notes.is_file():
+        lines += ["", notes.read_text().rstrip()]
     return "\n".join(lines) + "\n"
 
 
@@ -131,31 +150,49 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="tiny data and models; print, write nothing here")
     parser.add_argument("--part", choices=["front", "workers", "both"], default="both")
+    parser.add_argument("--render-only", action="store_true", help="rewrite results.md from results.json")
+    parser.add_argument("--cache-dir", type=Path, help="stage cache for every search (default: a new folder)")
     args = parser.parse_args()
+    if args.render_only:
+        results = json.loads((HERE / "results.json").read_text(), parse_int=int)
+        results["workers"]["seconds"] = {int(k): v for k, v in results["workers"].get("seconds", {}).items()}
+        (HERE / "results.md").write_text(render(results))
+        return
     settings = smoke_settings() if args.smoke else full_settings()
     fixed_points = settings.get("fixed_points", FIXED_POINTS)
     results = {"command": "python benchmarks/search/run.py" + (" --smoke" if args.smoke else ""),
                "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                "time_budget": settings["time_budget"], "front": {}, "workers": {"trials": len(fixed_points),
                                                                               "seconds": {}}}
+    previous = HERE / "results.json"
+    if args.part != "both" and not args.smoke and previous.is_file():
+        kept = json.loads(previous.read_text())
+        other = "workers" if args.part == "front" else "front"
+        results[other] = kept[other]
+        if other == "workers":
+            results["workers"]["seconds"] = {int(k): v for k, v in kept["workers"].get("seconds", {}).items()}
     with tempfile.TemporaryDirectory(prefix="search-bench-") as tmp:
         folder = Path(tmp)
+        cache = args.cache_dir or folder / "cache"
         if args.part in ("front", "both"):
             chain_point = settings["front_space"]["start_points"][0]
             budget = [] if args.smoke else ["--max-size-kb", chain_size_kb()]
             summary, _, _ = search(folder, "front", settings["plan"], settings["front_space"], "--workers", "2",
                                    "--trials", str(settings["front_trials"]), "--time-budget", settings["time_budget"],
-                                   *budget)
+                                   *budget, cache=cache)
             results["front"] = compare_front(summary, chain_point)
         if args.part in ("workers", "both"):
             space = {**settings["workers_space"], "start_points": fixed_points}
-            search(folder, "warm-teacher", settings["plan"], {**space, "start_points": fixed_points[:1]},
-                   "--trials", "1")  # untimed: trains and caches the teacher
+            warm_up = settings.get("warm_up_point", WARM_UP_POINT)
+            search(folder, "warm-up", settings["plan"], {**space, "start_points": [warm_up]}, "--trials", "1",
+                   cache=cache)  # untimed: the teacher and its logits into the cache
             for workers in (1, 2):
+                own_cache = folder / f"cache-{workers}-workers"
+                shutil.copytree(cache / "stages", own_cache / "stages")
                 _, seconds, _ = search(folder, f"workers-{workers}", settings["plan"], space, "--workers", str(workers),
-                                       "--trials", str(len(fixed_points)))
+                                       "--trials", str(len(fixed_points)), cache=own_cache)
                 results["workers"]["seconds"][workers] = seconds
-    text = render(results) if results["front"] and results["workers"]["seconds"] else json.dumps(results, indent=2)
+    text = render(results) if results["front"] else json.dumps(results, indent=2)
     print(text)
     if not args.smoke:
         (HERE / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")

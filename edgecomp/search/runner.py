@@ -100,19 +100,20 @@ def _searcher(request: SearchRequest):
 
 def _scheduler(request: SearchRequest):
     """ASHA on validation accuracy; epochs after the teacher are the time axis (the fidelity).
-    Start points (baselines) are never stopped early (`edgecomp.search.scheduler`).
+    Trials are compared with trials of the same student, and start points (baselines) are never
+    stopped early (`edgecomp.search.scheduler`).
 
     max_t is one above the longest trial's epochs: a trial that trained its last epoch must still
     export and benchmark, and ASHA stops any trial that reaches max_t.
     """
-    from edgecomp.search.scheduler import BaselineKeepingASHA
+    from edgecomp.search.scheduler import SearchASHA
     from edgecomp.search.space import SearchSpace, max_epochs
 
     space = SearchSpace.model_validate(request.space)
     if not space.early_stopping:
         return None  # Tune's FIFO scheduler: every trial runs to its end
-    return BaselineKeepingASHA(space.start_points, time_attr="epochs_done", metric="val_accuracy", mode="max",
-                               max_t=max_epochs(space) + 1, grace_period=space.min_epochs, reduction_factor=2)
+    return SearchASHA(space.start_points, time_attr="epochs_done", metric="val_accuracy", mode="max",
+                      max_t=max_epochs(space) + 1, grace_period=space.min_epochs, reduction_factor=2)
 
 
 def tune_folder(experiment: Path) -> Path:
