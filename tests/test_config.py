@@ -67,13 +67,13 @@ def test_quality_preset_fills_unset_settings_and_keeps_the_plans_own():
         {"stage": "train"},
         {"stage": "distill", "method": "kd", "student": "cnn-student"},
         {"stage": "prune", "method": "global", "epochs": 1},
-        {"stage": "qat", "augment": {"shift": 2}, "teacher_kd": False},
+        {"stage": "qat", "augment": {"shift": 2}, "teacher_kd": True},
     ]})
     train, distill, prune, qat = plan.stages
     assert train.epochs == 10  # the teacher's training is left alone
     assert distill.epochs == 24 and not distill.augment.enabled and distill.resolved().teacher_logits == "cached"
-    assert prune.epochs == 1 and prune.teacher_kd  # the plan's own value wins; the unset one is filled
-    assert qat.epochs == 4 and qat.augment.shift == 2 and not qat.teacher_kd
+    assert prune.epochs == 1 and not prune.teacher_kd  # the plan's own value wins
+    assert qat.epochs == 4 and qat.augment.shift == 2 and qat.teacher_kd
 
 
 @pytest.mark.parametrize("method", ["byot", "dlb", "takd"])

@@ -45,13 +45,13 @@ def test_pruning_with_teacher_kd_learns_the_teachers_outputs_not_the_labels(tiny
     assert info["sparsity"]["overall"] > 0.2  # still pruned
 
 
-def test_quality_chain_fine_tunes_on_the_train_stages_model(fmnist_small, tmp_path):
+def test_a_chain_with_teacher_kd_fine_tunes_on_the_train_stages_model(fmnist_small, tmp_path):
     """prune and qat with teacher_kd reuse the distill stage's cached teacher logits."""
-    plan = parse_plan({"model": "cnn-student", "preset": "quality", "stages": [
+    plan = parse_plan({"model": "cnn-student", "stages": [
         {"stage": "train", "epochs": 1, "batch_size": 64},
         {"stage": "distill", "method": "kd", "student": "cnn-tiny", "epochs": 1, "batch_size": 64},
-        {"stage": "prune", "method": "global", "sparsity": 0.5, "epochs": 1, "batch_size": 64},
-        {"stage": "qat", "epochs": 1, "batch_size": 64}]})
+        {"stage": "prune", "method": "global", "sparsity": 0.5, "epochs": 1, "batch_size": 64, "teacher_kd": True},
+        {"stage": "qat", "epochs": 1, "batch_size": 64, "teacher_kd": True}]})
     ctx = RunContext(plan=plan, data=fmnist_small, run_dir=tmp_path)
     records = run_stages(ctx)
     prune_kd = records[2]["info"]["fine_tune"]["teacher_kd"]
