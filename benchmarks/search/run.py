@@ -93,6 +93,17 @@ def search(folder: Path, name: str, plan: dict, space: dict, *args: str, cache: 
     return (json.loads(summary_path.read_text()) if summary_path.is_file() else {}), seconds, code
 
 
+def environment() -> dict:
+    """The host and the package versions this run used, recorded beside its numbers."""
+    import platform
+    from importlib.metadata import version
+
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    return {"host": {"machine": platform.machine(), "cores": os.cpu_count(), "python": platform.python_version()},
+            "versions": {name: version(name) for name in ("edgecomp", "tensorflow", "ray", "optuna")},
+            "commit": commit.stdout.strip() or None}
+
+
 def chain_size_kb() -> str:
     """The default chain's (fast preset) qat_int8 file size in kB from benchmarks/default_chain/results.json."""
     rows = json.loads((ROOT / "benchmarks" / "default_chain" / "results.json").read_text())["rows"]
@@ -121,7 +132,10 @@ def render(results: dict) -> str:
                 f"{r['latency_p50_ms']:.4f} | {json.dumps(r['params'])} |")
 
     front = results["front"]
-    lines = ["# edgecomp search vs the default chain", "", f"Command: `{results['command']}` on {results['created']}.",
+    env = results.get("environment", {})
+    versions = ", ".join(f"{name} {v}" for name, v in env.get("versions", {}).items())
+    lines = ["# edgecomp search vs the default chain", "", f"Command: `{results['command']}` on {results['created']}"
+             f" at commit {env.get('commit')}; {versions}; {env.get('host', {}).get('cores')} cores.",
              "", f"## Front found in {results['time_budget']} ({front.get('trials')} trials: {front.get('counts')})", ""]
     if front.get("chain"):
         lines += ["| trial | accuracy | kB | gzip kB | p50 ms | params |", "|---|---|---|---|---|---|",
@@ -154,7 +168,7 @@ def main() -> None:
     parser.add_argument("--cache-dir", type=Path, help="stage cache for every search (default: a new folder)")
     args = parser.parse_args()
     if args.render_only:
-        results = json.loads((HERE / "results.json").read_text(), parse_int=int)
+        results = json.loads((HERE / "results.json").read_text())
         results["workers"]["seconds"] = {int(k): v for k, v in results["workers"].get("seconds", {}).items()}
         (HERE / "results.md").write_text(render(results))
         return
@@ -163,7 +177,8 @@ def main() -> None:
     results = {"command": "python benchmarks/search/run.py" + (" --smoke" if args.smoke else ""),
                "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                "time_budget": settings["time_budget"], "front": {}, "workers": {"trials": len(fixed_points),
-                                                                              "seconds": {}}}
+                                                                              "seconds": {}},
+               "environment": environment()}
     previous = HERE / "results.json"
     if args.part != "both" and not args.smoke and previous.is_file():
         kept = json.loads(previous.read_text())
