@@ -101,9 +101,10 @@ DEFAULT_STAGES = [
 # A preset fills the stage settings a plan leaves unset. `fast` is the stage defaults: a budget for
 # demos and tests. `quality` is the patient schedule: 3x the distillation epochs, then longer
 # fine-tuning after pruning and QAT, on the labels: with `teacher_kd` (the KD loss against the
-# train stage's model) the same chain ended 0.16 pt lower (benchmarks/default_chain). It adds no augmentation: on Fashion-MNIST, shift + mixup with
-# the teacher on the fly (Beyer et al. 2022's function matching) lost to plain training at 24
-# epochs (benchmarks/distillation, benchmarks/default_chain). A plan turns it on per stage with
+# train stage's model) the same chain ended 0.24 pt lower (benchmarks/default_chain). It adds no
+# augmentation: on Fashion-MNIST, shift + mixup with the teacher on the fly (Beyer et al. 2022's
+# function matching) lost to plain training at 24 epochs (benchmarks/distillation,
+# benchmarks/default_chain). A plan turns it on per stage with
 # `augment:`, and `teacher_logits` then defaults to on_the_fly. The teacher's own training is the
 # user's choice and is left alone.
 PRESETS: dict[str, dict[str, dict]] = {

@@ -84,8 +84,6 @@ def edgecomp_source_digest() -> str:
 def model_fingerprint(model) -> str:
     """SHA-256 of a model's layer types, weight shapes and weight bytes: equal for the same trained
     model however it was obtained (trained now, or restored from the stage cache)."""
-    import hashlib
-
     import numpy as np
 
     sha = hashlib.sha256()
