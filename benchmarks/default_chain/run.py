@@ -2,7 +2,11 @@
 """The default chain (teacher -> KD -> global prune -> QAT int8), with the fast and the quality
 preset, against the PTQ-only plan, one run.
 
-    .venv/bin/python benchmarks/default_chain/run.py [--render-only]
+    .venv/bin/python benchmarks/default_chain/run.py [--render-only] [--plans NAME ...]
+
+`--plans` runs only the named plans and keeps the other plans' rows from results.json; each plan
+records when, at which commit and against which teacher it was measured, and its "vs teacher" is
+against the teacher of its own run.
 
 The plans run back to back in this script on the same machine, sharing the trained teacher
 (trained once, at the first plan, if not cached) and, through the stage cache, any stages their
@@ -13,8 +17,10 @@ gzip size, host latency, acc per MB and acc per ms, plus the command and version
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -33,10 +39,15 @@ from edgecomp.config import DEFAULT_STAGES, PTQ_ONLY_STAGES  # noqa: E402
 # teacher (teacher_kd) instead of the labels; it shares the quality plan's distill stage (cache).
 WITH_TEACHER_KD = [{**stage, "teacher_kd": True} if stage["stage"] in ("prune", "qat") else stage
                    for stage in DEFAULT_STAGES]
+# The same chain with the student sized to issue 15's budget (15x smaller raw than the teacher):
+# cnn-assistant-wide, ~84k parameters against cnn-assistant's 61k.
+WIDE_STUDENT = [{**stage, "student": "cnn-assistant-wide"} if stage["stage"] == "distill" else stage
+                for stage in DEFAULT_STAGES]
 PLANS = {"ptq-only": {"stages": PTQ_ONLY_STAGES},
          "default-chain fast": {"preset": "fast", "stages": DEFAULT_STAGES},
          "default-chain quality": {"preset": "quality", "stages": DEFAULT_STAGES},
-         "quality + teacher_kd": {"preset": "quality", "stages": WITH_TEACHER_KD}}
+         "quality + teacher_kd": {"preset": "quality", "stages": WITH_TEACHER_KD},
+         "quality, cnn-assistant-wide": {"preset": "quality", "stages": WIDE_STUDENT}}
 
 
 def run_plan(name: str, settings: dict, folder: Path) -> dict:
@@ -67,7 +78,8 @@ def fmt(value, spec: str) -> str:
 
 
 def render(results: dict) -> str:
-    lines = ["# Default chain vs PTQ-only, measured in one run", "",
+    separate_runs = len({(run["created"], run["commit"]) for run in results.get("runs", {}).values()}) > 1
+    lines = [f"# Default chain vs PTQ-only, measured in {'separate runs' if separate_runs else 'one run'}", "",
              f"Command: `{results['command']}` on {results['created']}. Host: {results['host']['cpu']}, "
              f"{results['host']['cores']} cores (shared machine: compare rows of this table with each other, "
              "not with other runs).", "",
@@ -88,12 +100,18 @@ def render(results: dict) -> str:
               "", "| plan | artifact | accuracy | vs teacher | raw size | x smaller | gzip | p50 ms | acc/MB | "
               "compression stages' time |", "|---|---|---|---|---|---|---|---|---|---|"]
     for plan, best in results["deployable"].items():
-        best, teacher = with_efficiency(best), results["teacher"]
+        best, teacher = with_efficiency(best), results.get("teachers", {}).get(plan, results["teacher"])
         seconds = sum(s for stage, s in results["stage_seconds"][plan].items() if stage != "train")
         lines.append(f"| {plan} | `{best['artifact']}` | {100 * best['accuracy']:.2f}% | "
                      f"{100 * (best['accuracy'] - teacher['accuracy']):+.2f} pt | {best['size_bytes']:,} B | "
                      f"{teacher['size_bytes'] / best['size_bytes']:.1f}x | {best['gzip_bytes']:,} B | "
                      f"{best['p50_ms']:.4f} | {best['acc_per_mb']:.2f} | {seconds / 60:.1f} min |")
+    if separate_runs:
+        lines += ["", "Plans measured in separate runs (each against the teacher of its own run, whose accuracy "
+                  "is given; latency is comparable only within a run):", ""]
+        lines += [f"- **{plan}**: `{run['command']}` on {run['created']}, commit "
+                  f"{run['commit']}, teacher {100 * results['teachers'][plan]['accuracy']:.2f}%"
+                  for plan, run in results["runs"].items()]
     versions = ", ".join(f"{k} {v}" for k, v in results["versions"].items() if v)
     lines += ["", EFFICIENCY_NOTE, "", f"Versions: {versions}.", ""]
     notes = HERE / "notes.md"  # hand-written reading of the numbers (and later runs), kept beside them
@@ -102,24 +120,57 @@ def render(results: dict) -> str:
     return "\n".join(lines)
 
 
+def own_teacher(rows: list[dict], plan: str) -> dict:
+    """The float32 TFLite of the teacher `plan` started from (ptq-only: its only float file)."""
+    names = ("model_original_float32.tflite", "model_float32.tflite") if plan != "ptq-only" else ("model_float32.tflite",)
+    return next(r for name in names for r in rows if r["plan"] == plan and r["artifact"] == name)
+
+
+def commit() -> str | None:
+    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], check=False, cwd=ROOT, capture_output=True, text=True)
+    return done.stdout.strip() or None
+
+
 def main() -> int:
-    if "--render-only" in sys.argv[1:]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--render-only", action="store_true", help="rewrite results.md from results.json")
+    parser.add_argument("--plans", nargs="+", choices=list(PLANS), default=list(PLANS),
+                        help="run only these plans; the others' rows are kept from results.json")
+    args = parser.parse_args()
+    if args.render_only:
         (HERE / "results.md").write_text(render(json.loads((HERE / "results.json").read_text())))
         return 0
     with tempfile.TemporaryDirectory(prefix="edgecomp-chain-") as tmp:
-        reports = {name: run_plan(name, settings, Path(tmp)) for name, settings in PLANS.items()}
-    rows = [row(name, a) for name, report in reports.items() for a in report["artifacts"]]
-    deployable = {}
-    for name in PLANS:
-        int8 = [r for r in rows if r["plan"] == name and "int8" in r["artifact"] and r["artifact"].endswith(".tflite")]
-        deployable[name] = int8[0]
-    teacher = next(r for r in rows if r["plan"] == "ptq-only" and r["artifact"] == "model_float32.tflite")
+        reports = {name: run_plan(name, PLANS[name], Path(tmp)) for name in args.plans}
+    partial = set(args.plans) != set(PLANS)
+    command = "python benchmarks/default_chain/run.py"
+    if partial:
+        command += " --plans " + " ".join(shlex.quote(name) for name in args.plans)
+    run = {"created": next(iter(reports.values()))["created"], "commit": commit(), "command": command}
+    kept = json.loads((HERE / "results.json").read_text()) if partial else None
+    rows = [r for r in (kept["rows"] if kept else []) if r["plan"] not in reports]
+    rows += [row(name, a) for name, report in reports.items() for a in report["artifacts"]]
+    order = {name: i for i, name in enumerate(PLANS)}
+    rows.sort(key=lambda r: order.get(r["plan"], len(order)))  # stable: artifacts keep their order
+    plans = [name for name in PLANS if any(r["plan"] == name for r in rows)]
+    deployable = {name: next(r for r in rows if r["plan"] == name and "int8" in r["artifact"]
+                             and r["artifact"].endswith(".tflite")) for name in plans}
     any_report = next(iter(reports.values()))
-    results = {"command": "python benchmarks/default_chain/run.py", "created": any_report["created"],
-               "host": any_report["host"], "versions": any_report["versions"], "plans": PLANS, "rows": rows,
-               "deployable": deployable, "teacher": teacher,
-               "stage_seconds": {name: {s["stage"]: s["seconds"] for s in r["stages"]} for name, r in reports.items()},
-               "wall_seconds": {name: r["wall_seconds"] for name, r in reports.items()}}
+    previous_run = ({"created": kept["created"], "commit": kept.get("commit"), "command": kept["command"]}
+                    if kept else None)
+    results = {"command": command, "created": any_report["created"],
+               "commit": run["commit"], "host": any_report["host"], "versions": any_report["versions"],
+               "plans": {name: PLANS[name] for name in plans}, "rows": rows, "deployable": deployable,
+               "teacher": own_teacher(rows, "ptq-only") if "ptq-only" in plans else own_teacher(rows, plans[0]),
+               "teachers": {name: own_teacher(rows, name) for name in plans},
+               "runs": {name: run if name in reports else kept.get("runs", {}).get(name, previous_run)
+                        for name in plans},
+               "stage_seconds": {**(kept["stage_seconds"] if kept else {}),
+                                 **{name: {s["stage"]: s["seconds"] for s in r["stages"]} for name, r in reports.items()}},
+               "wall_seconds": {**(kept["wall_seconds"] if kept else {}),
+                                **{name: r["wall_seconds"] for name, r in reports.items()}}}
+    if kept and "measured_at" in kept:
+        results["measured_at"] = kept["measured_at"]
     (HERE / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     (HERE / "results.md").write_text(render(results))
     print((HERE / "results.md").read_text())

@@ -17,7 +17,7 @@ def test_zoo_models_fit_small_images_and_output_logits(name, shape):
 
 def test_zoo_sizes_are_ordered():
     counts = [build_zoo_model(n, (28, 28, 1), 10).count_params()
-              for n in ["cnn-teacher", "cnn-assistant", "cnn-student", "cnn-tiny"]]
+              for n in ["cnn-teacher", "cnn-assistant-wide", "cnn-assistant", "cnn-student", "cnn-tiny"]]
     assert counts == sorted(counts, reverse=True)
 
 
