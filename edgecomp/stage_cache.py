@@ -69,15 +69,28 @@ def package_versions() -> dict:
     return found
 
 
+# Subpackages that run around the stages (the command line, the search driver, reports, targets and
+# benchmarking of finished files) and never change what a stage computes: an edit to them keeps the
+# cache, so that fixing a report does not retrain the teacher.
+_NOT_IN_STAGES = frozenset({"cli", "search", "report", "adapters", "bench"})
+
+
 @functools.lru_cache(maxsize=1)
 def edgecomp_source_digest() -> str:
-    """The SHA-256 of the edgecomp package's Python source in use (computed once per process)."""
+    """The SHA-256 of the edgecomp source that computes stages (computed once per process)."""
     import edgecomp
 
-    root = Path(edgecomp.__file__).resolve().parent
+    return source_digest(Path(edgecomp.__file__).resolve().parent)
+
+
+def source_digest(root: Path) -> str:
+    """The SHA-256 of every .py file under `root`, except those in the `_NOT_IN_STAGES` subpackages."""
     sha = hashlib.sha256()
     for file in sorted(root.rglob("*.py")):
-        sha.update(str(file.relative_to(root)).encode() + b"\0" + file.read_bytes())
+        relative = file.relative_to(root)
+        if relative.parts[0] in _NOT_IN_STAGES:
+            continue
+        sha.update(str(relative).encode() + b"\0" + file.read_bytes())
     return sha.hexdigest()
 
 
