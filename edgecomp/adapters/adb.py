@@ -15,6 +15,7 @@ import uuid
 from pathlib import Path
 from typing import Optional, Sequence
 
+from edgecomp.adapters.cpu_features import cpuinfo_flags, relevant_cpu_features
 from edgecomp.adapters.base import BenchOutcome, LoadCheck, LoadStatus, Target
 from edgecomp.config import BenchConfig
 from edgecomp.errors import TargetError
@@ -194,7 +195,7 @@ class AdbTarget(Target):
         return path
 
     def check(self) -> dict:
-        """Device facts from getprop (model, SoC platform, ABI, Android release).
+        """Device facts from getprop (model, SoC platform, ABI, Android release) and /proc/cpuinfo.
 
         Raises:
             TargetError: adb is missing, or no (or no authorized) device is attached.
@@ -206,6 +207,8 @@ class AdbTarget(Target):
             facts[key] = self._shell(["getprop", prop]).stdout.strip() or None
         cores = self._shell(["cat", "/sys/devices/system/cpu/present"]).stdout.strip()
         facts["cpus_present"] = cores or None
+        # arm64's `Features` line: asimddp / i8mm decide whether int8 kernels gain (see cpu_features)
+        facts["cpu_features"] = relevant_cpu_features(cpuinfo_flags(self._shell(["cat", "/proc/cpuinfo"]).stdout))
         facts["benchmark_model"] = str(self.connection.benchmark_model) if self.connection.benchmark_model else None
         facts["delegate"] = self.delegate
         if self.profile is not None and self.profile.overrides:
