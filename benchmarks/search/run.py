@@ -2,7 +2,7 @@
 """`edgecomp search` on the zoo teacher: the front found in 30 minutes against the default chain, and
 wall time of the same trials on 1 and 2 Ray workers.
 
-    .venv/bin/python benchmarks/search/run.py                 # the full benchmark (about 30 + 2x~15 min)
+    .venv/bin/python benchmarks/search/run.py                 # the full benchmark (about 30 + 2x~15 + 10 min)
     .venv/bin/python benchmarks/search/run.py --smoke         # minutes: tiny data and models, prints only
     .venv/bin/python benchmarks/search/run.py --render-only   # results.md again from results.json + notes.md
 
@@ -18,8 +18,15 @@ Part 2 (workers): the same fixed trials (`start_points`, early stopping off) wit
 it (the teacher and its logits, and no stage of the timed trials), so the wall times compare the
 trials alone and the second run cannot reuse the first one's stages.
 
+Part 3 (probe): the front space's likeliest winners, run to their end (early stopping off, the
+front's epochs): cnn-assistant without pruning (as small as the default chain, without pruning's
+loss) and with 30% structured pruning (1.5x smaller). They answer whether the space holds an
+artifact that meets the goal, where the front's early stopping may have cut one short. With the
+front's `--cache-dir` they reuse its teacher and the default chain's distill stage.
+
 Every search uses the cache folder `--cache-dir` (default: a new one, so the teacher is trained
-once, untimed). Running one `--part` keeps the other part's results from results.json.
+once, untimed). Running one `--part` keeps the other parts' results from results.json; each part
+records its own command, date and commit.
 
 Writes results.md / results.json beside this file (not with --smoke).
 """
@@ -56,6 +63,12 @@ FIXED_POINTS = [  # part 2: four trials, each a different chain
 ]
 
 WARM_UP_POINT = {**FIXED_POINTS[0], "alpha": 0.8}  # not a timed trial: none of them finds its stages cached
+PROBE_POINTS = [  # part 3: the default chain's distillation, then the two ways it could meet the goal
+    {**DEFAULT_CHAIN_POINT, "prune": "none"},  # as small (unstructured zeros do not shrink the raw file)
+    {**{k: v for k, v in DEFAULT_CHAIN_POINT.items() if k != "sparsity"}, "prune": "structured",
+     "structured_sparsity": 0.3},  # ~0.5x the parameters: 1.5x smaller
+]
+PARTS = ("front", "workers", "probe")
 
 
 def full_settings() -> dict:
@@ -63,7 +76,9 @@ def full_settings() -> dict:
             "front_space": {"students": ["cnn-assistant", "cnn-student", "cnn-tiny"], "epochs": 8, "prune_epochs": 2,
                             "qat_epochs": 2, "start_points": [DEFAULT_CHAIN_POINT]},
             "time_budget": "30m", "front_trials": 200,
-            "workers_space": {"epochs": 2, "prune_epochs": 1, "qat_epochs": 1, "early_stopping": False}}
+            "workers_space": {"epochs": 2, "prune_epochs": 1, "qat_epochs": 1, "early_stopping": False},
+            "probe_space": {"students": ["cnn-assistant"], "epochs": 8, "prune_epochs": 2, "qat_epochs": 2,
+                            "early_stopping": False, "start_points": PROBE_POINTS}}
 
 
 def smoke_settings() -> dict:
@@ -75,6 +90,8 @@ def smoke_settings() -> dict:
                             "start_points": [tiny_chain]},
             "time_budget": "4m", "front_trials": 2,
             "workers_space": {"epochs": 1, "prune_epochs": 0, "qat_epochs": 1, "early_stopping": False},
+            "probe_space": {"students": ["cnn-tiny"], "epochs": 1, "prune_epochs": 1, "qat_epochs": 1,
+                            "early_stopping": False, "start_points": [{**p, "student": "cnn-tiny"} for p in PROBE_POINTS]},
             "fixed_points": [{**p, "student": "cnn-tiny"} for p in FIXED_POINTS[:2]],
             "warm_up_point": {**WARM_UP_POINT, "student": "cnn-tiny"}}
 
@@ -98,7 +115,9 @@ def environment() -> dict:
     import platform
     from importlib.metadata import version
 
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    # --dirty: a run from a checkout with local edits says so
+    commit = subprocess.run(["git", "describe", "--always", "--dirty"], check=False, cwd=ROOT, capture_output=True,
+                            text=True)
     return {"host": {"machine": platform.machine(), "cores": os.cpu_count(), "python": platform.python_version()},
             "versions": {name: version(name) for name in ("edgecomp", "tensorflow", "ray", "optuna")},
             "commit": commit.stdout.strip() or None}
@@ -111,6 +130,12 @@ def chain_size_kb() -> str:
     return f"{size / 1e3:.3f}"
 
 
+def meets_goal(trial: dict, chain: dict) -> bool:
+    """At least as accurate and 1.5x smaller than the default chain, or as small and 0.5 point more accurate."""
+    return ((trial["accuracy"] >= chain["accuracy"] and trial["size_kb"] * 1.5 <= chain["size_kb"])
+            or (trial["size_kb"] <= chain["size_kb"] and trial["accuracy"] >= chain["accuracy"] + 0.005))
+
+
 def compare_front(summary: dict, chain_point: dict) -> dict:
     """The default chain's trial, the front, and whether the goal is met (with the trial that meets it)."""
     done = [r for r in summary.get("trials", []) if r["status"] == "done"]
@@ -118,9 +143,7 @@ def compare_front(summary: dict, chain_point: dict) -> dict:
                                          if k in r["params"])), None)
     if chain is None:
         return {"chain": None, "goal_met": None, "note": "the default-chain trial did not finish"}
-    smaller = [r for r in done if r["accuracy"] >= chain["accuracy"] and r["size_kb"] * 1.5 <= chain["size_kb"]]
-    better = [r for r in done if r["size_kb"] <= chain["size_kb"] and r["accuracy"] >= chain["accuracy"] + 0.005]
-    winner = max(smaller + better, key=lambda r: r["accuracy"], default=None)
+    winner = max((r for r in done if meets_goal(r, chain)), key=lambda r: r["accuracy"], default=None)
     front = [r for r in done if r["trial_id"] in summary["pareto"]["size"]]
     return {"chain": chain, "front": front, "goal_met": winner is not None, "winner": winner,
             "trials": len(summary["trials"]), "counts": summary.get("counts")}
@@ -131,12 +154,21 @@ def render(results: dict) -> str:
         return (f"| {r['trial_id']} | {100 * r['accuracy']:.2f}% | {r['size_kb']:.1f} | {r['gzip_kb']:.1f} | "
                 f"{r['latency_p50_ms']:.4f} | {json.dumps(r['params'])} |")
 
+    def measured(part: dict) -> list[str]:
+        run = part.get("run")
+        if not run:
+            return []
+        env = run["environment"]
+        versions = ", ".join(f"{name} {v}" for name, v in env.get("versions", {}).items())
+        return [f"Measured by `{run['command']}` on {run['created']} at commit {env.get('commit')}; {versions}; "
+                f"{env.get('host', {}).get('cores')} cores.", ""]
+
     front = results["front"]
-    env = results.get("environment", {})
-    versions = ", ".join(f"{name} {v}" for name, v in env.get("versions", {}).items())
-    lines = ["# edgecomp search vs the default chain", "", f"Command: `{results['command']}` on {results['created']}"
-             f" at commit {env.get('commit')}; {versions}; {env.get('host', {}).get('cores')} cores.",
-             "", f"## Front found in {results['time_budget']} ({front.get('trials')} trials: {front.get('counts')})", ""]
+    lines = ["# edgecomp search vs the default chain", "",
+             f"## Front found in {results['time_budget']} ({front.get('trials')} trials: {front.get('counts')})", ""]
+    lines += measured(front)
+    if front.get("recovered_from"):
+        lines += [f"Recovered from {front['recovered_from']}.", ""]
     if front.get("chain"):
         lines += ["| trial | accuracy | kB | gzip kB | p50 ms | params |", "|---|---|---|---|---|---|",
                   row(front["chain"]) + " (default chain)"]
@@ -146,8 +178,15 @@ def render(results: dict) -> str:
         lines += ["", verdict]
     else:
         lines += [front.get("note", "")]
+    probe = results.get("probe") or {}
+    if probe.get("trials"):
+        chain = front.get("chain")
+        lines += ["", "## The space's likeliest winners, run to their end", ""] + measured(probe)
+        lines += ["| trial | accuracy | kB | gzip kB | p50 ms | params | meets the goal |", "|---|---|---|---|---|---|---|"]
+        lines += [row(r) + (f" {'yes' if meets_goal(r, chain) else 'no'} |" if chain else " — |")
+                  for r in probe["trials"]]
     workers = results["workers"]
-    lines += ["", "## Same trials on 1 and 2 Ray workers", ""]
+    lines += ["", "## Same trials on 1 and 2 Ray workers", ""] + measured(workers)
     if workers.get("seconds"):
         lines += [f"{workers['trials']} fixed trials, early stopping off, each run from its own copy of the warmed "
                   f"cache: 1 worker {workers['seconds'][1]:.0f} s, 2 workers {workers['seconds'][2]:.0f} s "
@@ -163,40 +202,43 @@ def render(results: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="tiny data and models; print, write nothing here")
-    parser.add_argument("--part", choices=["front", "workers", "both"], default="both")
+    parser.add_argument("--part", choices=[*PARTS, "all"], default="all")
     parser.add_argument("--render-only", action="store_true", help="rewrite results.md from results.json")
     parser.add_argument("--cache-dir", type=Path, help="stage cache for every search (default: a new folder)")
     args = parser.parse_args()
+    previous = HERE / "results.json"
     if args.render_only:
-        results = json.loads((HERE / "results.json").read_text())
-        results["workers"]["seconds"] = {int(k): v for k, v in results["workers"].get("seconds", {}).items()}
-        (HERE / "results.md").write_text(render(results))
+        (HERE / "results.md").write_text(render(read_results(previous)))
         return
     settings = smoke_settings() if args.smoke else full_settings()
     fixed_points = settings.get("fixed_points", FIXED_POINTS)
-    results = {"command": "python benchmarks/search/run.py" + (" --smoke" if args.smoke else ""),
-               "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-               "time_budget": settings["time_budget"], "front": {}, "workers": {"trials": len(fixed_points),
-                                                                              "seconds": {}},
-               "environment": environment()}
-    previous = HERE / "results.json"
-    if args.part != "both" and not args.smoke and previous.is_file():
-        kept = json.loads(previous.read_text())
-        other = "workers" if args.part == "front" else "front"
-        results[other] = kept[other]
-        if other == "workers":
-            results["workers"]["seconds"] = {int(k): v for k, v in kept["workers"].get("seconds", {}).items()}
+    command = "python benchmarks/search/run.py" + (" --smoke" if args.smoke else "") + (
+        f" --part {args.part}" if args.part != "all" else "")
+    run = {"command": command, "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+           "environment": environment()}
+    parts = PARTS if args.part == "all" else (args.part,)
+    results = {"time_budget": settings["time_budget"], "front": {}, "workers": {"trials": len(fixed_points), "seconds": {}},
+               "probe": {}}
+    if args.part != "all" and not args.smoke and previous.is_file():
+        kept = read_results(previous)
+        results.update({part: kept.get(part) or {} for part in PARTS if part not in parts})
     with tempfile.TemporaryDirectory(prefix="search-bench-") as tmp:
         folder = Path(tmp)
         cache = args.cache_dir or folder / "cache"
-        if args.part in ("front", "both"):
+        if "front" in parts:
             chain_point = settings["front_space"]["start_points"][0]
             budget = [] if args.smoke else ["--max-size-kb", chain_size_kb()]
             summary, _, _ = search(folder, "front", settings["plan"], settings["front_space"], "--workers", "2",
                                    "--trials", str(settings["front_trials"]), "--time-budget", settings["time_budget"],
                                    *budget, cache=cache)
-            results["front"] = compare_front(summary, chain_point)
-        if args.part in ("workers", "both"):
+            results["front"] = {**compare_front(summary, chain_point), "run": run}
+        if "probe" in parts:
+            space = settings["probe_space"]
+            summary, _, _ = search(folder, "probe", settings["plan"], space, "--workers", "2",
+                                   "--trials", str(len(space["start_points"])), cache=cache)
+            results["probe"] = {"trials": [r for r in summary.get("trials", []) if r["status"] == "done"],
+                                "counts": summary.get("counts"), "run": run}
+        if "workers" in parts:
             space = {**settings["workers_space"], "start_points": fixed_points}
             warm_up = settings.get("warm_up_point", WARM_UP_POINT)
             search(folder, "warm-up", settings["plan"], {**space, "start_points": [warm_up]}, "--trials", "1",
@@ -207,11 +249,19 @@ def main() -> None:
                 _, seconds, _ = search(folder, f"workers-{workers}", settings["plan"], space, "--workers", str(workers),
                                        "--trials", str(len(fixed_points)), cache=own_cache)
                 results["workers"]["seconds"][workers] = seconds
+            results["workers"]["run"] = run
     text = render(results) if results["front"] else json.dumps(results, indent=2)
     print(text)
     if not args.smoke:
         (HERE / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
         (HERE / "results.md").write_text(text)
+
+
+def read_results(path: Path) -> dict:
+    results = json.loads(path.read_text())
+    workers = results["workers"]
+    workers["seconds"] = {int(k): v for k, v in workers.get("seconds", {}).items()}  # JSON keys are strings
+    return results
 
 
 if __name__ == "__main__":
