@@ -121,13 +121,19 @@ def render(results: dict) -> str:
 
 
 def own_teacher(rows: list[dict], plan: str) -> dict:
-    """The float32 TFLite of the teacher `plan` started from (ptq-only: its only float file)."""
-    names = ("model_original_float32.tflite", "model_float32.tflite") if plan != "ptq-only" else ("model_float32.tflite",)
-    return next(r for name in names for r in rows if r["plan"] == plan and r["artifact"] == name)
+    """The float32 TFLite of the teacher `plan` started from: ptq-only's float file, or a compressing
+    plan's `model_original_float32.tflite` (its `model_float32.tflite` is the compressed student)."""
+    name = "model_float32.tflite" if plan == "ptq-only" else "model_original_float32.tflite"
+    found = [r for r in rows if r["plan"] == plan and r["artifact"] == name]
+    if not found:
+        raise SystemExit(f"plan {plan!r} has no {name}: its teacher cannot be compared")
+    return found[0]
 
 
 def commit() -> str | None:
-    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], check=False, cwd=ROOT, capture_output=True, text=True)
+    # --dirty: a run from a checkout with local edits says so
+    done = subprocess.run(["git", "describe", "--always", "--dirty"], check=False, cwd=ROOT, capture_output=True,
+                          text=True)
     return done.stdout.strip() or None
 
 
@@ -140,15 +146,16 @@ def main() -> int:
     if args.render_only:
         (HERE / "results.md").write_text(render(json.loads((HERE / "results.json").read_text())))
         return 0
+    partial = set(args.plans) != set(PLANS)
+    # Read before the hours of runs, so that a missing file fails now rather than after them.
+    kept = json.loads((HERE / "results.json").read_text()) if partial else {}
     with tempfile.TemporaryDirectory(prefix="edgecomp-chain-") as tmp:
         reports = {name: run_plan(name, PLANS[name], Path(tmp)) for name in args.plans}
-    partial = set(args.plans) != set(PLANS)
     command = "python benchmarks/default_chain/run.py"
     if partial:
         command += " --plans " + " ".join(shlex.quote(name) for name in args.plans)
     run = {"created": next(iter(reports.values()))["created"], "commit": commit(), "command": command}
-    kept = json.loads((HERE / "results.json").read_text()) if partial else None
-    rows = [r for r in (kept["rows"] if kept else []) if r["plan"] not in reports]
+    rows = [r for r in kept.get("rows", []) if r["plan"] not in reports]
     rows += [row(name, a) for name, report in reports.items() for a in report["artifacts"]]
     order = {name: i for i, name in enumerate(PLANS)}
     rows.sort(key=lambda r: order.get(r["plan"], len(order)))  # stable: artifacts keep their order
@@ -156,8 +163,7 @@ def main() -> int:
     deployable = {name: next(r for r in rows if r["plan"] == name and "int8" in r["artifact"]
                              and r["artifact"].endswith(".tflite")) for name in plans}
     any_report = next(iter(reports.values()))
-    previous_run = ({"created": kept["created"], "commit": kept.get("commit"), "command": kept["command"]}
-                    if kept else None)
+    previous_run = {"created": kept.get("created"), "commit": kept.get("commit"), "command": kept.get("command")}
     results = {"command": command, "created": any_report["created"],
                "commit": run["commit"], "host": any_report["host"], "versions": any_report["versions"],
                "plans": {name: PLANS[name] for name in plans}, "rows": rows, "deployable": deployable,
@@ -165,11 +171,11 @@ def main() -> int:
                "teachers": {name: own_teacher(rows, name) for name in plans},
                "runs": {name: run if name in reports else kept.get("runs", {}).get(name, previous_run)
                         for name in plans},
-               "stage_seconds": {**(kept["stage_seconds"] if kept else {}),
+               "stage_seconds": {**kept.get("stage_seconds", {}),
                                  **{name: {s["stage"]: s["seconds"] for s in r["stages"]} for name, r in reports.items()}},
-               "wall_seconds": {**(kept["wall_seconds"] if kept else {}),
+               "wall_seconds": {**kept.get("wall_seconds", {}),
                                 **{name: r["wall_seconds"] for name, r in reports.items()}}}
-    if kept and "measured_at" in kept:
+    if "measured_at" in kept:
         results["measured_at"] = kept["measured_at"]
     (HERE / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     (HERE / "results.md").write_text(render(results))
