@@ -47,7 +47,9 @@ PLANS = {"ptq-only": {"stages": PTQ_ONLY_STAGES},
          "default-chain fast": {"preset": "fast", "stages": DEFAULT_STAGES},
          "default-chain quality": {"preset": "quality", "stages": DEFAULT_STAGES},
          "quality + teacher_kd": {"preset": "quality", "stages": WITH_TEACHER_KD},
-         "quality, cnn-assistant-wide": {"preset": "quality", "stages": WIDE_STUDENT}}
+         "quality, cnn-assistant-wide": {"preset": "quality", "stages": WIDE_STUDENT},
+         # the same plan from another seed (a teacher of its own too): how far one run is from the next
+         "quality, cnn-assistant-wide, seed 1": {"preset": "quality", "seed": 1, "stages": WIDE_STUDENT}}
 
 
 def run_plan(name: str, settings: dict, folder: Path) -> dict:
