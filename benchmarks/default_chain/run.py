@@ -9,7 +9,7 @@ records when, at which commit and against which teacher it was measured, and its
 against the teacher of its own run.
 
 The plans run back to back in this script on the same machine, sharing the trained teacher
-(trained once, at the first plan, if not cached) and, through the stage cache, any stages their
+(trained once, at the first plan, if not cached; the seed-1 plan trains its own) and, through the stage cache, any stages their
 plans have in common (the quality plan's distill stage is its ablation's). Writes results.md / results.json beside this
 file: every artifact of both plans with accuracy (full test set, through the artifact), raw and
 gzip size, host latency, acc per MB and acc per ms, plus the command and versions.
