@@ -69,7 +69,7 @@ def distiller_class():
 
 
 def distill_kd(student, teacher, data, cfg: DistillConfig, label: str = "kd", seed: int = 0,
-               callbacks: list | None = None) -> dict:
+               callbacks: list | None = None, fresh_bn: bool = False) -> dict:
     """Trains `student` in place on the KD loss against `teacher` on the training split.
 
     Args:
@@ -81,6 +81,8 @@ def distill_kd(student, teacher, data, cfg: DistillConfig, label: str = "kd", se
             sees (same flip, shift and mixup); `cached` logits are of the unaugmented images.
         seed: seeds the shuffle and augmentation.
         callbacks: more Keras callbacks for the fit (pruning's step counter, QAT's mask keeper).
+        fresh_bn: re-estimate the student's stale BatchNorm statistics before each validation
+            (`compress.bn_stats.refresh_before_validation`); not for pruning-wrapped or QAT students.
 
     Returns:
         Training info: seconds per epoch, history, seconds spent on the teacher's logits.
@@ -102,7 +104,7 @@ def distill_kd(student, teacher, data, cfg: DistillConfig, label: str = "kd", se
                            extra_targets=extra)
     steps = -(-data.count("train") // cfg.batch_size)
     info = fit_wrapper(wrapper, train_batches, data, cfg.epochs, steps, cfg.learning_rate, label, cfg.batch_size,
-                       callbacks)
+                       callbacks, fresh_bn_of=student if fresh_bn else None, seed=seed)
     info["augment"] = cfg.augment.describe(data.input_shape)
     # Function matching (Beyer et al. 2022) needs the teacher on the student's augmented view.
     info["teacher_sees_student_view"] = cfg.teacher_logits == "on_the_fly" or augment is None

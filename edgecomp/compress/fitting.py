@@ -34,7 +34,8 @@ def batches_per_epoch(samples: int, batch_size: int) -> int:
 
 
 def fit_compiled(model, train_batches, data, epochs: int, steps: int, label: str, batch_size: int,
-                 callbacks: list | None = None, one_hot_validation: bool = False) -> dict:
+                 callbacks: list | None = None, one_hot_validation: bool = False, fresh_bn_of=None,
+                 seed: int = 0) -> dict:
     """Fits an already compiled model, validating on the dataset's validation split.
 
     Args:
@@ -44,18 +45,27 @@ def fit_compiled(model, train_batches, data, epochs: int, steps: int, label: str
         steps: optimizer steps per epoch, for the progress bar.
         label: what the progress bar calls this run ("train", "prune (global)").
         one_hot_validation: validation labels one-hot (a model trained on mixup's soft labels).
+        fresh_bn_of: the network whose BatchNorm statistics are re-estimated before a validation
+            while they are stale (`compress.bn_stats.refresh_before_validation`); None: never.
+        seed: picks the images of those re-estimations.
 
     Returns:
         Epochs, seconds per epoch and the per-epoch history.
     """
+    from edgecomp.compress.bn_stats import refresh_before_validation
     from edgecomp.data.pipeline import stream
 
+    refresh = None if fresh_bn_of is None else refresh_before_validation(fresh_bn_of, data, batch_size, seed)
     started = time.perf_counter()
     history = model.fit(
         train_batches, epochs=epochs, validation_data=stream(data, "val", batch_size, one_hot=one_hot_validation),
-        verbose=0, callbacks=[keras_progress_callback(epochs, steps, label)] + list(callbacks or []),
+        verbose=0, callbacks=[keras_progress_callback(epochs, steps, label)] + list(callbacks or [])
+        + ([refresh] if refresh else []),
     )
-    return fit_summary(history, time.perf_counter() - started, epochs)
+    info = fit_summary(history, time.perf_counter() - started, epochs)
+    if refresh is not None:  # the history's val_* were measured with re-estimated statistics that often
+        info["bn_refreshed_before_validation"] = refresh.refreshes
+    return info
 
 
 def compile_for_training(model, learning_rate: float, total_steps: int, soft_labels: bool = False):
@@ -73,11 +83,12 @@ def compile_for_training(model, learning_rate: float, total_steps: int, soft_lab
 
 
 def fit(model, data, epochs: int, batch_size: int, learning_rate: float, label: str,
-        extra_callbacks: list | None = None, augment=None, seed: int = 0) -> dict:
+        extra_callbacks: list | None = None, augment=None, seed: int = 0, fresh_bn: bool = False) -> dict:
     """Trains `model` on the dataset's train split, validating on its validation split.
 
     Batches stream from the uint8 images through tf.data (`edgecomp.data.pipeline`), normalised
-    and, when `augment` is on, augmented on the fly.
+    and, when `augment` is on, augmented on the fly. fresh_bn: re-estimate stale BatchNorm
+    statistics before each validation (not for pruning-wrapped or quantization-aware models).
 
     Returns:
         The history (per-epoch metrics), the seconds per epoch and the augmentation used.
@@ -89,7 +100,7 @@ def fit(model, data, epochs: int, batch_size: int, learning_rate: float, label: 
     compile_for_training(model, learning_rate, epochs * steps, soft_labels=mixup)
     train_batches = stream(data, "train", batch_size, shuffle=True, seed=seed, augment=augment)
     info = fit_compiled(model, train_batches, data, epochs, steps, label, batch_size, extra_callbacks,
-                        one_hot_validation=mixup)
+                        one_hot_validation=mixup, fresh_bn_of=model if fresh_bn else None, seed=seed)
     info["augment"] = augment.describe(data.input_shape) if augment is not None else {"enabled": False}
     return info
 
@@ -100,7 +111,7 @@ def compile_wrapper(wrapper, learning_rate: float, total_steps: int) -> None:
 
 
 def fit_wrapper(wrapper, train_batches, data, epochs: int, steps: int, learning_rate: float, label: str,
-                batch_size: int, callbacks: list | None = None) -> dict:
+                batch_size: int, callbacks: list | None = None, fresh_bn_of=None, seed: int = 0) -> dict:
     """Compiles and fits a training wrapper (its own train_step), validating on the val split.
 
     Args:
@@ -109,9 +120,12 @@ def fit_wrapper(wrapper, train_batches, data, epochs: int, steps: int, learning_
         data: the Dataset (for validation).
         steps: optimizer steps per epoch.
         batch_size: validation batch size.
+        fresh_bn_of: the trained network inside the wrapper, whose stale BatchNorm statistics are
+            re-estimated before each validation (see fit_compiled); None: never.
 
     Returns:
         Epochs, seconds per epoch and the per-epoch history.
     """
     compile_wrapper(wrapper, learning_rate, epochs * steps)
-    return fit_compiled(wrapper, train_batches, data, epochs, steps, label, batch_size, callbacks)
+    return fit_compiled(wrapper, train_batches, data, epochs, steps, label, batch_size, callbacks,
+                        fresh_bn_of=fresh_bn_of, seed=seed)

@@ -23,7 +23,7 @@ def train_and_reestimate(model, ctx: RunContext, cfg: TrainConfig, label: str) -
 
     augment = cfg.augment if cfg.augment.enabled else None
     info = fitting.fit(model, ctx.data, cfg.epochs, cfg.batch_size, cfg.learning_rate, label, augment=augment,
-                       seed=ctx.plan.seed)
+                       seed=ctx.plan.seed, fresh_bn=True)
     info["bn_statistics"] = reestimate_and_measure(model, ctx.data, cfg.batch_size, seed=ctx.plan.seed)
     return info
 

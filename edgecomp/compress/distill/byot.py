@@ -240,7 +240,8 @@ def train_byot(model, data, cfg: DistillConfig, seed: int = 0) -> tuple[ByotNetw
     augment = cfg.augment if cfg.augment.enabled else None
     train_batches = stream(data, "train", cfg.batch_size, shuffle=True, seed=seed, augment=augment)
     steps = -(-data.count("train") // cfg.batch_size)
-    info = fit_wrapper(trainer, train_batches, data, cfg.epochs, steps, cfg.learning_rate, "byot", cfg.batch_size)
+    info = fit_wrapper(trainer, train_batches, data, cfg.epochs, steps, cfg.learning_rate, "byot", cfg.batch_size,
+                       fresh_bn_of=trainer_model, seed=seed)
     info["augment"] = cfg.augment.describe(data.input_shape)
     info.update({"exits": names, "attention": cfg.attention, "attention_params": network.attention_params,
                  "plain_params": int(model.count_params()),

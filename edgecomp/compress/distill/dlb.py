@@ -116,7 +116,7 @@ def train_dlb(model, data, cfg: DistillConfig, seed: int = 0) -> dict:
     train_batches = stream(data, "train", cfg.batch_size, seed=seed, augment=augment, index_batches=order)
     trainer = trainer_class(model, half, cfg.temperature, cfg.alpha)
     info = fit_wrapper(trainer, train_batches, data, cfg.epochs, steps, cfg.learning_rate, "dlb", cfg.batch_size,
-                       callbacks=[reset_class(trainer)])
+                       callbacks=[reset_class(trainer)], fresh_bn_of=model, seed=seed)
     info.update({"steps_per_epoch": steps, "half_batch": half, "augment": cfg.augment.describe(data.input_shape)})
     return info
 

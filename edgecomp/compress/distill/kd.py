@@ -47,7 +47,7 @@ def run_kd(ctx, cfg: DistillConfig) -> dict:
     how = f" (auto: its own architecture at width {cfg.width:g})" if auto else ""
     step(f"distilling {teacher.name} ({teacher.count_params():,} params) into {student.name}{how} "
          f"({student.count_params():,} params), T={cfg.temperature}, alpha={cfg.alpha}")
-    info = distill_kd(student, teacher, ctx.data, cfg, seed=ctx.plan.seed)
+    info = distill_kd(student, teacher, ctx.data, cfg, seed=ctx.plan.seed, fresh_bn=True)
     if auto:
         info["auto_student"] = auto
     ctx.model = student

@@ -7,6 +7,7 @@ KD settings; the stage leaves the final student in `ctx.model`.
 
 from __future__ import annotations
 
+from edgecomp.compress.bn_stats import reestimate_bn_statistics
 from edgecomp.compress.distill.base import (
     DistillConfig,
     DistillMethod,
@@ -44,8 +45,11 @@ def run_takd(ctx, cfg: DistillConfig) -> dict:
         student = resolve_model(name, ctx.data)
         step(f"takd step {index}: {teacher.name} ({teacher.count_params():,} params) -> "
              f"{student.name} ({student.count_params():,} params)")
-        info = distill_kd(student, teacher, ctx.data, cfg, label=f"takd {index}", seed=ctx.plan.seed)
+        info = distill_kd(student, teacher, ctx.data, cfg, label=f"takd {index}", seed=ctx.plan.seed, fresh_bn=True)
         info["model"] = name
+        if index < len(chain_names(cfg)):  # an assistant teaches next, in inference mode: its BN statistics
+            # must be its final weights' (the student's are measured by run_distill after the chain)
+            info["bn_statistics"] = reestimate_bn_statistics(student, ctx.data, cfg.batch_size, seed=ctx.plan.seed)
         total_seconds += info["seconds_per_epoch"] * info["epochs"] + info["teacher_logits_seconds"]
         steps.append(info)
         teacher = student
