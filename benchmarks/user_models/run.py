@@ -16,7 +16,8 @@ start random. Writes results.md / results.json beside this file: teacher vs depl
 (the artifacts themselves, on the same test images), size, latency p50 on this CPU, the ops of
 each file, stage times, the command and the versions.
 
-Goal (issue 10): the deployable int8 within 1 point of the teacher at >= 4x smaller raw size.
+Goal (issue 10): the deployable int8 within 1 point of the teacher at >= 4x smaller raw size, its
+status ok (parity with its Keras model passed).
 """
 
 from __future__ import annotations
@@ -150,7 +151,9 @@ def summarize(name: str, report: dict, run_dir: Path) -> dict:
         row["delta_points"] = 100 * (deployable["accuracy"] - teacher["accuracy"])
         row["size_ratio"] = teacher["size_bytes"] / deployable["size_bytes"]
         row["latency_ratio"] = teacher["latency_ms"]["p50"] / deployable["latency_ms"]["p50"]
-        row["goal_met"] = row["delta_points"] >= -GOAL_POINTS and row["size_ratio"] >= GOAL_RATIO
+        # A deployable whose outputs disagree with its own Keras model is not one edgecomp would ship.
+        row["goal_met"] = (row["delta_points"] >= -GOAL_POINTS and row["size_ratio"] >= GOAL_RATIO
+                           and deployable["status"] == "ok")
     return row
 
 
@@ -188,7 +191,8 @@ def render(results: dict) -> str:
              f"teacher. Then the default plan for a model file, preset `{results.get('preset', 'fast')}` (it "
              "fills the epochs and augmentation the stages leave unset, see `PRESETS` in edgecomp/config.py):", "",
              f"`{json.dumps(results['stages'][1:])}`", "",
-             f"Goal: the deployable int8 within {GOAL_POINTS:g} point of the teacher at >= {GOAL_RATIO:g}x smaller.",
+             f"Goal: the deployable int8 within {GOAL_POINTS:g} point of the teacher at >= {GOAL_RATIO:g}x smaller, "
+             "its status ok (parity with its own Keras model passed).",
              "", "| model | normalization | teacher | deployable (qat int8) | accuracy Δ | x smaller | x faster | "
              "goal |", "|---|---|---|---|---|---|---|---|"]
     for r in results["rows"]:
@@ -214,7 +218,9 @@ def render(results: dict) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train", type=int, default=2000, help="training images (the first N)")
-    parser.add_argument("--test", type=int, default=1000, help="test images (the first N)")
+    # 5,000 test images: a standard error of about 0.6 pt on one accuracy near 75% (1,000 gave 1.4 pt,
+    # too coarse to judge a 1-point goal).
+    parser.add_argument("--test", type=int, default=5000, help="test images (the first N)")
     parser.add_argument("--epochs", type=int, default=5, help="train-stage epochs (weights start random)")
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
     parser.add_argument("--preset", choices=["fast", "quality"], default="fast", help="the plan's preset")
