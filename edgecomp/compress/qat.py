@@ -56,8 +56,11 @@ def _no_op_config_class():
 
 
 def qat_custom_objects() -> dict:
-    """What loading a saved QAT model needs besides tfmot's quantize_scope: the no-op config of float layers."""
-    return {"NoOpQuantizeConfig": _no_op_config_class()}
+    """What loading a saved QAT model needs besides tfmot's quantize_scope: the no-op config of float
+    layers and the per-channel depthwise quantizer (compress.qat_scheme)."""
+    from edgecomp.compress import qat_scheme
+
+    return {"NoOpQuantizeConfig": _no_op_config_class(), **qat_scheme.custom_objects()}
 
 
 def layer_producers(model) -> dict[str, list[str]]:
@@ -142,6 +145,7 @@ def build_qat_model(model, prune_preserving: bool = False):
     Args:
         model: a functional or sequential Keras 2 model.
         prune_preserving: use tfmot's prune-preserving scheme (keeps a pruned model's zeros).
+            Either scheme quantizes DepthwiseConv2D kernels per channel, as TFLite does (qat_scheme).
 
     Returns:
         (qat_model, fallbacks) where fallbacks maps layer name -> reason it stays float.
@@ -149,16 +153,15 @@ def build_qat_model(model, prune_preserving: bool = False):
     Raises:
         EdgecompError: tfmot refused the model even with every named layer left float.
     """
+    from edgecomp.compress import qat_scheme
+
     q = tfmot().quantization.keras
     fallbacks = plan_fallbacks(model)
     for _ in range(_MAX_RETRIES):
         annotated, no_op = _annotate(model, fallbacks)
         try:
-            with q.quantize_scope({"NoOpQuantizeConfig": no_op}):
-                if prune_preserving:
-                    scheme = tfmot().experimental.combine.Default8BitPrunePreserveQuantizeScheme()
-                    return q.quantize_apply(annotated, scheme), fallbacks
-                return q.quantize_apply(annotated), fallbacks
+            with q.quantize_scope({"NoOpQuantizeConfig": no_op, **qat_scheme.custom_objects()}):
+                return q.quantize_apply(annotated, qat_scheme.quantize_scheme(prune_preserving)), fallbacks
         except (RuntimeError, ValueError, TypeError) as err:
             # tfmot names the offending layer ("Layer NAME:<class ...> is not supported").
             match = re.search(r"Layer (\S+?):", str(err))
