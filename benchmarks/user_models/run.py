@@ -212,6 +212,9 @@ def render(results: dict) -> str:
                      + ", ".join(f"{k} {v:.0f}" for k, v in r["stage_seconds"].items()) + ".")
     versions = ", ".join(f"{k} {v}" for k, v in results["versions"].items() if v)
     lines += ["", f"Versions: {versions}.", ""]
+    notes = HERE / "notes.md"  # the hand-written reading of the numbers (and of earlier runs), kept beside them
+    if notes.is_file():
+        lines += [notes.read_text().rstrip(), ""]
     return "\n".join(lines)
 
 
