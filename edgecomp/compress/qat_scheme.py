@@ -42,6 +42,7 @@ def depthwise_classes():
 
         def build(self, tensor_shape, name, layer):
             channels = int(tensor_shape[-2]) * int(tensor_shape[-1])
+
             def range_weight(suffix: str, start: float):  # named as tfmot names its own ranges
                 return layer.add_weight(f"{name}_{suffix}", shape=(channels,), trainable=False,
                                         initializer=keras().initializers.Constant(start))
