@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Architectures this project did not design, each through the default plan, measured in one run.
 
-    .venv/bin/python benchmarks/user_models/run.py                      # the committed results
+    .venv/bin/python benchmarks/user_models/run.py --preset quality --epochs 12  # the committed results
     .venv/bin/python benchmarks/user_models/run.py --train 600 --epochs 1 --models resnet_style  # a smoke run
     .venv/bin/python benchmarks/user_models/run.py --render-only        # results.md from results.json
 
