@@ -160,7 +160,8 @@ def build_qat_model(model, prune_preserving: bool = False):
     for _ in range(_MAX_RETRIES):
         annotated, no_op = _annotate(model, fallbacks)
         try:
-            with q.quantize_scope({"NoOpQuantizeConfig": no_op, **qat_scheme.custom_objects()}):
+            # qat_custom_objects' names, with the very no-op class the layers were annotated with
+            with q.quantize_scope({**qat_custom_objects(), "NoOpQuantizeConfig": no_op}):
                 return q.quantize_apply(annotated, qat_scheme.quantize_scheme(prune_preserving)), fallbacks
         except (RuntimeError, ValueError, TypeError) as err:
             # tfmot names the offending layer ("Layer NAME:<class ...> is not supported").

@@ -41,13 +41,14 @@ def run_takd(ctx, cfg: DistillConfig) -> dict:
     teacher = ctx.model
     steps = []
     total_seconds = 0.0
-    for index, name in enumerate(chain_names(cfg), start=1):
+    names = chain_names(cfg)
+    for index, name in enumerate(names, start=1):
         student = resolve_model(name, ctx.data)
         step(f"takd step {index}: {teacher.name} ({teacher.count_params():,} params) -> "
              f"{student.name} ({student.count_params():,} params)")
         info = distill_kd(student, teacher, ctx.data, cfg, label=f"takd {index}", seed=ctx.plan.seed, fresh_bn=True)
         info["model"] = name
-        if index < len(chain_names(cfg)):  # an assistant teaches next, in inference mode: its BN statistics
+        if index < len(names):  # an assistant teaches next, in inference mode: its BN statistics
             # must be its final weights' (the student's are measured by run_distill after the chain)
             info["bn_statistics"] = reestimate_bn_statistics(student, ctx.data, cfg.batch_size, seed=ctx.plan.seed)
         total_seconds += info["seconds_per_epoch"] * info["epochs"] + info["teacher_logits_seconds"]
