@@ -1,3 +1,5 @@
 """edgecomp: compress a Keras image model, export it for the edge and measure it on the device."""
 
-__version__ = "0.1.0"
+from edgecomp.core.version import __version__
+
+__all__ = ["__version__"]

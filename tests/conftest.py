@@ -20,7 +20,7 @@ def isolated_cache(tmp_path_factory):
 @pytest.fixture(scope="session")
 def fmnist_small():
     """2,000 real Fashion-MNIST training images and 500 test images."""
-    from edgecomp.data import load_dataset
+    from edgecomp.data.dataset import load_dataset
 
     return load_dataset("fashion_mnist", train_limit=2000, test_limit=500, seed=0)
 
@@ -33,7 +33,7 @@ def tiny_model(fmnist_small):
     from edgecomp.compress.bn_stats import reestimate_bn_statistics
     from edgecomp.compress.fitting import fit
     from edgecomp.models.zoo import build_zoo_model
-    from edgecomp.tfenv import seed_everything
+    from edgecomp.core.tfenv import seed_everything
 
     seed_everything(0)
     model = build_zoo_model("cnn-tiny", fmnist_small.input_shape, fmnist_small.num_classes)
@@ -58,7 +58,7 @@ def tiny_tflite(tiny_model, fmnist_small, tmp_path_factory):
 
 @pytest.fixture()
 def sample_npz(fmnist_small, tmp_path):
-    from edgecomp.artifacts import write_sample
+    from edgecomp.run.artifacts import write_sample
 
     return write_sample(fmnist_small, tmp_path / "sample.npz", limit=200)
 
@@ -137,7 +137,7 @@ def fmnist96_npz(fmnist_small, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def fmnist96(fmnist96_npz):
-    from edgecomp.data import load_dataset
+    from edgecomp.data.dataset import load_dataset
 
     return load_dataset(str(fmnist96_npz), seed=0)
 

@@ -33,7 +33,7 @@ ROOT = HERE.parent.parent
 sys.path.insert(0, str(ROOT))
 
 from edgecomp.bench.metrics import EFFICIENCY_NOTE, efficiency  # noqa: E402
-from edgecomp.config import DEFAULT_STAGES, PTQ_ONLY_STAGES  # noqa: E402
+from edgecomp.plan.plan import DEFAULT_STAGES, PTQ_ONLY_STAGES  # noqa: E402
 
 # The ablation: the quality preset with prune and QAT fine-tuned on the KD loss against the
 # teacher (teacher_kd) instead of the labels; it shares the quality plan's distill stage (cache).
@@ -86,7 +86,7 @@ def render(results: dict) -> str:
              f"{results['host']['cores']} cores (shared machine: compare rows of this table with each other, "
              "not with other runs).", "",
              "Plans (each preceded by training the default cnn-teacher, 10 epochs, cached after the first; a "
-             "preset fills the epochs and augmentation the stages leave unset, see `PRESETS` in edgecomp/config.py):",
+             "preset fills the epochs and augmentation the stages leave unset, see `PRESETS` in edgecomp/plan/plan.py):",
              ""]
     lines += [f"- **{name}**: `{json.dumps(settings)}`" for name, settings in results["plans"].items()]
     lines += ["", "| plan | artifact | status | params | accuracy | size | gzip | zeros in file | p50 ms | "

@@ -4,7 +4,7 @@ accuracy measured through the exported float TFLite.
 
 Usage: .venv/bin/python benchmarks/distillation/run.py [--preset quality] [--student cnn-assistant]
        [--train-limit 6000] [--seeds 0 1 2] [--methods plain kd dlb]
-The preset gives the epochs and augmentation of the distill stage (edgecomp.config.PRESETS;
+The preset gives the epochs and augmentation of the distill stage (edgecomp.plan.plan.PRESETS;
 `--augment` sets the augmentation of every method instead). DLB's
 batches repeat half of the previous batch, so it runs half the epochs: the same optimizer steps
 and image presentations as the others. Plain training gets the same augmentation as KD, and a
@@ -29,7 +29,7 @@ import yaml
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
 
-from edgecomp.tfenv import seed_everything, tf
+from edgecomp.core.tfenv import seed_everything, tf
 
 METHOD_ORDER = ["plain", "kd", "dlb"]
 TRAIN_ACCURACY_IMAGES = 5000  # clean (unaugmented) training images the train-accuracy column is measured on
@@ -50,8 +50,8 @@ def tflite_metrics(model, data, folder: Path, name: str) -> dict:
 
 
 def make_ctx(data, seed: int, model, run_dir: Path):
-    from edgecomp.config import parse_plan
-    from edgecomp.stages import RunContext
+    from edgecomp.plan.plan import parse_plan
+    from edgecomp.compress.context import RunContext
 
     return RunContext(plan=parse_plan({"model": "cnn-student", "seed": seed, "stages": []}), data=data,
                       run_dir=run_dir, model=model)
@@ -59,7 +59,7 @@ def make_ctx(data, seed: int, model, run_dir: Path):
 
 def method_augment(method: str, augment: dict) -> dict:
     """The preset's augmentation as `method` can take it (byot and dlb cannot mix up images)."""
-    from edgecomp.stage_settings import MIXUP_UNSUPPORTED
+    from edgecomp.plan.stage_settings import MIXUP_UNSUPPORTED
 
     return {key: value for key, value in augment.items() if not (key == "mixup" and method in MIXUP_UNSUPPORTED)}
 
@@ -72,7 +72,7 @@ def run_one(method: str, seed: int, epochs: int, data, teacher, folder: Path, ex
     distill method's are); DLB runs half the epochs (see the module docstring).
     """
     from edgecomp.compress.bn_stats import reestimate_and_measure
-    from edgecomp.compress.distill import DistillConfig, run_distill
+    from edgecomp.compress.distill.stage import DistillConfig, run_distill
     from edgecomp.compress.distill.byot import train_byot
     from edgecomp.compress.fitting import fit
     from edgecomp.data.augment import AugmentConfig
@@ -194,7 +194,7 @@ def write_results(result: dict) -> None:
 
 
 def main() -> None:
-    from edgecomp.config import PRESETS
+    from edgecomp.plan.plan import PRESETS
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--preset", choices=sorted(PRESETS), default="quality")
@@ -214,10 +214,10 @@ def main() -> None:
         write_results(json.loads((HERE / "results.json").read_text()))
         return
 
-    from edgecomp.compress.distill import DistillConfig
-    from edgecomp.data import load_dataset
-    from edgecomp.pipeline import run_stages
-    from edgecomp.stage_settings import TrainConfig
+    from edgecomp.compress.distill.stage import DistillConfig
+    from edgecomp.data.dataset import load_dataset
+    from edgecomp.run.pipeline import run_stages
+    from edgecomp.plan.stage_settings import TrainConfig
 
     preset = PRESETS[args.preset].get("distill", {})
     epochs = args.epochs or preset.get("epochs") or DistillConfig().epochs

@@ -25,14 +25,14 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent))
 
-from edgecomp.tfenv import keras, seed_everything, tf, tfmot  # noqa: E402
+from edgecomp.core.tfenv import keras, seed_everything, tf, tfmot  # noqa: E402
 
 
 def load_teacher(data, work: Path):
     """Loads the cached cnn-teacher (10 epochs, default train settings) through the train stage."""
-    from edgecomp.config import Plan
-    from edgecomp.pipeline import run_stages
-    from edgecomp.stages import RunContext
+    from edgecomp.plan.plan import Plan
+    from edgecomp.run.pipeline import run_stages
+    from edgecomp.compress.context import RunContext
 
     # Through the pipeline, so the teacher comes from the stage cache (the same entry as a build's).
     ctx = RunContext(plan=Plan(model="cnn-teacher", stages=[{"stage": "train"}]), data=data, run_dir=work)
@@ -49,7 +49,7 @@ def accuracy(model, data) -> float:
 def export(model, path: Path, sparse_format: bool = False) -> dict:
     """float32 .tflite; with sparse_format also a copy converted with EXPERIMENTAL_SPARSITY,
     which stores pruned weights in TFLite's sparse encoding (DENSIFY at load time)."""
-    from edgecomp.export.files import gzip_size, write_bytes_atomically
+    from edgecomp.core.files import gzip_size, write_bytes_atomically
     from edgecomp.export.sparsity import tflite_sparsity
     from edgecomp.export.tflite import keras_to_tflite
 
@@ -98,8 +98,8 @@ def bench_latency(entries: list[tuple[dict, str]], baseline_path: Path, data, fo
     """p50 latency of each (row, path key); `rounds` interleaved passes over all models, the
     unpruned baseline first and last in each pass; a model's p50 is the median over passes
     (the machine is shared, so one pass can be disturbed by other jobs)."""
-    from edgecomp.adapters.host import HostTarget
-    from edgecomp.artifacts import write_sample
+    from edgecomp.targets.host import HostTarget
+    from edgecomp.run.artifacts import write_sample
 
     sample = write_sample(data, folder / "sample.npz", 200)
     entries = [(row, key) for row, key in entries if row["status"] == "ok"]
@@ -131,8 +131,8 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="smoke run: 2,000 fine-tune images, fewer variants")
     args = parser.parse_args()
 
-    from edgecomp.config import BenchConfig
-    from edgecomp.data import load_dataset
+    from edgecomp.plan.plan import BenchConfig
+    from edgecomp.data.dataset import load_dataset
     from edgecomp.models.macs import count_macs
 
     command = " ".join([".venv/bin/python", "benchmarks/pruning/run.py"] + sys.argv[1:])

@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     html_path = args.run_dir / "report.html"
     if not html_path.is_file():
         sys.path.insert(0, str(REPO_ROOT))
-        from edgecomp.errors import EdgecompError
+        from edgecomp.core.errors import EdgecompError
         from edgecomp.report.compare import load_report
         from edgecomp.report.html import write_html
 

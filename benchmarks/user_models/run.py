@@ -10,7 +10,7 @@ Each model is a Keras 3 (`import keras`) file saved the way a user saves theirs:
 because nothing downloads here) or a hand-written ResNet-style net, each with the input range it
 expects (`normalization`). The data is real Fashion-MNIST resized to 96x96 and stacked to RGB
 (bilinear, PIL), written as an `.npz`. Every model goes through `edgecomp build --model FILE`
-with the default plan for a model file (`edgecomp.config.default_stages`: fine-tune, KD into
+with the default plan for a model file (`edgecomp.plan.plan.default_stages`: fine-tune, KD into
 `student: auto`, global pruning, QAT int8), the train stage's epochs set because these weights
 start random. Writes results.md / results.json beside this file: teacher vs deployable accuracy
 (the artifacts themselves, on the same test images), size, latency p50 on this CPU, the ops of
@@ -38,7 +38,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(ROOT))  # this checkout's edgecomp, whichever is installed
 
-from edgecomp.config import default_stages  # noqa: E402
+from edgecomp.plan.plan import default_stages  # noqa: E402
 from edgecomp.export.litert_internals import model_op_names  # noqa: E402
 
 SIZE = 96
@@ -189,7 +189,7 @@ def render(results: dict) -> str:
              "own, on all the test images. Every model starts from random weights (nothing downloads here), so "
              f"the plan's train stage trains it {results['epochs']} epochs first; this trained model is the "
              f"teacher. Then the default plan for a model file, preset `{results.get('preset', 'fast')}` (it "
-             "fills the epochs and augmentation the stages leave unset, see `PRESETS` in edgecomp/config.py):", "",
+             "fills the epochs and augmentation the stages leave unset, see `PRESETS` in edgecomp/plan/plan.py):", "",
              f"`{json.dumps(results['stages'][1:])}`", "",
              f"Goal: the deployable int8 within {GOAL_POINTS:g} point of the teacher at >= {GOAL_RATIO:g}x smaller, "
              "its status ok (parity with its own Keras model passed).",

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
 
-from edgecomp.errors import ModelLoadError
+from edgecomp.core.errors import ModelLoadError
 
 # Bytes per element of TFLite / ONNX element types (sub-byte types rounded up to one byte per
 # element would overstate them; they are packed two or four per byte).

@@ -42,12 +42,12 @@ def bench_command(
     wide: bool = WIDE_OPTION,
 ) -> None:
     """Measure latency, memory, size and accuracy of existing model files on a target."""
-    from edgecomp.verbosity import set_verbose
+    from edgecomp.core.verbosity import set_verbose
 
     set_verbose(verbose)
-    from edgecomp.bench.existing_files import run_bench
-    from edgecomp.pipeline import raise_for_failed_artifacts
-    from edgecomp.config import BenchConfig
+    from edgecomp.run.existing_files import run_bench
+    from edgecomp.run.pipeline import raise_for_failed_artifacts
+    from edgecomp.plan.plan import BenchConfig
     from edgecomp.report.summary import print_summary
 
     device = resolve_target(target, host=host, port=port, user=user, key=key, serial=serial)

@@ -28,7 +28,7 @@ def plan_from_options(config: Optional[Path], model: Optional[str], dataset: Opt
                       epochs: Optional[int], train_limit: Optional[int], seed: Optional[int],
                       preset: Optional[str] = None):
     """The plan file (or the default plan) with command-line flags applied on top."""
-    from edgecomp.config import default_stages, is_model_file, load_yaml, parse_plan
+    from edgecomp.plan.plan import default_stages, is_model_file, load_yaml, parse_plan
 
     data = load_yaml(config) if config else {}
     if model:
@@ -84,10 +84,10 @@ def build_command(
                                help="Reuse finished stages from the stage cache (and resume after Ctrl-C)."),
 ) -> None:
     """Train or load, compress, export, check and benchmark a model; write the report."""
-    from edgecomp.verbosity import set_verbose
+    from edgecomp.core.verbosity import set_verbose
 
     set_verbose(verbose)  # before TensorFlow is imported
-    from edgecomp.pipeline import raise_for_failed_artifacts, raise_for_float_parity, run_build
+    from edgecomp.run.pipeline import raise_for_failed_artifacts, raise_for_float_parity, run_build
     from edgecomp.report.summary import print_summary
 
     plan = plan_from_options(config, model, dataset, epochs, train_limit, seed, preset.value if preset else None)

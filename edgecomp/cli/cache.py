@@ -1,4 +1,4 @@
-"""`edgecomp cache ...`: list and clear the stage cache (see `edgecomp.stage_cache`). No TensorFlow import."""
+"""`edgecomp cache ...`: list and clear the stage cache (see `edgecomp.run.stage_cache`). No TensorFlow import."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ app = typer.Typer(help="The stage cache: list its entries, clear them.", no_args
 @handle_errors
 def list_command() -> None:
     """List the cached stage outputs (key, stage, model, created, size) and their total size."""
-    from edgecomp.stage_cache import human_size, list_entries, stages_dir
+    from edgecomp.core.cache_store import human_size, list_entries, stages_dir
 
     entries = list_entries()
     table = Table("key", "stage", "model", "created", "size", title=f"stage cache: {stages_dir()}")
@@ -37,10 +37,10 @@ def clear_command(
     older_than: Optional[str] = typer.Option(None, "--older-than", help="Only entries older than this: 30m, 12h, 7d."),
 ) -> None:
     """Remove cached stage outputs (all of them, or those matching --stage / --older-than)."""
-    from edgecomp.errors import UsageError
-    from edgecomp.settings import did_you_mean
-    from edgecomp.stage_cache import clear_entries, human_size, parse_age
-    from edgecomp.stage_settings import STAGE_NAMES
+    from edgecomp.core.errors import UsageError
+    from edgecomp.core.settings import did_you_mean
+    from edgecomp.core.cache_store import clear_entries, human_size, parse_age
+    from edgecomp.plan.stage_settings import STAGE_NAMES
 
     if stage is not None and stage not in STAGE_NAMES:  # a typo gets a did-you-mean, not "0 entries removed"
         raise UsageError(did_you_mean("stage", stage, STAGE_NAMES))

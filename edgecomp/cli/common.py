@@ -9,7 +9,7 @@ import sys
 import typer
 from rich.console import Console
 
-from edgecomp.errors import EdgecompError
+from edgecomp.core.errors import EdgecompError
 
 err_console = Console(stderr=True, highlight=False)
 EXIT_INTERRUPTED = 130
@@ -54,6 +54,6 @@ VERBOSE_OPTION = typer.Option(False, "--verbose", "-v",
 
 def resolve_target(name: str, **connection_overrides):
     """A Target for a profile name or YAML path, with --host/--port/... flags applied on top."""
-    from edgecomp.adapters.profiles import resolve_target as resolve_profile_target
+    from edgecomp.targets.profiles import resolve_target as resolve_profile_target
 
     return resolve_profile_target(name, **connection_overrides)

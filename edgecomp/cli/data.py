@@ -33,6 +33,6 @@ def check_command(name: str = typer.Argument(..., help="Dataset name, .npz path 
     """Load a dataset and print its shape, classes and splits."""
     import json
 
-    from edgecomp.data import load_dataset
+    from edgecomp.data.dataset import load_dataset
 
     typer.echo(json.dumps(load_dataset(name).describe(), indent=2))

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-
 import typer
 
-import edgecomp
 from edgecomp.cli import bench, build, cache, data, env, report, search, targets
+from edgecomp.core.version import __version__
 
 app = typer.Typer(
     name="edgecomp",
@@ -29,7 +28,7 @@ app.add_typer(targets.app, name="targets")
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"edgecomp {edgecomp.__version__}")
+        typer.echo(f"edgecomp {__version__}")
         raise typer.Exit()
 
 

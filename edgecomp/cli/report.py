@@ -111,10 +111,10 @@ def report_command(
     wide: bool = WIDE_OPTION,
 ) -> None:
     """Re-render a run's report (md, html, csv, json), or compare several runs; optionally check gates."""
-    from edgecomp.errors import QualityGateError, UsageError
+    from edgecomp.core.errors import QualityGateError, UsageError
     from edgecomp.report.compare import load_report, run_label
     from edgecomp.report.gates import validate_gates
-    from edgecomp.export.files import write_bytes_atomically
+    from edgecomp.core.files import write_bytes_atomically
     from edgecomp.report.html import write_html
 
     gates = {"max_size_mb": max_size_mb, "max_latency_ms": max_latency_ms, "min_accuracy": min_accuracy}

@@ -17,8 +17,8 @@ from edgecomp.cli.common import (
     DATASET_OPTION, HOST_OPTION, KEY_OPTION, PORT_OPTION, SERIAL_OPTION, TARGET_OPTION, USER_OPTION, VERBOSE_OPTION,
     handle_errors, invoked_command, resolve_target,
 )
-from edgecomp.errors import UsageError
-from edgecomp.progress import step
+from edgecomp.core.errors import UsageError
+from edgecomp.core.progress import step
 
 _DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?$")
 
@@ -42,12 +42,12 @@ def parse_duration(text: Optional[str]) -> Optional[float]:
 
 
 def refuse_emulated_limits(device, **limits) -> None:
-    """An emulated target's latency and memory are QEMU's (edgecomp.emulation): no budget may rest on them.
+    """An emulated target's latency and memory are QEMU's (edgecomp.core.emulation): no budget may rest on them.
 
     Raises:
         UsageError: a latency or memory limit was given for an emulated target.
     """
-    from edgecomp.emulation import is_emulated
+    from edgecomp.core.emulation import is_emulated
 
     given = [f"--{name.replace('_', '-')}" for name, value in limits.items() if value is not None]
     if given and is_emulated(device):
@@ -59,10 +59,10 @@ def refuse_emulated_limits(device, **limits) -> None:
 def search_request(plan, device, target: str, overrides: dict, out: Path, budget, trials: int,
                    time_budget: Optional[str], workers: int, address: Optional[str], verbose: bool):
     """The plan split into what every trial shares and the search space, as a SearchRequest."""
-    from edgecomp.config import is_model_file
+    from edgecomp.plan.plan import is_model_file
     from edgecomp.search.device import device_resource
     from edgecomp.search.runner import SearchRequest
-    from edgecomp.search.space import SearchSpace
+    from edgecomp.plan.search_space import SearchSpace
 
     model_is_file = is_model_file(plan.model)
     ignored = [s.stage for s in plan.stages if s.stage != "train"]
@@ -116,7 +116,7 @@ def search_command(
     verbose: bool = VERBOSE_OPTION,
 ) -> None:
     """Search compression chains for the most accurate model that fits a budget on the target."""
-    from edgecomp.verbosity import set_verbose
+    from edgecomp.core.verbosity import set_verbose
 
     set_verbose(verbose)  # before TensorFlow is imported
     from edgecomp.search.budget import Budget

@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from edgecomp.cli.common import handle_errors
-from edgecomp.errors import TargetError
+from edgecomp.core.errors import TargetError
 
 app = typer.Typer(help="Device profiles (targets/*.yaml): list them, check that one is ready.",
                   no_args_is_help=True, pretty_exceptions_show_locals=False)
@@ -26,7 +26,7 @@ def _console() -> Console:
 @handle_errors
 def list_command() -> None:
     """List the known device profiles and where they are looked up."""
-    from edgecomp.adapters.profiles import available_profiles, load_profile, profile_dirs
+    from edgecomp.targets.profiles import available_profiles, load_profile, profile_dirs
 
     console = _console()
     table = Table(title="Target profiles")
@@ -53,7 +53,7 @@ def check_command(
     serial: Optional[str] = typer.Option(None, help="adb device serial (EDGECOMP_ADB_SERIAL)."),
 ) -> None:
     """Doctor: is the device reachable, which Python, numpy and runtime, does each artifact load?"""
-    from edgecomp.adapters.profiles import resolve_target
+    from edgecomp.targets.profiles import resolve_target
 
     for path in artifact:
         if not path.is_file():

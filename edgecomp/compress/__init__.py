@@ -1,20 +1,6 @@
-"""Compression stages: each stage's `run`, registered here by name for the pipeline.
+"""Compression stages: train, distill/ (kd, takd, byot, dlb, auto student), prune, quantize, qat.
 
-The settings of each stage live in `edgecomp.stage_settings` (a plan is checked without importing
-this package); a stage registered here without settings there, or the reverse, fails a test.
+Each stage is a `run(ctx, cfg) -> info` function on a `compress.context.RunContext`; the runner's
+stage table (`edgecomp.run.stages.STAGES`) names them. This `__init__` imports nothing, so importing
+one stage never loads the others.
 """
-
-from edgecomp.compress.distill import run_distill
-from edgecomp.compress.prune import run_prune
-from edgecomp.compress.qat import run_qat
-from edgecomp.compress.quantize import run_quantize
-from edgecomp.compress.train import run_train
-from edgecomp.registry import Registry
-from edgecomp.stages import StageRun
-
-STAGES: Registry[StageRun] = Registry("stage")
-STAGES.register("train")(run_train)
-STAGES.register("distill")(run_distill)
-STAGES.register("prune")(run_prune)
-STAGES.register("quantize")(run_quantize)
-STAGES.register("qat")(run_qat)

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import math
 
-from edgecomp.tfenv import keras
+from edgecomp.core.tfenv import keras
+from edgecomp.data.pipeline import stream
+from edgecomp.data.pipeline import accuracy
 
 # Population statistics settle within a few thousand images; more only costs time.
 MAX_IMAGES = 4096
@@ -37,7 +39,6 @@ def trainable_bn_layers(model) -> list:
     bn_class = keras().layers.BatchNormalization
     return [layer for layer in model.submodules if isinstance(layer, bn_class) and layer.trainable]
 
-
 def reestimate_bn_statistics(model, data, batch_size: int = 128, max_images: int = MAX_IMAGES,
                              seed: int = 0) -> dict:
     """Sets every trainable BN layer's moving mean/variance to its average over training batches.
@@ -52,7 +53,6 @@ def reestimate_bn_statistics(model, data, batch_size: int = 128, max_images: int
     Returns:
         What was done, for the stage info: layers, batches, images, method.
     """
-    from edgecomp.data.pipeline import stream
 
     layers = trainable_bn_layers(model)
     if not layers:
@@ -73,7 +73,6 @@ def reestimate_bn_statistics(model, data, batch_size: int = 128, max_images: int
     return {"bn_layers": len(layers), "reestimated": True, "batches": batches, "images": images_seen,
             "method": "average of batch statistics over one training-mode pass of unaugmented training "
                       "batches, after training"}
-
 
 def refresh_before_validation(network, data, batch_size: int = 128, seed: int = 0):
     """A Keras callback that re-estimates `network`'s BN statistics before each per-epoch validation
@@ -113,11 +112,9 @@ def refresh_before_validation(network, data, batch_size: int = 128, seed: int = 
 
     return RefreshBatchNormBeforeValidation()
 
-
 def reestimate_and_measure(model, data, batch_size: int = 128, seed: int = 0) -> dict:
     """`reestimate_bn_statistics` plus the validation accuracy before and after, for the stage info
     (a fit's own per-epoch `val_accuracy` was measured with the stale statistics)."""
-    from edgecomp.data.pipeline import accuracy
 
     if not trainable_bn_layers(model):
         return reestimate_bn_statistics(model, data, batch_size, seed=seed)

@@ -15,14 +15,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from edgecomp.tfenv import keras
+from edgecomp.core.tfenv import keras
+from edgecomp.compress.qat import layer_producers
 
 MERGES = ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum")
 
 
 def _layers():
     return keras().layers
-
 
 def passthrough_kinds() -> tuple:
     """Layers whose output channel c depends only on input channel c (per-channel weights allowed)."""
@@ -31,7 +31,6 @@ def passthrough_kinds() -> tuple:
             layers.PReLU, layers.MaxPooling2D, layers.AveragePooling2D, layers.Dropout, layers.SpatialDropout2D,
             layers.GaussianDropout, layers.GaussianNoise, layers.GlobalAveragePooling2D,
             layers.GlobalMaxPooling2D, layers.ZeroPadding2D, layers.Cropping2D, layers.UpSampling2D)
-
 
 def is_filter_layer(layer) -> bool:
     """Conv2D (not depthwise, not transposed, not grouped) and Dense: outputs that can be removed."""
@@ -42,7 +41,6 @@ def is_filter_layer(layer) -> bool:
         return getattr(layer, "groups", 1) == 1
     return isinstance(layer, layers.Dense)
 
-
 def is_channel_reshape(layer) -> bool:
     """A Reshape that only adds or drops size-1 axes in front of the channels: (C,) <-> (1, 1, C)."""
     if not isinstance(layer, _layers().Reshape):
@@ -50,14 +48,12 @@ def is_channel_reshape(layer) -> bool:
     source, target = tuple(layer.input_shape[1:]), tuple(layer.target_shape)
     return source[-1:] == target[-1:] and all(d == 1 for d in source[:-1] + target[:-1])
 
-
 def is_scalar_rescaling(layer) -> bool:
     import numpy as np
 
     if not isinstance(layer, _layers().Rescaling):
         return False
     return np.size(layer.scale) == 1 and np.size(layer.offset) == 1
-
 
 def follows_channels(layer) -> bool:
     """Channel c in, channel c out: passthrough layers, depthwise convs (multiplier 1), channel reshapes."""
@@ -67,10 +63,8 @@ def follows_channels(layer) -> bool:
         return layer.depth_multiplier == 1
     return is_channel_reshape(layer) or is_scalar_rescaling(layer)
 
-
 def is_merge(layer) -> bool:
     return type(layer).__name__ in MERGES
-
 
 @dataclass
 class ChannelGroup:
@@ -81,10 +75,8 @@ class ChannelGroup:
     merges: list[str] = field(default_factory=list)
     reason: str | None = None
 
-
 def graph_links(model) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
     """(producers, consumers): layer name -> names of the layers it reads / that read it, in this model."""
-    from edgecomp.compress.qat import layer_producers
 
     producers = layer_producers(model)
     consumers: dict[str, list[str]] = {layer.name: [] for layer in model.layers}
@@ -93,10 +85,8 @@ def graph_links(model) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
             consumers[source].append(name)
     return producers, consumers
 
-
 def _describe(layer) -> str:
     return f"{layer.name} ({type(layer).__name__})"
-
 
 def channel_group(model, start: str, links=None) -> ChannelGroup:
     """The group of filter layers tied to `start`'s output channels.

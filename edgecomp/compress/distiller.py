@@ -12,8 +12,12 @@ import functools
 
 from edgecomp.compress.distill.losses import cross_entropy, hard_labels, kd_loss
 from edgecomp.compress.fitting import fit_wrapper
-from edgecomp.stage_settings import DistillConfig
-from edgecomp.tfenv import keras, tf
+from edgecomp.plan.stage_settings import DistillConfig
+from edgecomp.core.tfenv import keras, tf
+from edgecomp.data.pipeline import stream
+from edgecomp.data.pipeline import predict
+from edgecomp.core.cache_store import cached_array, model_fingerprint
+from edgecomp.data.dataset import data_fingerprint
 
 
 @functools.cache
@@ -67,7 +71,6 @@ def distiller_class():
 
     return Distiller
 
-
 def distill_kd(student, teacher, data, cfg: DistillConfig, label: str = "kd", seed: int = 0,
                callbacks: list | None = None, fresh_bn: bool = False) -> dict:
     """Trains `student` in place on the KD loss against `teacher` on the training split.
@@ -88,8 +91,6 @@ def distill_kd(student, teacher, data, cfg: DistillConfig, label: str = "kd", se
         Training info: seconds per epoch, history, seconds spent on the teacher's logits.
     """
     import time
-
-    from edgecomp.data.pipeline import stream
 
     wrapper = distiller_class()(student, teacher, cfg.temperature, cfg.alpha)
     augment = cfg.augment if cfg.augment.enabled else None
@@ -116,7 +117,6 @@ def distill_kd(student, teacher, data, cfg: DistillConfig, label: str = "kd", se
     info["teacher_params"] = int(teacher.count_params())
     return info
 
-
 def teacher_train_logits(teacher, data):
     """The teacher's logits on the training images (N, K) float32, from the stage cache when this
     very teacher (by its weights) already produced them on these very images.
@@ -124,8 +124,6 @@ def teacher_train_logits(teacher, data):
     Returns:
         (logits, cache key or None, True when they came from the cache).
     """
-    from edgecomp.data.pipeline import predict
-    from edgecomp.stage_cache import cached_array, data_fingerprint, model_fingerprint
 
     facts = {"kind": "teacher_train_logits", "teacher": model_fingerprint(teacher),
              "data": data_fingerprint(data)["content_sha256"], "normalization": data.normalization.describe()}

@@ -11,7 +11,10 @@ them on the fly.
 from __future__ import annotations
 
 from edgecomp.compress import fitting
-from edgecomp.errors import UsageError
+from edgecomp.core.errors import UsageError
+from edgecomp.compress.distill.base import check_compatible, check_outputs_logits
+from edgecomp.compress.distiller import distill_kd
+from edgecomp.plan.stage_settings import DistillConfig
 
 
 def stage_teacher(ctx, cfg, stage: str):
@@ -22,7 +25,6 @@ def stage_teacher(ctx, cfg, stage: str):
     """
     if not cfg.teacher_kd:
         return None
-    from edgecomp.compress.distill.base import check_compatible, check_outputs_logits
 
     teacher = ctx.export_inputs.original_model
     if teacher is None:
@@ -31,7 +33,6 @@ def stage_teacher(ctx, cfg, stage: str):
     check_outputs_logits(teacher, "teacher")
     check_compatible(ctx.model, teacher, what=f"the {stage} stage's model")
     return teacher
-
 
 def fine_tune(model, data, cfg, label: str, callbacks: list | None = None, teacher=None, seed: int = 0) -> dict:
     """Trains `model` in place for cfg.epochs: on the labels, or on the KD loss against `teacher`.
@@ -52,8 +53,6 @@ def fine_tune(model, data, cfg, label: str, callbacks: list | None = None, teach
     if teacher is None:
         return fitting.fit(model, data, cfg.epochs, cfg.batch_size, cfg.learning_rate, label, callbacks,
                            augment=augment, seed=seed)
-    from edgecomp.compress.distiller import distill_kd
-    from edgecomp.stage_settings import DistillConfig
 
     kd = DistillConfig(method="kd", epochs=cfg.epochs, batch_size=cfg.batch_size, learning_rate=cfg.learning_rate,
                        augment=cfg.augment).resolved()

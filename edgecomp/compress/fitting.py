@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import time
 
-from edgecomp.progress import keras_progress_callback
-from edgecomp.tfenv import keras
+from edgecomp.core.progress import keras_progress_callback
+from edgecomp.core.tfenv import keras
+from edgecomp.compress.bn_stats import refresh_before_validation
+from edgecomp.data.pipeline import stream
 
 
 def cosine_adam(learning_rate: float, total_steps: int):
     """The optimizer every edgecomp training uses: Adam with the learning rate cosine-decayed to 0."""
     schedule = keras().optimizers.schedules.CosineDecay(learning_rate, decay_steps=max(1, total_steps))
     return keras().optimizers.Adam(schedule)
-
 
 def fit_summary(history, seconds: float, epochs: int) -> dict:
     """What a stage records about a Keras fit: epochs, seconds per epoch, per-epoch metrics."""
@@ -28,10 +29,8 @@ def fit_summary(history, seconds: float, epochs: int) -> dict:
         "history": {key: [float(v) for v in values] for key, values in history.history.items()},
     }
 
-
 def batches_per_epoch(samples: int, batch_size: int) -> int:
     return -(-samples // batch_size)
-
 
 def fit_compiled(model, train_batches, data, epochs: int, steps: int, label: str, batch_size: int,
                  callbacks: list | None = None, one_hot_validation: bool = False, fresh_bn_of=None,
@@ -52,8 +51,6 @@ def fit_compiled(model, train_batches, data, epochs: int, steps: int, label: str
     Returns:
         Epochs, seconds per epoch and the per-epoch history.
     """
-    from edgecomp.compress.bn_stats import refresh_before_validation
-    from edgecomp.data.pipeline import stream
 
     refresh = None if fresh_bn_of is None else refresh_before_validation(fresh_bn_of, data, batch_size, seed)
     started = time.perf_counter()
@@ -66,7 +63,6 @@ def fit_compiled(model, train_batches, data, epochs: int, steps: int, label: str
     if refresh is not None:  # the history's val_* were measured with re-estimated statistics that often
         info["bn_refreshed_before_validation"] = refresh.refreshes
     return info
-
 
 def compile_for_training(model, learning_rate: float, total_steps: int, soft_labels: bool = False):
     """Adam with cosine decay on logits; the loss every zoo and user model is trained with.
@@ -81,7 +77,6 @@ def compile_for_training(model, learning_rate: float, total_steps: int, soft_lab
         metrics=["accuracy"],
     )
 
-
 def fit(model, data, epochs: int, batch_size: int, learning_rate: float, label: str,
         extra_callbacks: list | None = None, augment=None, seed: int = 0, fresh_bn: bool = False) -> dict:
     """Trains `model` on the dataset's train split, validating on its validation split.
@@ -93,7 +88,6 @@ def fit(model, data, epochs: int, batch_size: int, learning_rate: float, label: 
     Returns:
         The history (per-epoch metrics), the seconds per epoch and the augmentation used.
     """
-    from edgecomp.data.pipeline import stream
 
     steps = batches_per_epoch(data.count("train"), batch_size)
     mixup = augment is not None and augment.mixup > 0
@@ -104,11 +98,9 @@ def fit(model, data, epochs: int, batch_size: int, learning_rate: float, label: 
     info["augment"] = augment.describe(data.input_shape) if augment is not None else {"enabled": False}
     return info
 
-
 def compile_wrapper(wrapper, learning_rate: float, total_steps: int) -> None:
     """Adam with cosine decay, as `compile_for_training`; the wrapper computes its own loss."""
     wrapper.compile(optimizer=cosine_adam(learning_rate, total_steps))
-
 
 def fit_wrapper(wrapper, train_batches, data, epochs: int, steps: int, learning_rate: float, label: str,
                 batch_size: int, callbacks: list | None = None, fresh_bn_of=None, seed: int = 0) -> dict:
@@ -129,3 +121,17 @@ def fit_wrapper(wrapper, train_batches, data, epochs: int, steps: int, learning_
     compile_wrapper(wrapper, learning_rate, epochs * steps)
     return fit_compiled(wrapper, train_batches, data, epochs, steps, label, batch_size, callbacks,
                         fresh_bn_of=fresh_bn_of, seed=seed)
+
+def fit_keras3(model, data, epochs: int, batch_size: int, learning_rate: float) -> dict:
+    """Fine-tunes a Keras 3 model (one the bridge could not rebuild) with Keras 3's own optimizer,
+    the same recipe as `edgecomp.compress.fitting.fit`: Adam, cosine decay to 0, logits loss."""
+    import keras as keras3
+
+    steps = -(-data.count("train") // batch_size)
+    schedule = keras3.optimizers.schedules.CosineDecay(learning_rate, decay_steps=max(1, epochs * steps))
+    model.compile(optimizer=keras3.optimizers.Adam(schedule), metrics=["accuracy"],
+                  loss=keras3.losses.SparseCategoricalCrossentropy(from_logits=True))
+    started = time.perf_counter()
+    history = model.fit(data.images("train"), data.labels("train"), batch_size=batch_size, epochs=epochs, shuffle=True,
+                        validation_data=(data.images("val"), data.labels("val")), verbose=0)
+    return fit_summary(history, time.perf_counter() - started, epochs)

@@ -17,13 +17,15 @@ import numpy as np
 
 from edgecomp.compress.fine_tune import fine_tune, stage_teacher
 from edgecomp.compress.prune_structured import is_filter_layer, kept_count, remove_filters, why_not_prunable
-from edgecomp.errors import InternalError, UsageError
+from edgecomp.core.errors import InternalError, UsageError
 from edgecomp.models.macs import count_macs
-from edgecomp.progress import step
-from edgecomp.registry import Registry
-from edgecomp.stage_settings import PRUNE_METHODS, PruneConfig
-from edgecomp.stages import RunContext
-from edgecomp.tfenv import keras, tfmot
+from edgecomp.core.progress import step
+from edgecomp.core.registry import Registry
+from edgecomp.plan.stage_settings import PRUNE_METHODS, PruneConfig
+from edgecomp.compress.context import RunContext
+from edgecomp.core.tfenv import keras, tfmot
+from edgecomp.compress.channel_groups import graph_links
+from edgecomp.compress.bn_stats import reestimate_and_measure
 
 
 @dataclass(frozen=True)
@@ -33,7 +35,6 @@ class PruneMethod:
     name: str
     run: Callable  # (model, cfg, data, targets: {layer: sparsity}, teacher or None) -> (model, info)
 
-
 METHODS: Registry[PruneMethod] = Registry("pruning method")
 
 
@@ -42,10 +43,8 @@ def kernel_layers(model) -> list:
     layers = keras().layers
     return [layer for layer in model.layers if isinstance(layer, (layers.Conv2D, layers.Dense))]
 
-
 def _kernel(layer) -> np.ndarray:
     return layer.get_weights()[0]
-
 
 def kernel_sparsity(model) -> dict:
     """Fraction of exactly-zero kernel weights per prunable layer and over all of them."""
@@ -57,7 +56,6 @@ def kernel_sparsity(model) -> dict:
         zeros, total = zeros + layer_zeros, total + kernel.size
     return {"overall": zeros / total if total else 0.0, "layers": per_layer}
 
-
 def _check_names(model, names, setting: str) -> None:
     known = [layer.name for layer in model.layers]
     for name in names:
@@ -67,7 +65,6 @@ def _check_names(model, names, setting: str) -> None:
             raise UsageError(f"{setting} names layer {name!r}, which model {model.name} does not have.{hint} "
                              f"Prunable layers: {', '.join(layer.name for layer in kernel_layers(model))}.")
 
-
 def default_skip_layers(model) -> list[str]:
     """The first conv (few weights, sees raw pixels) and the last classifier (one row per class)."""
     prunable = kernel_layers(model)
@@ -76,7 +73,6 @@ def default_skip_layers(model) -> list[str]:
     if dense and dense[-1].name not in skip:
         skip.append(dense[-1].name)
     return skip
-
 
 def resolve_targets(model, cfg: PruneConfig) -> tuple[dict[str, float], list[str]]:
     """Checks the settings against the model; returns ({layer: sparsity}, skipped layers).
@@ -102,7 +98,6 @@ def resolve_targets(model, cfg: PruneConfig) -> tuple[dict[str, float], list[str
                for layer in kernel_layers(model) if layer.name not in skip}
     return targets, skip
 
-
 # ----------------------------------------------------------------------------- unstructured
 
 
@@ -113,7 +108,6 @@ def magnitude_mask(kernel: np.ndarray, sparsity: float) -> np.ndarray:
     keep[np.argsort(np.abs(kernel).reshape(-1), kind="stable")[:drop]] = False
     return keep.reshape(kernel.shape)
 
-
 def m_by_n_mask(kernel: np.ndarray, m: int = 2, n: int = 4) -> np.ndarray:
     """Keep-mask with m zeros in every n consecutive weights along the input axis, in tfmot's
     layout: Dense (C_in, C_out) -> (C_out, C_in); Conv2D (kh, kw, C_in, C_out) -> (C_out, kh*kw*C_in)."""
@@ -122,7 +116,6 @@ def m_by_n_mask(kernel: np.ndarray, m: int = 2, n: int = 4) -> np.ndarray:
     keep = np.ones_like(groups, bool)
     np.put_along_axis(keep, np.argsort(groups, axis=1, kind="stable")[:, :m], False, axis=1)
     return np.moveaxis(keep.reshape(rows.shape).reshape((kernel.shape[-1],) + kernel.shape[:-1]), 0, -1)
-
 
 def global_layer_sparsity(model, layer_names: list[str], sparsity: float,
                           max_layer_sparsity: float = 0.95) -> dict[str, float]:
@@ -147,7 +140,6 @@ def global_layer_sparsity(model, layer_names: list[str], sparsity: float,
             return {name: capped.get(name, shares.get(name)) for name in layer_names}
         capped.update({name: max_layer_sparsity for name in over})
 
-
 def _one_shot(model, targets: dict[str, float], m_by_n: tuple[int, int] | None):
     pruned = keras().models.clone_model(model)
     pruned.set_weights(model.get_weights())
@@ -158,7 +150,6 @@ def _one_shot(model, targets: dict[str, float], m_by_n: tuple[int, int] | None):
         layer.set_weights([weights[0] * mask] + weights[1:])
     return pruned
 
-
 def _schedule(cfg: PruneConfig, sparsity: float, total_steps: int):
     """tfmot schedule: polynomial ramp 0 -> sparsity over the first ~3/4 of fine-tuning, or constant."""
     sparsity_api = tfmot().sparsity.keras
@@ -168,7 +159,6 @@ def _schedule(cfg: PruneConfig, sparsity: float, total_steps: int):
         return sparsity_api.ConstantSparsity(sparsity, begin_step=0, frequency=frequency)
     return sparsity_api.PolynomialDecay(initial_sparsity=0.0, final_sparsity=sparsity, begin_step=0,
                                         end_step=end_step, frequency=frequency)
-
 
 def fine_tune_pruned(model, cfg: PruneConfig, data, targets: dict[str, float], teacher=None,
                      m_by_n: tuple[int, int] | None = None):
@@ -196,18 +186,15 @@ def fine_tune_pruned(model, cfg: PruneConfig, data, targets: dict[str, float], t
     info = fine_tune(wrapped, data, cfg, f"prune ({cfg.method})", [sparsity_api.UpdatePruningStep()], teacher)
     return sparsity_api.strip_pruning(wrapped), info
 
-
 def run_local(model, cfg: PruneConfig, data, targets: dict[str, float], teacher=None):
     pruned, info = fine_tune_pruned(model, cfg, data, targets, teacher)
     return pruned, {"fine_tune": info, "target_layer_sparsity": targets}
-
 
 def run_global(model, cfg: PruneConfig, data, targets: dict[str, float], teacher=None):
     # sparsity <= max_layer_sparsity was checked when the plan was read.
     per_layer = global_layer_sparsity(model, list(targets), cfg.sparsity, cfg.max_layer_sparsity)
     pruned, info = fine_tune_pruned(model, cfg, data, per_layer, teacher)
     return pruned, {"fine_tune": info, "target_layer_sparsity": per_layer}
-
 
 def run_2_4(model, cfg: PruneConfig, data, targets: dict[str, float], teacher=None):
     for name in targets:
@@ -218,7 +205,6 @@ def run_2_4(model, cfg: PruneConfig, data, targets: dict[str, float], teacher=No
     pruned, info = fine_tune_pruned(model, cfg, data, {name: 0.5 for name in targets}, teacher, m_by_n=(2, 4))
     return pruned, {"fine_tune": info, "pattern": "2 zeros in every 4 consecutive input weights"}
 
-
 def run_structured(model, cfg: PruneConfig, data, targets: dict[str, float], teacher=None):
     dense = keras().layers.Dense
     in_scope = {name: s for name, s in targets.items()
@@ -227,7 +213,6 @@ def run_structured(model, cfg: PruneConfig, data, targets: dict[str, float], tea
     if out_of_scope:
         raise UsageError(f"layer_sparsity names {', '.join(out_of_scope)}, outside scope {cfg.scope!r}; "
                          "set scope: both or drop them.")
-    from edgecomp.compress.channel_groups import graph_links
 
     fractions, left_whole, links = {}, {}, graph_links(model)
     for name, fraction in in_scope.items():
@@ -249,13 +234,11 @@ def run_structured(model, cfg: PruneConfig, data, targets: dict[str, float], tea
         info["fine_tune"] = fine_tune(result.model, data, cfg, "prune (structured)", teacher=teacher)
     return result.model, info
 
-
 for _method in [PruneMethod("local", run_local), PruneMethod("global", run_global), PruneMethod("2:4", run_2_4),
                 PruneMethod("structured", run_structured)]:
     if _method.name not in PRUNE_METHODS:  # a bug: every method's settings are declared in stage_settings
-        raise InternalError(f"pruning method {_method.name!r} has no entry in edgecomp.stage_settings.PRUNE_METHODS")
+        raise InternalError(f"pruning method {_method.name!r} has no entry in edgecomp.plan.stage_settings.PRUNE_METHODS")
     METHODS.register(_method.name)(_method)
-
 
 def prune_model(model, cfg: PruneConfig, data, teacher=None) -> tuple[object, dict]:
     """Prunes `model` (left unchanged) with `cfg`; returns the new model and the stage info.
@@ -277,9 +260,7 @@ def prune_model(model, cfg: PruneConfig, data, teacher=None) -> tuple[object, di
     info.update(method_info)
     return pruned, info
 
-
 def run_prune(ctx: RunContext, cfg: PruneConfig) -> dict:
-    from edgecomp.compress.bn_stats import reestimate_and_measure
 
     if ctx.model is None:
         raise UsageError("the prune stage needs a model: put a `train` stage (it also loads files) before it.")

@@ -21,8 +21,8 @@ import numpy as np
 from edgecomp.compress.channel_groups import (channel_group, follows_channels, graph_links, is_channel_reshape,
                                               is_filter_layer, is_merge)
 from edgecomp.compress.qat import layer_producers
-from edgecomp.errors import InternalError, UsageError
-from edgecomp.tfenv import keras
+from edgecomp.core.errors import InternalError, UsageError
+from edgecomp.core.tfenv import keras
 
 __all__ = ["is_filter_layer", "why_not_prunable", "remove_filters", "kept_count", "choose_kept"]
 

@@ -17,11 +17,12 @@ from __future__ import annotations
 import re
 
 from edgecomp.compress.fine_tune import fine_tune, stage_teacher
-from edgecomp.errors import EdgecompError
-from edgecomp.progress import step
-from edgecomp.stage_settings import QatConfig
-from edgecomp.stages import RunContext
-from edgecomp.tfenv import keras, seed_everything, tfmot
+from edgecomp.core.errors import EdgecompError
+from edgecomp.core.progress import step
+from edgecomp.plan.stage_settings import QatConfig
+from edgecomp.compress.context import RunContext
+from edgecomp.core.tfenv import keras, seed_everything, tfmot
+from edgecomp.compress import qat_scheme
 
 _FOLDABLE_INTO = ("Conv2D", "DepthwiseConv2D")
 _MAX_RETRIES = 20
@@ -54,14 +55,11 @@ def _no_op_config_class():
 
     return NoOpQuantizeConfig
 
-
 def qat_custom_objects() -> dict:
     """What loading a saved QAT model needs besides tfmot's quantize_scope: the no-op config of float
     layers and the per-channel depthwise quantizer (compress.qat_scheme)."""
-    from edgecomp.compress import qat_scheme
 
     return {"NoOpQuantizeConfig": _no_op_config_class(), **qat_scheme.custom_objects()}
-
 
 def layer_producers(model) -> dict[str, list[str]]:
     """Layer name -> names of the layers that feed it, in this model's own graph.
@@ -80,7 +78,6 @@ def layer_producers(model) -> dict[str, list[str]]:
         producers[entry["name"]] = [inbound[0] for node in entry.get("inbound_nodes", []) for inbound in node]
     return producers
 
-
 def _folds_into_conv(layer, model, producers: dict[str, list[str]]) -> bool:
     """A BatchNormalization tfmot folds: its only input is a conv without activation whose only
     consumer is this BN."""
@@ -92,7 +89,6 @@ def _folds_into_conv(layer, model, producers: dict[str, list[str]]) -> bool:
         return False
     consumers = [name for name, feeds in producers.items() if conv.name in feeds]
     return getattr(conv.activation, "__name__", "linear") == "linear" and consumers == [layer.name]
-
 
 def plan_fallbacks(model) -> dict[str, str]:
     """Layer name -> why it stays float, for layers tfmot's default registry cannot quantize."""
@@ -121,7 +117,6 @@ def plan_fallbacks(model) -> dict[str, str]:
                                      "calibrated at conversion")
     return fallbacks
 
-
 def _annotate(model, fallbacks: dict[str, str]):
     """Annotates every layer: the default config, or the no-op config for fallback layers."""
     q = tfmot().quantization.keras
@@ -138,7 +133,6 @@ def _annotate(model, fallbacks: dict[str, str]):
     annotated.set_weights(model.get_weights())
     return annotated, no_op
 
-
 def build_qat_model(model, prune_preserving: bool = False):
     """Wraps `model` for QAT, falling back to float layer by layer where tfmot cannot quantize.
 
@@ -153,7 +147,6 @@ def build_qat_model(model, prune_preserving: bool = False):
     Raises:
         EdgecompError: tfmot refused the model even with every named layer left float.
     """
-    from edgecomp.compress import qat_scheme
 
     q = tfmot().quantization.keras
     fallbacks = plan_fallbacks(model)
@@ -175,7 +168,6 @@ def build_qat_model(model, prune_preserving: bool = False):
             fallbacks[name] = f"tfmot refused it: {str(err).splitlines()[0][:200]}"
     raise EdgecompError(f"QAT gave up on {model.name} after {_MAX_RETRIES} layer fallbacks: {sorted(fallbacks)}.")
 
-
 def sparsity_masks(model, min_sparsity: float = 0.1) -> dict:
     """Weight name -> (weight == 0) mask, for the kernels of a pruned model that are mostly zeros."""
     masks = {}
@@ -185,7 +177,6 @@ def sparsity_masks(model, min_sparsity: float = 0.1) -> dict:
             if values.size >= 16 and (values == 0).mean() >= min_sparsity:
                 masks[weight.name] = (values != 0).astype(values.dtype)
     return masks
-
 
 def mask_keeping_callback(qat_model, masks: dict):
     """Re-applies the pruning masks after every batch.
@@ -202,7 +193,6 @@ def mask_keeping_callback(qat_model, masks: dict):
                 weight.assign(weight * mask)
 
     return KeepSparsity(), sorted(weight.name for weight, _ in targets)
-
 
 def run_qat(ctx: RunContext, cfg: QatConfig) -> dict:
     if ctx.model is None:

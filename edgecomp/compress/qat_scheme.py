@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import functools
 
-from edgecomp.tfenv import keras, tfmot
+from edgecomp.core.tfenv import keras, tfmot
 
 
 @functools.lru_cache(maxsize=1)

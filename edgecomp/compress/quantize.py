@@ -7,8 +7,8 @@ calibrated on training images (never test images).
 
 from __future__ import annotations
 
-from edgecomp.stage_settings import QuantizeConfig
-from edgecomp.stages import RunContext
+from edgecomp.plan.stage_settings import QuantizeConfig
+from edgecomp.compress.context import RunContext
 
 __all__ = ["QuantizeConfig", "run_quantize"]
 

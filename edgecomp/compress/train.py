@@ -1,6 +1,6 @@
 """The `train` stage: build a zoo model and train it, or load a user's model (and fine-tune it).
 
-The trained model is cached like every stage's output, by the pipeline (`edgecomp.stage_state`),
+The trained model is cached like every stage's output, by the pipeline (`edgecomp.run.stage_state`),
 keyed by everything that decides its weights, so a second build does not retrain.
 """
 
@@ -9,17 +9,21 @@ from __future__ import annotations
 from pathlib import Path
 
 from edgecomp.compress import fitting
-from edgecomp.errors import UsageError
-from edgecomp.config import is_model_file
-from edgecomp.progress import step
-from edgecomp.stage_settings import TrainConfig
-from edgecomp.stages import RunContext
-from edgecomp.tfenv import keras, seed_everything
+from edgecomp.core.errors import UsageError
+from edgecomp.plan.plan import is_model_file
+from edgecomp.core.progress import step
+from edgecomp.plan.stage_settings import TrainConfig
+from edgecomp.compress.context import RunContext
+from edgecomp.core.tfenv import keras, seed_everything
+from edgecomp.compress.bn_stats import reestimate_and_measure
+from edgecomp.models.zoo import ZOO, build_zoo_model
+from edgecomp.models.sanity import check_loaded_model
+from edgecomp.compress.fitting import fit_keras3
+from edgecomp.models.user_model import prepare_user_model
 
 
 def train_and_reestimate(model, ctx: RunContext, cfg: TrainConfig, label: str) -> dict:
     """fit, then BatchNorm statistics re-estimated for the final weights (see compress.bn_stats)."""
-    from edgecomp.compress.bn_stats import reestimate_and_measure
 
     augment = cfg.augment if cfg.augment.enabled else None
     info = fitting.fit(model, ctx.data, cfg.epochs, cfg.batch_size, cfg.learning_rate, label, augment=augment,
@@ -27,15 +31,10 @@ def train_and_reestimate(model, ctx: RunContext, cfg: TrainConfig, label: str) -
     info["bn_statistics"] = reestimate_and_measure(model, ctx.data, cfg.batch_size, seed=ctx.plan.seed)
     return info
 
-
 def run_train(ctx: RunContext, cfg: TrainConfig) -> dict:
-    from edgecomp.models.zoo import ZOO, build_zoo_model
 
     seed_everything(ctx.plan.seed)
     if is_model_file(ctx.plan.model):
-        from edgecomp.models.sanity import check_loaded_model
-        from edgecomp.models.user_model import fit_keras3, prepare_user_model
-
         # Keras 3 files are brought into tf-keras and nested sub-models flattened, each checked.
         model, loaded = prepare_user_model(ctx.plan.model, ctx.plan, ctx.data)
         info = {"source": "file", "path": str(Path(ctx.plan.model).resolve()), **loaded}

@@ -12,7 +12,7 @@ from typing import Union
 
 from pydantic import Field, field_validator
 
-from edgecomp.settings import Strict
+from edgecomp.core.settings import Strict
 
 
 class AugmentConfig(Strict):

@@ -8,6 +8,7 @@ test images). Image folders are read by `edgecomp.data.folder`.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -18,8 +19,11 @@ import numpy as np
 from edgecomp.data.idx import read_idx
 from edgecomp.data.normalization import UNIT, Normalization, NormalizationSetting, parse_normalization
 from edgecomp.data.raw import RawSplits
-from edgecomp.errors import DatasetError
-from edgecomp.registry import Registry
+from edgecomp.core.errors import DatasetError
+from edgecomp.core.registry import Registry
+from edgecomp.core.tfenv import keras
+from edgecomp.data.folder import load_image_folder
+from edgecomp.data.folder import resize_pixels
 
 FASHION_MNIST_CLASSES = [
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -39,7 +43,6 @@ class Split:
 
     def __len__(self) -> int:
         return len(self.labels)
-
 
 SPLITS = ("train", "val", "test")
 
@@ -114,7 +117,6 @@ class Dataset:
             "notes": list(self.notes),
         }
 
-
 DATASETS: Registry[Callable[[], RawSplits]] = Registry("dataset")
 
 
@@ -133,13 +135,11 @@ def _find_idx_dir(subdir: str, env_hint: str) -> Path | None:
             return folder
     return None
 
-
 def _idx_path(folder: Path, stem: str) -> Path | None:
     for name in (stem + ".gz", stem):
         if (folder / name).is_file():
             return folder / name
     return None
-
 
 def _load_idx_dataset(subdir: str, keras_loader: str, class_names: list[str]) -> RawSplits:
     folder = _find_idx_dir(subdir, keras_loader)
@@ -158,10 +158,8 @@ def _load_idx_dataset(subdir: str, keras_loader: str, class_names: list[str]) ->
         class_names=class_names, source=str(folder),
     )
 
-
 def _keras_download(loader: str, class_names: list[str], subdir: str) -> RawSplits:
     """Falls back on Keras' own loader, which downloads; offline it fails with the remedies."""
-    from edgecomp.tfenv import keras
 
     try:
         (x_train, y_train), (x_test, y_test) = getattr(keras().datasets, loader).load_data()
@@ -177,26 +175,21 @@ def _keras_download(loader: str, class_names: list[str], subdir: str) -> RawSpli
     return RawSplits(x_train, y_train.reshape(-1).astype(np.int64), x_test,
                      y_test.reshape(-1).astype(np.int64), class_names, f"keras.datasets.{loader}")
 
-
 @DATASETS.register("fashion_mnist")
 def fashion_mnist() -> RawSplits:
     return _load_idx_dataset("fashion-mnist", "fashion_mnist", FASHION_MNIST_CLASSES)
-
 
 @DATASETS.register("mnist")
 def mnist() -> RawSplits:
     return _load_idx_dataset("mnist", "mnist", [str(d) for d in range(10)])
 
-
 @DATASETS.register("cifar10")
 def cifar10() -> RawSplits:
     return _keras_download("cifar10", CIFAR10_CLASSES, "cifar10")
 
-
 @DATASETS.register("cifar100")
 def cifar100() -> RawSplits:
     return _keras_download("cifar100", [f"class_{i}" for i in range(100)], "cifar100")
-
 
 def load_npz(path: Path) -> RawSplits:
     """Reads an `.npz` holding x_train, y_train, x_test, y_test (and optionally class_names).
@@ -225,7 +218,6 @@ def load_npz(path: Path) -> RawSplits:
         class_names = [str(i) for i in range(int(max(y_train.max(), y_test.max())) + 1)]
     return RawSplits(x_train, y_train, x_test, y_test, class_names, str(path))
 
-
 def load_dataset(
     name_or_path: str,
     val_fraction: float = 0.1,
@@ -252,7 +244,6 @@ def load_dataset(
         DatasetError: the data cannot be found or read, or the normalisation does not fit its
             channels. UsageError: an unknown dataset name.
     """
-    from edgecomp.data.folder import load_image_folder
 
     normalization = parse_normalization(normalization)
     path = Path(name_or_path).expanduser()
@@ -270,7 +261,6 @@ def load_dataset(
     normalization.check_channels(data.input_shape[-1])
     return data
 
-
 def _as_uint8(images: np.ndarray, name: str) -> np.ndarray:
     """Loaders give 0..255 pixels; a float array must hold whole values in that range."""
     if images.dtype == np.uint8:
@@ -280,7 +270,6 @@ def _as_uint8(images: np.ndarray, name: str) -> np.ndarray:
                            f"[{images.min():.3g}, {images.max():.3g}]. Save the raw pixels; set "
                            "dataset.normalization for the model's input range.")
     return images.astype(np.uint8)
-
 
 def shuffled(images: np.ndarray, labels: np.ndarray, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """images[order], labels[order]; a full permutation of a writable array is done in place
@@ -302,12 +291,9 @@ def shuffled(images: np.ndarray, labels: np.ndarray, order: np.ndarray) -> tuple
             position = source
     return images, labels[order]
 
-
 def _finish(raw: RawSplits, name: str, val_fraction: float, train_limit: int | None, test_limit: int | None,
             seed: int, normalization: Normalization, size: tuple[int, int] | None,
             channels: int | None) -> Dataset:
-    from edgecomp.data.folder import resize_pixels
-
     if len(raw.x_train) != len(raw.y_train) or len(raw.x_test) != len(raw.y_test):
         raise DatasetError(f"dataset {name}: images and labels differ in count.")
     rng = np.random.default_rng(seed)
@@ -330,3 +316,14 @@ def _finish(raw: RawSplits, name: str, val_fraction: float, train_limit: int | N
         class_names=raw.class_names, source=raw.source, normalization=normalization,
         skipped=list(raw.skipped), notes=list(raw.notes),
     )
+
+def data_fingerprint(data) -> dict:
+    """The dataset's description plus the SHA-256 of every split's pixels and labels: two folders
+    with the same name but other images never share a key."""
+    sha = hashlib.sha256()
+    for split in SPLITS:
+        for array in (data.pixels(split), data.labels(split)):
+            sha.update(str((array.dtype, array.shape)).encode())
+            sha.update(memoryview(np.ascontiguousarray(array)).cast("B"))
+    described = {k: v for k, v in data.describe().items() if k != "held_in_memory"}
+    return {"describe": described, "content_sha256": sha.hexdigest()}

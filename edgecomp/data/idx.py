@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgecomp.errors import DatasetError
+from edgecomp.core.errors import DatasetError
 
 # The third magic byte gives the element type; MNIST files only use unsigned bytes.
 _IDX_DTYPES = {0x08: np.uint8}

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Union
 
 import numpy as np
+from edgecomp.core.errors import DatasetError
 
 # ImageNet statistics on [0, 1] pixels (torchvision and keras.applications' "torch" mode).
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -47,7 +48,6 @@ class Normalization:
 
     def check_channels(self, channels: int) -> None:
         """Raises DatasetError when per-channel values do not match the images' channel count."""
-        from edgecomp.errors import DatasetError
 
         if self.channels not in (None, channels):
             raise DatasetError(
@@ -96,7 +96,6 @@ class Normalization:
     def summary(self) -> str:
         return f"{self.name}: {self.formula()}"
 
-
 UNIT = Normalization("unit", *NAMED["unit"][:2])
 
 # What a plan may write: a name, or {scale, offset} with scalars or per-channel lists.
@@ -108,7 +107,6 @@ def _values(value: Any, key: str) -> tuple[float, ...]:
     if not values or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
         raise ValueError(f"normalization {key} must be a number or a list of numbers (one per channel); got {value!r}")
     return tuple(float(v) for v in values)
-
 
 def parse_normalization(setting: NormalizationSetting | Normalization) -> Normalization:
     """Turns a plan's `normalization` setting into a Normalization.
@@ -143,7 +141,6 @@ def parse_normalization(setting: NormalizationSetting | Normalization) -> Normal
         raise ValueError(f"normalization scale has {len(scale)} values but offset has {len(offset)}; "
                          "give one per channel for both, or a scalar")
     return Normalization("custom", scale, offset)
-
 
 def check_uint8_io(normalization: Normalization) -> int:
     """The uint8 input zero point of a `uint8_io` export, which must take raw pixels unchanged.

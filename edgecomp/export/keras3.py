@@ -10,17 +10,16 @@ from __future__ import annotations
 import contextlib
 import tempfile
 from pathlib import Path
+from edgecomp.core.tfenv import tf
 
 
 def is_keras3_model(model) -> bool:
     """True for a Keras 3 (`import keras`) model object; tf-keras classes live in `tf_keras.*`."""
     return type(model).__module__.startswith("keras.")
 
-
 @contextlib.contextmanager
 def keras3_converter(model):
     """Yields a TFLite converter for a Keras 3 model; its temporary SavedModel lives while in use."""
-    from edgecomp.tfenv import tf
 
     with tempfile.TemporaryDirectory(prefix="edgecomp-keras3-") as folder:
         saved = Path(folder) / "saved_model"

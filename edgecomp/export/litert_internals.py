@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from edgecomp.errors import DependencyError
+from edgecomp.core.errors import DependencyError
 
 TESTED_VERSION = "2.3.0"  # the ai-edge-litert release this seam was last checked against
 

@@ -27,9 +27,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgecomp import __version__
-from edgecomp.errors import ExportError, first_line
-from edgecomp.export.files import write_bytes_atomically
+from edgecomp.core.version import __version__
+from edgecomp.core.errors import ExportError, first_line
+from edgecomp.core.files import write_bytes_atomically
+from edgecomp.export.schema import metadata_schema_py_generated as md
 
 TFLITE_METADATA_NAME = "TFLITE_METADATA"  # the buffer name LiteRT's metadata readers look for
 TFLITE_FILE_IDENTIFIER = b"TFL3"
@@ -109,7 +110,6 @@ class ArtifactMetadata:
             "edgecomp_version": self.version,
         }
 
-
 def _as_tuple(value) -> tuple[float, ...]:
     """A number, list or array (numpy scalars included) as a tuple of floats; () for None."""
     import numpy as np
@@ -121,10 +121,8 @@ def _as_tuple(value) -> tuple[float, ...]:
     except (TypeError, ValueError) as err:
         raise ExportError(f"normalisation value {value!r} is not a number or a list of numbers.") from err
 
-
 def _short(values: tuple[float, ...]) -> str:
     return ", ".join(f"{v:.6g}" for v in values)
-
 
 def embed_metadata(path: Path, metadata: ArtifactMetadata) -> Path:
     """Rewrites the `.tflite` or `.onnx` at `path` with `metadata` embedded (atomically).
@@ -138,7 +136,6 @@ def embed_metadata(path: Path, metadata: ArtifactMetadata) -> Path:
     if path.suffix == ".onnx":
         return write_bytes_atomically(path, onnx_with_metadata(path.read_bytes(), metadata))
     raise ExportError(f"cannot embed metadata in {path.name}: expected a .tflite or .onnx file.")
-
 
 def tflite_with_metadata(model_bytes: bytes, metadata: ArtifactMetadata) -> bytes:
     """The `.tflite` flatbuffer with a TFLITE_METADATA buffer and `labels.txt` appended as a zip.
@@ -172,7 +169,6 @@ def tflite_with_metadata(model_bytes: bytes, metadata: ArtifactMetadata) -> byte
         zf.writestr(LABELS_FILE, "\n".join(metadata.class_names) + "\n")
     return archive.getvalue()
 
-
 def _set_metadata_buffer(model, metadata_bytes: bytes) -> None:
     """Puts `metadata_bytes` in the buffer named TFLITE_METADATA, replacing an older one."""
     import numpy as np
@@ -190,7 +186,6 @@ def _set_metadata_buffer(model, metadata_bytes: bytes) -> None:
     entry.name = TFLITE_METADATA_NAME
     entry.buffer = len(model.buffers) - 1
     model.metadata.append(entry)
-
 
 def _aligned_builder():
     """A flatbuffers Builder that starts every byte vector on 16 bytes.
@@ -215,12 +210,9 @@ def _aligned_builder():
 
     return AlignedBuilder(1024)
 
-
 def _metadata_flatbuffer(metadata: ArtifactMetadata, channels: int) -> bytes:
     """The ModelMetadata flatbuffer (file identifier M001) for an image classifier."""
     import flatbuffers
-
-    from edgecomp.export.schema import metadata_schema_py_generated as md
 
     model = md.ModelMetadataT()
     model.name = metadata.name
@@ -236,9 +228,7 @@ def _metadata_flatbuffer(metadata: ArtifactMetadata, channels: int) -> bytes:
     builder.Finish(model.Pack(builder), b"M001")
     return bytes(builder.Output())
 
-
 def _image_input(metadata: ArtifactMetadata, channels: int):
-    from edgecomp.export.schema import metadata_schema_py_generated as md
 
     image = md.ImagePropertiesT()
     image.colorSpace = md.ColorSpaceType.GRAYSCALE if channels == 1 else md.ColorSpaceType.RGB
@@ -261,9 +251,7 @@ def _image_input(metadata: ArtifactMetadata, channels: int):
     tensor.stats = stats
     return tensor
 
-
 def _logits_output(metadata: ArtifactMetadata):
-    from edgecomp.export.schema import metadata_schema_py_generated as md
 
     labels = md.AssociatedFileT()
     labels.name = LABELS_FILE
@@ -278,7 +266,6 @@ def _logits_output(metadata: ArtifactMetadata):
     tensor.stats = md.StatsT()
     tensor.associatedFiles = [labels]
     return tensor
-
 
 def onnx_with_metadata(model_bytes: bytes, metadata: ArtifactMetadata) -> bytes:
     """The ONNX model with `metadata_props` set and its batch dimension named `batch`.
@@ -297,7 +284,6 @@ def onnx_with_metadata(model_bytes: bytes, metadata: ArtifactMetadata) -> bytes:
     onnx.helper.set_model_props(model, props)
     name_batch_dimension(model.graph)
     return model.SerializeToString()
-
 
 def name_batch_dimension(graph) -> None:
     """Names the first dimension of every graph input and output `batch` where it is not a fixed size.

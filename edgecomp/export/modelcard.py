@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from edgecomp.export.files import write_bytes_atomically
-from edgecomp.records import ArtifactRecord
+from edgecomp.core.files import write_bytes_atomically
+from edgecomp.core.records import ArtifactRecord
 
 
 def tflite_io(path: Path) -> dict:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from edgecomp.errors import ExportError, first_line
-from edgecomp.tfenv import tf
+from edgecomp.core.errors import ExportError, first_line
+from edgecomp.core.tfenv import tf
 
 
 def keras_to_onnx(model, path: Path, opset: int = 13) -> Path:

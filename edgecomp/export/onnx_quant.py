@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgecomp.errors import ExportError, first_line
+from edgecomp.core.errors import ExportError, first_line
 
 
 class _ImageReader:

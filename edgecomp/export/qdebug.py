@@ -17,13 +17,14 @@ from typing import Optional
 
 import numpy as np
 
-from edgecomp.errors import ExportError
-from edgecomp.export.files import write_bytes_atomically
-from edgecomp.tfenv import tf
+from edgecomp.core.errors import ExportError
+from edgecomp.core.files import write_bytes_atomically
+from edgecomp.core.tfenv import tf
+from edgecomp.export.tflite import representative_dataset
+from edgecomp.export.parity import run_tflite
 
 
 def _debugger(model, calibration_images: np.ndarray, denylisted_nodes: Optional[list[str]] = None):
-    from edgecomp.export.tflite import representative_dataset
 
     lite = tf().lite
     converter = lite.TFLiteConverter.from_keras_model(model)
@@ -38,7 +39,6 @@ def _debugger(model, calibration_images: np.ndarray, denylisted_nodes: Optional[
             debug_options=options)
     except Exception as err:  # noqa: BLE001 - the converter raises many types
         raise ExportError(f"quantization debugger could not convert {model.name}: {str(err)[:300]}") from err
-
 
 def layer_errors(model, calibration_images: np.ndarray, top_k: int = 5) -> list[dict]:
     """The `top_k` quantized tensors with the largest error, worst first.
@@ -67,7 +67,6 @@ def layer_errors(model, calibration_images: np.ndarray, top_k: int = 5) -> list[
     rows.sort(key=lambda r: r["rmse_over_scale"], reverse=True)
     return rows[:top_k]
 
-
 def keras_to_tflite_selective_int8(model, path: Path, calibration_images: np.ndarray,
                                    float_layers: int = 3) -> tuple[Path, list[str]]:
     """int8 TFLite with the `float_layers` worst-quantized layers kept in float.
@@ -86,7 +85,6 @@ def keras_to_tflite_selective_int8(model, path: Path, calibration_images: np.nda
         raise ExportError(f"selective int8 conversion of {model.name} failed: {str(err)[:300]}") from err
     return write_bytes_atomically(Path(path), flatbuffer), worst
 
-
 def debug_accuracy_drop(model, artifact: Path, images: np.ndarray, labels: np.ndarray,
                         calibration_images: np.ndarray, threshold_points: float, top_k: int = 5) -> dict:
     """Accuracy of `artifact` vs the Keras model on `images`; the worst layers when it drops.
@@ -95,7 +93,6 @@ def debug_accuracy_drop(model, artifact: Path, images: np.ndarray, labels: np.nd
         keras and artifact accuracy (%), the drop in points, and `worst_layers` when the drop
         exceeds `threshold_points` (else an empty list).
     """
-    from edgecomp.export.parity import run_tflite
 
     keras_acc = 100 * float(np.mean(model.predict(images, batch_size=256, verbose=0).argmax(-1) == labels))
     artifact_acc = 100 * float(np.mean(run_tflite(artifact, images).argmax(-1) == labels))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgecomp.errors import ExportError
+from edgecomp.core.errors import ExportError
 from edgecomp.export.litert_internals import ops_details
 
 # op name -> position of its weight tensor among the op's inputs

@@ -9,10 +9,11 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from edgecomp.errors import ExportError, first_line
-from edgecomp.export.files import write_bytes_atomically
-from edgecomp.registry import Registry
-from edgecomp.tfenv import tf
+from edgecomp.core.errors import ExportError, first_line
+from edgecomp.core.files import write_bytes_atomically
+from edgecomp.core.registry import Registry
+from edgecomp.core.tfenv import tf
+from edgecomp.export.keras3 import is_keras3_model, keras3_converter
 
 
 @dataclass(frozen=True)
@@ -24,24 +25,20 @@ class TflitePrecision:
     configure: Callable  # (converter, representative_images) -> None
     description: str
 
-
 TFLITE_PRECISIONS: Registry[TflitePrecision] = Registry("TFLite precision")
 
 
 def _float32(converter, images) -> None:
     pass
 
-
 def _dynamic(converter, images) -> None:
     """Dynamic-range: int8 weights, float activations quantized on the fly by the kernels."""
     converter.optimizations = [tf().lite.Optimize.DEFAULT]
-
 
 def _float16(converter, images) -> None:
     """float16 weights (half the size); kernels dequantize them to float32 on CPU."""
     converter.optimizations = [tf().lite.Optimize.DEFAULT]
     converter.target_spec.supported_types = [tf().float16]
-
 
 def _int8(converter, images) -> None:
     """Full-integer quantization, float input and output (the app feeds normalised floats)."""
@@ -52,13 +49,11 @@ def _int8(converter, images) -> None:
     # of silently staying float.
     converter.target_spec.supported_ops = [lite.OpsSet.TFLITE_BUILTINS_INT8]
 
-
 def _int8_io(converter, images) -> None:
     """Full-integer int8 with int8 input and output tensors (no float at the model's edges)."""
     _int8(converter, images)
     converter.inference_input_type = tf().int8
     converter.inference_output_type = tf().int8
-
 
 def _uint8_io(converter, images) -> None:
     """Full-integer int8 with uint8 input/output. Calibrated on normalised images whose range is
@@ -70,7 +65,6 @@ def _uint8_io(converter, images) -> None:
     converter.inference_input_type = tf().uint8
     converter.inference_output_type = tf().uint8
 
-
 def _int16x8(converter, images) -> None:
     """16x8: int16 activations, int8 weights (more accurate than int8, fewer runtimes support it)."""
     lite = tf().lite
@@ -79,14 +73,12 @@ def _int16x8(converter, images) -> None:
     converter.target_spec.supported_ops = [
         lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
 
-
 def _qat_int8(converter, images) -> None:
     """A QAT model (fake-quant ranges learnt in training) to full int8, float I/O.
 
     The representative images fill in ranges for layers QAT left unquantized (fallbacks).
     """
     _int8(converter, images)
-
 
 for _precision in [
     TflitePrecision("float32", False, _float32, "float32 weights and activations"),
@@ -100,7 +92,6 @@ for _precision in [
 ]:
     TFLITE_PRECISIONS.register(_precision.name)(_precision)
 
-
 def representative_dataset(images: np.ndarray):
     """The calibration generator the converter calls: one (1, H, W, C) float32 image per step."""
 
@@ -109,7 +100,6 @@ def representative_dataset(images: np.ndarray):
             yield [image[None, ...].astype(np.float32)]
 
     return generator
-
 
 def keras_to_tflite(model, path: Path, precision: str = "float32",
                     calibration_images: Optional[np.ndarray] = None, sparse_weights: bool = False) -> Path:
@@ -129,7 +119,6 @@ def keras_to_tflite(model, path: Path, precision: str = "float32",
     spec = TFLITE_PRECISIONS.get(precision)
     if spec.needs_calibration and (calibration_images is None or len(calibration_images) == 0):
         raise ExportError(f"{precision} TFLite export needs calibration images from the training split.")
-    from edgecomp.export.keras3 import is_keras3_model, keras3_converter
 
     # A Keras 3 model (one the tf-keras bridge could not rebuild) goes through a SavedModel.
     converting = keras3_converter(model) if is_keras3_model(model) else \

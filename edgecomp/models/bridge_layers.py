@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Callable
 
-from edgecomp.errors import ModelLoadError
-from edgecomp.tfenv import keras
+from edgecomp.core.errors import ModelLoadError
+from edgecomp.core.tfenv import keras
 
 
 class BridgeError(ModelLoadError):

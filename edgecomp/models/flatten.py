@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from edgecomp.errors import ModelLoadError
+from edgecomp.core.errors import ModelLoadError
 from edgecomp.models.keras_internals import skips_first_node
-from edgecomp.tfenv import keras
+from edgecomp.core.tfenv import keras
 
 
 class FlattenError(ModelLoadError):

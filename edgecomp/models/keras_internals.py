@@ -11,7 +11,7 @@ it fails there.
 
 from __future__ import annotations
 
-from edgecomp.errors import DependencyError
+from edgecomp.core.errors import DependencyError
 
 TESTED_VERSION = "2.21.0"  # the tf-keras release this seam was last checked against
 _MISSING = object()

@@ -14,8 +14,9 @@ import json
 import zipfile
 from pathlib import Path
 
-from edgecomp.errors import DatasetError, ModelLoadError, first_line
-from edgecomp.tfenv import keras
+from edgecomp.core.errors import DatasetError, ModelLoadError, first_line
+from edgecomp.core.tfenv import keras
+from edgecomp.models.bridge import bridge_keras3_model, noise_images
 
 
 def check_model_path(path: str | Path) -> Path:
@@ -30,7 +31,6 @@ def check_model_path(path: str | Path) -> Path:
         raise ModelLoadError(f"{path} is corrupt: a .keras file is a zip archive and this one is not. "
                              "Re-save the model with model.save('model.keras').")
     return path
-
 
 def keras_version_of(path: Path) -> str | None:
     """The Keras version recorded in a model file ("3.15.1", "2.21.0"), or None when it records none.
@@ -55,11 +55,9 @@ def keras_version_of(path: Path) -> str | None:
         return None
     return version.decode() if isinstance(version, bytes) else (str(version) if version is not None else None)
 
-
 def is_keras3_file(path: Path) -> bool:
     version = keras_version_of(path)
     return version is not None and version.split(".")[0] == "3"
-
 
 def load_keras3_model(path: Path):
     """Loads a Keras 3 `.keras` / `.h5` file with Keras 3 (`import keras`), safe mode on."""
@@ -73,7 +71,6 @@ def load_keras3_model(path: Path):
         raise ModelLoadError(f"{path} holds no Keras model ({type(model).__name__}).")
     return model
 
-
 def load_tf_keras_model(path: Path):
     """Loads a Keras 2 / tf-keras file or SavedModel folder with tf-keras, safe mode on."""
     try:
@@ -85,7 +82,6 @@ def load_tf_keras_model(path: Path):
         raise ModelLoadError(f"{path} holds a SavedModel without a Keras model; save it with Keras instead.")
     return model
 
-
 def load_any_model(path: str | Path):
     """The model as its own Keras wrote it: a Keras 3 model for Keras 3 files, else tf-keras.
 
@@ -94,7 +90,6 @@ def load_any_model(path: str | Path):
     """
     path = check_model_path(path)
     return load_keras3_model(path) if is_keras3_file(path) else load_tf_keras_model(path)
-
 
 def load_user_model(path: str | Path, images=None):
     """Loads a model file as a tf-keras model, bringing a Keras 3 model across when needed.
@@ -110,11 +105,8 @@ def load_user_model(path: str | Path, images=None):
     """
     model = load_any_model(path)
     if not isinstance(model, keras().Model):
-        from edgecomp.models.bridge import bridge_keras3_model, noise_images
-
         model = bridge_keras3_model(model, noise_images(model) if images is None else images).model
     return model
-
 
 def check_model_fits_data(model, data) -> None:
     """Raises DatasetError when the model's input shape or class count does not fit the dataset."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from edgecomp.tfenv import keras
+from edgecomp.core.tfenv import keras
 
 
 def layer_macs(layer) -> int:

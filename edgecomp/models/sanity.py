@@ -13,8 +13,12 @@ from typing import Optional
 
 import numpy as np
 
-from edgecomp.errors import UsageError
-from edgecomp.records import RunWarning
+from edgecomp.core.errors import UsageError
+from edgecomp.core.records import RunWarning
+from edgecomp.data.pipeline import predict
+from edgecomp.core.tfenv import keras
+from edgecomp.models.flatten import FlattenError, flatten_model
+from edgecomp.data.normalization import NAMED, parse_normalization
 
 ACCURACY_IMAGES = 500  # test images the near-chance check measures (the first ones: a fixed subset)
 STATISTICS_IMAGES = 128  # test images the softmax and BatchNorm checks run on
@@ -28,7 +32,6 @@ DISAGREEING_SHARE = 0.5  # the BN check warns when more than half of the channel
 TYPICAL_NORMALIZATIONS = ("`symmetric` for keras.applications MobileNet(V2)/EfficientNetV2/Inception, `imagenet` "
                           "for torch-style ResNet/DenseNet weights, `raw` for a model with its own Rescaling layer")
 
-
 def near_chance_limit(labels: np.ndarray, num_classes: int) -> tuple[float, float]:
     """(chance, limit): the accuracy of always predicting the most common label of `labels` (1/K on a
     balanced split), and the accuracy below which a model is "at or near chance":
@@ -36,7 +39,6 @@ def near_chance_limit(labels: np.ndarray, num_classes: int) -> tuple[float, floa
     counts = np.bincount(np.asarray(labels, np.int64), minlength=num_classes)
     chance = float(counts.max() / max(1, counts.sum())) if counts.sum() else 1.0 / num_classes
     return chance, min(NEAR_CHANCE_FACTOR * chance, chance + NEAR_CHANCE_MARGIN)
-
 
 def check_accuracy(model, data, user_model: bool,
                    expected: Callable[[], Optional[str]] = lambda: None) -> Optional[RunWarning]:
@@ -51,7 +53,6 @@ def check_accuracy(model, data, user_model: bool,
         expected: () -> the normalization the model's own layers or statistics point to, or None;
             called only when the accuracy is near chance (it costs a few forward passes).
     """
-    from edgecomp.data.pipeline import predict
 
     count = min(ACCURACY_IMAGES, data.count("test"))
     labels = data.labels("test", count)
@@ -74,7 +75,6 @@ def check_accuracy(model, data, user_model: bool,
         f"output i must mean the dataset's class i ({', '.join(data.class_names[:3])}, ...). "
         "(3) too few training epochs: raise the train stage's `epochs`."))
 
-
 def probability_output_reason(model, images: np.ndarray) -> Optional[str]:
     """Why the model's outputs look like probabilities (a final softmax), or None for logits."""
     last = model.layers[-1]
@@ -89,12 +89,10 @@ def probability_output_reason(model, images: np.ndarray) -> Optional[str]:
                 f"(within {PROBABILITY_TOLERANCE:g})")
     return None
 
-
 def stages_training_on_logits(plan) -> list[str]:
     """The plan's stages that train the model with a loss that expects logits."""
     return [f"{cfg.stage} (epochs {cfg.epochs})" if hasattr(cfg, "epochs") else cfg.stage for cfg in plan.stages
             if cfg.stage in ("distill", "qat") or (cfg.stage in ("train", "prune") and cfg.epochs > 0)]
-
 
 def check_softmax(model, plan, images: np.ndarray) -> Optional[RunWarning]:
     """A warning for a model that outputs probabilities in a plan that only quantizes it.
@@ -116,7 +114,6 @@ def check_softmax(model, plan, images: np.ndarray) -> Optional[RunWarning]:
     return RunWarning("softmax_output", f"model {model.name} outputs probabilities ({reason}); a PTQ-only plan "
                       "ships that softmax in the .tflite, which is fine.",
                       f"edgecomp's training losses expect logits: before fine-tuning, distilling or pruning it, {fix}.")
-
 
 def pixel_scaling_layer(model) -> Optional[tuple[str, str]]:
     """(layer name, what it does) for a Rescaling / Normalization layer among the model's first layers
@@ -140,7 +137,6 @@ def pixel_scaling_layer(model) -> Optional[tuple[str, str]]:
             return None
     return None
 
-
 def check_input_rescaling(model, normalization) -> Optional[RunWarning]:
     """A warning when the model scales 0..255 pixels itself but the dataset normalization is not `raw`."""
     found = pixel_scaling_layer(model)
@@ -152,18 +148,14 @@ def check_input_rescaling(model, normalization) -> Optional[RunWarning]:
                       f"({normalization.formula()}): pixels are scaled twice.",
                       "set `dataset.normalization: raw` so the model's own layer does the scaling.")
 
-
 def _first_trained_batch_norm(model):
     """(extractor: input -> the first trained BatchNormalization's input, that layer), or None.
 
     A nested tf-keras model is flattened first (its BN inputs are not tensors of the outer graph);
     BN layers still at their initial statistics (moving mean 0, variance 1) are skipped.
     """
-    from edgecomp.tfenv import keras
 
     if isinstance(model, keras().Model):
-        from edgecomp.models.flatten import FlattenError, flatten_model
-
         try:
             model = flatten_model(model).model
         except FlattenError:
@@ -187,7 +179,6 @@ def _first_trained_batch_norm(model):
             return None
     return None
 
-
 def _bn_disagreement(extractor, layer, images: np.ndarray) -> tuple[float, float]:
     """(share of channels whose statistics disagree, median Gaussian KL(measured || moving)) of the
     BN layer's input on `images` against its moving statistics."""
@@ -202,7 +193,6 @@ def _bn_disagreement(extractor, layer, images: np.ndarray) -> tuple[float, float
     kl = 0.5 * (ratio + shift**2 - 1 - np.log(ratio))
     return float(disagree.mean()), float(np.median(kl))
 
-
 def normalization_fit(model, data) -> Optional[dict]:
     """How well each named normalization fits the model's first trained BatchNorm statistics.
 
@@ -210,7 +200,6 @@ def normalization_fit(model, data) -> Optional[dict]:
         {"layer", "current": (share disagreeing, median KL), "scores": {mode: median KL},
         "best": the mode with the lowest KL}, or None when the model has no trained BN layer.
     """
-    from edgecomp.data.normalization import NAMED, parse_normalization
 
     found = _first_trained_batch_norm(model)
     if found is None:
@@ -225,7 +214,6 @@ def normalization_fit(model, data) -> Optional[dict]:
         scores[name] = _bn_disagreement(extractor, layer, candidate.apply(pixels))[1]
     current = _bn_disagreement(extractor, layer, data.normalization.apply(pixels))
     return {"layer": layer.name, "current": current, "scores": scores, "best": min(scores, key=scores.get)}
-
 
 def check_bn_statistics(model, data, fit: Optional[dict]) -> Optional[RunWarning]:
     """A warning when the first trained BN layer's input, measured on test images under the dataset's
@@ -246,7 +234,6 @@ def check_bn_statistics(model, data, fit: Optional[dict]) -> Optional[RunWarning
          "the model was probably trained with a preprocessing none of the named modes reproduce: set "
          "`dataset.normalization: {scale, offset}` to it") + ".")
 
-
 def check_loaded_model(ctx, model) -> None:
     """The checks on a user's model as loaded, before any fine-tuning: softmax output, input
     scaled twice, BatchNorm statistics. Warnings go to `ctx.warn`.
@@ -261,7 +248,6 @@ def check_loaded_model(ctx, model) -> None:
         if warning is not None:
             ctx.warn(warning)
 
-
 def check_trained_model(ctx, user_model: bool) -> None:
     """The near-chance check on the `train` stage's model (trained, loaded or fine-tuned)."""
     def expected() -> Optional[str]:
@@ -273,7 +259,6 @@ def check_trained_model(ctx, user_model: bool) -> None:
     warning = check_accuracy(ctx.model, ctx.data, user_model, expected)
     if warning is not None:
         ctx.warn(warning)
-
 
 def artifact_warnings(report: dict, test_labels: np.ndarray, num_classes: int) -> list[RunWarning]:
     """One warning naming the exported files that score at or near chance (see `near_chance_limit`),

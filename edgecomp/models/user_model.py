@@ -12,8 +12,11 @@ import time
 
 import numpy as np
 
-from edgecomp.progress import step
-from edgecomp.tfenv import keras
+from edgecomp.core.progress import step
+from edgecomp.core.tfenv import keras
+from edgecomp.models.bridge import BridgeError, bridge_keras3_model
+from edgecomp.models.flatten import flatten_model, nested_models
+from edgecomp.models.load import check_model_fits_data, check_model_path, keras_version_of, load_any_model
 
 # Stages that only read the model: a Keras 3 model the bridge cannot rebuild may go straight to them.
 PTQ_ONLY_STAGES = frozenset({"train", "quantize"})
@@ -25,11 +28,9 @@ CHECK_IMAGES = 128
 def stage_names(plan) -> list[str]:
     return [cfg.stage for cfg in plan.stages]
 
-
 def check_images(data) -> np.ndarray:
     """The real images each conversion is checked on: the first test images."""
     return data.images("test", CHECK_IMAGES)
-
 
 def bring_to_tf_keras(model, plan, images: np.ndarray) -> tuple[object, dict]:
     """(tf-keras model, record) for a Keras 3 model, or the Keras 3 model itself for a PTQ-only plan
@@ -38,7 +39,6 @@ def bring_to_tf_keras(model, plan, images: np.ndarray) -> tuple[object, dict]:
     Raises:
         BridgeError: a layer cannot be brought across and the plan needs tf-keras.
     """
-    from edgecomp.models.bridge import BridgeError, bridge_keras3_model
 
     started = time.perf_counter()
     try:
@@ -58,10 +58,8 @@ def bring_to_tf_keras(model, plan, images: np.ndarray) -> tuple[object, dict]:
                           "rebuilt_activations": result.rebuilt_activations,
                           "seconds": round(time.perf_counter() - started, 3)}
 
-
 def flatten_if_needed(model, plan, images: np.ndarray) -> tuple[object, dict | None]:
     """Inlines sub-models when a stage needs the flat graph; the record, or None when nothing was nested."""
-    from edgecomp.models.flatten import flatten_model, nested_models
 
     nested = nested_models(model)
     if not nested:
@@ -76,7 +74,6 @@ def flatten_if_needed(model, plan, images: np.ndarray) -> tuple[object, dict | N
                           "layers": len(result.model.layers), "parity": result.parity,
                           "inference_mode_layers": len(result.frozen_inference_layers)}
 
-
 def prepare_user_model(path: str, plan, data) -> tuple[object, dict]:
     """Loads `path` for the plan's stages; returns the model and what was done to it.
 
@@ -84,7 +81,6 @@ def prepare_user_model(path: str, plan, data) -> tuple[object, dict]:
         ModelLoadError: the file cannot be loaded, or brought into tf-keras when the plan needs it.
         DatasetError: the model's input shape or class count does not fit the dataset.
     """
-    from edgecomp.models.load import check_model_fits_data, check_model_path, keras_version_of, load_any_model
 
     resolved = check_model_path(path)
     model = load_any_model(resolved)
@@ -98,20 +94,3 @@ def prepare_user_model(path: str, plan, data) -> tuple[object, dict]:
         if flatten_info:
             info["flatten"] = flatten_info
     return model, info
-
-
-def fit_keras3(model, data, epochs: int, batch_size: int, learning_rate: float) -> dict:
-    """Fine-tunes a Keras 3 model (one the bridge could not rebuild) with Keras 3's own optimizer,
-    the same recipe as `edgecomp.compress.fitting.fit`: Adam, cosine decay to 0, logits loss."""
-    import keras as keras3
-
-    from edgecomp.compress.fitting import fit_summary
-
-    steps = -(-data.count("train") // batch_size)
-    schedule = keras3.optimizers.schedules.CosineDecay(learning_rate, decay_steps=max(1, epochs * steps))
-    model.compile(optimizer=keras3.optimizers.Adam(schedule), metrics=["accuracy"],
-                  loss=keras3.losses.SparseCategoricalCrossentropy(from_logits=True))
-    started = time.perf_counter()
-    history = model.fit(data.images("train"), data.labels("train"), batch_size=batch_size, epochs=epochs, shuffle=True,
-                        validation_data=(data.images("val"), data.labels("val")), verbose=0)
-    return fit_summary(history, time.perf_counter() - started, epochs)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from edgecomp.registry import Registry
-from edgecomp.tfenv import keras
+from edgecomp.core.registry import Registry
+from edgecomp.core.tfenv import keras
 
 
 @dataclass(frozen=True)

@@ -9,15 +9,17 @@ from importlib import metadata
 from pathlib import Path
 from typing import Optional
 
-import edgecomp
 from edgecomp.bench.metrics import artifact_efficiency, ratios_vs
-from edgecomp.export.files import write_bytes_atomically
-from edgecomp.records import ArtifactRecord, RunWarning
+from edgecomp.core.files import write_bytes_atomically
+from edgecomp.core.version import __version__
+from edgecomp.core.records import ArtifactRecord, RunWarning
 from edgecomp.report.schema import SCHEMA_VERSION
+from edgecomp.report.recommend import recommend
+from edgecomp.report.html import write_html
+from edgecomp.report.markdown import render_markdown
 
 VERSIONED_PACKAGES = ["numpy", "tensorflow", "tf_keras", "tensorflow-model-optimization", "ai-edge-litert",
                       "onnx", "onnxruntime", "tf2onnx", "typer"]
-
 
 def package_versions() -> dict:
     """Installed versions of the packages whose behaviour decides the numbers."""
@@ -28,7 +30,6 @@ def package_versions() -> dict:
         except metadata.PackageNotFoundError:
             versions[name] = None
     return versions
-
 
 def artifact_entries(records: list[ArtifactRecord]) -> list[dict]:
     """The report.json artifact entries: each record, with acc/MB, acc/ms and the ratios against
@@ -44,22 +45,20 @@ def artifact_entries(records: list[ArtifactRecord]) -> list[dict]:
         artifact["vs_float32"] = ratios_vs(baseline, artifact) if baseline else None
     return artifacts
 
-
 def assemble_report(*, plan, data, run_dir: Path, stages: list[dict], keras_info: dict,
-                    artifacts: list[ArtifactRecord], timing_floor: Optional[dict], target, target_facts: dict,
+                    artifacts: list[ArtifactRecord], timing_floor: Optional[dict], target, target_facts: dict, host: dict,
                     command: str, wall_seconds: float, gates: Optional[dict] = None,
                     warnings: Optional[list[RunWarning]] = None) -> dict:
     """The report.json document of a build or a bench (see `edgecomp.report.schema`).
 
     `gates` are the quality gates the command was given; they decide the recommended artifact.
+    `host` is the machine that ran the command (`edgecomp.targets.host.host_facts()`).
     `warnings` are the sanity checks' findings (`edgecomp.models.sanity`).
     """
-    from edgecomp.adapters.host import host_facts
-    from edgecomp.report.recommend import recommend
 
     report = {
         "schema_version": SCHEMA_VERSION,
-        "edgecomp_version": edgecomp.__version__,
+        "edgecomp_version": __version__,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "command": command,
         "run_dir": str(run_dir.resolve()),
@@ -67,7 +66,7 @@ def assemble_report(*, plan, data, run_dir: Path, stages: list[dict], keras_info
         "plan": plan.model_dump(mode="json"),
         "dataset": data.describe(),
         "versions": package_versions(),
-        "host": host_facts(),
+        "host": host,
         "target": {"name": target.name, "kind": getattr(target, "kind", target.name), "facts": target_facts},
         "stages": stages,
         "keras": keras_info,
@@ -79,11 +78,8 @@ def assemble_report(*, plan, data, run_dir: Path, stages: list[dict], keras_info
     report["recommended"] = recommend(report)
     return report
 
-
 def write_reports(report: dict, run_dir: Path) -> None:
     """report.json (the source of truth), report.md and the self-contained report.html beside it."""
-    from edgecomp.report.html import write_html
-    from edgecomp.report.markdown import render_markdown
 
     write_bytes_atomically(run_dir / "report.json", json.dumps(report, indent=2).encode())
     write_bytes_atomically(run_dir / "report.md", render_markdown(report).encode())

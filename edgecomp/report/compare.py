@@ -14,18 +14,21 @@ import json
 from pathlib import Path
 from typing import Optional, Sequence
 
-from edgecomp.emulation import is_emulated
-from edgecomp.errors import EdgecompError
+from edgecomp.core.emulation import is_emulated
+from edgecomp.core.errors import EdgecompError
 from edgecomp.report.pareto import JOINT_TRADEOFF, LATENCY_TRADEOFF, SIZE_TRADEOFF, dominated_by, objective_vector
 from edgecomp.report.schema import READABLE_VERSIONS, SCHEMA_VERSION, upgrade
 from edgecomp.bench.metrics import EFFICIENCY_NOTE
 from edgecomp.report.recommend import MARK
 from edgecomp.report.tables import PROCESS_MEMORY_NOTE, artifact_values, compare_table
+from edgecomp.report.recommend import recommended_of
+from edgecomp.report.markdown import markdown_table
+from edgecomp.report.html import html_table, image, page
+from edgecomp.report.plots import tradeoff_png
 
 
 class ReportError(EdgecompError):
     """A report.json that is missing, unreadable or not a report."""
-
 
 def load_report(run_dir: Path) -> dict:
     """Reads RUN_DIR/report.json (or the report.json path itself) and checks it is a report.
@@ -56,12 +59,10 @@ def load_report(run_dir: Path) -> dict:
             raise ReportError(f"{path}: artifact #{index} has no name or status; re-run the build that wrote it.")
     return upgrade(report)
 
-
 def run_label(report: dict) -> str:
     """The run folder's name, else the plan's name."""
     run_dir = report.get("run_dir")
     return Path(run_dir).name if run_dir else str((report.get("plan") or {}).get("name", "run"))
-
 
 def _unique(labels: list[str]) -> list[str]:
     seen: dict[str, int] = {}
@@ -71,12 +72,10 @@ def _unique(labels: list[str]) -> list[str]:
         unique.append(label if seen[label] == 1 else f"{label}#{seen[label]}")
     return unique
 
-
 # What a comparison row takes from each artifact (see `edgecomp.report.tables.artifact_values`).
 ROW_ARTIFACT_KEYS = ["artifact", "status", "format", "precision", "size_bytes", "gzip_bytes", "accuracy",
                      "accuracy_samples", "p50_ms", "p90_ms", "model_memory_mb", "memory_is_process", "acc_per_mb",
                      "acc_per_gzip_mb", "acc_per_ms", "error"]
-
 
 def measured_on(report: dict, artifact: dict) -> tuple:
     """What a row's numbers are comparable under: (target, dataset, source, test split size, accuracy samples).
@@ -92,7 +91,6 @@ def measured_on(report: dict, artifact: dict) -> tuple:
     return ((report.get("target") or {}).get("name"), dataset.get("name"), dataset.get("source"), dataset.get("test"),
             samples)
 
-
 def describe_group(key: tuple) -> str:
     """A comparability key in words: "host, fashion_mnist (10,000 test images, /path), accuracy on 10,000"."""
     target, name, source, test, samples, emulated = key
@@ -100,10 +98,8 @@ def describe_group(key: tuple) -> str:
     return (f"target {target}{' (emulated)' if emulated else ''}, {name} ({count(test)} test images from {source}), "
             f"accuracy on {count(samples)} images")
 
-
 def _group_label(index: int) -> str:
     return chr(ord("A") + index) if index < 26 else f"G{index + 1}"
-
 
 def compare_runs(reports: Sequence[dict], labels: Optional[Sequence[str]] = None) -> list[dict]:
     """One row per artifact of every run, dominance marked only among rows measured alike.
@@ -122,7 +118,6 @@ def compare_runs(reports: Sequence[dict], labels: Optional[Sequence[str]] = None
         group is at least as accurate, small and fast, and better on one; `dominated_by` names it as
         "run/artifact"; `dominated_size` / `dominated_latency` do the same per two-way trade-off.
     """
-    from edgecomp.report.recommend import recommended_of
 
     labels = _unique(list(labels) if labels is not None else [run_label(r) for r in reports])
     rows, points, keys = [], [], []
@@ -156,11 +151,9 @@ def compare_runs(reports: Sequence[dict], labels: Optional[Sequence[str]] = None
                                            if winner is not None else None)
     return rows
 
-
 DOMINANCE_NOTE = ("A variant is dominated when another one measured alike (same target, test set and accuracy "
                   "sample count) is at least as accurate, as small and as fast (p50), and better on one of "
                   "them: it is never the one to deploy.")
-
 
 def compare_notes(rows: Sequence[dict]) -> list[str]:
     """The sentences under a comparison table: dominance, the mark, the figures, an older report's memory."""
@@ -168,7 +161,6 @@ def compare_notes(rows: Sequence[dict]) -> list[str]:
     if any(row.get("memory_is_process") for row in rows):
         notes.append(PROCESS_MEMORY_NOTE)
     return notes
-
 
 def groups_note(rows: Sequence[dict]) -> Optional[str]:
     """The warning shown when the rows were not all measured alike, naming each group; else None."""
@@ -179,10 +171,8 @@ def groups_note(rows: Sequence[dict]) -> Optional[str]:
     return (f"NOT ALL COMPARABLE: these runs were measured on different targets, test sets or accuracy sample "
             f"counts ({listed}). Compare rows within one group only; dominance is judged within a group.")
 
-
 def compare_markdown(rows: Sequence[dict]) -> str:
     """The comparison as a markdown table with the dominance note."""
-    from edgecomp.report.markdown import markdown_table
 
     warning = groups_note(rows)
     lines = ["# edgecomp: run comparison", "", *([f"**{warning}**", ""] if warning else []),
@@ -194,12 +184,10 @@ def compare_markdown(rows: Sequence[dict]) -> str:
         lines += ["", "## Problems", *problems]
     return "\n".join(lines) + "\n"
 
-
 CSV_FIELDS = ["run", "plan", "target", "group", "measured_on", "artifact", "recommended", "status", "format",
               "precision", "size_bytes", "gzip_bytes", "accuracy", "accuracy_samples", "p50_ms", "p90_ms",
               "model_memory_mb", "memory_is_process", "acc_per_mb", "acc_per_gzip_mb", "acc_per_ms", "emulated",
               "dominated", "dominated_by", "dominated_size", "dominated_latency", "error"]
-
 
 def compare_csv(rows: Sequence[dict]) -> str:
     """The rows as CSV with raw numbers (bytes, fraction accuracy, ms); empty cells for missing values."""
@@ -209,7 +197,6 @@ def compare_csv(rows: Sequence[dict]) -> str:
     for row in rows:
         writer.writerow({key: "" if row.get(key) is None else row[key] for key in CSV_FIELDS})
     return buffer.getvalue()
-
 
 def compare_json(rows: Sequence[dict]) -> str:
     """The rows as a JSON document: {"schema_version", "comparable", "groups", "warning", "rows": [...]}.
@@ -221,13 +208,9 @@ def compare_json(rows: Sequence[dict]) -> str:
     return json.dumps({"schema_version": SCHEMA_VERSION, "comparable": len(groups) < 2, "groups": groups,
                        "warning": groups_note(rows), "rows": list(rows)}, indent=2) + "\n"
 
-
 def compare_html(rows: Sequence[dict]) -> str:
     """A self-contained comparison page: the table and accuracy vs size / latency across runs."""
     from html import escape
-
-    from edgecomp.report.html import html_table, image, page
-    from edgecomp.report.plots import tradeoff_png
 
     points = [{"name": f"{r['run']}/{r['artifact']}", "status": r["status"], "accuracy": r["accuracy"],
                "size_bytes": r["size_bytes"], "latency_ms": {"p50": r["p50_ms"]}, "emulated": r.get("emulated")}

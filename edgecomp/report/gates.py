@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from typing import Optional
 
-from edgecomp.emulation import is_emulated
-from edgecomp.errors import QualityGateError, UsageError
+from edgecomp.core.emulation import is_emulated
+from edgecomp.core.errors import QualityGateError, UsageError
 
 
 def validate_gates(max_size_mb: Optional[float] = None, max_latency_ms: Optional[float] = None,

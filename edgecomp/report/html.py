@@ -11,8 +11,8 @@ from html import escape
 from pathlib import Path
 from typing import Iterable, Optional
 
-from edgecomp.emulation import emulated_note
-from edgecomp.export.files import write_bytes_atomically
+from edgecomp.core.emulation import emulated_note
+from edgecomp.core.files import write_bytes_atomically
 from edgecomp.report import cells
 from edgecomp.report.schema import STATUS_LEGEND
 from edgecomp.report.tables import (
@@ -24,6 +24,7 @@ from edgecomp.report.tables import (
     stage_table,
     table_notes,
 )
+from edgecomp.report.plots import report_plots
 
 CSS = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto; max-width: 1200px;
@@ -52,13 +53,11 @@ def page(title: str, body: Iterable[str]) -> str:
             f"<title>{escape(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
             + "\n".join(body) + "\n</body>\n</html>\n")
 
-
 def image(png: bytes, caption: str) -> str:
     """A figure with the PNG embedded as a base64 data URI."""
     data = base64.b64encode(png).decode("ascii")
     return (f"<figure><img src=\"data:image/png;base64,{data}\" alt=\"{escape(caption)}\">"
             f"<figcaption>{escape(caption)}</figcaption></figure>")
-
 
 def html_table(table: Table) -> str:
     """A `Table` as HTML: rows classed by status (and marks such as "dominated"), a row's note (an
@@ -77,7 +76,6 @@ def html_table(table: Table) -> str:
     lines.append("</tbody>\n</table>")
     return "\n".join(lines)
 
-
 def definition_list(mapping: dict) -> str:
     """A <dl> of key: value (nested values as compact JSON)."""
     if not mapping:
@@ -88,12 +86,10 @@ def definition_list(mapping: dict) -> str:
         items.append(f"<dt>{escape(str(key))}</dt><dd>{escape(shown)}</dd>")
     return "<dl>" + "".join(items) + "</dl>"
 
-
 def legend_html() -> str:
     items = "".join(f"<li><span class=\"status-{escape(k)}\">{escape(cells.status_label(k))}</span>: {escape(v)}</li>"
                     for k, v in STATUS_LEGEND.items())
     return f"<ul>{items}</ul>"
-
 
 def _plan_text(plan) -> str:
     """The plan as YAML (what users write), JSON when PyYAML cannot represent it."""
@@ -104,21 +100,17 @@ def _plan_text(plan) -> str:
     except Exception:  # noqa: BLE001 - any representer error: JSON always works for report.json data
         return json.dumps(plan, indent=2)
 
-
 def shown(value) -> str:
     """A value from the report as escaped HTML text (None -> the dash)."""
     return escape(cells.text(value))
-
 
 def _stages_html(report: dict) -> str:
     table = stage_table(report)
     return html_table(table) if table.rows else "<p class=\"meta\">no stages (benchmark of existing files).</p>"
 
-
 def _parity_html(report: dict) -> str:
     table = parity_table(report)
     return "<h2>Parity with Keras</h2>\n" + html_table(table) if table.rows else ""
-
 
 def _warnings_html(report: dict) -> str:
     warnings = report.get("warnings") or []
@@ -127,7 +119,6 @@ def _warnings_html(report: dict) -> str:
     items = "".join(f"<li><b>{escape(w['code'])}</b>: {escape(w['message'])} <i>Hint:</i> {escape(w['hint'])}</li>"
                     for w in warnings)
     return f"<h2>Warnings</h2>\n<ul class=\"warnings\">{items}</ul>"
-
 
 def render_html(report: dict, plots: Optional[dict[str, bytes]] = None) -> str:
     """The whole report page as a string.
@@ -140,8 +131,6 @@ def render_html(report: dict, plots: Optional[dict[str, bytes]] = None) -> str:
         A self-contained HTML document.
     """
     if plots is None:
-        from edgecomp.report.plots import report_plots
-
         plots = report_plots(report)
     plan = report.get("plan") or {}
     target = report.get("target") or {}
@@ -175,7 +164,6 @@ def render_html(report: dict, plots: Optional[dict[str, bytes]] = None) -> str:
         "<h2>Plan</h2>", f"<pre>{escape(_plan_text(plan))}</pre>",
     ]
     return page(title, body)
-
 
 def write_html(report: dict, path: Path) -> Path:
     """Renders `report` to a self-contained HTML file, written atomically.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from edgecomp.emulation import emulated_note
+from edgecomp.core.emulation import emulated_note
 from edgecomp.report import cells
 from edgecomp.report.schema import STATUS_LEGEND
 from edgecomp.report.tables import (

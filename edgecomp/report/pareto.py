@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Callable, Optional, Sequence
 
-from edgecomp.emulation import is_emulated
+from edgecomp.core.emulation import is_emulated
 
 
 def _measured_on_device(read: Callable[[dict], Optional[float]]) -> Callable[[dict], Optional[float]]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Optional
 
 from edgecomp.report import cells
+from edgecomp.report.gates import bound_violations
 
 WITHIN_POINTS = 1.0
 MARK = "★"
@@ -29,7 +30,6 @@ def _candidates(report: dict) -> list[dict]:
                 if a.get("status") == "ok" and a.get("accuracy") is not None and a.get("size_bytes")]
     return [a for a in measured if a.get("role") != "original"] or measured
 
-
 def recommend(report: dict, gates: Optional[dict] = None) -> dict:
     """The artifact to ship and why.
 
@@ -41,7 +41,6 @@ def recommend(report: dict, gates: Optional[dict] = None) -> dict:
     Returns:
         {"name": artifact name or None, "rule": "gates" | "within_1pt", "reason": one sentence}.
     """
-    from edgecomp.report.gates import bound_violations
 
     gates = {key: value for key, value in (gates if gates is not None else report.get("gates") or {}).items()
              if key in GATE_KEYS and value is not None}
@@ -67,11 +66,9 @@ def recommend(report: dict, gates: Optional[dict] = None) -> dict:
                       f"{cells.percent(pick['accuracy'])}) within {WITHIN_POINTS:g} point of the most accurate, "
                       f"{best['name']} ({cells.percent(best['accuracy'])})."}
 
-
 def recommended_of(report: dict) -> dict:
     """The report's `recommended` entry, worked out for reports written before it existed."""
     return report.get("recommended") or recommend(report)
-
 
 def legend(report: dict) -> str:
     """The sentence under a table saying which rule marked the artifact to ship, and why that one."""

@@ -17,7 +17,7 @@
       "stages": [{"stage": "train", "seconds": 12.3, "info": {...stage-specific...},
                   "finished": "2026-11-24T12:00:00+00:00",  # when the stage ended (in the run that ran it)
                   "cached": false,                  # true: restored from the stage cache, seconds as first measured
-                  "cache_key": "ab12..." | null,    # its stage-cache entry (edgecomp.stage_cache)
+                  "cache_key": "ab12..." | null,    # its stage-cache entry (edgecomp.run.stage_cache)
                   "cache_skipped": "why not cached", "cache_write_seconds": 0.4}, ...],  # each when it applies
       "keras": {"accuracy": 0.91, "params": 123456},
       "timing_floor_ms": {"mean", "std", "min", "max", "p50", "p90", "p99"} | null,
@@ -54,7 +54,7 @@
       ]
     }
 
-Each artifact entry is `edgecomp.records.ArtifactRecord.to_dict()` plus the derived efficiency
+Each artifact entry is `edgecomp.core.records.ArtifactRecord.to_dict()` plus the derived efficiency
 figures (`edgecomp.bench.metrics.efficiency`) and vs_float32; keys a run did not produce are absent (`role`, `export_seconds`, `sparsity`,
 `quant_debug`, `float_fallback_tensors`, `model_card`, `tflite_runtime_2_14`, target notes such as
 `temperature_c_before`), and a failed artifact has no measured numbers.
@@ -66,6 +66,8 @@ trained BatchNorm's input disagrees with its moving statistics). Reports written
 Numbers in a report are measured in the run that wrote it; nothing is copied from a cache
 except the trained teacher's weights, and the report says so in the train stage's info.
 """
+
+from edgecomp.bench.metrics import artifact_efficiency
 
 # Version 2: acc_per_mb / acc_per_ms are accuracy in percent (version 1: a fraction, 100x smaller),
 # acc_per_gzip_mb, `gates` and `recommended` are new. `upgrade()` reads a version 1 report.
@@ -86,7 +88,6 @@ def upgrade(report: dict) -> dict:
     measured accuracy, size and latency, so no measured number changes. `recommended` is left for
     the renderer to work out (`edgecomp.report.recommend`), since a version 1 report has no gates.
     """
-    from edgecomp.bench.metrics import artifact_efficiency
 
     if report.get("schema_version") == 1:
         for artifact in report.get("artifacts") or []:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from rich.console import Console
+from edgecomp.report.terminal import render_table
 
 # Piped into a file or a CI log there is no terminal width to follow: the width the default table
 # is made for.
@@ -14,8 +15,6 @@ NON_TERMINAL_WIDTH = 100
 def print_summary(report: dict, wide: bool = False) -> None:
     """The artifact table (every column with `wide`) and the report files' paths, on stdout."""
     from rich.markup import escape
-
-    from edgecomp.report.terminal import render_table
 
     console = Console(highlight=False, width=None if sys.stdout.isatty() else NON_TERMINAL_WIDTH)
     render_table(report, console, wide=wide)

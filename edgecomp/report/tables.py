@@ -15,6 +15,7 @@ from edgecomp.bench.metrics import EFFICIENCY_NOTE
 from edgecomp.report import cells
 from edgecomp.report.recommend import MARK, recommended_of
 from edgecomp.report.recommend import legend as recommend_legend
+from edgecomp.core.emulation import is_emulated
 
 # A stage's settings and results shown in one cell, cut at this many characters.
 STAGE_DETAILS_CHARS = 300
@@ -31,11 +32,9 @@ class Column:
     shows_status: bool = False  # the cell is coloured by the row's status
     shows_note: bool = False  # the row's note (an artifact's error) goes under this cell
 
-
 def value(key: str, header: str, formatter: Callable[[object], str] = cells.text, **options) -> Column:
     """A column showing `formatter(row[key])`; a missing key is a missing value (the dash)."""
     return Column(header, lambda row: formatter(row.get(key)), **options)
-
 
 @dataclass(frozen=True)
 class Row:
@@ -45,7 +44,6 @@ class Row:
     status: str = ""  # "ok" | "parity_failed" | "failed" | "" (no status)
     note: Optional[str] = None  # an artifact's error: under the `shows_note` cell where the format allows
     classes: tuple[str, ...] = ()  # extra marks for the HTML row (e.g. "dominated")
-
 
 @dataclass
 class Table:
@@ -62,7 +60,6 @@ class Table:
     def header(self) -> list[str]:
         return [column.header for column in self.columns]
 
-
 # ---- artifacts (the main table; also the comparison of several runs) --------------------------
 
 # Marks a memory figure that is the runner process's peak (reports written before the model's own
@@ -70,7 +67,6 @@ class Table:
 PROCESS_MEMORY_MARK = "†"
 PROCESS_MEMORY_NOTE = (f"{PROCESS_MEMORY_MARK} the runner process's peak RSS: this report predates the model's "
                        "own memory (model_peak_mb), so the figure includes the runner and its test images.")
-
 
 def model_memory(artifact: dict) -> tuple[Optional[float], bool]:
     """The model's own peak memory in MB, and whether it is only the process peak of an older report.
@@ -83,7 +79,6 @@ def model_memory(artifact: dict) -> tuple[Optional[float], bool]:
     if artifact.get("peak_rss_mb") is not None:
         return artifact["peak_rss_mb"], True
     return None, False
-
 
 def artifact_values(artifact: dict) -> dict:
     """The raw values the artifact columns show, from one report.json artifact entry."""
@@ -105,17 +100,14 @@ def artifact_values(artifact: dict) -> dict:
         "accuracy_delta": vs.get("accuracy_delta"), "error": artifact.get("error"), "recommended": False,
     }
 
-
 def _artifact_name(row: dict) -> str:
     name = cells.text(row.get("artifact"))
     return f"{MARK} {name}" if row.get("recommended") else name
-
 
 def _memory(row: dict) -> str:
     shown = cells.number(row.get("model_memory_mb"))
     return shown + PROCESS_MEMORY_MARK if row.get("memory_is_process") and row.get("model_memory_mb") is not None \
         else shown
-
 
 ARTIFACT = Column("artifact", _artifact_name, shows_note=True)
 STATUS = value("status", "status", cells.status_label, no_wrap=True, shows_status=True)
@@ -154,11 +146,9 @@ def artifact_table(report: dict, columns: Optional[list[Column]] = None) -> Tabl
         rows.append(Row(values, status=str(a.get("status") or ""), note=a.get("error")))
     return Table(columns or ARTIFACT_COLUMNS, rows)
 
-
 def artifact_cells(artifact: dict) -> list[str]:
     """The artifact table's cells of one artifact, in `ARTIFACT_COLUMNS` order."""
     return [column.cell(artifact_values(artifact)) for column in ARTIFACT_COLUMNS]
-
 
 def timing_floor_note(report: dict) -> Optional[str]:
     """One sentence on the runner's own timing floor, or None when the run did not measure it."""
@@ -168,33 +158,27 @@ def timing_floor_note(report: dict) -> Optional[str]:
     return (f"Timing floor (the runner on a trivial model, same run): p50 {cells.ms(floor['p50'])} ms; "
             "latencies close to it measure the runner more than the model.")
 
-
 def ratio_note() -> str:
     return ("x smaller / x faster: the float32 baseline's size / latency p50 over the artifact's (2.00x = half "
             "the size or twice as fast); acc vs fp32: the accuracy difference in percentage points. "
             "model MB: the model's own peak resident memory (the runner's peak minus its RSS before loading "
             "the model). " + EFFICIENCY_NOTE)
 
-
 def memory_note(report: dict) -> Optional[str]:
     """The † sentence when any artifact's memory figure is the process peak of an older report."""
     return PROCESS_MEMORY_NOTE if any(model_memory(a)[1] for a in report.get("artifacts") or []) else None
 
-
 def table_notes(report: dict) -> list[str]:
     """The sentences every artifact table is followed by, in every format."""
     return [n for n in [recommend_legend(report), ratio_note(), memory_note(report), timing_floor_note(report)] if n]
-
 
 def _dominance(row: dict) -> str:
     if row.get("dominated") is None:
         return cells.DASH
     return str(row["dominated_by"]) if row["dominated"] else "not dominated"
 
-
 def _target(row: dict) -> str:
     return cells.text(row.get("target")) + (" (emulated)" if row.get("emulated") else "")
-
 
 RUN = value("run", "run")
 GROUP = value("group", "group", no_wrap=True)
@@ -217,12 +201,10 @@ def compare_table(rows: list[dict], columns: Optional[list[Column]] = None) -> T
                                classes=("dominated",) if row.get("dominated") else ())
                            for row in rows])
 
-
-# ---- an emulated board's accuracy against the host's (edgecomp.adapters.emulated) ---------------
+# ---- an emulated board's accuracy against the host's (edgecomp.targets.emulated) ---------------
 
 def _points(delta: Optional[float]) -> str:
     return cells.DASH if delta is None else f"{delta:+.2f} pt"
-
 
 CROSS_CHECK_COLUMNS = [
     value("name", "artifact"), Column("runtime on the board", lambda a: _measured_with(a.get("runtime"))),
@@ -235,12 +217,10 @@ CROSS_CHECK_COLUMNS = [
 def cross_check_table(report: dict) -> Table:
     """Per benchmarked artifact of an emulated run: the board's and the host's accuracy (same file,
     runtime and images); no rows for a report from a real device."""
-    from edgecomp.emulation import is_emulated
 
     rows = [Row(a) for a in report.get("artifacts") or []
             if is_emulated(report) and (a.get("accuracy") is not None or a.get("host_error"))]
     return Table(CROSS_CHECK_COLUMNS, rows)
-
 
 # ---- parity, deployment checks, stages --------------------------------------------------------
 
@@ -257,7 +237,6 @@ def parity_table(report: dict) -> Table:
     return Table(PARITY_COLUMNS, [Row({"artifact": a.get("name"), **a["parity"]})
                                   for a in report.get("artifacts") or [] if a.get("parity")])
 
-
 def _runtime_check(check: Optional[dict]) -> str:
     if not check:
         return cells.DASH
@@ -265,10 +244,8 @@ def _runtime_check(check: Optional[dict]) -> str:
         return "not checked: " + str(check.get("error") or "")
     return "yes" if check.get("ok") else "NO: " + str(check.get("error") or "")
 
-
 def _measured_with(runtime: Optional[dict]) -> str:
     return f"{runtime.get('name')} {runtime.get('version')}" if runtime else cells.DASH
-
 
 # What an app developer needs to know before shipping each file: sparsity really in the file,
 # loads in tflite-runtime 2.14, the runtime it was measured with, its model card.
@@ -284,16 +261,13 @@ DEPLOYMENT_COLUMNS = [
 def deployment_table(report: dict) -> Table:
     return Table(DEPLOYMENT_COLUMNS, [Row(a) for a in report.get("artifacts") or []])
 
-
 def _details(info: Optional[dict]) -> str:
     # The training history is a plot's data, not a detail.
     return json.dumps({k: v for k, v in (info or {}).items() if k != "history"})[:STAGE_DETAILS_CHARS]
 
-
 def _cache_use(cached: Optional[bool]) -> str:
     # Reports written before the stage cache have no `cached` key: the dash, not a guess.
     return cells.DASH if cached is None else ("reused" if cached else "ran")
-
 
 STAGE_COLUMNS = [
     value("stage", "stage"),

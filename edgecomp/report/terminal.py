@@ -14,7 +14,7 @@ from rich.segment import Segment, Segments
 from rich.table import Table as RichTable
 from rich.text import Text
 
-from edgecomp.emulation import emulated_note
+from edgecomp.core.emulation import emulated_note
 from edgecomp.report import cells
 from edgecomp.report.schema import STATUS_LEGEND
 from edgecomp.report.tables import (
@@ -28,6 +28,7 @@ from edgecomp.report.tables import (
     compare_table,
     table_notes,
 )
+from edgecomp.report.compare import compare_notes, groups_note
 
 STATUS_STYLES = {"ok": "green", "parity_failed": "yellow", "failed": "red"}
 # A text column (the artifact's name) keeps at least this many characters before it folds.
@@ -39,7 +40,6 @@ def _natural(table: Table, index: int, column: Column) -> tuple[int, int]:
     """(width with the header on one line, width with the header wrapped at its spaces) of a column."""
     widest = max([max(len(line) for line in row[index].split("\n")) for row in table.cells] + [1])
     return max(widest, len(column.header)), max([widest] + [len(word) for word in column.header.split()])
-
 
 def column_widths(table: Table, width: int | None) -> list[int]:
     """Each column's content width so that the table fits `width` characters (None: natural widths).
@@ -67,7 +67,6 @@ def column_widths(table: Table, width: int | None) -> list[int]:
         widths[i] = min(widths[i], share)
         left -= widths[i]
     return widths
-
 
 def rich_table(table: Table, title: str, width: int | None = None) -> RichTable:
     """A `Table` as a rich table; a row's note (an artifact's error) sits under the artifact's name.
@@ -101,7 +100,6 @@ def rich_table(table: Table, title: str, width: int | None = None) -> RichTable:
         rendered.add_row(*texts)
     return rendered
 
-
 def _print_table(console: Console, table: Table, title: str, wide: bool) -> None:
     rendered = rich_table(table, title, None if wide else console.width)
     if not wide:
@@ -112,13 +110,11 @@ def _print_table(console: Console, table: Table, title: str, wide: bool) -> None
     for line in console.render_lines(rendered, console.options.update_width(max(console.width, natural)), pad=False):
         console.print(Segments([*line, Segment.line()]), crop=False, soft_wrap=True, end="")
 
-
 def render_comparison(rows: list[dict], console: Console, wide: bool = False) -> None:
     """Prints the comparison of several runs (`edgecomp.report.compare.compare_runs`) and its notes.
 
     A comparison of rows measured on different targets, test sets or sample counts starts with a warning.
     """
-    from edgecomp.report.compare import compare_notes, groups_note
 
     warning = groups_note(rows)
     if warning:
@@ -127,7 +123,6 @@ def render_comparison(rows: list[dict], console: Console, wide: bool = False) ->
                  "edgecomp: run comparison", wide)
     for note in compare_notes(rows):
         console.print(note, highlight=False)
-
 
 def render_table(report: dict, console: Console, wide: bool = False) -> None:
     """Prints the artifact table, the status legend, which artifact to ship and the notes.

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Optional
 
-from edgecomp.errors import UsageError
+from edgecomp.core.errors import UsageError
 
 
 @dataclass(frozen=True)

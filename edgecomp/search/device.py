@@ -1,7 +1,7 @@
 """One benchmark at a time per device: a Target whose `bench` runs as a Ray task holding the device.
 
 Each attached target is a Ray custom resource `device:<name>` with capacity 1. A trial's build runs
-unchanged (`edgecomp.pipeline.run_build`); only the target it is given is this wrapper, whose
+unchanged (`edgecomp.run.pipeline.run_build`); only the target it is given is this wrapper, whose
 `bench` submits the measurement as a Ray task that needs that resource (and no CPU, so it never
 waits for a training slot). While one trial measures, the others keep training.
 
@@ -14,17 +14,16 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from edgecomp.errors import TargetError
+from edgecomp.core.errors import TargetError
+from edgecomp.targets.profiles import resolve_target
 
 
 def device_resource(target_name: str) -> str:
     """The Ray resource name of a target (one unit per attached device)."""
     return f"device:{target_name}"
 
-
 def _bench_on_device(target_spec: dict, files: dict[str, bytes], sample_name: str, sample: bytes, settings):
     """Runs in the Ray task: write the files, resolve the target here, benchmark, return the outcomes."""
-    from edgecomp.adapters.profiles import resolve_target
 
     target = resolve_target(target_spec["name"], **target_spec.get("overrides", {}))
     with tempfile.TemporaryDirectory(prefix="edgecomp-bench-") as folder:
@@ -36,7 +35,6 @@ def _bench_on_device(target_spec: dict, files: dict[str, bytes], sample_name: st
         sample_path = Path(folder) / sample_name
         sample_path.write_bytes(sample)
         return target.bench(paths, sample_path, settings)
-
 
 class DeviceLockedTarget:
     """Wraps a Target: every attribute is the wrapped one's, except `bench`, which holds the device."""

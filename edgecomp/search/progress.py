@@ -1,11 +1,11 @@
 """Progress of a running search: one line per event with trials done / running / stopped early / failed
-and the best trial so far that meets the budget (through `edgecomp.progress.step`)."""
+and the best trial so far that meets the budget (through `edgecomp.core.progress.step`)."""
 
 from __future__ import annotations
 
 from ray.tune import Callback
 
-from edgecomp.progress import step
+from edgecomp.core.progress import step
 
 
 def describe_best(result: dict) -> str:

@@ -14,9 +14,13 @@ from html import escape
 from pathlib import Path
 from typing import Optional
 
-from edgecomp.errors import BudgetNotMetError
-from edgecomp.export.files import write_bytes_atomically
+from edgecomp.core.errors import BudgetNotMetError
+from edgecomp.core.files import write_bytes_atomically
 from edgecomp.search.budget import Budget
+from edgecomp.search.budget import trial_misses
+from edgecomp.report.pareto import pareto_front
+from edgecomp.report.plots import tradeoff_png
+from edgecomp.report.html import image, page
 
 SEARCH_JSON, SEARCH_HTML, BEST_FOLDER = "search.json", "search.html", "best"
 # Point-of-search keys shown as the trial's parameters (the rest are Ray's bookkeeping).
@@ -29,7 +33,6 @@ def _trial_id_from_folder(path: str) -> str:
     """Ray Tune's trial folder `run_trial_<id>_<n>_<params>_<date>` -> id (a trial that never reported)."""
     match = re.search(r"run_trial_([0-9a-f]+)_", Path(path).name)
     return match.group(1) if match else Path(path).name
-
 
 def trial_rows(result_grid) -> list[dict]:
     """One row per trial: its parameters, status (done / stopped / failed / crashed) and measured numbers."""
@@ -53,10 +56,8 @@ def trial_rows(result_grid) -> list[dict]:
         rows.append(row)
     return sorted(rows, key=lambda r: r["trial_id"])
 
-
 def judge_rows(rows: list[dict], budget: Budget) -> list[dict]:
     """Every measured trial judged against `budget` (a resumed search may be given another one)."""
-    from edgecomp.search.budget import trial_misses
 
     for row in rows:
         if row["status"] == "done":
@@ -64,7 +65,6 @@ def judge_rows(rows: list[dict], budget: Budget) -> list[dict]:
                                          row.get("artifact_status", "ok"))
             row["meets_budget"] = not row["missed"]
     return rows
-
 
 def _as_artifact(row: dict) -> dict:
     """A trial row in the shape `edgecomp.report.pareto` and `plots` read (a report.json artifact)."""
@@ -77,27 +77,22 @@ def _as_artifact(row: dict) -> dict:
             "size_bytes": kb("size_kb"), "gzip_bytes": kb("gzip_kb"),
             "latency_ms": {"p50": row.get("latency_p50_ms")}, "model_peak_mb": row.get("memory_mb")}
 
-
 def fronts(rows: list[dict]) -> dict:
     """Trial ids on the Pareto front of accuracy vs size and of accuracy vs p50 latency."""
-    from edgecomp.report.pareto import pareto_front
 
     points = [_as_artifact(row) for row in rows]
     return {name: [rows[i]["trial_id"] for i in pareto_front(points, ("accuracy",), (metric,))]
             for name, metric in (("size", "size"), ("latency", "latency"))}
-
 
 def best_trial(rows: list[dict]) -> Optional[dict]:
     """The most accurate trial that meets the budget (the smaller file on a tie)."""
     fitting = [row for row in rows if row.get("meets_budget")]
     return max(fitting, key=lambda r: (r["accuracy"], -(r.get("size_kb") or 0)), default=None)
 
-
 def closest_trials(rows: list[dict], count: int = 3) -> list[dict]:
     """Measured trials that miss the budget, the smallest total relative miss first."""
     measured = [row for row in rows if row["status"] == "done" and not row.get("meets_budget")]
     return sorted(measured, key=lambda r: sum((r.get("missed") or {}).values()))[:count]
-
 
 def copy_best(best: dict, experiment: Path) -> Path:
     """The best trial's artifact, model card, labels and full build report into `<experiment>/best/`."""
@@ -118,9 +113,7 @@ def copy_best(best: dict, experiment: Path) -> Path:
     staging.rename(folder)
     return folder
 
-
 def _plots(rows: list[dict], budget: Budget) -> dict[str, bytes]:
-    from edgecomp.report.plots import tradeoff_png
 
     points = [_as_artifact(row) for row in rows]
     labels = [row["trial_id"] for row in rows]
@@ -129,7 +122,6 @@ def _plots(rows: list[dict], budget: Budget) -> dict[str, bytes]:
                                                       size_limit, budget.min_accuracy),
             "Accuracy vs latency (trials)": tradeoff_png(points, "latency", labels, "trials: accuracy vs latency p50",
                                                          budget.max_latency_ms, budget.min_accuracy)}
-
 
 def _cell(value) -> str:
     if value is None:
@@ -140,10 +132,8 @@ def _cell(value) -> str:
         return ", ".join(f"{k}={_cell(v)}" for k, v in value.items()) or "-"
     return str(value)
 
-
 def render_html(summary: dict) -> str:
     """The search report as one self-contained page (plots embedded)."""
-    from edgecomp.report.html import image, page
 
     columns = ("trial_id", "status", "meets_budget", "accuracy", "size_kb", "gzip_kb", "latency_p50_ms", "memory_mb",
                "artifact_status", "epochs_done", "params", "missed", "error")
@@ -162,7 +152,6 @@ def render_html(summary: dict) -> str:
         *(image(png, title) for title, png in summary.pop("_plots").items()),
         f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>",
     ])
-
 
 def write_search_report(rows: list[dict], budget: Budget, experiment: Path, request_info: dict) -> dict:
     """Writes search.json and search.html, copies the best artifact; returns the summary.
@@ -186,7 +175,6 @@ def write_search_report(rows: list[dict], budget: Budget, experiment: Path, requ
     if best is None:
         raise BudgetNotMetError(no_fit_message(rows, budget, experiment))
     return summary
-
 
 def no_fit_message(rows: list[dict], budget: Budget, experiment: Path) -> str:
     closest = closest_trials(rows)

@@ -14,8 +14,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from edgecomp.errors import TargetError, UsageError
-from edgecomp.progress import step
+from edgecomp.core.errors import TargetError, UsageError
+from edgecomp.core.progress import step
+from edgecomp.plan.search_space import SearchSpace, sample_point
+from edgecomp.search.scheduler import SearchASHA
+from edgecomp.plan.plan import parse_plan
+from edgecomp.run.pipeline import load_plan_dataset, run_stages
+from edgecomp.compress.context import RunContext
+from edgecomp.search.progress import SearchProgress
+from edgecomp.search.trial import run_trial
 
 TUNE_FOLDER = "tune"
 
@@ -38,7 +45,6 @@ class SearchRequest:
     seed: int = 0
     verbose: bool = False
     command: str = ""
-
 
 def start_ray(request: SearchRequest) -> None:
     """Embedded local Ray with `workers` CPUs and the device resource, or a connection to `address`.
@@ -68,7 +74,6 @@ def start_ray(request: SearchRequest) -> None:
         raise TargetError(f"the Ray cluster has no {resource!r} resource, so no trial could benchmark; start the "
                           f"node that reaches the device with `ray start ... --resources '{{\"{resource}\": 1}}'`.")
 
-
 class DefineByRun:
     """Optuna's conditional space as a picklable callable (Ray Tune saves the searcher with pickle).
 
@@ -79,11 +84,8 @@ class DefineByRun:
         self.space, self.model_is_file = space, model_is_file
 
     def __call__(self, trial) -> dict:
-        from edgecomp.search.space import SearchSpace, sample_point
-
         point = sample_point(trial, SearchSpace.model_validate(self.space), self.model_is_file)
         return {key: value for key, value in point.items() if key not in trial.params}
-
 
 def _searcher(request: SearchRequest):
     import optuna
@@ -97,7 +99,6 @@ def _searcher(request: SearchRequest):
                             seed=request.seed, points_to_evaluate=request.space["start_points"] or None)
     return ConcurrencyLimiter(searcher, max_concurrent=request.workers)
 
-
 def _scheduler(request: SearchRequest):
     """ASHA on validation accuracy; epochs after the teacher are the time axis (the fidelity).
     Trials are compared with trials of the same student, and start points (baselines) are never
@@ -106,8 +107,7 @@ def _scheduler(request: SearchRequest):
     max_t is one above the longest trial's epochs: a trial that trained its last epoch must still
     export and benchmark, and ASHA stops any trial that reaches max_t.
     """
-    from edgecomp.search.scheduler import SearchASHA
-    from edgecomp.search.space import SearchSpace, max_epochs
+    from edgecomp.plan.search_space import SearchSpace, max_epochs
 
     space = SearchSpace.model_validate(request.space)
     if not space.early_stopping:
@@ -115,10 +115,8 @@ def _scheduler(request: SearchRequest):
     return SearchASHA(space.start_points, time_attr="epochs_done", metric="val_accuracy", mode="max",
                       max_t=max_epochs(space) + 1, grace_period=space.min_epochs, reduction_factor=2)
 
-
 def tune_folder(experiment: Path) -> Path:
     return experiment / TUNE_FOLDER
-
 
 def run_search(request: SearchRequest):
     """Runs (or resumes) the search and returns Ray Tune's ResultGrid.
@@ -137,21 +135,16 @@ def run_search(request: SearchRequest):
     finally:
         ray.shutdown()  # stops an embedded Ray; disconnects from a cluster
 
-
 def cache_teacher(request: SearchRequest) -> None:
     """Runs the plan's train stage once, here, so that every trial finds the teacher in the stage cache.
 
     Trials that start together would otherwise each train it (the cache has no lock). On a cluster
     (`--address`) each node's cache is its own, so this is left to the first trial on each node.
     """
-    from edgecomp.config import parse_plan
-    from edgecomp.pipeline import load_plan_dataset, run_stages
-    from edgecomp.stages import RunContext
 
     plan = parse_plan({**request.plan, "stages": [request.train_stage]}, source="search plan")
     step("the teacher: trained once for every trial, or found in the stage cache")
     run_stages(RunContext(plan=plan, data=load_plan_dataset(plan), run_dir=request.experiment / "teacher"))
-
 
 def require_search_extra() -> None:
     """Raises UsageError when Ray Tune or Optuna is not installed (they are the `search` extra)."""
@@ -161,12 +154,8 @@ def require_search_extra() -> None:
     if missing:
         raise UsageError(f"edgecomp search needs {' and '.join(missing)}: pip install 'edgecomp[search]'.")
 
-
 def _fit(request: SearchRequest):
     from ray import tune
-
-    from edgecomp.search.progress import SearchProgress
-    from edgecomp.search.trial import run_trial
 
     context = {"plan": request.plan, "train_stage": request.train_stage, "space": request.space,
                "budget": request.budget, "target": request.target, "experiment": str(request.experiment.resolve()),
@@ -200,10 +189,8 @@ def _fit(request: SearchRequest):
         raise KeyboardInterrupt  # the CLI says how to resume (exit 130)
     return grid
 
-
 def _second_ctrl_c(signum, frame):
     raise KeyboardInterrupt
-
 
 def _tune_saw_ctrl_c() -> bool:
     """True when Ctrl-C ended `Tuner.fit`, which then saves its state and returns instead of raising.

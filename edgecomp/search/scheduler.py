@@ -19,7 +19,7 @@ import copy
 
 from ray.tune.schedulers import ASHAScheduler, TrialScheduler
 
-from edgecomp.search.space import is_start_point
+from edgecomp.plan.search_space import is_start_point
 
 
 class SearchASHA(ASHAScheduler):

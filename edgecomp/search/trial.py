@@ -8,6 +8,17 @@ carries the measured artifact's numbers, whether it meets the budget, and the se
 from __future__ import annotations
 
 from pathlib import Path
+from edgecomp.search.budget import candidate_metrics, score, trial_misses
+from edgecomp.plan.search_space import candidate_precision
+from edgecomp.core.verbosity import set_verbose
+from edgecomp.core import progress
+from edgecomp.targets.profiles import resolve_target
+from edgecomp.plan.plan import parse_plan
+from edgecomp.core.errors import EdgecompError
+from edgecomp.run.pipeline import run_build
+from edgecomp.search.budget import Budget
+from edgecomp.search.device import DeviceLockedTarget
+from edgecomp.plan.search_space import SearchSpace, trial_stages
 
 # Epochs of these progress labels train the teacher, whose accuracy says nothing about the student.
 TEACHER_LABELS = ("train", "fine-tune")
@@ -16,7 +27,6 @@ FAILED_SCORE = -10.0  # below any trial that produced an artifact, so the search
 
 def trial_folder(experiment: Path, trial_id: str) -> Path:
     return experiment / "trials" / trial_id
-
 
 def _epoch_reporter(report, state: dict):
     """A progress listener that reports each student epoch's validation accuracy to Ray Tune."""
@@ -33,11 +43,8 @@ def _epoch_reporter(report, state: dict):
 
     return listener
 
-
 def judge(report: dict, point: dict, budget) -> dict:
     """The final metrics of a finished build: its candidate artifact against the budget."""
-    from edgecomp.search.budget import candidate_metrics, score, trial_misses
-    from edgecomp.search.space import candidate_precision
 
     precision = candidate_precision(point)
     candidate = next((a for a in report["artifacts"] if a["format"] == "tflite" and a["precision"] == precision
@@ -50,28 +57,17 @@ def judge(report: dict, point: dict, budget) -> dict:
     return {"status": "done", "artifact": candidate["path"], "artifact_status": candidate["status"], **metrics,
             "meets_budget": not missed, "missed": missed, "score": score(metrics, missed)}
 
-
 def run_trial(config: dict, context: dict) -> None:
     """The Ray Tune trainable: build the trial's plan into its own folder and report as it goes.
 
     Args:
-        config: the sampled point (see `edgecomp.search.space.sample_point`).
+        config: the sampled point (see `edgecomp.plan.search_space.sample_point`).
         context: plan (a dumped Plan without stages), space, budget, target spec, experiment folder,
             verbose; the same for every trial.
     """
-    from edgecomp.verbosity import set_verbose
 
     set_verbose(context["verbose"])  # before TensorFlow is imported in this process
     from ray import tune
-
-    from edgecomp import progress
-    from edgecomp.adapters.profiles import resolve_target
-    from edgecomp.config import parse_plan
-    from edgecomp.errors import EdgecompError
-    from edgecomp.pipeline import run_build
-    from edgecomp.search.budget import Budget
-    from edgecomp.search.device import DeviceLockedTarget
-    from edgecomp.search.space import SearchSpace, trial_stages
 
     trial_id = tune.get_context().get_trial_id()
     space = SearchSpace.model_validate(context["space"])

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from edgecomp.bench.footprint import predict_memory
-from edgecomp.config import BenchConfig
+from edgecomp.plan.plan import BenchConfig
 
 FAST = BenchConfig(warmup=2, min_runs=20, min_time_s=0.05)
 
@@ -51,7 +51,7 @@ def test_predicted_weights_follow_the_precision(tiny_model, precision_files):
 
 def _wide_dense_tflite(path, units, precision, calibration):
     from edgecomp.export.tflite import keras_to_tflite
-    from edgecomp.tfenv import keras
+    from edgecomp.core.tfenv import keras
 
     layers = keras().layers
     inputs = keras().Input(shape=(28, 28, 1))
@@ -62,7 +62,7 @@ def _wide_dense_tflite(path, units, precision, calibration):
 
 def test_a_13_mb_float_model_measures_larger_than_a_70_kb_int8_one_by_its_weights(
         tmp_path, fmnist_small, sample_npz):
-    from edgecomp.adapters.host import HostTarget
+    from edgecomp.targets.host import HostTarget
 
     calibration = fmnist_small.images("train", 32)
     big = _wide_dense_tflite(tmp_path / "wide_float32.tflite", 4096, "float32", None)

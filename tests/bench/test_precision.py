@@ -5,7 +5,7 @@ import json
 import pytest
 
 from edgecomp.bench.precision import describe_precision, file_precision
-from edgecomp.errors import ModelLoadError
+from edgecomp.core.errors import ModelLoadError
 
 EXPECTED = {"float32": "float32", "float16": "float16", "dynamic": "dynamic", "int8": "int8",
             "int8_io": "int8_io", "uint8_io": "uint8_io", "onnx_float32": "float32", "onnx_int8": "int8"}

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgecomp.adapters.base import RUNNER_PATH
-from edgecomp.adapters.host import HostTarget
+from edgecomp.targets.base import RUNNER_PATH
+from edgecomp.targets.host import HostTarget
 from edgecomp.bench.runner import latency_stats
-from edgecomp.config import BenchConfig
+from edgecomp.plan.plan import BenchConfig
 
 FAST = BenchConfig(warmup=2, min_runs=20, min_time_s=0.05)
 
@@ -65,7 +65,7 @@ def test_runner_measures_float_and_int8_tflite(tiny_model, tiny_tflite, sample_n
 def test_runner_feeds_int8_inputs_quantized_with_the_models_scale(tiny_model, tmp_path, fmnist_small, sample_npz):
     """A model with int8 input must be fed round(x / scale + zero_point), not raw floats."""
     from edgecomp.export.tflite import representative_dataset
-    from edgecomp.tfenv import tf
+    from edgecomp.core.tfenv import tf
 
     converter = tf().lite.TFLiteConverter.from_keras_model(tiny_model)
     converter.optimizations = [tf().lite.Optimize.DEFAULT]
@@ -125,7 +125,7 @@ def test_runner_needs_no_edgecomp_import():
 
 def test_uint8_sample_gives_the_accuracy_of_the_float_images_exactly(precision_files, fmnist_small, tmp_path):
     """The sample travels as uint8 pixels; the runner's normalisation must reproduce the training floats."""
-    from edgecomp.artifacts import write_sample
+    from edgecomp.run.artifacts import write_sample
 
     uint8_sample = write_sample(fmnist_small, tmp_path / "uint8.npz", limit=None)
     with np.load(uint8_sample) as archive:

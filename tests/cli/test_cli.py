@@ -246,7 +246,7 @@ def test_a_damaged_cached_model_is_retrained_not_fatal(built_run, tmp_path):
     """A cache entry cut short (disk full, killed copy) costs a retraining, not the build."""
     import os
 
-    from edgecomp.stage_cache import entry_dir
+    from edgecomp.core.cache_store import entry_dir
 
     run_dir, _ = built_run
     key = json.loads((run_dir / "report.json").read_text())["stages"][0]["cache_key"]
@@ -279,7 +279,7 @@ BAD_STAGE_SETTINGS = {
 
 @pytest.mark.parametrize("stage", sorted(BAD_STAGE_SETTINGS))
 def test_bad_stage_setting_exits_2_before_any_training(stage, tmp_path):
-    from edgecomp.stage_settings import STAGE_NAMES
+    from edgecomp.plan.stage_settings import STAGE_NAMES
 
     assert sorted(STAGE_NAMES) == sorted(BAD_STAGE_SETTINGS)  # a new stage needs a case here
     entry, message = BAD_STAGE_SETTINGS[stage]
@@ -298,8 +298,8 @@ def test_bad_stage_setting_exits_2_before_any_training(stage, tmp_path):
 
 def test_internal_error_exits_1_with_its_traceback(monkeypatch, tmp_path):
     """A broken invariant is a bug: exit 1 and the traceback, not a usage error's exit 2."""
-    from edgecomp import pipeline
-    from edgecomp.errors import EdgecompError, InternalError
+    from edgecomp.run import pipeline
+    from edgecomp.core.errors import EdgecompError, InternalError
 
     def broken_build(*args, **kwargs):
         raise InternalError("an invariant did not hold")

@@ -6,7 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from edgecomp.cli.main import app
-from edgecomp.compress import STAGES
+from edgecomp.run.stages import STAGES
 
 runner = CliRunner()
 
@@ -44,7 +44,7 @@ def plan_file(tmp_path, monkeypatch):
 
 
 def test_ctrl_c_after_distill_then_the_same_command_resumes_there(plan_file, tmp_path, monkeypatch):
-    from edgecomp.stage_cache import list_entries
+    from edgecomp.core.cache_store import list_entries
 
     def ctrl_c(ctx, cfg):
         raise KeyboardInterrupt
@@ -69,7 +69,7 @@ def test_ctrl_c_after_distill_then_the_same_command_resumes_there(plan_file, tmp
     stages = json.loads((tmp_path / "run" / "report.json").read_text())["stages"]
     assert [(s["stage"], s["cached"]) for s in stages] == [("train", True), ("distill", True), ("prune", False)]
     assert stages[1]["cache_key"] == entries["distill"].key
-    from edgecomp.stage_cache import read_entry
+    from edgecomp.core.cache_store import read_entry
 
     assert stages[1]["seconds"] == read_entry(entries["distill"].key)["records"][1]["seconds"] > 0
     # prune ran on the restored student (cnn-tiny), not on the cnn-student teacher.

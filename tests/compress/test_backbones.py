@@ -7,9 +7,9 @@ import pytest
 
 from edgecomp.compress.prune import PruneConfig, prune_model
 from edgecomp.compress.qat import build_qat_model
-from edgecomp.config import parse_plan
-from edgecomp.pipeline import run_stages
-from edgecomp.stages import RunContext
+from edgecomp.plan.plan import parse_plan
+from edgecomp.run.pipeline import run_stages
+from edgecomp.compress.context import RunContext
 
 
 @pytest.mark.slow

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from edgecomp.compress.bn_stats import reestimate_bn_statistics
-from edgecomp.tfenv import keras, seed_everything
+from edgecomp.core.tfenv import keras, seed_everything
 
 
 def test_moving_statistics_become_the_average_of_batch_statistics(fmnist_small):
@@ -67,7 +67,7 @@ def assert_no_bn_gap(before: dict, after: dict) -> None:
 def test_small_rgb_folder_teacher_has_no_bn_gap_at_32px(fmnist_folder):
     """~900 training images, 3 epochs: 24 optimizer steps, where momentum 0.99 keeps 79% of the
     initial statistics. Before re-estimation validation sits near chance (measured 12%)."""
-    from edgecomp.data import load_dataset
+    from edgecomp.data.dataset import load_dataset
 
     data = load_dataset(str(fmnist_folder[0]), size=(32, 32))
     before, after = train_teacher(data, epochs=3)
@@ -79,7 +79,7 @@ def test_small_rgb_folder_teacher_has_no_bn_gap_at_32px(fmnist_folder):
 def test_teacher_on_1000_folder_images_at_96px_rgb_has_no_bn_gap(fmnist_folder):
     """Issue 10's case: the zoo teacher, 3 epochs on ~1,000 folder images at 96x96 RGB (measured
     before re-estimation: train 13%, val 12%, test 12% in inference mode; after: 46%, 37%, 45%)."""
-    from edgecomp.data import load_dataset
+    from edgecomp.data.dataset import load_dataset
 
     data = load_dataset(str(fmnist_folder[0]), size=(96, 96))
     assert data.count("train") == 900 and data.input_shape == (96, 96, 3)

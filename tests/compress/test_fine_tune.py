@@ -4,13 +4,13 @@ import numpy as np
 import pytest
 
 from edgecomp.compress.prune import prune_model
-from edgecomp.config import parse_plan
+from edgecomp.plan.plan import parse_plan
 from edgecomp.data.pipeline import predict
-from edgecomp.errors import ConfigError
-from edgecomp.pipeline import run_stages
-from edgecomp.stage_settings import PruneConfig
-from edgecomp.stages import RunContext
-from edgecomp.tfenv import keras, seed_everything
+from edgecomp.core.errors import ConfigError
+from edgecomp.run.pipeline import run_stages
+from edgecomp.plan.stage_settings import PruneConfig
+from edgecomp.compress.context import RunContext
+from edgecomp.core.tfenv import keras, seed_everything
 
 
 def permuted_teacher(model, shift: int = 3, sharpen: float = 3.0):

@@ -16,8 +16,8 @@ from edgecomp.compress.prune import (
     run_prune,
 )
 from edgecomp.compress.prune_structured import remove_filters, why_not_prunable
-from edgecomp.errors import ConfigError, UsageError
-from edgecomp.tfenv import keras
+from edgecomp.core.errors import ConfigError, UsageError
+from edgecomp.core.tfenv import keras
 
 
 def _copy(model):
@@ -162,7 +162,7 @@ def test_pruned_channels_reaching_a_merge_are_an_internal_error_not_a_usage_erro
     """channel_groups prunes every input of a merge alike; if inputs pruned differently reached one
     anyway, that is an edgecomp bug (exit 1 with a traceback), not a setting the user could fix (exit 2)."""
     from edgecomp.compress.prune_structured import propagate_channels
-    from edgecomp.errors import EdgecompError, InternalError
+    from edgecomp.core.errors import EdgecompError, InternalError
 
     layers = keras().layers
     inputs = keras().Input((8, 8, 1))
@@ -203,7 +203,7 @@ def test_m_by_n_mask_layout():
     ({"skip_layers": ["fc1"], "layer_sparsity": {"fc1": 0.5}}, "skip_layers and layer_sparsity"),
 ])
 def test_bad_settings_fail_plan_validation(settings, message):
-    from edgecomp.config import parse_plan
+    from edgecomp.plan.plan import parse_plan
 
     with pytest.raises(ConfigError, match=None) as err:
         parse_plan({"model": "cnn-tiny", "stages": [{"stage": "train"}, {"stage": "prune", **settings}]})
@@ -235,8 +235,8 @@ def test_bad_settings_fail_before_training(settings, message, tiny_model, fmnist
 
 
 def test_stage_marks_the_model_pruned_for_export(tiny_model, fmnist_small, tmp_path):
-    from edgecomp.config import parse_plan
-    from edgecomp.stages import RunContext
+    from edgecomp.plan.plan import parse_plan
+    from edgecomp.compress.context import RunContext
 
     plan = parse_plan({"model": "cnn-tiny", "stages": [{"stage": "train"}, {"stage": "prune", "epochs": 0}]})
     ctx = RunContext(plan=plan, data=fmnist_small, run_dir=tmp_path, model=tiny_model)

@@ -9,7 +9,7 @@ from edgecomp.compress.qat import (QatConfig, build_qat_model, mask_keeping_call
 from edgecomp.compress.fitting import fit
 from edgecomp.export.parity import check_parity
 from edgecomp.export.tflite import keras_to_tflite
-from edgecomp.tfenv import keras, seed_everything, tfmot
+from edgecomp.core.tfenv import keras, seed_everything, tfmot
 
 
 def real_world_model():
@@ -79,9 +79,9 @@ def test_qat_trains_and_converts_a_real_architecture(fmnist_small, tmp_path):
 
 def test_qat_stage_keeps_the_float_model_for_float_exports(tiny_model, fmnist_small, tmp_path):
     from edgecomp.compress.qat import run_qat
-    from edgecomp.config import Plan
-    from edgecomp.export.quant_artifacts import export_source_model
-    from edgecomp.stages import RunContext
+    from edgecomp.plan.plan import Plan
+    from edgecomp.run.quant_artifacts import export_source_model
+    from edgecomp.compress.context import RunContext
 
     ctx = RunContext(plan=Plan(stages=[]), data=fmnist_small, run_dir=tmp_path, model=tiny_model)
     info = run_qat(ctx, QatConfig(epochs=1, batch_size=128, learning_rate=1e-4))
@@ -129,7 +129,7 @@ def test_conv_bn_still_folds_after_strip_pruning(tiny_model):
     """strip_pruning reuses layer objects, so a conv also belongs to the wrapped model's graph;
     the fold check must read this model's own graph, or every BN of a pruned model stays float."""
     from edgecomp.compress.qat import plan_fallbacks
-    from edgecomp.tfenv import keras, tfmot
+    from edgecomp.core.tfenv import keras, tfmot
 
     sparsity = tfmot().sparsity.keras
     wrapped = sparsity.prune_low_magnitude(

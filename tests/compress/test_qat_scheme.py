@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from edgecomp.compress.qat import build_qat_model
-from edgecomp.tfenv import keras
+from edgecomp.core.tfenv import keras
 
 
 def depthwise_net(multiplier: int):

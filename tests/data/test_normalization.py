@@ -6,9 +6,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from edgecomp.config import parse_plan
+from edgecomp.plan.plan import parse_plan
 from edgecomp.data.normalization import IMAGENET_MEAN, IMAGENET_STD, check_uint8_io, parse_normalization
-from edgecomp.errors import ConfigError
+from edgecomp.core.errors import ConfigError
 
 PIXELS = np.array([[0, 51, 127, 255]], np.uint8)[..., None]  # (1, 4, 1) one channel
 
@@ -48,8 +48,8 @@ def test_bad_normalization_is_a_plan_error(setting, message):
 
 
 def test_per_channel_values_must_match_the_images_channels():
-    from edgecomp.data import load_dataset
-    from edgecomp.errors import DatasetError
+    from edgecomp.data.dataset import load_dataset
+    from edgecomp.core.errors import DatasetError
 
     with pytest.raises(DatasetError, match="3 values per channel but the images have 1"):
         load_dataset("fashion_mnist", train_limit=20, test_limit=10, normalization="imagenet")
@@ -71,21 +71,21 @@ def test_uint8_io_is_refused_when_the_plan_is_read(mode, why):
 
 
 def record_of(path, precision: str):
-    from edgecomp.records import ArtifactRecord
+    from edgecomp.core.records import ArtifactRecord
 
     return ArtifactRecord(name=path.name, format="tflite", precision=precision, path=path.name, parity={"passed": True})
 
 
 @pytest.fixture(scope="module")
 def rgb_data():
-    from edgecomp.data import load_dataset
+    from edgecomp.data.dataset import load_dataset
 
     return load_dataset("fashion_mnist", train_limit=300, test_limit=100, channels=3, size=(16, 16))
 
 
 @pytest.fixture(scope="module")
 def rgb_model(rgb_data):
-    from edgecomp.tfenv import keras, seed_everything
+    from edgecomp.core.tfenv import keras, seed_everything
 
     seed_everything(0)
     layers = keras().layers
@@ -126,7 +126,7 @@ def test_uint8_io_input_is_the_raw_pixel(mode, zero_point, rgb_data, rgb_model, 
     from edgecomp.export.modelcard import write_model_card
     from ai_edge_litert.interpreter import Interpreter
 
-    from edgecomp.export.quant_artifacts import calibration_images
+    from edgecomp.run.quant_artifacts import calibration_images
     from edgecomp.export.tflite import keras_to_tflite
 
     data = replace(rgb_data, normalization=parse_normalization(mode))

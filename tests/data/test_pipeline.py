@@ -67,23 +67,23 @@ def test_mixup_mixes_images_and_one_hot_labels_with_one_weight(fmnist_small):
 @pytest.mark.parametrize("setting,message", [({"shift": 1.5}, "whole pixels"), ({"mixup": -1}, "greater than or equal"),
                                              ({"flip": True, "rotate": 10}, "unknown key 'rotate'")])
 def test_bad_augment_settings_are_plan_errors(setting, message):
-    from edgecomp.config import parse_plan
-    from edgecomp.errors import ConfigError
+    from edgecomp.plan.plan import parse_plan
+    from edgecomp.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match=message):
         parse_plan({"stages": [{"stage": "train", "augment": setting}]})
 
 
 def test_mixup_is_refused_for_methods_that_need_unmixed_images():
-    from edgecomp.config import parse_plan
-    from edgecomp.errors import ConfigError
+    from edgecomp.plan.plan import parse_plan
+    from edgecomp.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="method 'dlb' does not support mixup"):
         parse_plan({"stages": [{"stage": "train"}, {"stage": "distill", "method": "dlb", "augment": {"mixup": 0.2}}]})
 
 
 def test_teacher_logits_default_follows_augmentation():
-    from edgecomp.stage_settings import DistillConfig
+    from edgecomp.plan.stage_settings import DistillConfig
 
     assert DistillConfig().resolved().teacher_logits == "cached"
     assert DistillConfig(augment={"flip": True}).resolved().teacher_logits == "on_the_fly"

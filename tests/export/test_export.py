@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from edgecomp.errors import ExportError
+from edgecomp.core.errors import ExportError
 from edgecomp.export.onnx import keras_to_onnx
 from edgecomp.export.parity import check_parity, run_tflite
 from edgecomp.export.tflite import keras_to_tflite
@@ -22,7 +22,7 @@ def teacher_tflite(fmnist_small, tmp_path_factory):
     depend on training). Big enough that the flatbuffer's fixed few KB do not hide int8's 4x; on
     cnn-tiny (7k weights) the ratio is only ~2.7."""
     from edgecomp.models.zoo import build_zoo_model
-    from edgecomp.tfenv import seed_everything
+    from edgecomp.core.tfenv import seed_everything
 
     seed_everything(0)
     model = build_zoo_model("cnn-teacher", fmnist_small.input_shape, fmnist_small.num_classes)
@@ -61,7 +61,7 @@ def test_onnx_matches_keras(tiny_model, fmnist_small, tmp_path):
 
 def test_parity_trips_on_a_broken_export(tiny_model, fmnist_small, tmp_path):
     """An export of a different model (weights perturbed by up to 50%) must fail the float32 parity check."""
-    from edgecomp.tfenv import keras
+    from edgecomp.core.tfenv import keras
 
     broken = keras().models.clone_model(tiny_model)
     rng = np.random.default_rng(1)
@@ -86,7 +86,7 @@ def test_run_tflite_dequantizes_int8_outputs(tiny_tflite, fmnist_small):
 
 
 def test_non_finite_outputs_fail_parity(tiny_model, fmnist_small, tmp_path):
-    from edgecomp.tfenv import keras
+    from edgecomp.core.tfenv import keras
 
     broken = keras().models.clone_model(tiny_model)
     broken.set_weights([np.full(w.shape, np.nan, np.float32) for w in tiny_model.get_weights()])
@@ -97,7 +97,7 @@ def test_non_finite_outputs_fail_parity(tiny_model, fmnist_small, tmp_path):
 
 
 def test_sparse_weights_make_a_pruned_float_file_smaller_and_keep_parity(tiny_model, fmnist_small, tmp_path):
-    from edgecomp.tfenv import keras
+    from edgecomp.core.tfenv import keras
 
     pruned = keras().models.clone_model(tiny_model)
     weights = []

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from edgecomp.errors import DependencyError
+from edgecomp.core.errors import DependencyError
 from edgecomp.export.litert_internals import TESTED_VERSION, OpDetail, litert_version, ops_details
 
 

@@ -7,7 +7,7 @@ import shutil
 import numpy as np
 import pytest
 
-from edgecomp.errors import ExportError
+from edgecomp.core.errors import ExportError
 from edgecomp.export.metadata import ArtifactMetadata, embed_metadata
 from edgecomp.export.parity import run_tflite
 from edgecomp.export.tflite_runtime_check import check_artifacts, runtime_python
@@ -91,7 +91,7 @@ def test_embedding_again_replaces_the_metadata(described, read_tflite_metadata):
 
 def test_per_channel_normalisation_on_an_rgb_model(tmp_path, read_tflite_metadata):
     from edgecomp.export.tflite import keras_to_tflite
-    from edgecomp.tfenv import keras
+    from edgecomp.core.tfenv import keras
 
     inputs = keras().Input(shape=(8, 8, 3))
     outputs = keras().layers.Dense(2)(keras().layers.GlobalAveragePooling2D()(inputs))
@@ -110,7 +110,7 @@ def test_onnx_metadata_props_read_back_with_onnx_and_onnxruntime(onnx_files, fmn
     import onnx
     import onnxruntime
 
-    from edgecomp import __version__
+    from edgecomp.core.version import __version__
 
     for precision in ("float32", "int8"):
         props = {p.key: p.value for p in onnx.load(str(onnx_files[precision])).metadata_props}

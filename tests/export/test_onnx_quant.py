@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from edgecomp.errors import ExportError
+from edgecomp.core.errors import ExportError
 from edgecomp.export.onnx import keras_to_onnx
 from edgecomp.export.onnx_quant import onnx_to_onnx_int8
 from edgecomp.export.parity import check_parity

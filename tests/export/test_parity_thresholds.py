@@ -5,7 +5,7 @@ import pytest
 
 from edgecomp.export.parity import check_parity
 from edgecomp.export.tflite import keras_to_tflite
-from edgecomp.tfenv import keras
+from edgecomp.core.tfenv import keras
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +29,7 @@ def test_broken_export_fails_parity(precision, broken_model, tiny_model, fmnist_
 
 
 def test_pipeline_flags_int8_and_errors_float(tmp_path):
-    from edgecomp.pipeline import failed_float_parity
+    from edgecomp.run.pipeline import failed_float_parity
 
     report = {"run_dir": str(tmp_path), "artifacts": [
         {"name": "model_int8.tflite", "status": "parity_failed", "precision": "int8"}]}

@@ -4,11 +4,11 @@ images, layers that cannot cross are named, Lambda bytecode stays refused, neste
 import numpy as np
 import pytest
 
-from edgecomp.errors import ModelLoadError
+from edgecomp.core.errors import ModelLoadError
 from edgecomp.models.bridge import BridgeError, bridge_keras3_model
 from edgecomp.models.flatten import FlattenError, flatten_model
 from edgecomp.models.load import keras_version_of, load_any_model, load_user_model
-from edgecomp.tfenv import keras
+from edgecomp.core.tfenv import keras
 
 
 def keras3_layer_zoo(with_ops: bool = True):

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from edgecomp.errors import ModelLoadError, UsageError
+from edgecomp.core.errors import ModelLoadError, UsageError
 from edgecomp.models.load import load_user_model
 from edgecomp.models.zoo import ZOO, build_zoo_model
 
@@ -60,7 +60,7 @@ def test_missing_and_corrupt_model_files(tmp_path):
 
 def test_lambda_layer_code_is_refused_by_safe_mode(tmp_path):
     """A .keras file whose Lambda layer carries Python bytecode must not be deserialized."""
-    from edgecomp.tfenv import keras
+    from edgecomp.core.tfenv import keras
 
     inputs = keras().Input((4,))
     outputs = keras().layers.Lambda(lambda t: t * 2)(inputs)

@@ -24,7 +24,7 @@ FINE_TUNE_PLAN = PTQ_PLAN.replace("{{stage: train, epochs: 0}}", "{{stage: train
 
 
 def _fmnist(normalization: str):
-    from edgecomp.data import load_dataset
+    from edgecomp.data.dataset import load_dataset
 
     return load_dataset("fashion_mnist", train_limit=600, test_limit=300, seed=0, normalization=normalization)
 
@@ -42,7 +42,7 @@ def raw_trained(tmp_path_factory):
     from edgecomp.compress.fitting import fit
     from edgecomp.data.pipeline import predict
     from edgecomp.models.zoo import build_zoo_model
-    from edgecomp.tfenv import seed_everything
+    from edgecomp.core.tfenv import seed_everything
 
     raw = _fmnist("raw")
     scores = []
@@ -61,7 +61,7 @@ def raw_trained(tmp_path_factory):
 
 def small_tf_keras_cnn(first_layers=(), head_activation=None, classes=10, name="user_cnn"):
     """A small tf-keras CNN (untrained) with optional leading layers and a final activation."""
-    from edgecomp.tfenv import keras
+    from edgecomp.core.tfenv import keras
 
     layers = keras().layers
     inputs = keras().Input((28, 28, 1))
@@ -102,7 +102,7 @@ def test_bn_check_flags_a_raw_pixel_model_under_unit_and_not_under_raw(raw_train
 
 
 def test_untrained_batchnorm_layers_are_skipped():
-    from edgecomp.tfenv import keras
+    from edgecomp.core.tfenv import keras
 
     model = small_tf_keras_cnn([keras().layers.BatchNormalization()])  # moving mean 0, variance 1
     assert sanity.normalization_fit(model, _fmnist("unit")) is None
@@ -110,7 +110,7 @@ def test_untrained_batchnorm_layers_are_skipped():
 
 def test_a_model_that_rescales_its_input_warns_unless_normalization_is_raw():
     from edgecomp.data.normalization import parse_normalization
-    from edgecomp.tfenv import keras
+    from edgecomp.core.tfenv import keras
 
     rescaling = small_tf_keras_cnn([keras().layers.Rescaling(1 / 255.0)])
     warning = sanity.check_input_rescaling(rescaling, parse_normalization("unit"))
@@ -122,7 +122,7 @@ def test_a_model_that_rescales_its_input_warns_unless_normalization_is_raw():
 
 
 def test_probability_rows_are_found_without_a_softmax_last_layer(fmnist_small, tiny_model):
-    from edgecomp.tfenv import keras
+    from edgecomp.core.tfenv import keras
 
     layers = keras().layers
     hidden = layers.Reshape((10,))(layers.Softmax()(tiny_model.output))  # the last layer is a Reshape
@@ -154,7 +154,7 @@ def test_build_of_the_same_model_under_raw_has_no_warnings(raw_trained, tmp_path
 @pytest.fixture()
 def softmax_model_file(raw_trained, tmp_path):
     """The raw-pixel model with a final softmax."""
-    from edgecomp.tfenv import keras
+    from edgecomp.core.tfenv import keras
 
     model, _ = raw_trained
     probabilities = keras().Model(model.input, keras().layers.Softmax(name="probabilities")(model.output))

@@ -14,7 +14,7 @@ dataset: {name: fashion_mnist, train_limit: 600, test_limit: 150}
 export: {parity_samples: 100}
 bench: {warmup: 2, min_runs: 10, min_time_s: 0, accuracy_samples: 100}
 """
-# The default plan's stages for a model file (edgecomp.config.default_stages: the student is left
+# The default plan's stages for a model file (edgecomp.plan.plan.default_stages: the student is left
 # unset, so it is `auto`), one epoch each.
 DEFAULT_PLAN_SMALL = SMALL + """
 stages:

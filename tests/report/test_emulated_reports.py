@@ -5,7 +5,7 @@ import io
 
 from rich.console import Console
 
-from edgecomp.emulation import EMULATED_NOTE
+from edgecomp.core.emulation import EMULATED_NOTE
 from edgecomp.report.compare import compare_csv, compare_html, compare_markdown, compare_runs
 from edgecomp.report.gates import check_gates
 from edgecomp.report.html import render_html

@@ -2,7 +2,7 @@
 
 import pytest
 
-from edgecomp.errors import QualityGateError, UsageError
+from edgecomp.core.errors import QualityGateError, UsageError
 from edgecomp.report.gates import check_gates, raise_for_gates
 
 

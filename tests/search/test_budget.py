@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from edgecomp.cli.search import parse_duration
-from edgecomp.errors import UsageError
+from edgecomp.core.errors import UsageError
 from edgecomp.search.budget import Budget, candidate_metrics, score, violations
 from edgecomp.search.results import best_trial, closest_trials, judge_rows, no_fit_message
 
@@ -114,7 +114,7 @@ def test_an_artifact_that_disagrees_with_keras_never_meets_the_budget():
 
 
 def test_an_emulated_target_refuses_latency_and_memory_limits():
-    from edgecomp.adapters.profiles import resolve_target
+    from edgecomp.targets.profiles import resolve_target
     from edgecomp.cli.search import refuse_emulated_limits
 
     emulated, host = resolve_target("rpi4-emulated"), resolve_target("host")

@@ -27,8 +27,8 @@ def untrained_tflite(tmp_path, fmnist_small):
 
 
 def test_bench_waits_for_the_device_and_returns_the_trials_own_paths(embedded_ray, untrained_tflite, sample_npz):
-    from edgecomp.adapters.profiles import resolve_target
-    from edgecomp.config import BenchConfig
+    from edgecomp.targets.profiles import resolve_target
+    from edgecomp.plan.plan import BenchConfig
     from edgecomp.search.device import DeviceLockedTarget, device_resource
 
     spec = {"name": "host", "overrides": {}, "resource": device_resource("host")}
@@ -56,7 +56,7 @@ def test_bench_waits_for_the_device_and_returns_the_trials_own_paths(embedded_ra
 
 
 def test_a_cluster_without_the_device_resource_is_refused_before_any_trial(tmp_path):
-    from edgecomp.errors import TargetError
+    from edgecomp.core.errors import TargetError
     from edgecomp.search.runner import SearchRequest, start_ray
 
     ray.init(address="local", num_cpus=1, include_dashboard=False, log_to_driver=False)  # no device:rpi4 on it

@@ -12,8 +12,9 @@ the reason.
 
 from __future__ import annotations
 
-from edgecomp.errors import UsageError
-from edgecomp.stage_settings import PruneConfig
+from edgecomp.core.errors import UsageError
+from edgecomp.plan.stage_settings import PruneConfig
+from edgecomp.compress.prune import resolve_targets, run_structured
 
 
 def narrow_teacher(teacher, data, width: float):
@@ -31,7 +32,6 @@ def narrow_teacher(teacher, data, width: float):
     Raises:
         UsageError: no layer of the teacher can be narrowed.
     """
-    from edgecomp.compress.prune import resolve_targets, run_structured
 
     cfg = PruneConfig(method="structured", sparsity=round(1.0 - width, 6), scope="both", epochs=0)
     targets, skipped = resolve_targets(teacher, cfg)

@@ -1,7 +1,7 @@
 """What the distillation methods share: the METHODS registry and the checks they run first.
 
 The `distill` stage's settings (one model for every method, with the settings each method takes
-and its defaults) live in `edgecomp.stage_settings`, so a plan is checked without importing
+and its defaults) live in `edgecomp.plan.stage_settings`, so a plan is checked without importing
 this package; a method here registers its `run` and `check` under the name it has there.
 """
 
@@ -11,12 +11,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from edgecomp.errors import InternalError, UsageError
-from edgecomp.config import is_model_file
+from edgecomp.core.errors import InternalError, UsageError
+from edgecomp.plan.plan import is_model_file
 from edgecomp.models.load import check_model_fits_data, load_user_model
 from edgecomp.models.zoo import ZOO, build_zoo_model
-from edgecomp.registry import Registry
-from edgecomp.stage_settings import DISTILL_METHODS, DistillConfig
+from edgecomp.core.registry import Registry
+from edgecomp.plan.stage_settings import DISTILL_METHODS, DistillConfig
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ METHODS: Registry[DistillMethod] = Registry("distillation method")
 def register(name: str, method: DistillMethod) -> None:
     """Registers a method under a name the settings know (a typo here is a bug, caught at import)."""
     if name not in DISTILL_METHODS:
-        raise InternalError(f"distillation method {name!r} has no entry in edgecomp.stage_settings.DISTILL_METHODS")
+        raise InternalError(f"distillation method {name!r} has no entry in edgecomp.plan.stage_settings.DISTILL_METHODS")
     METHODS.register(name)(method)
 
 

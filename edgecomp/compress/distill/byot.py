@@ -31,10 +31,11 @@ from dataclasses import dataclass
 from edgecomp.compress.distill.base import DistillConfig, DistillMethod, check_outputs_logits, register
 from edgecomp.compress.distill.losses import byot_loss, cross_entropy
 from edgecomp.compress.fitting import fit_wrapper
-from edgecomp.errors import InternalError, UsageError
+from edgecomp.core.errors import InternalError, UsageError
 from edgecomp.models.keras_internals import is_graph_network
-from edgecomp.progress import step
-from edgecomp.tfenv import keras, tf
+from edgecomp.core.progress import step
+from edgecomp.core.tfenv import keras, tf
+from edgecomp.data.pipeline import stream
 
 
 @dataclass
@@ -58,7 +59,6 @@ class ByotNetwork:
         return keras().Model(self.model.input, self.exit_logits[exit_index - 1],
                              name=f"{self.model.name}_exit{exit_index}")
 
-
 def default_exits(model) -> list[str]:
     """The downsampling boundaries before the last one: `stageN_pool` layers, else pooling layers."""
     named = [layer.name for layer in model.layers if re.fullmatch(r"stage\d+_pool", layer.name)]
@@ -70,7 +70,6 @@ def default_exits(model) -> list[str]:
         return pools[:-1]
     raise UsageError(f"model {model.name} has no downsampling boundaries to attach BYOT exits to; "
                      "name the layers with `exits: [layer_name, ...]` (4-D feature-map outputs).")
-
 
 def exit_layer_names(model, cfg: DistillConfig) -> list[str]:
     """The validated exit layer names, shallowest first.
@@ -103,7 +102,6 @@ def exit_layer_names(model, cfg: DistillConfig) -> list[str]:
                          f"({', '.join(names)}); use exit: 1..{len(names)}, or leave it unset for the full network.")
     return sorted(names, key=order.__getitem__)
 
-
 def attention_module(x, k: int) -> tuple:
     """Exit k's attention: a sigmoid map of x's shape from a down-up conv path, times x.
 
@@ -131,7 +129,6 @@ def attention_module(x, k: int) -> tuple:
     params = sum(int(layer.count_params()) for layer in down_up + [norm])
     return layers.Multiply(name=f"byot_exit{k}_att_multiply")([x, gate]), params
 
-
 def bottleneck(x, k: int, target_size: int, target_channels: int):
     """Stride-2 Conv-BN-ReLU blocks while the result is still at least the deepest map's size."""
     layers = keras().layers
@@ -145,7 +142,6 @@ def bottleneck(x, k: int, target_size: int, target_channels: int):
         x = layers.ReLU(name=f"byot_exit{k}_relu{block}")(x)
         size = -(-size // 2)
     return x
-
 
 def attach_exits(model, names: list[str], attention: bool = True) -> ByotNetwork:
     """Builds a head after each named layer; the heads' layers are named `byot_exit{k}_*`
@@ -169,7 +165,6 @@ def attach_exits(model, names: list[str], attention: bool = True) -> ByotNetwork
         exit_features.append(features)
         exit_logits.append(layers.Dense(classes, name=f"byot_exit{k}_logits")(features))  # (B, K)
     return ByotNetwork(model, names, exit_logits, exit_features, final_features, attention_params)
-
 
 @functools.cache
 def byot_trainer_class():
@@ -222,14 +217,12 @@ def byot_trainer_class():
 
     return ByotTrainer
 
-
 def train_byot(model, data, cfg: DistillConfig, seed: int = 0) -> tuple[ByotNetwork, dict]:
     """Trains `model` and its exits in place with the BYOT loss.
 
     Returns:
         The network with its heads (for `truncated(k)`) and the training info.
     """
-    from edgecomp.data.pipeline import stream
 
     if cfg.attention is None or cfg.temperature is None:
         raise InternalError("train_byot needs the method's defaults filled in: pass cfg.resolved()")
@@ -249,11 +242,9 @@ def train_byot(model, data, cfg: DistillConfig, seed: int = 0) -> tuple[ByotNetw
                  "exit_params": [int(network.truncated(k).count_params()) for k in range(1, len(names) + 1)]})
     return network, info
 
-
 def check_byot(ctx, cfg: DistillConfig) -> None:
     check_outputs_logits(ctx.model, "model")
     exit_layer_names(ctx.model, cfg)
-
 
 def run_byot(ctx, cfg: DistillConfig) -> dict:
     model = keras().models.clone_model(ctx.model) if cfg.reinitialize else ctx.model
@@ -264,6 +255,5 @@ def run_byot(ctx, cfg: DistillConfig) -> dict:
     info["result"] = f"truncated at exit {cfg.exit} ({network.exit_names[cfg.exit - 1]})" if cfg.exit else "full network"
     info["result_params"] = int(ctx.model.count_params())
     return info
-
 
 register("byot", DistillMethod(run=run_byot, check=check_byot))

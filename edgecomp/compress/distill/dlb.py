@@ -16,9 +16,10 @@ import numpy as np
 from edgecomp.compress.distill.base import DistillConfig, DistillMethod, check_outputs_logits, register
 from edgecomp.compress.distill.losses import cross_entropy, dlb_loss
 from edgecomp.compress.fitting import fit_wrapper
-from edgecomp.errors import UsageError
-from edgecomp.progress import step
-from edgecomp.tfenv import keras, tf
+from edgecomp.core.errors import UsageError
+from edgecomp.core.progress import step
+from edgecomp.core.tfenv import keras, tf
+from edgecomp.data.pipeline import stream
 
 
 @functools.cache
@@ -85,7 +86,6 @@ def dlb_classes():
 
     return DlbTrainer, ResetTargets
 
-
 def last_batch_order(count: int, half: int, seed: int):
     """A generator function of index batches [chunk t; chunk t+1] of a fresh shuffle each epoch.
 
@@ -102,10 +102,8 @@ def last_batch_order(count: int, half: int, seed: int):
 
     return epoch, chunks - 1
 
-
 def train_dlb(model, data, cfg: DistillConfig, seed: int = 0) -> dict:
     """Trains `model` in place with DLB. Returns the training info."""
-    from edgecomp.data.pipeline import stream
 
     trainer_class, reset_class = dlb_classes()
     half = cfg.batch_size // 2
@@ -120,13 +118,11 @@ def train_dlb(model, data, cfg: DistillConfig, seed: int = 0) -> dict:
     info.update({"steps_per_epoch": steps, "half_batch": half, "augment": cfg.augment.describe(data.input_shape)})
     return info
 
-
 def check_dlb(ctx, cfg: DistillConfig) -> None:
     check_outputs_logits(ctx.model, "model")
     if ctx.data.count("train") < 2 * cfg.batch_size:
         raise UsageError(f"dlb needs at least 2 x batch_size = {2 * cfg.batch_size} training images; "
                          f"the dataset has {ctx.data.count('train')}. Lower batch_size.")
-
 
 def run_dlb(ctx, cfg: DistillConfig) -> dict:
     model = keras().models.clone_model(ctx.model) if cfg.reinitialize else ctx.model
@@ -134,6 +130,5 @@ def run_dlb(ctx, cfg: DistillConfig) -> dict:
     info = train_dlb(model, ctx.data, cfg, seed=ctx.plan.seed)
     ctx.model = model
     return info
-
 
 register("dlb", DistillMethod(run=run_dlb, check=check_dlb))

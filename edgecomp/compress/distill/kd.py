@@ -20,8 +20,8 @@ from edgecomp.compress.distill.base import (
     resolve_model,
 )
 from edgecomp.compress.distiller import distill_kd
-from edgecomp.progress import step
-from edgecomp.stage_settings import AUTO_STUDENT
+from edgecomp.core.progress import step
+from edgecomp.plan.stage_settings import AUTO_STUDENT
 
 
 def make_student(cfg: DistillConfig, teacher, data) -> tuple[object, dict]:

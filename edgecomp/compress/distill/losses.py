@@ -6,7 +6,7 @@ model; cross-entropy and KL are averaged over the batch (KL summed over classes 
 
 from __future__ import annotations
 
-from edgecomp.tfenv import tf
+from edgecomp.core.tfenv import tf
 
 
 def cross_entropy(labels, logits):

@@ -17,7 +17,7 @@ from edgecomp.compress.distill.base import (
     resolve_model,
 )
 from edgecomp.compress.distiller import distill_kd
-from edgecomp.progress import step
+from edgecomp.core.progress import step
 
 DEFAULT_ASSISTANTS = ["cnn-assistant"]
 

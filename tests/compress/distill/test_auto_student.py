@@ -5,16 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edgecomp.compress.distill import run_distill
+from edgecomp.compress.distill.stage import run_distill
 from edgecomp.compress.distill.auto_student import narrow_teacher
-from edgecomp.config import parse_plan
-from edgecomp.errors import ConfigError
-from edgecomp.stages import RunContext
+from edgecomp.plan.plan import parse_plan
+from edgecomp.core.errors import ConfigError
+from edgecomp.compress.context import RunContext
 
 
 def residual_cnn(data):
     """A tf-keras CNN this project did not design: BN, a depthwise conv, a residual Add, Flatten, logits out."""
-    from edgecomp.tfenv import keras, seed_everything
+    from edgecomp.core.tfenv import keras, seed_everything
 
     seed_everything(0)
     layers = keras().layers

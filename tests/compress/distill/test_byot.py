@@ -7,25 +7,25 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from edgecomp.compress.distill import run_distill
-from edgecomp.config import parse_plan
-from edgecomp.errors import ConfigError
-from edgecomp.stage_settings import DistillConfig
-from edgecomp.stages import RunContext
+from edgecomp.compress.distill.stage import run_distill
+from edgecomp.plan.plan import parse_plan
+from edgecomp.core.errors import ConfigError
+from edgecomp.plan.stage_settings import DistillConfig
+from edgecomp.compress.context import RunContext
 
 EXITS = ["stage1_pool", "stage2_pool"]
 
 
 @pytest.fixture(scope="module")
 def fmnist_600():
-    from edgecomp.data import load_dataset
+    from edgecomp.data.dataset import load_dataset
 
     return load_dataset("fashion_mnist", train_limit=600, test_limit=200, seed=0)
 
 
 def fresh_student(data):
     from edgecomp.models.zoo import build_zoo_model
-    from edgecomp.tfenv import seed_everything
+    from edgecomp.core.tfenv import seed_everything
 
     seed_everything(0)
     return build_zoo_model("cnn-student", data.input_shape, data.num_classes)
@@ -52,7 +52,7 @@ def attention_layer_names(model, k: int | None = None) -> set[str]:
 
 
 def test_attention_modules_exist_in_the_training_model_and_not_with_attention_false(attended, fmnist_600):
-    from edgecomp.tfenv import keras
+    from edgecomp.core.tfenv import keras
 
     _, network, info = attended
     trainer = network.trainer_model()

@@ -7,12 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgecomp.compress.distill import METHODS, run_distill
+from edgecomp.compress.distill.stage import METHODS, run_distill
 from edgecomp.compress.distill.base import check_compatible
 from edgecomp.compress.fitting import compile_wrapper
-from edgecomp.config import parse_plan
-from edgecomp.errors import ConfigError, EdgecompError, UsageError
-from edgecomp.stages import RunContext
+from edgecomp.plan.plan import parse_plan
+from edgecomp.core.errors import ConfigError, EdgecompError, UsageError
+from edgecomp.compress.context import RunContext
 
 # One small configuration per registered method: a method added without one fails
 # test_every_method_has_a_smoke_config. "base" is the model the stage starts from.
@@ -32,7 +32,7 @@ def make_ctx(data, model, stage: dict, tmp_path: Path) -> RunContext:
 
 def fresh(name, data):
     from edgecomp.models.zoo import build_zoo_model
-    from edgecomp.tfenv import seed_everything
+    from edgecomp.core.tfenv import seed_everything
 
     seed_everything(0)
     return build_zoo_model(name, data.input_shape, data.num_classes)
@@ -80,7 +80,7 @@ def test_method_runs_and_leaves_an_exportable_model(method, fmnist_small, tiny_m
 def test_dlb_learns_from_the_previous_steps_predictions(fmnist_small):
     """Fails if the stored targets were the current step's predictions (the KL would be 0)."""
     from edgecomp.compress.distill.dlb import dlb_classes
-    from edgecomp.tfenv import tf
+    from edgecomp.core.tfenv import tf
 
     temperature, half = 1.0, 4
     model = fresh("cnn-tiny", fmnist_small)
@@ -127,7 +127,7 @@ def test_byot_keeps_the_plain_network_or_a_genuinely_smaller_truncation(fmnist_s
 
 
 def test_byot_works_on_a_user_functional_model(fmnist_small, tmp_path):
-    from edgecomp.tfenv import keras
+    from edgecomp.core.tfenv import keras
 
     layers = keras().layers
     inputs = keras().Input((28, 28, 1))
@@ -196,7 +196,7 @@ def test_student_with_other_classes_is_rejected(fmnist_small, tiny_model):
 
 
 def test_teacher_with_softmax_output_is_rejected(fmnist_small, tmp_path):
-    from edgecomp.tfenv import keras
+    from edgecomp.core.tfenv import keras
 
     inputs = keras().Input((28, 28, 1))
     model = keras().Model(inputs, keras().layers.Dense(10, activation="softmax")(keras().layers.Flatten()(inputs)))

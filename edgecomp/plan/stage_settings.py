@@ -1,0 +1,322 @@
+"""The settings of every compression stage, checked in full when a plan is read.
+
+Each stage's pydantic model says which settings it takes and, for stages with methods, which
+method uses which setting, so a plan with a bad or misplaced setting fails before anything
+trains. Only pydantic and `edgecomp.core.settings` are imported here: reading a plan never loads a
+stage implementation or TensorFlow. The implementations (`edgecomp.compress`) take these models.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
+
+from pydantic import ConfigDict, Field, field_validator, model_validator
+
+from edgecomp.data.augment import AugmentConfig
+from edgecomp.core.settings import Strict, did_you_mean
+
+
+def _unused(given: set[str], allowed: frozenset, what: str) -> None:
+    """A setting given to a method (or mode) that does not use it is an error, never dropped."""
+    unused = sorted(given - allowed - {"stage"})
+    if unused:
+        shown = sorted(allowed - {"stage"})
+        raise ValueError(f"{what} does not use {', '.join(unused)}; its settings are {', '.join(shown)}")
+
+
+# ----------------------------------------------------------------------------- train
+
+
+class TrainConfig(Strict):
+    """Train the plan's model from scratch (zoo model) or fine-tune it (user model, epochs > 0)."""
+
+    stage: Literal["train"] = "train"
+    epochs: int = Field(10, ge=0)
+    batch_size: int = Field(128, gt=0)
+    learning_rate: float = Field(2e-3, gt=0)
+    cache: bool = True  # false: this stage and every later one run anew, never from the stage cache
+    augment: AugmentConfig = AugmentConfig()
+
+
+# ----------------------------------------------------------------------------- distill
+
+
+@dataclass(frozen=True)
+class DistillMethodSettings:
+    """What a distillation method takes: settings beyond the common ones, and its own defaults."""
+
+    settings: frozenset
+    defaults: dict = field(default_factory=dict)
+    description: str = ""
+
+
+# Settings every method uses; the others belong to the methods that list them.
+DISTILL_COMMON_SETTINGS = frozenset({"stage", "method", "temperature", "alpha", "epochs", "batch_size",
+                                     "learning_rate", "augment"})
+# Methods whose loss needs integer labels of unmixed images.
+MIXUP_UNSUPPORTED = {"byot": "its exits learn from the deepest exit's predictions on the same image",
+                     "dlb": "its soft targets come from the previous batch's predictions on the same images"}
+# The implementations register under the same names in edgecomp.compress.distill (a test checks).
+DISTILL_METHODS = {
+    "kd": DistillMethodSettings(
+        frozenset({"student", "width", "teacher_logits"}), {"temperature": 4.0, "alpha": 0.9},
+        "Hinton et al. 2015: student on (1-a)*CE + a*T^2*KL(teacher_T || student_T)"),
+    "takd": DistillMethodSettings(
+        frozenset({"student", "assistants", "teacher_logits"}), {"temperature": 4.0, "alpha": 0.9},
+        "Mirzadeh et al. 2020: teacher -> assistant(s) -> student, each step plain KD"),
+    # The authors' code: KD weight 0.3, feature weight 0.03, T = 3.
+    "byot": DistillMethodSettings(
+        frozenset({"exits", "exit", "hint_weight", "attention", "reinitialize"}),
+        {"temperature": 3.0, "alpha": 0.3, "hint_weight": 0.03, "attention": True},
+        "Zhang et al. 2019: attention-based shallow exits learn from the deepest one (CE + KL + L2 hint)"),
+    # The paper's CIFAR setting: T = 3, alpha = 1.
+    "dlb": DistillMethodSettings(
+        frozenset({"reinitialize"}), {"temperature": 3.0, "alpha": 1.0},
+        "Shen et al. 2022: CE + a*T^2*KL(last batch's soft predictions || current) on the repeated half"),
+}
+
+
+AUTO_STUDENT = "auto"
+AUTO_STUDENT_WIDTH = 0.5
+
+
+class DistillConfig(Strict):
+    """Settings of the `distill` stage (see DISTILL_METHODS for the ones each method takes)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    stage: Literal["distill"] = "distill"
+    method: str = "kd"
+    temperature: float | None = Field(None, gt=0, description="softening temperature T; None: method default")
+    alpha: float | None = Field(None, ge=0, le=1, description="weight of the distillation term; None: method default")
+    epochs: int = Field(8, gt=0)
+    batch_size: int = Field(128, ge=2)
+    learning_rate: float = Field(2e-3, gt=0)
+    # kd / takd
+    student: str | None = Field(
+        None, description="auto (kd: the teacher's own architecture made narrower), a zoo name or a model file; "
+                          "unset: auto when the plan's model is a file, else cnn-student")
+    width: float | None = Field(None, gt=0, le=1, description="student auto: fraction of each layer's filters and "
+                                                              "units kept (default 0.5)")
+    assistants: list[str] | None = Field(None, description="takd: zoo names, largest first")
+    # None: on_the_fly when augmentation is on (the teacher sees the student's augmented view:
+    # function matching, Beyer et al. 2022), else cached (computed once, the same loss, faster).
+    teacher_logits: Literal["cached", "on_the_fly"] | None = None
+    augment: AugmentConfig = AugmentConfig()
+    # byot
+    exits: list[str] | None = Field(None, description="byot: layer names after which a shallow exit is attached")
+    exit: int | None = Field(None, ge=1, description="byot: keep the network truncated at this exit (1 = shallowest)")
+    hint_weight: float | None = Field(None, ge=0, alias="lambda", description="byot: lambda, weight of the L2 hint")
+    attention: bool | None = Field(None, description="byot: an attention module before each exit's bottleneck "
+                                                     "(the paper's; None: on)")
+    # byot / dlb: these train the plan's model itself
+    reinitialize: bool = Field(False, description="byot/dlb: start from fresh weights instead of ctx.model's")
+
+    @field_validator("method")
+    @classmethod
+    def _known_method(cls, method: str) -> str:
+        if method not in DISTILL_METHODS:
+            raise ValueError(did_you_mean("distillation method", method, DISTILL_METHODS))
+        return method
+
+    @model_validator(mode="after")
+    def _method_and_settings(self) -> DistillConfig:
+        def yaml_names(names) -> frozenset:  # hint_weight is written `lambda` in a plan
+            return frozenset("lambda" if name == "hint_weight" else name for name in names)
+
+        allowed = DISTILL_COMMON_SETTINGS | DISTILL_METHODS[self.method].settings
+        _unused(yaml_names(self.model_fields_set), yaml_names(allowed), f"method {self.method!r}")
+        if self.width is not None and self.student not in (None, AUTO_STUDENT):
+            raise ValueError(f"width narrows the teacher into an automatic student; student {self.student!r} is "
+                             "given, so drop width or use student: auto")
+        if self.method == "takd" and self.student == AUTO_STUDENT:
+            raise ValueError("student: auto is for method kd (one step from the teacher's own architecture); "
+                             "takd's chain needs a zoo name or a model file")
+        if self.assistants is not None and not self.assistants:
+            raise ValueError("takd needs at least one assistant; leave `assistants` unset for cnn-assistant, "
+                             "or use method: kd for a direct teacher -> student step")
+        if self.exits is not None and not self.exits:
+            raise ValueError("byot needs at least one exit: leave `exits` unset for the defaults or list layer names")
+        if self.exits and self.exit is not None and self.exit > len(self.exits):
+            raise ValueError(f"exit {self.exit} is out of range: exits lists {len(self.exits)} layer(s); "
+                             f"use exit: 1..{len(self.exits)}, or leave it unset for the full network")
+        if self.augment.mixup > 0 and self.method in MIXUP_UNSUPPORTED:
+            raise ValueError(f"method {self.method!r} does not support mixup ({MIXUP_UNSUPPORTED[self.method]}); "
+                             "use flip/shift, or method kd or takd")
+        return self
+
+    def resolved(self, model_is_file: bool = False) -> DistillConfig:
+        """A copy with the method's defaults filled in for the settings left unset.
+
+        Args:
+            model_is_file: the plan's model is a user's file, whose unset kd student is `auto`
+                (its own architecture, narrower) rather than the zoo's cnn-student.
+        """
+        defaults = DISTILL_METHODS[self.method].defaults
+        updates = {key: value for key, value in defaults.items() if getattr(self, key) is None}
+        if "student" in DISTILL_METHODS[self.method].settings and self.student is None:
+            updates["student"] = AUTO_STUDENT if model_is_file and self.method == "kd" else "cnn-student"
+        if updates.get("student", self.student) == AUTO_STUDENT and self.width is None:
+            updates["width"] = AUTO_STUDENT_WIDTH
+        if self.teacher_logits is None:
+            updates["teacher_logits"] = "on_the_fly" if self.augment.enabled else "cached"
+        return self.model_copy(update=updates)
+
+    def used_settings(self) -> dict:
+        """The settings this method actually used, for the report."""
+        keep = (DISTILL_COMMON_SETTINGS - {"stage"}) | DISTILL_METHODS[self.method].settings
+        return {key: value for key, value in self.model_dump().items() if key in keep}
+
+
+# ----------------------------------------------------------------------------- prune
+
+
+PRUNE_COMMON_SETTINGS = frozenset({"stage", "method", "skip_layers", "epochs", "batch_size", "learning_rate",
+                                   "augment", "teacher_kd"})
+# Fine-tuning after pruning, and QAT, can learn from the plan's trained model (the train stage's
+# output) with the KD loss instead of from the labels alone: the compressed model is pulled back
+# towards the outputs it is meant to keep (Polino et al. 2018, Mishra & Marr 2018: distillation
+# during quantized training). The loss is kd's, at kd's default T and alpha.
+TEACHER_KD_DESCRIPTION = ("fine-tune on the KD loss against the train stage's model (T and alpha of method kd) "
+                          "instead of on the labels alone")
+_UNSTRUCTURED = PRUNE_COMMON_SETTINGS | {"sparsity", "schedule"}
+# Method -> the settings it takes (description). The implementations register under the same
+# names in edgecomp.compress.prune (a test checks).
+PRUNE_METHODS = {
+    "local": (_UNSTRUCTURED | {"layer_sparsity"}, "same sparsity in every layer (or a map)"),
+    "global": (_UNSTRUCTURED | {"max_layer_sparsity"}, "one magnitude ranking over the whole model"),
+    "2:4": (PRUNE_COMMON_SETTINGS | {"schedule"}, "2 zeros in every 4 weights (N:M sparse kernels)"),
+    "structured": (PRUNE_COMMON_SETTINGS | {"sparsity", "layer_sparsity", "scope", "criterion"},
+                   "remove whole conv filters / dense units; a smaller, faster model"),
+}
+
+
+class PruneConfig(Strict):
+    """Settings of the `prune` stage. `sparsity` is the fraction of weights set to zero (local,
+    global) or the fraction of filters/units removed from each layer (structured)."""
+
+    stage: Literal["prune"] = "prune"
+    method: str = "local"
+    sparsity: float = Field(0.5, ge=0, lt=1)
+    layer_sparsity: dict[str, float] = Field(default_factory=dict, description="per-layer overrides")
+    skip_layers: list[str] | None = Field(None, description="None: first conv and last classifier")
+    schedule: Literal["polynomial", "constant"] = "polynomial"
+    scope: Literal["conv", "dense", "both"] = "both"
+    criterion: Literal["l1", "l2"] = "l1"
+    max_layer_sparsity: float = Field(0.95, gt=0, lt=1, description="global: no layer loses more than this")
+    epochs: int = Field(2, ge=0, description="fine-tuning epochs; 0 prunes one-shot without training")
+    batch_size: int = Field(128, gt=0)
+    learning_rate: float = Field(5e-4, gt=0)
+    augment: AugmentConfig = AugmentConfig()
+    teacher_kd: bool = Field(False, description=TEACHER_KD_DESCRIPTION)
+
+    @field_validator("method")
+    @classmethod
+    def _known_method(cls, method: str) -> str:
+        if method not in PRUNE_METHODS:
+            raise ValueError(did_you_mean("pruning method", method, PRUNE_METHODS))
+        return method
+
+    @field_validator("layer_sparsity")
+    @classmethod
+    def _fractions(cls, mapping: dict[str, float]) -> dict[str, float]:
+        bad = {name: value for name, value in mapping.items() if not 0 <= value < 1}
+        if bad:
+            raise ValueError(f"layer_sparsity values must be in [0, 1) (1 would remove the whole layer); got {bad}")
+        return mapping
+
+    @model_validator(mode="after")
+    def _method_and_settings(self) -> PruneConfig:
+        _unused(set(self.model_fields_set), PRUNE_METHODS[self.method][0], f"pruning method {self.method!r}")
+        if self.method == "global" and self.sparsity > self.max_layer_sparsity:
+            raise ValueError(f"global sparsity {self.sparsity} is above max_layer_sparsity "
+                             f"{self.max_layer_sparsity}; raise max_layer_sparsity or lower sparsity")
+        if self.teacher_kd and self.epochs == 0:
+            raise ValueError("teacher_kd guides fine-tuning, and epochs is 0 (one-shot, no training); "
+                             "set epochs >= 1 or drop teacher_kd")
+        clash = sorted(set(self.skip_layers or ()) & set(self.layer_sparsity))
+        if clash:
+            raise ValueError(f"layer(s) {', '.join(clash)} are in skip_layers and layer_sparsity; pick one")
+        return self
+
+
+# ----------------------------------------------------------------------------- quantize
+
+
+PtqMode = Literal["dynamic", "float16", "int8", "int8_io", "uint8_io", "int16x8"]
+# Modes the converter calibrates on training images (edgecomp.export.tflite.TFLITE_PRECISIONS'
+# needs_calibration) and int8 modes whose accuracy drop is debugged layer by layer
+# (edgecomp.run.quant_artifacts.INT8_DEBUGGED); tests/compress/test_quantize.py checks both.
+CALIBRATED_MODES = frozenset({"int8", "int8_io", "uint8_io", "int16x8"})
+DEBUGGED_MODES = frozenset({"int8", "int8_io", "uint8_io"})
+
+
+class QuantizeConfig(Strict):
+    """PTQ modes (see edgecomp.export.tflite.TFLITE_PRECISIONS) and the int8 debugging settings."""
+
+    stage: Literal["quantize"] = "quantize"
+    modes: list[PtqMode] = ["int8"]
+    calibration_samples: int = Field(500, gt=0)
+    # When an int8 artifact loses more than this many accuracy points (on the parity images),
+    # the report lists the layers with the largest quantization error.
+    debug_drop_points: float = Field(1.0, ge=0)
+    debug_top_layers: int = Field(5, gt=0)
+    # > 0: also export `int8_mixed`, int8 with this many worst-quantized layers kept float.
+    float_fallback_layers: int = Field(0, ge=0)
+
+    @model_validator(mode="after")
+    def _modes_and_settings(self) -> QuantizeConfig:
+        repeated = sorted({mode for mode in self.modes if self.modes.count(mode) > 1})
+        if repeated:
+            raise ValueError(f"modes lists {', '.join(repeated)} more than once; list each mode once")
+        if not self.modes and not self.float_fallback_layers:
+            raise ValueError("modes is empty and float_fallback_layers is 0: the stage would export nothing; "
+                             "list modes (e.g. [int8]) or drop the stage")
+        given = set(self.model_fields_set)
+        calibrates = bool(CALIBRATED_MODES & set(self.modes)) or self.float_fallback_layers > 0
+        if "calibration_samples" in given and not calibrates:
+            raise ValueError(f"calibration_samples is unused: none of modes [{', '.join(self.modes)}] calibrates "
+                             f"(only {', '.join(sorted(CALIBRATED_MODES))} and float_fallback_layers do); drop it")
+        debugged = sorted(given & {"debug_drop_points", "debug_top_layers"})
+        if debugged and not DEBUGGED_MODES & set(self.modes):
+            raise ValueError(f"{', '.join(debugged)} unused: int8 debugging runs for modes "
+                             f"{', '.join(sorted(DEBUGGED_MODES))} only, and modes is [{', '.join(self.modes)}]")
+        return self
+
+
+# ----------------------------------------------------------------------------- qat
+
+
+class QatConfig(Strict):
+    """Quantization-aware fine-tuning of the current model (short, at a low learning rate)."""
+
+    stage: Literal["qat"] = "qat"
+    epochs: int = Field(2, ge=1)
+    batch_size: int = Field(128, gt=0)
+    learning_rate: float = Field(1e-4, gt=0)
+    augment: AugmentConfig = AugmentConfig()
+    teacher_kd: bool = Field(False, description=TEACHER_KD_DESCRIPTION)
+
+
+# ----------------------------------------------------------------------------- any stage
+
+STAGE_SETTINGS = (TrainConfig, DistillConfig, PruneConfig, QuantizeConfig, QatConfig)
+STAGE_NAMES = tuple(model.model_fields["stage"].default for model in STAGE_SETTINGS)
+# One plan entry: the `stage` key picks the model that validates the rest.
+StageSettings = Annotated[TrainConfig | DistillConfig | PruneConfig | QuantizeConfig | QatConfig,
+                          Field(discriminator="stage")]
+
+
+def check_stage_names(stages: Any) -> Any:
+    """Before the union validates: a list of mappings, each naming a known stage (with a did-you-mean)."""
+    if not isinstance(stages, list):
+        raise ValueError("stages must be a list of {stage: NAME, ...} mappings")
+    for entry in stages:
+        if isinstance(entry, Strict):
+            continue
+        if not isinstance(entry, dict) or "stage" not in entry:
+            raise ValueError(f"each stage needs a 'stage' key naming one of {', '.join(STAGE_NAMES)}; got {entry!r}")
+        if entry["stage"] not in STAGE_NAMES:
+            raise ValueError(did_you_mean("stage", str(entry["stage"]), STAGE_NAMES))
+    return stages

@@ -1,0 +1,188 @@
+"""Export every artifact a plan asks for, check each against Keras, and benchmark them all.
+
+An artifact that fails to export or to run becomes a `failed` row with its reason; the loop goes
+on with the others (a failed variant never hides the rest).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+
+from edgecomp.targets.base import Target
+from edgecomp.bench.timing_floor import TIMING_FLOOR_PATH
+from edgecomp.plan.plan import BenchConfig
+from edgecomp.core.errors import EdgecompError
+from edgecomp.core.files import gzip_size, write_bytes_atomically
+from edgecomp.export.metadata import ArtifactMetadata, embed_metadata
+from edgecomp.export.parity import FLOAT_PRECISIONS, check_parity
+from edgecomp.run.quant_artifacts import calibration_images, debug_int8, export_source_model
+from edgecomp.core.progress import step
+from edgecomp.core.records import ArtifactRecord, Measurement
+from edgecomp.compress.context import RunContext
+from edgecomp.export.onnx import keras_to_onnx
+from edgecomp.run.quant_artifacts import export_special
+from edgecomp.export.tflite import keras_to_tflite
+from edgecomp.export.sparsity import tflite_sparsity
+from edgecomp.bench.footprint import predict_memory
+
+SPARSE_FORMAT_PRECISIONS = {"float32", "float16"}
+
+
+def planned_exports(ctx: RunContext) -> list[tuple[str, str]]:
+    """(format, precision) pairs in report order: float32 baselines first."""
+    exports = []
+    if "tflite" in ctx.plan.export.formats:
+        exports.append(("tflite", "float32"))
+        exports += [("tflite", mode) for mode in ctx.ptq_modes]
+    if "onnx" in ctx.plan.export.formats:
+        exports.append(("onnx", "float32"))
+        if "int8" in ctx.ptq_modes:
+            exports.append(("onnx", "int8"))  # static QDQ quantization of the float ONNX
+    return exports
+
+def _export_one(ctx: RunContext, record: ArtifactRecord, path: Path) -> None:
+
+    fmt, precision = record.format, record.precision
+    if export_special(ctx, record, path):
+        return
+    model = export_source_model(ctx, precision)  # the pre-QAT float model, except for qat_int8
+    if fmt == "onnx":
+        keras_to_onnx(model, path, ctx.plan.export.onnx_opset)
+        return
+    # Unstructured pruning's zeros are stored sparsely in float files, so the raw file shrinks too.
+    # Not in integer files: XNNPACK, LiteRT's default CPU delegate, fails to prepare sparse int8
+    # FULLY_CONNECTED weights, so such a file would not run on the device.
+    sparse = ctx.export_inputs.pruned and precision in SPARSE_FORMAT_PRECISIONS
+    keras_to_tflite(model, path, precision, calibration_images=calibration_images(ctx, precision),
+                    sparse_weights=sparse)
+
+def _file_sparsity(path: Path) -> dict:
+    """Zeros read back from the .tflite itself; a file the reader cannot open is noted, not fatal."""
+
+    try:
+        return tflite_sparsity(path)
+    except EdgecompError as err:
+        return {"overall": None, "error": str(err)}
+
+def original_model_to_compare(ctx: RunContext):
+    """The model as trained or loaded, when later stages replaced it (a distilled student, a
+    structurally pruned network); None when the exported model is still that one."""
+    original = ctx.export_inputs.original_model
+    return None if original is None or original is export_source_model(ctx, "float32") else original
+
+def export_artifacts(ctx: RunContext) -> list[ArtifactRecord]:
+    """Exports, then checks parity of each file against the Keras model it came from on test images.
+
+    When stages replaced the trained model, its float32 TFLite comes first (`role: original`):
+    the "before" that every ratio in the report is measured against.
+    """
+
+    out_dir = ctx.run_dir / "artifacts"
+    parity_images = ctx.data.images("test", ctx.plan.export.parity_samples)  # normalised float32
+    reference_cache: dict = {}  # id(source model) -> its Keras outputs (N, K) on parity_images
+    records = []
+    original = original_model_to_compare(ctx)
+    if original is not None:
+        record = _export_and_check(
+            ctx, "tflite", "float32", out_dir / "model_original_float32.tflite", original,
+            lambda _record, path: keras_to_tflite(original, path, "float32"), parity_images, reference_cache)
+        record.role = "original"
+        records.append(record)
+    for fmt, precision in planned_exports(ctx):
+        records.append(_export_and_check(
+            ctx, fmt, precision, out_dir / f"model_{precision}.{fmt}", export_source_model(ctx, precision),
+            lambda record, path: _export_one(ctx, record, path), parity_images, reference_cache))
+    return records
+
+def _export_and_check(ctx: RunContext, fmt: str, precision: str, path: Path, source_model,
+                      export: Callable[[ArtifactRecord, Path], object], parity_images: np.ndarray,
+                      reference_cache: dict) -> ArtifactRecord:
+    """One artifact: export it, measure its size and zeros, and compare it with `source_model`."""
+    # A QAT model also holds quantizer ranges; the network's parameters are its float twin's.
+    params_model = export_source_model(ctx, "float32") if precision == "qat_int8" else source_model
+    record = ArtifactRecord(name=path.name, format=fmt, precision=precision,
+                            path=str(path.relative_to(ctx.run_dir)), params=int(params_model.count_params()))
+    step(f"exporting {path.name}")
+    started = time.perf_counter()
+    try:
+        export(record, path)
+        # Labels and normalisation inside the file itself; the size below includes them.
+        embed_metadata(path, ArtifactMetadata.create(f"{source_model.name} ({ctx.data.name})", ctx.data.class_names,
+                                                     ctx.data.normalization, precision))
+    except EdgecompError as err:
+        path.unlink(missing_ok=True)  # a file an earlier run left here must not pass for this one's
+        record.fail(str(err))
+        return record
+    record.export_seconds = round(time.perf_counter() - started, 3)
+    record.size_bytes = path.stat().st_size
+    record.gzip_bytes = gzip_size(path)
+    if fmt == "tflite":
+        record.sparsity = _file_sparsity(path)
+    if id(source_model) not in reference_cache:
+        reference_cache[id(source_model)] = source_model.predict(parity_images, batch_size=256, verbose=0)
+    parity = record.parity = check_parity(path, precision, reference_cache[id(source_model)], parity_images)
+    debug_int8(ctx, record, path, parity_images)
+    if not parity["passed"]:
+        kind = "error" if precision in FLOAT_PRECISIONS else "flagged"
+        record.fail(f"parity {kind}: top-1 agreement {parity['top1_agreement']:.3f}, "
+                    f"max |diff| {parity['max_abs_diff']:.4g}", status="parity_failed")
+    return record
+
+def write_sample(data, path: Path, limit: Optional[int]) -> Path:
+    """The test images and labels the runner measures accuracy on (allow_pickle-free npz).
+
+    Images travel as the dataset's own uint8 pixels with its normalisation beside them (`scale`,
+    `offset`, scalars or per channel): a quarter of float32's bytes to copy to a device and to hold
+    in the runner, which applies the same formula.
+    """
+    import io
+
+    scale, offset = data.normalization.arrays()
+    buffer = io.BytesIO()
+    np.savez(buffer, x=data.pixels("test", limit), y=data.labels("test", limit).astype(np.int64),
+             scale=np.asarray(scale, np.float64), offset=np.asarray(offset, np.float64))
+    return write_bytes_atomically(path, buffer.getvalue())
+
+def bench_artifacts(artifacts: list[ArtifactRecord], data, run_dir: Path, target: Target,
+                    settings: BenchConfig) -> Optional[dict]:
+    """Benchmarks every exported artifact on the target; returns the timing floor's latency."""
+    bench_dir = run_dir / "bench"
+    sample = write_sample(data, bench_dir / "sample.npz", settings.accuracy_samples)
+    runnable = [a for a in artifacts if a.status != "failed"]
+    for record in runnable:
+        record.predicted_memory = predicted_memory(run_dir / record.path)
+    step(f"benchmarking {len(runnable)} artifact(s) on {target.name}")
+    outcomes = target.bench([run_dir / a.path for a in runnable], sample, settings)
+    for record, outcome in zip(runnable, outcomes):
+        if not outcome.ok:
+            record.fail(f"benchmark: {outcome.error}")
+            continue
+        notes = dict(outcome.extra)
+        record.measurement = Measurement.from_runner(outcome.result, notes.pop("accuracy_source", "target"))
+        record.target_notes.update(notes)
+    floor_sample = bench_dir / "timing_floor_sample.npz"
+    write_bytes_atomically(floor_sample, _floor_sample_bytes())
+    if not TIMING_FLOOR_PATH.is_file():  # the report says "no floor" rather than losing every measurement
+        step(f"no timing floor: {TIMING_FLOOR_PATH} is missing from the installation; reinstall edgecomp")
+        return None
+    floor = target.bench([TIMING_FLOOR_PATH], floor_sample, settings)[0]
+    return floor.result["latency_ms"] if floor.ok else None
+
+def predicted_memory(path: Path) -> dict:
+    """The footprint read from the file (see edgecomp.bench.footprint); an unreadable file is noted."""
+
+    try:
+        return predict_memory(path)
+    except EdgecompError as err:
+        return {"weights_mb": None, "activations_mb": None, "total_mb": None, "error": str(err)}
+
+def _floor_sample_bytes() -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    np.savez(buffer, x=np.zeros((1, 1), np.float32), y=np.zeros((1,), np.int64))
+    return buffer.getvalue()

@@ -1,0 +1,107 @@
+"""The quantization side of `edgecomp.run.artifacts`: which model each precision is exported from,
+the int8 ONNX and mixed int8 exports, int8 debugging, model cards and the tflite-runtime check.
+
+After a `qat` stage, `ctx.model` is the QAT model and `ctx.export_inputs.float_model` the model
+before QAT: `qat_int8` comes from the QAT model, every other artifact from the float model, and
+parity compares each artifact with the model it was exported from.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from edgecomp.core.errors import EdgecompError
+from edgecomp.core.progress import step
+from edgecomp.core.records import ArtifactRecord
+from edgecomp.export.onnx import keras_to_onnx
+from edgecomp.export.onnx_quant import onnx_to_onnx_int8
+from edgecomp.export.qdebug import keras_to_tflite_selective_int8
+from edgecomp.export.qdebug import debug_accuracy_drop
+from edgecomp.export.modelcard import write_model_card
+from edgecomp.export.tflite_runtime_check import check_artifacts
+
+if TYPE_CHECKING:
+    from edgecomp.compress.context import RunContext
+
+# Full-integer TFLite precisions whose accuracy drop is debugged layer by layer.
+INT8_DEBUGGED = {"int8", "int8_io", "uint8_io"}
+
+
+def export_source_model(ctx: RunContext, precision: str):
+    """The Keras model an artifact of `precision` is converted from."""
+    float_model = ctx.export_inputs.float_model
+    if precision == "qat_int8" or float_model is None:
+        return ctx.model
+    return float_model
+
+def calibration_images(ctx: RunContext, precision: str = "int8") -> np.ndarray:
+    """Normalised training images (N, H, W, C) the converters calibrate on (never test images).
+
+    For `uint8_io` one more image holds a black and a white pixel: the input's calibrated range is
+    then exactly what pixels 0 and 255 normalise to, so its uint8 scale and zero point make the
+    uint8 input the raw pixel (checked by `normalization.check_uint8_io` when the plan is read).
+    """
+    images = ctx.data.images("train", ctx.export_inputs.calibration_samples)
+    if precision != "uint8_io" or not len(images):
+        return images
+    extremes = ctx.data.pixels("train", 1).copy()  # (1, H, W, C) uint8
+    extremes[0, 0, 0, :], extremes[0, -1, -1, :] = 0, 255
+    return np.concatenate([images, ctx.data.normalization.apply(extremes)])
+
+def export_special(ctx: RunContext, record: ArtifactRecord, path: Path) -> bool:
+    """Exports the artifacts that are not a plain converter recipe; False when not one of them.
+
+    For `int8_mixed` it also records which tensors stayed float.
+    """
+    fmt, precision = record.format, record.precision
+    if fmt == "onnx" and precision == "int8":
+        # A float ONNX of this run's model, never a file an earlier run left in the folder.
+        with tempfile.TemporaryDirectory(prefix="edgecomp-onnx-") as tmp:
+            float_onnx = keras_to_onnx(export_source_model(ctx, "float32"), Path(tmp) / "float.onnx",
+                                       ctx.plan.export.onnx_opset)
+            onnx_to_onnx_int8(float_onnx, path, calibration_images(ctx))
+        return True
+    if fmt == "tflite" and precision == "int8_mixed":
+        # The debugger runs the float and quantized models side by side: a few dozen images do.
+        _, record.float_fallback_tensors = keras_to_tflite_selective_int8(
+            export_source_model(ctx, precision), path, calibration_images(ctx)[:64],
+            ctx.export_inputs.float_fallback_layers)
+        return True
+    return False
+
+def debug_int8(ctx: RunContext, record: ArtifactRecord, path: Path, images: np.ndarray) -> None:
+    """Sets `quant_debug` on an int8 record: its accuracy drop, and the worst layers past the threshold."""
+    if record.format != "tflite" or record.precision not in INT8_DEBUGGED:
+        return
+
+    labels = ctx.data.labels("test", len(images))
+    try:
+        result = debug_accuracy_drop(
+            export_source_model(ctx, record.precision), path, images, labels, calibration_images(ctx)[:64],
+            ctx.export_inputs.debug_drop_points, ctx.export_inputs.debug_top_layers)
+    except EdgecompError as err:  # the debugger is a diagnosis: its failure must not cost the build
+        record.quant_debug = {"error": str(err)}
+        return
+    if result["worst_layers"]:
+        names = ", ".join(f"{row['op_name']} {row['tensor_name'][:60]}" for row in result["worst_layers"][:3])
+        step(f"{path.name} loses {result['drop_points']:.2f} points; largest quantization error: {names}")
+    record.quant_debug = result
+
+def describe_deployables(records: list[ArtifactRecord], run_dir: Path, data, write_cards: bool = True) -> None:
+    """Writes a model card beside each exported artifact and checks `.tflite` files in tflite-runtime 2.14.
+
+    `edgecomp bench` passes write_cards=False: it never writes beside files a user brings, and it
+    does not know how their model was trained.
+    """
+
+    exported = [r for r in records if (run_dir / r.path).exists()]
+    for record in exported if write_cards else []:
+        card = write_model_card(run_dir / record.path, data, record)
+        record.model_card = str(card.relative_to(run_dir))
+    checks = check_artifacts([run_dir / r.path for r in exported])
+    for record in exported:
+        record.tflite_runtime_2_14 = checks.get(str(run_dir / record.path))
