@@ -32,8 +32,8 @@ def tiny_model(fmnist_small):
     top-1 margins (median 0.06) let int8 rounding flip a tenth of its predictions: parity tests flaked."""
     from edgecomp.compress.bn_stats import reestimate_bn_statistics
     from edgecomp.compress.fitting import fit
-    from edgecomp.models.zoo import build_zoo_model
     from edgecomp.core.tfenv import seed_everything
+    from edgecomp.models.zoo import build_zoo_model
 
     seed_everything(0)
     model = build_zoo_model("cnn-tiny", fmnist_small.input_shape, fmnist_small.num_classes)

@@ -30,11 +30,11 @@ def main() -> None:
     from conftest import write_fmnist_folder
 
     from edgecomp.compress.fitting import compile_for_training, fit
-    from edgecomp.data.dataset import load_dataset
+    from edgecomp.core.tfenv import seed_everything
     from edgecomp.data.augment import AugmentConfig
+    from edgecomp.data.dataset import load_dataset
     from edgecomp.data.pipeline import stream
     from edgecomp.models.zoo import build_zoo_model
-    from edgecomp.core.tfenv import seed_everything
 
     folder = Path(args.folder)
     if not folder.exists():

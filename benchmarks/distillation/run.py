@@ -50,8 +50,8 @@ def tflite_metrics(model, data, folder: Path, name: str) -> dict:
 
 
 def make_ctx(data, seed: int, model, run_dir: Path):
-    from edgecomp.plan.plan import parse_plan
     from edgecomp.compress.context import RunContext
+    from edgecomp.plan.plan import parse_plan
 
     return RunContext(plan=parse_plan({"model": "cnn-student", "seed": seed, "stages": []}), data=data,
                       run_dir=run_dir, model=model)
@@ -72,8 +72,8 @@ def run_one(method: str, seed: int, epochs: int, data, teacher, folder: Path, ex
     distill method's are); DLB runs half the epochs (see the module docstring).
     """
     from edgecomp.compress.bn_stats import reestimate_and_measure
-    from edgecomp.compress.distill.stage import DistillConfig, run_distill
     from edgecomp.compress.distill.byot import train_byot
+    from edgecomp.compress.distill.stage import DistillConfig, run_distill
     from edgecomp.compress.fitting import fit
     from edgecomp.data.augment import AugmentConfig
     from edgecomp.models.zoo import build_zoo_model
@@ -216,8 +216,8 @@ def main() -> None:
 
     from edgecomp.compress.distill.stage import DistillConfig
     from edgecomp.data.dataset import load_dataset
-    from edgecomp.run.pipeline import run_stages
     from edgecomp.plan.stage_settings import TrainConfig
+    from edgecomp.run.pipeline import run_stages
 
     preset = PRESETS[args.preset].get("distill", {})
     epochs = args.epochs or preset.get("epochs") or DistillConfig().epochs

@@ -31,10 +31,10 @@ TFLITE_PRECISIONS = ["float32", "float16", "dynamic", "int8"]
 
 def export_all(out: Path, data) -> list[Path]:
     from edgecomp.compress.train import fit
+    from edgecomp.core.tfenv import seed_everything
     from edgecomp.export.onnx import keras_to_onnx
     from edgecomp.export.tflite import keras_to_tflite
     from edgecomp.models.zoo import build_zoo_model
-    from edgecomp.core.tfenv import seed_everything
 
     files = []
     for name in MODELS:
@@ -53,9 +53,9 @@ def runtime_fixed_cost(out: Path) -> dict:
     """The runner's memory result on the timing-floor model (a (1, 1) input, so its own sample)."""
     import numpy as np
 
-    from edgecomp.targets.host import HostTarget
     from edgecomp.bench.timing_floor import TIMING_FLOOR_PATH
     from edgecomp.plan.plan import BenchConfig
+    from edgecomp.targets.host import HostTarget
 
     sample = out / "floor_sample.npz"
     buffer = io.BytesIO()
@@ -130,10 +130,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "memory-benchmark")
     args = parser.parse_args()
-    from edgecomp.targets.host import HostTarget
-    from edgecomp.run.existing_files import run_bench
-    from edgecomp.plan.plan import BenchConfig
     from edgecomp.data.dataset import load_dataset
+    from edgecomp.plan.plan import BenchConfig
+    from edgecomp.run.existing_files import run_bench
+    from edgecomp.targets.host import HostTarget
 
     started = time.perf_counter()
     files_dir = args.out / "files"

@@ -30,9 +30,9 @@ from edgecomp.core.tfenv import keras, seed_everything, tf, tfmot  # noqa: E402
 
 def load_teacher(data, work: Path):
     """Loads the cached cnn-teacher (10 epochs, default train settings) through the train stage."""
+    from edgecomp.compress.context import RunContext
     from edgecomp.plan.plan import Plan
     from edgecomp.run.pipeline import run_stages
-    from edgecomp.compress.context import RunContext
 
     # Through the pipeline, so the teacher comes from the stage cache (the same entry as a build's).
     ctx = RunContext(plan=Plan(model="cnn-teacher", stages=[{"stage": "train"}]), data=data, run_dir=work)
@@ -98,8 +98,8 @@ def bench_latency(entries: list[tuple[dict, str]], baseline_path: Path, data, fo
     """p50 latency of each (row, path key); `rounds` interleaved passes over all models, the
     unpruned baseline first and last in each pass; a model's p50 is the median over passes
     (the machine is shared, so one pass can be disturbed by other jobs)."""
-    from edgecomp.targets.host import HostTarget
     from edgecomp.run.artifacts import write_sample
+    from edgecomp.targets.host import HostTarget
 
     sample = write_sample(data, folder / "sample.npz", 200)
     entries = [(row, key) for row, key in entries if row["status"] == "ok"]
@@ -131,9 +131,9 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="smoke run: 2,000 fine-tune images, fewer variants")
     args = parser.parse_args()
 
-    from edgecomp.plan.plan import BenchConfig
     from edgecomp.data.dataset import load_dataset
     from edgecomp.models.macs import count_macs
+    from edgecomp.plan.plan import BenchConfig
 
     command = " ".join([".venv/bin/python", "benchmarks/pruning/run.py"] + sys.argv[1:])
     started = time.perf_counter()

@@ -30,11 +30,11 @@ from run import write_fmnist96
 from edgecomp.compress.bn_stats import reestimate_bn_statistics
 from edgecomp.compress.fitting import fit
 from edgecomp.compress.qat import build_qat_model
+from edgecomp.core.tfenv import keras, seed_everything
 from edgecomp.data.dataset import load_dataset
 from edgecomp.data.pipeline import stream
 from edgecomp.export.parity import check_parity
 from edgecomp.export.tflite import keras_to_tflite
-from edgecomp.core.tfenv import keras, seed_everything
 
 
 def layer_differences(qat_model, path: Path, images: np.ndarray) -> list[dict]:

@@ -38,8 +38,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(ROOT))  # this checkout's edgecomp, whichever is installed
 
-from edgecomp.plan.plan import default_stages  # noqa: E402
 from edgecomp.export.litert_internals import model_op_names  # noqa: E402
+from edgecomp.plan.plan import default_stages  # noqa: E402
 
 SIZE = 96
 GOAL_POINTS, GOAL_RATIO = 1.0, 4.0

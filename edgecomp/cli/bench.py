@@ -9,11 +9,24 @@ from typing import Optional
 import typer
 
 from edgecomp.cli.common import (
-    HOST_OPTION, KEY_OPTION, PORT_OPTION, SERIAL_OPTION, TARGET_OPTION, USER_OPTION, VERBOSE_OPTION, handle_errors,
-    invoked_command, resolve_target,
+    HOST_OPTION,
+    KEY_OPTION,
+    PORT_OPTION,
+    SERIAL_OPTION,
+    TARGET_OPTION,
+    USER_OPTION,
+    VERBOSE_OPTION,
+    handle_errors,
+    invoked_command,
+    resolve_target,
 )
 from edgecomp.cli.report import (
-    GATE_SCOPE_OPTION, MAX_LATENCY_OPTION, MAX_SIZE_OPTION, MIN_ACCURACY_OPTION, WIDE_OPTION, GateScope,
+    GATE_SCOPE_OPTION,
+    MAX_LATENCY_OPTION,
+    MAX_SIZE_OPTION,
+    MIN_ACCURACY_OPTION,
+    WIDE_OPTION,
+    GateScope,
 )
 from edgecomp.report.gates import raise_for_gates, validate_gates
 
@@ -45,10 +58,10 @@ def bench_command(
     from edgecomp.core.verbosity import set_verbose
 
     set_verbose(verbose)
-    from edgecomp.run.existing_files import run_bench
-    from edgecomp.run.pipeline import raise_for_failed_artifacts
     from edgecomp.plan.plan import BenchConfig
     from edgecomp.report.summary import print_summary
+    from edgecomp.run.existing_files import run_bench
+    from edgecomp.run.pipeline import raise_for_failed_artifacts
 
     device = resolve_target(target, host=host, port=port, user=user, key=key, serial=serial)
     settings = BenchConfig(threads=threads or device.profile.threads, min_runs=min_runs, min_time_s=min_time,

@@ -10,11 +10,25 @@ from typing import Optional
 import typer
 
 from edgecomp.cli.common import (
-    DATASET_OPTION, HOST_OPTION, KEY_OPTION, PORT_OPTION, SERIAL_OPTION, TARGET_OPTION, USER_OPTION, VERBOSE_OPTION,
-    handle_errors, invoked_command, resolve_target,
+    DATASET_OPTION,
+    HOST_OPTION,
+    KEY_OPTION,
+    PORT_OPTION,
+    SERIAL_OPTION,
+    TARGET_OPTION,
+    USER_OPTION,
+    VERBOSE_OPTION,
+    handle_errors,
+    invoked_command,
+    resolve_target,
 )
 from edgecomp.cli.report import (
-    GATE_SCOPE_OPTION, MAX_LATENCY_OPTION, MAX_SIZE_OPTION, MIN_ACCURACY_OPTION, WIDE_OPTION, GateScope,
+    GATE_SCOPE_OPTION,
+    MAX_LATENCY_OPTION,
+    MAX_SIZE_OPTION,
+    MIN_ACCURACY_OPTION,
+    WIDE_OPTION,
+    GateScope,
 )
 from edgecomp.report.gates import raise_for_gates, validate_gates
 
@@ -87,8 +101,8 @@ def build_command(
     from edgecomp.core.verbosity import set_verbose
 
     set_verbose(verbose)  # before TensorFlow is imported
-    from edgecomp.run.pipeline import raise_for_failed_artifacts, raise_for_float_parity, run_build
     from edgecomp.report.summary import print_summary
+    from edgecomp.run.pipeline import raise_for_failed_artifacts, raise_for_float_parity, run_build
 
     plan = plan_from_options(config, model, dataset, epochs, train_limit, seed, preset.value if preset else None)
     run_dir = out or Path("runs") / plan.name

@@ -37,9 +37,9 @@ def clear_command(
     older_than: Optional[str] = typer.Option(None, "--older-than", help="Only entries older than this: 30m, 12h, 7d."),
 ) -> None:
     """Remove cached stage outputs (all of them, or those matching --stage / --older-than)."""
+    from edgecomp.core.cache_store import clear_entries, human_size, parse_age
     from edgecomp.core.errors import UsageError
     from edgecomp.core.settings import did_you_mean
-    from edgecomp.core.cache_store import clear_entries, human_size, parse_age
     from edgecomp.plan.stage_settings import STAGE_NAMES
 
     if stage is not None and stage not in STAGE_NAMES:  # a typo gets a did-you-mean, not "0 entries removed"

@@ -112,9 +112,9 @@ def report_command(
 ) -> None:
     """Re-render a run's report (md, html, csv, json), or compare several runs; optionally check gates."""
     from edgecomp.core.errors import QualityGateError, UsageError
+    from edgecomp.core.files import write_bytes_atomically
     from edgecomp.report.compare import load_report, run_label
     from edgecomp.report.gates import validate_gates
-    from edgecomp.core.files import write_bytes_atomically
     from edgecomp.report.html import write_html
 
     gates = {"max_size_mb": max_size_mb, "max_latency_ms": max_latency_ms, "min_accuracy": min_accuracy}

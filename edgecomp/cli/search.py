@@ -14,8 +14,17 @@ import typer
 
 from edgecomp.cli.build import PRESET_OPTION, Preset, plan_from_options
 from edgecomp.cli.common import (
-    DATASET_OPTION, HOST_OPTION, KEY_OPTION, PORT_OPTION, SERIAL_OPTION, TARGET_OPTION, USER_OPTION, VERBOSE_OPTION,
-    handle_errors, invoked_command, resolve_target,
+    DATASET_OPTION,
+    HOST_OPTION,
+    KEY_OPTION,
+    PORT_OPTION,
+    SERIAL_OPTION,
+    TARGET_OPTION,
+    USER_OPTION,
+    VERBOSE_OPTION,
+    handle_errors,
+    invoked_command,
+    resolve_target,
 )
 from edgecomp.core.errors import UsageError
 from edgecomp.core.progress import step
@@ -60,9 +69,9 @@ def search_request(plan, device, target: str, overrides: dict, out: Path, budget
                    time_budget: Optional[str], workers: int, address: Optional[str], verbose: bool):
     """The plan split into what every trial shares and the search space, as a SearchRequest."""
     from edgecomp.plan.plan import is_model_file
+    from edgecomp.plan.search_space import SearchSpace
     from edgecomp.search.device import device_resource
     from edgecomp.search.runner import SearchRequest
-    from edgecomp.plan.search_space import SearchSpace
 
     model_is_file = is_model_file(plan.model)
     ignored = [s.stage for s in plan.stages if s.stage != "train"]

@@ -19,8 +19,7 @@ from __future__ import annotations
 import math
 
 from edgecomp.core.tfenv import keras
-from edgecomp.data.pipeline import stream
-from edgecomp.data.pipeline import accuracy
+from edgecomp.data.pipeline import accuracy, stream
 
 # Population statistics settle within a few thousand images; more only costs time.
 MAX_IMAGES = 4096

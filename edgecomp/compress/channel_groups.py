@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from edgecomp.core.tfenv import keras
 from edgecomp.compress.qat import layer_producers
+from edgecomp.core.tfenv import keras
 
 MERGES = ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum")
 

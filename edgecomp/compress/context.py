@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from edgecomp.core.records import ExportInputs, RunWarning
 from edgecomp.core.progress import warn
+from edgecomp.core.records import ExportInputs, RunWarning
 
 if TYPE_CHECKING:
-    from edgecomp.plan.plan import Plan
     from edgecomp.data.dataset import Dataset
+    from edgecomp.plan.plan import Plan
 
 @dataclass
 class RunContext:

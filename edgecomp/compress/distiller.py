@@ -12,12 +12,11 @@ import functools
 
 from edgecomp.compress.distill.losses import cross_entropy, hard_labels, kd_loss
 from edgecomp.compress.fitting import fit_wrapper
-from edgecomp.plan.stage_settings import DistillConfig
-from edgecomp.core.tfenv import keras, tf
-from edgecomp.data.pipeline import stream
-from edgecomp.data.pipeline import predict
 from edgecomp.core.cache_store import cached_array, model_fingerprint
+from edgecomp.core.tfenv import keras, tf
 from edgecomp.data.dataset import data_fingerprint
+from edgecomp.data.pipeline import predict, stream
+from edgecomp.plan.stage_settings import DistillConfig
 
 
 @functools.cache

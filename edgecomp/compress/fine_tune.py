@@ -11,9 +11,9 @@ them on the fly.
 from __future__ import annotations
 
 from edgecomp.compress import fitting
-from edgecomp.core.errors import UsageError
 from edgecomp.compress.distill.base import check_compatible, check_outputs_logits
 from edgecomp.compress.distiller import distill_kd
+from edgecomp.core.errors import UsageError
 from edgecomp.plan.stage_settings import DistillConfig
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import time
 
+from edgecomp.compress.bn_stats import refresh_before_validation
 from edgecomp.core.progress import keras_progress_callback
 from edgecomp.core.tfenv import keras
-from edgecomp.compress.bn_stats import refresh_before_validation
 from edgecomp.data.pipeline import stream
 
 

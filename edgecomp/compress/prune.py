@@ -15,17 +15,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edgecomp.compress.bn_stats import reestimate_and_measure
+from edgecomp.compress.channel_groups import graph_links
+from edgecomp.compress.context import RunContext
 from edgecomp.compress.fine_tune import fine_tune, stage_teacher
 from edgecomp.compress.prune_structured import is_filter_layer, kept_count, remove_filters, why_not_prunable
 from edgecomp.core.errors import InternalError, UsageError
-from edgecomp.models.macs import count_macs
 from edgecomp.core.progress import step
 from edgecomp.core.registry import Registry
-from edgecomp.plan.stage_settings import PRUNE_METHODS, PruneConfig
-from edgecomp.compress.context import RunContext
 from edgecomp.core.tfenv import keras, tfmot
-from edgecomp.compress.channel_groups import graph_links
-from edgecomp.compress.bn_stats import reestimate_and_measure
+from edgecomp.models.macs import count_macs
+from edgecomp.plan.stage_settings import PRUNE_METHODS, PruneConfig
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,14 @@ from typing import Literal
 
 import numpy as np
 
-from edgecomp.compress.channel_groups import (channel_group, follows_channels, graph_links, is_channel_reshape,
-                                              is_filter_layer, is_merge)
+from edgecomp.compress.channel_groups import (
+    channel_group,
+    follows_channels,
+    graph_links,
+    is_channel_reshape,
+    is_filter_layer,
+    is_merge,
+)
 from edgecomp.compress.qat import layer_producers
 from edgecomp.core.errors import InternalError, UsageError
 from edgecomp.core.tfenv import keras

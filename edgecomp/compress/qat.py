@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import re
 
+from edgecomp.compress import qat_scheme
+from edgecomp.compress.context import RunContext
 from edgecomp.compress.fine_tune import fine_tune, stage_teacher
 from edgecomp.core.errors import EdgecompError
 from edgecomp.core.progress import step
-from edgecomp.plan.stage_settings import QatConfig
-from edgecomp.compress.context import RunContext
 from edgecomp.core.tfenv import keras, seed_everything, tfmot
-from edgecomp.compress import qat_scheme
+from edgecomp.plan.stage_settings import QatConfig
 
 _FOLDABLE_INTO = ("Conv2D", "DepthwiseConv2D")
 _MAX_RETRIES = 20

@@ -7,8 +7,8 @@ calibrated on training images (never test images).
 
 from __future__ import annotations
 
-from edgecomp.plan.stage_settings import QuantizeConfig
 from edgecomp.compress.context import RunContext
+from edgecomp.plan.stage_settings import QuantizeConfig
 
 __all__ = ["QuantizeConfig", "run_quantize"]
 

@@ -9,17 +9,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from edgecomp.compress import fitting
-from edgecomp.core.errors import UsageError
-from edgecomp.plan.plan import is_model_file
-from edgecomp.core.progress import step
-from edgecomp.plan.stage_settings import TrainConfig
-from edgecomp.compress.context import RunContext
-from edgecomp.core.tfenv import keras, seed_everything
 from edgecomp.compress.bn_stats import reestimate_and_measure
-from edgecomp.models.zoo import ZOO, build_zoo_model
-from edgecomp.models.sanity import check_loaded_model
+from edgecomp.compress.context import RunContext
 from edgecomp.compress.fitting import fit_keras3
+from edgecomp.core.errors import UsageError
+from edgecomp.core.progress import step
+from edgecomp.core.tfenv import keras, seed_everything
+from edgecomp.models.sanity import check_loaded_model
 from edgecomp.models.user_model import prepare_user_model
+from edgecomp.models.zoo import ZOO, build_zoo_model
+from edgecomp.plan.plan import is_model_file
+from edgecomp.plan.stage_settings import TrainConfig
 
 
 def train_and_reestimate(model, ctx: RunContext, cfg: TrainConfig, label: str) -> dict:

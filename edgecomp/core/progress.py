@@ -6,6 +6,7 @@ import sys
 import time
 
 from rich.console import Console
+
 from edgecomp.core.tfenv import keras
 
 # Progress goes to stderr so `--json` output on stdout stays machine-readable.

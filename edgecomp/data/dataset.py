@@ -16,14 +16,13 @@ from typing import Callable
 
 import numpy as np
 
-from edgecomp.data.idx import read_idx
-from edgecomp.data.normalization import UNIT, Normalization, NormalizationSetting, parse_normalization
-from edgecomp.data.raw import RawSplits
 from edgecomp.core.errors import DatasetError
 from edgecomp.core.registry import Registry
 from edgecomp.core.tfenv import keras
-from edgecomp.data.folder import load_image_folder
-from edgecomp.data.folder import resize_pixels
+from edgecomp.data.folder import load_image_folder, resize_pixels
+from edgecomp.data.idx import read_idx
+from edgecomp.data.normalization import UNIT, Normalization, NormalizationSetting, parse_normalization
+from edgecomp.data.raw import RawSplits
 
 FASHION_MNIST_CLASSES = [
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",

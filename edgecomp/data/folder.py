@@ -13,9 +13,9 @@ from typing import Optional
 
 import numpy as np
 
-from edgecomp.data.raw import RawSplits
 from edgecomp.core.errors import DatasetError
 from edgecomp.core.progress import step
+from edgecomp.data.raw import RawSplits
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 GRAYSCALE_MODES = {"1", "L", "LA", "I", "I;16", "F"}

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Union
 
 import numpy as np
+
 from edgecomp.core.errors import DatasetError
 
 # ImageNet statistics on [0, 1] pixels (torchvision and keras.applications' "torch" mode).

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import tempfile
 from pathlib import Path
+
 from edgecomp.core.tfenv import tf
 
 

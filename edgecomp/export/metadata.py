@@ -27,9 +27,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgecomp.core.version import __version__
 from edgecomp.core.errors import ExportError, first_line
 from edgecomp.core.files import write_bytes_atomically
+from edgecomp.core.version import __version__
 from edgecomp.export.schema import metadata_schema_py_generated as md
 
 TFLITE_METADATA_NAME = "TFLITE_METADATA"  # the buffer name LiteRT's metadata readers look for

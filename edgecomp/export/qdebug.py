@@ -20,8 +20,8 @@ import numpy as np
 from edgecomp.core.errors import ExportError
 from edgecomp.core.files import write_bytes_atomically
 from edgecomp.core.tfenv import tf
-from edgecomp.export.tflite import representative_dataset
 from edgecomp.export.parity import run_tflite
+from edgecomp.export.tflite import representative_dataset
 
 
 def _debugger(model, calibration_images: np.ndarray, denylisted_nodes: Optional[list[str]] = None):

@@ -12,9 +12,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from edgecomp.models.bridge_layers import (BridgeError, activation_of, needs_rebuilt_activation, rebuilt_activation,
-                                           translate_config, translate_operation)
 from edgecomp.core.tfenv import keras
+from edgecomp.models.bridge_layers import (
+    BridgeError,
+    activation_of,
+    needs_rebuilt_activation,
+    rebuilt_activation,
+    translate_config,
+    translate_operation,
+)
 
 # Largest |diff| accepted between the Keras 3 model and its tf-keras rebuild, relative to the
 # largest |output|: both run the same float32 kernels, so anything above rounding is a bug.

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from edgecomp.core.errors import ModelLoadError
-from edgecomp.models.keras_internals import skips_first_node
 from edgecomp.core.tfenv import keras
+from edgecomp.models.keras_internals import skips_first_node
 
 
 class FlattenError(ModelLoadError):

@@ -15,10 +15,10 @@ import numpy as np
 
 from edgecomp.core.errors import UsageError
 from edgecomp.core.records import RunWarning
-from edgecomp.data.pipeline import predict
 from edgecomp.core.tfenv import keras
-from edgecomp.models.flatten import FlattenError, flatten_model
 from edgecomp.data.normalization import NAMED, parse_normalization
+from edgecomp.data.pipeline import predict
+from edgecomp.models.flatten import FlattenError, flatten_model
 
 ACCURACY_IMAGES = 500  # test images the near-chance check measures (the first ones: a fixed subset)
 STATISTICS_IMAGES = 128  # test images the softmax and BatchNorm checks run on

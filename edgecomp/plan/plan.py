@@ -16,11 +16,10 @@ import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from edgecomp.core.errors import ConfigError
-from edgecomp.plan.search_space import SearchSpace
 from edgecomp.core.settings import Strict, format_validation_error
+from edgecomp.data.normalization import check_uint8_io, parse_normalization
+from edgecomp.plan.search_space import SearchSpace
 from edgecomp.plan.stage_settings import StageSettings, check_stage_names
-from edgecomp.data.normalization import parse_normalization
-from edgecomp.data.normalization import check_uint8_io
 
 
 def is_model_file(name: str) -> bool:

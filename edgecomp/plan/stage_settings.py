@@ -13,8 +13,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from edgecomp.data.augment import AugmentConfig
 from edgecomp.core.settings import Strict, did_you_mean
+from edgecomp.data.augment import AugmentConfig
 
 
 def _unused(given: set[str], allowed: frozenset, what: str) -> None:

@@ -11,12 +11,12 @@ from typing import Optional
 
 from edgecomp.bench.metrics import artifact_efficiency, ratios_vs
 from edgecomp.core.files import write_bytes_atomically
-from edgecomp.core.version import __version__
 from edgecomp.core.records import ArtifactRecord, RunWarning
-from edgecomp.report.schema import SCHEMA_VERSION
-from edgecomp.report.recommend import recommend
+from edgecomp.core.version import __version__
 from edgecomp.report.html import write_html
 from edgecomp.report.markdown import render_markdown
+from edgecomp.report.recommend import recommend
+from edgecomp.report.schema import SCHEMA_VERSION
 
 VERSIONED_PACKAGES = ["numpy", "tensorflow", "tf_keras", "tensorflow-model-optimization", "ai-edge-litert",
                       "onnx", "onnxruntime", "tf2onnx", "typer"]

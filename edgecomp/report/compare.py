@@ -14,17 +14,16 @@ import json
 from pathlib import Path
 from typing import Optional, Sequence
 
+from edgecomp.bench.metrics import EFFICIENCY_NOTE
 from edgecomp.core.emulation import is_emulated
 from edgecomp.core.errors import EdgecompError
-from edgecomp.report.pareto import JOINT_TRADEOFF, LATENCY_TRADEOFF, SIZE_TRADEOFF, dominated_by, objective_vector
-from edgecomp.report.schema import READABLE_VERSIONS, SCHEMA_VERSION, upgrade
-from edgecomp.bench.metrics import EFFICIENCY_NOTE
-from edgecomp.report.recommend import MARK
-from edgecomp.report.tables import PROCESS_MEMORY_NOTE, artifact_values, compare_table
-from edgecomp.report.recommend import recommended_of
-from edgecomp.report.markdown import markdown_table
 from edgecomp.report.html import html_table, image, page
+from edgecomp.report.markdown import markdown_table
+from edgecomp.report.pareto import JOINT_TRADEOFF, LATENCY_TRADEOFF, SIZE_TRADEOFF, dominated_by, objective_vector
 from edgecomp.report.plots import tradeoff_png
+from edgecomp.report.recommend import MARK, recommended_of
+from edgecomp.report.schema import READABLE_VERSIONS, SCHEMA_VERSION, upgrade
+from edgecomp.report.tables import PROCESS_MEMORY_NOTE, artifact_values, compare_table
 
 
 class ReportError(EdgecompError):

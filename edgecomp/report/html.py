@@ -14,6 +14,7 @@ from typing import Iterable, Optional
 from edgecomp.core.emulation import emulated_note
 from edgecomp.core.files import write_bytes_atomically
 from edgecomp.report import cells
+from edgecomp.report.plots import report_plots
 from edgecomp.report.schema import STATUS_LEGEND
 from edgecomp.report.tables import (
     Table,
@@ -24,7 +25,6 @@ from edgecomp.report.tables import (
     stage_table,
     table_notes,
 )
-from edgecomp.report.plots import report_plots
 
 CSS = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto; max-width: 1200px;

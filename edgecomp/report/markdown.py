@@ -8,9 +8,10 @@ from edgecomp.core.emulation import emulated_note
 from edgecomp.report import cells
 from edgecomp.report.schema import STATUS_LEGEND
 from edgecomp.report.tables import (
+    TERMINAL_COLUMNS,
     Table,
-    cross_check_table,
     artifact_table,
+    cross_check_table,
     deployment_table,
     memory_note,
     parity_table,
@@ -18,7 +19,6 @@ from edgecomp.report.tables import (
     recommend_legend,
     stage_table,
     table_notes,
-    TERMINAL_COLUMNS,
 )
 
 

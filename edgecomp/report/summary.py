@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from rich.console import Console
+
 from edgecomp.report.terminal import render_table
 
 # Piped into a file or a CI log there is no terminal width to follow: the width the default table

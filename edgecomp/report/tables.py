@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 from edgecomp.bench.metrics import EFFICIENCY_NOTE
+from edgecomp.core.emulation import is_emulated
 from edgecomp.report import cells
 from edgecomp.report.recommend import MARK, recommended_of
 from edgecomp.report.recommend import legend as recommend_legend
-from edgecomp.core.emulation import is_emulated
 
 # A stage's settings and results shown in one cell, cut at this many characters.
 STAGE_DETAILS_CHARS = 300

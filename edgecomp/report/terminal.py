@@ -16,6 +16,7 @@ from rich.text import Text
 
 from edgecomp.core.emulation import emulated_note
 from edgecomp.report import cells
+from edgecomp.report.compare import compare_notes, groups_note
 from edgecomp.report.schema import STATUS_LEGEND
 from edgecomp.report.tables import (
     ARTIFACT_COLUMNS,
@@ -28,7 +29,6 @@ from edgecomp.report.tables import (
     compare_table,
     table_notes,
 )
-from edgecomp.report.compare import compare_notes, groups_note
 
 STATUS_STYLES = {"ok": "green", "parity_failed": "yellow", "failed": "red"}
 # A text column (the artifact's name) keeps at least this many characters before it folds.

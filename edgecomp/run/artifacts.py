@@ -12,22 +12,21 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from edgecomp.targets.base import Target
+from edgecomp.bench.footprint import predict_memory
 from edgecomp.bench.timing_floor import TIMING_FLOOR_PATH
-from edgecomp.plan.plan import BenchConfig
+from edgecomp.compress.context import RunContext
 from edgecomp.core.errors import EdgecompError
 from edgecomp.core.files import gzip_size, write_bytes_atomically
-from edgecomp.export.metadata import ArtifactMetadata, embed_metadata
-from edgecomp.export.parity import FLOAT_PRECISIONS, check_parity
-from edgecomp.run.quant_artifacts import calibration_images, debug_int8, export_source_model
 from edgecomp.core.progress import step
 from edgecomp.core.records import ArtifactRecord, Measurement
-from edgecomp.compress.context import RunContext
+from edgecomp.export.metadata import ArtifactMetadata, embed_metadata
 from edgecomp.export.onnx import keras_to_onnx
-from edgecomp.run.quant_artifacts import export_special
-from edgecomp.export.tflite import keras_to_tflite
+from edgecomp.export.parity import FLOAT_PRECISIONS, check_parity
 from edgecomp.export.sparsity import tflite_sparsity
-from edgecomp.bench.footprint import predict_memory
+from edgecomp.export.tflite import keras_to_tflite
+from edgecomp.plan.plan import BenchConfig
+from edgecomp.run.quant_artifacts import calibration_images, debug_int8, export_source_model, export_special
+from edgecomp.targets.base import Target
 
 SPARSE_FORMAT_PRECISIONS = {"float32", "float16"}
 

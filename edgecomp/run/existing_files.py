@@ -7,16 +7,16 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from edgecomp.run.artifacts import bench_artifacts
-from edgecomp.plan.plan import BenchConfig, Plan
-from edgecomp.data.dataset import load_dataset
+from edgecomp.bench.precision import describe_precision
 from edgecomp.core.errors import ModelLoadError
 from edgecomp.core.files import gzip_size
-from edgecomp.run.quant_artifacts import describe_deployables
 from edgecomp.core.records import ArtifactRecord
-from edgecomp.bench.precision import describe_precision
-from edgecomp.targets.host import host_facts
+from edgecomp.data.dataset import load_dataset
+from edgecomp.plan.plan import BenchConfig, Plan
 from edgecomp.report.assemble import assemble_report, write_reports
+from edgecomp.run.artifacts import bench_artifacts
+from edgecomp.run.quant_artifacts import describe_deployables
+from edgecomp.targets.host import host_facts
 
 SUFFIX_FORMATS = {".tflite": "tflite", ".onnx": "onnx"}
 

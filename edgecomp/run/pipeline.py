@@ -10,23 +10,21 @@ import time
 from pathlib import Path
 from typing import Optional
 
-
-from edgecomp.targets.base import Target
-from edgecomp.run.stages import STAGES
-from edgecomp.plan.plan import Plan, is_model_file
-from edgecomp.data.dataset import load_dataset
+from edgecomp.compress.context import RunContext
+from edgecomp.core.cache_store import ENABLED
 from edgecomp.core.errors import BenchError, EdgecompError, ExportError
 from edgecomp.core.progress import step
-from edgecomp.compress.context import RunContext
-from edgecomp.models.load import load_user_model
-from edgecomp.core.cache_store import ENABLED
-from edgecomp.run.stage_state import StageCache
-from edgecomp.models.sanity import check_trained_model
+from edgecomp.data.dataset import load_dataset
 from edgecomp.data.pipeline import accuracy
+from edgecomp.models.load import load_user_model
+from edgecomp.models.sanity import artifact_warnings, check_trained_model
+from edgecomp.plan.plan import Plan, is_model_file
+from edgecomp.report.assemble import assemble_report, write_reports
 from edgecomp.run.artifacts import bench_artifacts, export_artifacts
 from edgecomp.run.quant_artifacts import describe_deployables
-from edgecomp.models.sanity import artifact_warnings
-from edgecomp.report.assemble import assemble_report, write_reports
+from edgecomp.run.stage_state import StageCache
+from edgecomp.run.stages import STAGES
+from edgecomp.targets.base import Target
 from edgecomp.targets.host import host_facts
 
 

@@ -17,11 +17,10 @@ import numpy as np
 from edgecomp.core.errors import EdgecompError
 from edgecomp.core.progress import step
 from edgecomp.core.records import ArtifactRecord
+from edgecomp.export.modelcard import write_model_card
 from edgecomp.export.onnx import keras_to_onnx
 from edgecomp.export.onnx_quant import onnx_to_onnx_int8
-from edgecomp.export.qdebug import keras_to_tflite_selective_int8
-from edgecomp.export.qdebug import debug_accuracy_drop
-from edgecomp.export.modelcard import write_model_card
+from edgecomp.export.qdebug import debug_accuracy_drop, keras_to_tflite_selective_int8
 from edgecomp.export.tflite_runtime_check import check_artifacts
 
 if TYPE_CHECKING:

@@ -17,8 +17,8 @@ from pathlib import Path
 from edgecomp.core.cache_store import FORMAT, digest
 from edgecomp.core.version import __version__
 from edgecomp.data.dataset import data_fingerprint
-from edgecomp.plan.plan import is_model_file
 from edgecomp.models.user_model import FLAT_GRAPH_STAGES, PTQ_ONLY_STAGES
+from edgecomp.plan.plan import is_model_file
 
 _VERSIONED_PACKAGES = ("tensorflow", "tf_keras", "tensorflow-model-optimization", "edgecomp")
 

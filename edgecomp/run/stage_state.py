@@ -19,15 +19,13 @@ from dataclasses import fields
 from datetime import datetime, timezone
 from typing import Optional
 
+from edgecomp.compress.qat import build_qat_model, qat_custom_objects
+from edgecomp.core.cache_store import ENTRY_FILE, discard, entry_dir, model_fingerprint, publish, read_entry
 from edgecomp.core.errors import first_line
 from edgecomp.core.progress import step
 from edgecomp.core.records import RunWarning
-from edgecomp.core.cache_store import ENTRY_FILE, discard, entry_dir, model_fingerprint, publish, read_entry
+from edgecomp.core.tfenv import keras, tf, tfmot
 from edgecomp.run.stage_cache import chain_keys
-from edgecomp.compress.qat import qat_custom_objects
-from edgecomp.core.tfenv import keras, tfmot
-from edgecomp.compress.qat import build_qat_model
-from edgecomp.core.tfenv import tf
 
 # Everything a RunContext / ExportInputs holds; a field added there and not here is not cached
 # (a test checks the lists match, so a new field is a decision, not a silent loss).

@@ -16,11 +16,10 @@ from typing import Optional
 
 from edgecomp.core.errors import BudgetNotMetError
 from edgecomp.core.files import write_bytes_atomically
-from edgecomp.search.budget import Budget
-from edgecomp.search.budget import trial_misses
+from edgecomp.report.html import image, page
 from edgecomp.report.pareto import pareto_front
 from edgecomp.report.plots import tradeoff_png
-from edgecomp.report.html import image, page
+from edgecomp.search.budget import Budget, trial_misses
 
 SEARCH_JSON, SEARCH_HTML, BEST_FOLDER = "search.json", "search.html", "best"
 # Point-of-search keys shown as the trial's parameters (the rest are Ray's bookkeeping).

@@ -14,14 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from edgecomp.compress.context import RunContext
 from edgecomp.core.errors import TargetError, UsageError
 from edgecomp.core.progress import step
-from edgecomp.plan.search_space import SearchSpace, sample_point
-from edgecomp.search.scheduler import SearchASHA
 from edgecomp.plan.plan import parse_plan
+from edgecomp.plan.search_space import SearchSpace, sample_point
 from edgecomp.run.pipeline import load_plan_dataset, run_stages
-from edgecomp.compress.context import RunContext
 from edgecomp.search.progress import SearchProgress
+from edgecomp.search.scheduler import SearchASHA
 from edgecomp.search.trial import run_trial
 
 TUNE_FOLDER = "tune"

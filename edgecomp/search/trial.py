@@ -8,17 +8,16 @@ carries the measured artifact's numbers, whether it meets the budget, and the se
 from __future__ import annotations
 
 from pathlib import Path
-from edgecomp.search.budget import candidate_metrics, score, trial_misses
-from edgecomp.plan.search_space import candidate_precision
-from edgecomp.core.verbosity import set_verbose
+
 from edgecomp.core import progress
-from edgecomp.targets.profiles import resolve_target
-from edgecomp.plan.plan import parse_plan
 from edgecomp.core.errors import EdgecompError
+from edgecomp.core.verbosity import set_verbose
+from edgecomp.plan.plan import parse_plan
+from edgecomp.plan.search_space import SearchSpace, candidate_precision, trial_stages
 from edgecomp.run.pipeline import run_build
-from edgecomp.search.budget import Budget
+from edgecomp.search.budget import Budget, candidate_metrics, score, trial_misses
 from edgecomp.search.device import DeviceLockedTarget
-from edgecomp.plan.search_space import SearchSpace, trial_stages
+from edgecomp.targets.profiles import resolve_target
 
 # Epochs of these progress labels train the teacher, whose accuracy says nothing about the student.
 TEACHER_LABELS = ("train", "fine-tune")

@@ -15,10 +15,10 @@ import uuid
 from pathlib import Path
 from typing import Optional, Sequence
 
-from edgecomp.targets.cpu_features import cpuinfo_flags, relevant_cpu_features
-from edgecomp.targets.base import BenchOutcome, LoadCheck, LoadStatus, Target
-from edgecomp.plan.plan import BenchConfig
 from edgecomp.core.errors import TargetError
+from edgecomp.plan.plan import BenchConfig
+from edgecomp.targets.base import BenchOutcome, LoadCheck, LoadStatus, Target
+from edgecomp.targets.cpu_features import cpuinfo_flags, relevant_cpu_features
 from edgecomp.targets.host import HostTarget
 
 _NUMBER = r"[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?"

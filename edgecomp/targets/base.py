@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
 
-from edgecomp.plan.plan import BenchConfig
 from edgecomp.core.errors import TargetError
 from edgecomp.core.progress import step
+from edgecomp.plan.plan import BenchConfig
 
 RUNNER_PATH = Path(__file__).resolve().parent.parent / "bench" / "runner.py"
 

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edgecomp.targets.base import BenchOutcome, last_json_line, last_line
-from edgecomp.targets.ssh import SshTarget, remote_command
-from edgecomp.plan.plan import BenchConfig
 from edgecomp.core.errors import TargetError
-from edgecomp.targets.host import HostTarget
 from edgecomp.export.tflite_runtime_check import runtime_python
+from edgecomp.plan.plan import BenchConfig
+from edgecomp.targets.base import BenchOutcome, last_json_line, last_line
+from edgecomp.targets.host import HostTarget
+from edgecomp.targets.ssh import SshTarget, remote_command
 
 # Run with the board's Python: what it believes it runs on. The wrapper made by make-arm64-pi.sh sets
 # EDGECOMP_EMULATOR to the emulator's version line.

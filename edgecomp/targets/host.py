@@ -14,13 +14,21 @@ import tempfile
 from pathlib import Path
 from typing import Sequence
 
+from edgecomp.core.verbosity import is_verbose, runner_environment
+from edgecomp.plan.plan import BenchConfig
 from edgecomp.targets.base import (
-    LOAD_CHECK, RUNNER_PATH, BenchOutcome, LoadCheck, LoadStatus, Target, last_line, load_check_result,
-    runner_arguments, runtime_for,
+    LOAD_CHECK,
+    RUNNER_PATH,
+    BenchOutcome,
+    LoadCheck,
+    LoadStatus,
+    Target,
+    last_line,
+    load_check_result,
+    runner_arguments,
+    runtime_for,
 )
 from edgecomp.targets.cpu_features import cpuinfo_flags, relevant_cpu_features
-from edgecomp.plan.plan import BenchConfig
-from edgecomp.core.verbosity import is_verbose, runner_environment
 
 LOAD_TIMEOUT_S = 300.0  # a model that takes longer than this to load will not be benchmarked either
 

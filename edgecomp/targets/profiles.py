@@ -15,13 +15,13 @@ from typing import Literal, Mapping, Optional
 
 from pydantic import ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
-from edgecomp.plan.plan import load_yaml
 from edgecomp.core.errors import ConfigError, UsageError
 from edgecomp.core.settings import Strict, format_validation_error
-from edgecomp.targets.host import HostTarget
-from edgecomp.targets.emulated import EmulatedSshTarget
-from edgecomp.targets.ssh import SshTarget
+from edgecomp.plan.plan import load_yaml
 from edgecomp.targets.adb import AdbTarget
+from edgecomp.targets.emulated import EmulatedSshTarget
+from edgecomp.targets.host import HostTarget
+from edgecomp.targets.ssh import SshTarget
 
 Runtime = Literal["auto", "ai_edge_litert", "tflite_runtime", "tensorflow", "onnxruntime"]
 Delegate = Literal["xnnpack", "gpu", "nnapi", "none"]

@@ -14,13 +14,21 @@ import tempfile
 from pathlib import Path
 from typing import Optional, Sequence
 
+from edgecomp.core.errors import TargetError
+from edgecomp.plan.plan import BenchConfig
 from edgecomp.targets.base import (
-    LOAD_CHECK, RUNNER_PATH, BenchOutcome, LoadCheck, Target, last_json_line, last_line, load_check_result,
-    runner_arguments, runtime_for,
+    LOAD_CHECK,
+    RUNNER_PATH,
+    BenchOutcome,
+    LoadCheck,
+    Target,
+    last_json_line,
+    last_line,
+    load_check_result,
+    runner_arguments,
+    runtime_for,
 )
 from edgecomp.targets.cpu_features import relevant_cpu_features
-from edgecomp.plan.plan import BenchConfig
-from edgecomp.core.errors import TargetError
 
 SSH_CONNECTION_FAILED = 255  # OpenSSH's exit status for its own errors (unreachable, auth, host key)
 TIMEOUT_EXIT = 124  # coreutils/busybox `timeout` when the limit is hit

@@ -50,8 +50,8 @@ def test_predicted_weights_follow_the_precision(tiny_model, precision_files):
 
 
 def _wide_dense_tflite(path, units, precision, calibration):
-    from edgecomp.export.tflite import keras_to_tflite
     from edgecomp.core.tfenv import keras
+    from edgecomp.export.tflite import keras_to_tflite
 
     layers = keras().layers
     inputs = keras().Input(shape=(28, 28, 1))

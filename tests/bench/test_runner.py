@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgecomp.targets.base import RUNNER_PATH
-from edgecomp.targets.host import HostTarget
 from edgecomp.bench.runner import latency_stats
 from edgecomp.plan.plan import BenchConfig
+from edgecomp.targets.base import RUNNER_PATH
+from edgecomp.targets.host import HostTarget
 
 FAST = BenchConfig(warmup=2, min_runs=20, min_time_s=0.05)
 
@@ -64,8 +64,8 @@ def test_runner_measures_float_and_int8_tflite(tiny_model, tiny_tflite, sample_n
 
 def test_runner_feeds_int8_inputs_quantized_with_the_models_scale(tiny_model, tmp_path, fmnist_small, sample_npz):
     """A model with int8 input must be fed round(x / scale + zero_point), not raw floats."""
-    from edgecomp.export.tflite import representative_dataset
     from edgecomp.core.tfenv import tf
+    from edgecomp.export.tflite import representative_dataset
 
     converter = tf().lite.TFLiteConverter.from_keras_model(tiny_model)
     converter.optimizations = [tf().lite.Optimize.DEFAULT]

@@ -298,8 +298,8 @@ def test_bad_stage_setting_exits_2_before_any_training(stage, tmp_path):
 
 def test_internal_error_exits_1_with_its_traceback(monkeypatch, tmp_path):
     """A broken invariant is a bug: exit 1 and the traceback, not a usage error's exit 2."""
-    from edgecomp.run import pipeline
     from edgecomp.core.errors import EdgecompError, InternalError
+    from edgecomp.run import pipeline
 
     def broken_build(*args, **kwargs):
         raise InternalError("an invariant did not hold")

@@ -5,11 +5,11 @@ Adds and squeeze-and-excitation Multiplys, then wrapped for QAT with per-layer f
 import numpy as np
 import pytest
 
+from edgecomp.compress.context import RunContext
 from edgecomp.compress.prune import PruneConfig, prune_model
 from edgecomp.compress.qat import build_qat_model
 from edgecomp.plan.plan import parse_plan
 from edgecomp.run.pipeline import run_stages
-from edgecomp.compress.context import RunContext
 
 
 @pytest.mark.slow

@@ -3,14 +3,14 @@
 import numpy as np
 import pytest
 
-from edgecomp.compress.prune import prune_model
-from edgecomp.plan.plan import parse_plan
-from edgecomp.data.pipeline import predict
-from edgecomp.core.errors import ConfigError
-from edgecomp.run.pipeline import run_stages
-from edgecomp.plan.stage_settings import PruneConfig
 from edgecomp.compress.context import RunContext
+from edgecomp.compress.prune import prune_model
+from edgecomp.core.errors import ConfigError
 from edgecomp.core.tfenv import keras, seed_everything
+from edgecomp.data.pipeline import predict
+from edgecomp.plan.plan import parse_plan
+from edgecomp.plan.stage_settings import PruneConfig
+from edgecomp.run.pipeline import run_stages
 
 
 def permuted_teacher(model, shift: int = 3, sharpen: float = 3.0):

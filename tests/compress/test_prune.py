@@ -235,8 +235,8 @@ def test_bad_settings_fail_before_training(settings, message, tiny_model, fmnist
 
 
 def test_stage_marks_the_model_pruned_for_export(tiny_model, fmnist_small, tmp_path):
-    from edgecomp.plan.plan import parse_plan
     from edgecomp.compress.context import RunContext
+    from edgecomp.plan.plan import parse_plan
 
     plan = parse_plan({"model": "cnn-tiny", "stages": [{"stage": "train"}, {"stage": "prune", "epochs": 0}]})
     ctx = RunContext(plan=plan, data=fmnist_small, run_dir=tmp_path, model=tiny_model)

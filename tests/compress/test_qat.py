@@ -4,12 +4,11 @@ float fallback, int8 conversion, and the prune-preserving scheme keeping a prune
 import numpy as np
 import pytest
 
-from edgecomp.compress.qat import (QatConfig, build_qat_model, mask_keeping_callback, plan_fallbacks,
-                                   sparsity_masks)
 from edgecomp.compress.fitting import fit
+from edgecomp.compress.qat import QatConfig, build_qat_model, mask_keeping_callback, plan_fallbacks, sparsity_masks
+from edgecomp.core.tfenv import keras, seed_everything, tfmot
 from edgecomp.export.parity import check_parity
 from edgecomp.export.tflite import keras_to_tflite
-from edgecomp.core.tfenv import keras, seed_everything, tfmot
 
 
 def real_world_model():
@@ -78,10 +77,10 @@ def test_qat_trains_and_converts_a_real_architecture(fmnist_small, tmp_path):
 
 
 def test_qat_stage_keeps_the_float_model_for_float_exports(tiny_model, fmnist_small, tmp_path):
+    from edgecomp.compress.context import RunContext
     from edgecomp.compress.qat import run_qat
     from edgecomp.plan.plan import Plan
     from edgecomp.run.quant_artifacts import export_source_model
-    from edgecomp.compress.context import RunContext
 
     ctx = RunContext(plan=Plan(stages=[]), data=fmnist_small, run_dir=tmp_path, model=tiny_model)
     info = run_qat(ctx, QatConfig(epochs=1, batch_size=128, learning_rate=1e-4))

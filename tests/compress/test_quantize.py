@@ -72,8 +72,8 @@ def test_uint8_io_accepts_raw_pixels(ptq_files, tiny_model, fmnist_small):
 
 @pytest.mark.parametrize("precision", ["int8_io", "uint8_io"])
 def test_runner_accuracy_on_integer_io_matches_keras(precision, ptq_files, tiny_model, fmnist_small, sample_npz):
-    from edgecomp.targets.host import HostTarget
     from edgecomp.plan.plan import BenchConfig
+    from edgecomp.targets.host import HostTarget
 
     outcome = HostTarget().bench([ptq_files[precision]], sample_npz, BenchConfig(warmup=1, min_runs=3, min_time_s=0))[0]
     assert outcome.ok, outcome.error
@@ -103,9 +103,9 @@ def test_export_inputs_default_to_the_quantize_stage_defaults():
 
 
 def test_stage_hands_its_settings_to_export(fmnist_small, tmp_path):
+    from edgecomp.compress.context import RunContext
     from edgecomp.compress.quantize import run_quantize
     from edgecomp.plan.plan import Plan
-    from edgecomp.compress.context import RunContext
 
     ctx = RunContext(plan=Plan(stages=[]), data=fmnist_small, run_dir=tmp_path)
     cfg = QuantizeConfig(modes=["int8", "float16"], calibration_samples=64, float_fallback_layers=2,

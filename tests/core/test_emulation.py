@@ -1,7 +1,7 @@
 """is_emulated: one predicate for reports, artifact rows and target profiles."""
 
-from edgecomp.targets.profiles import load_profile, make_target
 from edgecomp.core.emulation import is_emulated
+from edgecomp.targets.profiles import load_profile, make_target
 
 
 def test_reports_rows_and_profiles():
@@ -20,8 +20,8 @@ def test_an_emulated_profile_makes_an_emulated_target():
 def test_only_ssh_profiles_can_be_emulated():
     import pytest
 
-    from edgecomp.targets.profiles import parse_profile
     from edgecomp.core.errors import ConfigError
+    from edgecomp.targets.profiles import parse_profile
 
     with pytest.raises(ConfigError, match="emulated: true is for ssh profiles"):
         parse_profile({"name": "x", "kind": "host", "emulated": True})

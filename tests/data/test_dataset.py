@@ -6,9 +6,9 @@ import shutil
 import numpy as np
 import pytest
 
+from edgecomp.core.errors import DatasetError, UsageError
 from edgecomp.data.dataset import load_dataset
 from edgecomp.data.idx import read_idx
-from edgecomp.core.errors import DatasetError, UsageError
 
 FMNIST = "/usr/share/datasets/fashion-mnist"
 

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from edgecomp.data.dataset import load_dataset
 from edgecomp.core.errors import DatasetError
+from edgecomp.data.dataset import load_dataset
 
 
 def test_mixed_size_rgb_folder_is_resized_held_as_uint8_and_the_corrupt_file_listed(fmnist_folder, capsys):

@@ -6,9 +6,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from edgecomp.plan.plan import parse_plan
-from edgecomp.data.normalization import IMAGENET_MEAN, IMAGENET_STD, check_uint8_io, parse_normalization
 from edgecomp.core.errors import ConfigError
+from edgecomp.data.normalization import IMAGENET_MEAN, IMAGENET_STD, check_uint8_io, parse_normalization
+from edgecomp.plan.plan import parse_plan
 
 PIXELS = np.array([[0, 51, 127, 255]], np.uint8)[..., None]  # (1, 4, 1) one channel
 
@@ -48,8 +48,8 @@ def test_bad_normalization_is_a_plan_error(setting, message):
 
 
 def test_per_channel_values_must_match_the_images_channels():
-    from edgecomp.data.dataset import load_dataset
     from edgecomp.core.errors import DatasetError
+    from edgecomp.data.dataset import load_dataset
 
     with pytest.raises(DatasetError, match="3 values per channel but the images have 1"):
         load_dataset("fashion_mnist", train_limit=20, test_limit=10, normalization="imagenet")
@@ -123,11 +123,11 @@ def test_uint8_io_input_is_the_raw_pixel(mode, zero_point, rgb_data, rgb_model, 
     unchanged give the float model's predictions."""
     import json
 
-    from edgecomp.export.modelcard import write_model_card
     from ai_edge_litert.interpreter import Interpreter
 
-    from edgecomp.run.quant_artifacts import calibration_images
+    from edgecomp.export.modelcard import write_model_card
     from edgecomp.export.tflite import keras_to_tflite
+    from edgecomp.run.quant_artifacts import calibration_images
 
     data = replace(rgb_data, normalization=parse_normalization(mode))
     ctx = SimpleNamespace(data=data, export_inputs=SimpleNamespace(calibration_samples=100))

@@ -67,16 +67,16 @@ def test_mixup_mixes_images_and_one_hot_labels_with_one_weight(fmnist_small):
 @pytest.mark.parametrize("setting,message", [({"shift": 1.5}, "whole pixels"), ({"mixup": -1}, "greater than or equal"),
                                              ({"flip": True, "rotate": 10}, "unknown key 'rotate'")])
 def test_bad_augment_settings_are_plan_errors(setting, message):
-    from edgecomp.plan.plan import parse_plan
     from edgecomp.core.errors import ConfigError
+    from edgecomp.plan.plan import parse_plan
 
     with pytest.raises(ConfigError, match=message):
         parse_plan({"stages": [{"stage": "train", "augment": setting}]})
 
 
 def test_mixup_is_refused_for_methods_that_need_unmixed_images():
-    from edgecomp.plan.plan import parse_plan
     from edgecomp.core.errors import ConfigError
+    from edgecomp.plan.plan import parse_plan
 
     with pytest.raises(ConfigError, match="method 'dlb' does not support mixup"):
         parse_plan({"stages": [{"stage": "train"}, {"stage": "distill", "method": "dlb", "augment": {"mixup": 0.2}}]})

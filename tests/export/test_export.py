@@ -21,8 +21,8 @@ def teacher_tflite(fmnist_small, tmp_path_factory):
     """float32 and int8 .tflite files of cnn-teacher (391k weights, untrained: size and dtypes do not
     depend on training). Big enough that the flatbuffer's fixed few KB do not hide int8's 4x; on
     cnn-tiny (7k weights) the ratio is only ~2.7."""
-    from edgecomp.models.zoo import build_zoo_model
     from edgecomp.core.tfenv import seed_everything
+    from edgecomp.models.zoo import build_zoo_model
 
     seed_everything(0)
     model = build_zoo_model("cnn-teacher", fmnist_small.input_shape, fmnist_small.num_classes)

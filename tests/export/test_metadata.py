@@ -90,8 +90,8 @@ def test_embedding_again_replaces_the_metadata(described, read_tflite_metadata):
 
 
 def test_per_channel_normalisation_on_an_rgb_model(tmp_path, read_tflite_metadata):
-    from edgecomp.export.tflite import keras_to_tflite
     from edgecomp.core.tfenv import keras
+    from edgecomp.export.tflite import keras_to_tflite
 
     inputs = keras().Input(shape=(8, 8, 3))
     outputs = keras().layers.Dense(2)(keras().layers.GlobalAveragePooling2D()(inputs))

@@ -2,9 +2,9 @@
 
 import json
 
+from edgecomp.core.records import ArtifactRecord, Measurement
 from edgecomp.export.modelcard import write_model_card
 from edgecomp.export.tflite import keras_to_tflite
-from edgecomp.core.records import ArtifactRecord, Measurement
 
 
 def test_uint8_card_says_raw_pixels(tiny_model, fmnist_small, tmp_path):

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
+from edgecomp.core.tfenv import keras
 from edgecomp.export.parity import check_parity
 from edgecomp.export.tflite import keras_to_tflite
-from edgecomp.core.tfenv import keras
 
 
 @pytest.fixture(scope="module")

@@ -36,8 +36,8 @@ def test_float32_tflite_sparsity_equals_keras(pruned_tiny, tmp_path):
 def test_sparse_encoded_tflite_is_smaller_and_reads_the_same(pruned_tiny, tmp_path):
     """TFLite's EXPERIMENTAL_SPARSITY stores only non-zeros (DENSIFY at load); the count must not change."""
     from edgecomp.compress.prune import kernel_sparsity
-    from edgecomp.export.tflite import keras_to_tflite
     from edgecomp.core.tfenv import tf
+    from edgecomp.export.tflite import keras_to_tflite
 
     dense_path = keras_to_tflite(pruned_tiny, tmp_path / "dense.tflite", "float32")
     converter = tf().lite.TFLiteConverter.from_keras_model(pruned_tiny)
@@ -69,9 +69,9 @@ def test_unpruned_model_reports_almost_no_zeros(tiny_tflite):
 
 
 def test_export_artifacts_records_sparsity(pruned_tiny, fmnist_small, tmp_path):
-    from edgecomp.run.artifacts import export_artifacts
-    from edgecomp.plan.plan import parse_plan
     from edgecomp.compress.context import RunContext
+    from edgecomp.plan.plan import parse_plan
+    from edgecomp.run.artifacts import export_artifacts
 
     plan = parse_plan({"model": "cnn-tiny", "export": {"formats": ["tflite"], "parity_samples": 50}})
     ctx = RunContext(plan=plan, data=fmnist_small, run_dir=tmp_path, model=pruned_tiny)

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 
 from edgecomp.core.errors import ModelLoadError
+from edgecomp.core.tfenv import keras
 from edgecomp.models.bridge import BridgeError, bridge_keras3_model
 from edgecomp.models.flatten import FlattenError, flatten_model
 from edgecomp.models.load import keras_version_of, load_any_model, load_user_model
-from edgecomp.core.tfenv import keras
 
 
 def keras3_layer_zoo(with_ops: bool = True):

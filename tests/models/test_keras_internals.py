@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 
 from edgecomp.core.errors import DependencyError
-from edgecomp.models.keras_internals import TESTED_VERSION, is_graph_network, skips_first_node, tf_keras_version
 from edgecomp.core.tfenv import keras
+from edgecomp.models.keras_internals import TESTED_VERSION, is_graph_network, skips_first_node, tf_keras_version
 
 UPGRADE = (f"tf-keras {tf_keras_version()} (seam checked with {TESTED_VERSION}): Model._is_graph_network "
            "changed; see edgecomp/models/keras_internals.py")

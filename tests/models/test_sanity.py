@@ -40,9 +40,9 @@ def raw_trained(tmp_path_factory):
     so the next seed is tried (at most 3) until it scores >= 40%, and the fixture fails saying so."""
     from edgecomp.compress.bn_stats import reestimate_bn_statistics
     from edgecomp.compress.fitting import fit
+    from edgecomp.core.tfenv import seed_everything
     from edgecomp.data.pipeline import predict
     from edgecomp.models.zoo import build_zoo_model
-    from edgecomp.core.tfenv import seed_everything
 
     raw = _fmnist("raw")
     scores = []
@@ -109,8 +109,8 @@ def test_untrained_batchnorm_layers_are_skipped():
 
 
 def test_a_model_that_rescales_its_input_warns_unless_normalization_is_raw():
-    from edgecomp.data.normalization import parse_normalization
     from edgecomp.core.tfenv import keras
+    from edgecomp.data.normalization import parse_normalization
 
     rescaling = small_tf_keras_cnn([keras().layers.Rescaling(1 / 255.0)])
     warning = sanity.check_input_rescaling(rescaling, parse_normalization("unit"))

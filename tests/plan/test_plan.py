@@ -1,7 +1,7 @@
 import pytest
 
-from edgecomp.plan.plan import load_plan, parse_plan
 from edgecomp.core.errors import ConfigError, UsageError
+from edgecomp.plan.plan import load_plan, parse_plan
 
 
 def test_default_plan_is_the_studys_chain():

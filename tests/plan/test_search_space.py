@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from edgecomp.plan.plan import parse_plan
 from edgecomp.core.errors import ConfigError
+from edgecomp.plan.plan import parse_plan
 from edgecomp.plan.search_space import SearchSpace, candidate_precision, max_epochs, sample_point, trial_stages
 
 

@@ -3,8 +3,8 @@ every setting a stage or method would not use when the plan is read."""
 
 import pytest
 
-from edgecomp.plan.plan import parse_plan
 from edgecomp.core.errors import ConfigError
+from edgecomp.plan.plan import parse_plan
 from edgecomp.plan.stage_settings import (
     CALIBRATED_MODES,
     DEBUGGED_MODES,
@@ -32,8 +32,8 @@ def test_every_method_with_settings_has_code_and_the_reverse():
 @pytest.mark.parametrize("mode", PtqMode.__args__)
 def test_mode_facts_agree_with_the_exporters(mode):
     """The settings check which modes calibrate and which are debugged; the exporters decide it."""
-    from edgecomp.run.quant_artifacts import INT8_DEBUGGED
     from edgecomp.export.tflite import TFLITE_PRECISIONS
+    from edgecomp.run.quant_artifacts import INT8_DEBUGGED
 
     assert (mode in CALIBRATED_MODES) == TFLITE_PRECISIONS.get(mode).needs_calibration
     assert (mode in DEBUGGED_MODES) == (mode in INT8_DEBUGGED)

@@ -1,10 +1,10 @@
 """The quantize stage's settings reach export through ExportInputs: int8_mixed keeps the asked
 number of layers float and its record names them; the int8 file is debugged."""
 
-from edgecomp.run.artifacts import export_artifacts
+from edgecomp.compress.context import RunContext
 from edgecomp.compress.quantize import run_quantize
 from edgecomp.plan.plan import parse_plan
-from edgecomp.compress.context import RunContext
+from edgecomp.run.artifacts import export_artifacts
 
 
 def test_quantize_settings_reach_the_int8_exports(tiny_model, fmnist_small, tmp_path):

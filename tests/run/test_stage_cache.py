@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from edgecomp.core import cache_store
-from edgecomp.run import stage_cache
 from edgecomp.cli.main import app
-from edgecomp.plan.plan import parse_plan
+from edgecomp.core import cache_store
 from edgecomp.core.errors import UsageError
+from edgecomp.plan.plan import parse_plan
+from edgecomp.run import stage_cache
 
 STAGES = [{"stage": "train", "epochs": 1}, {"stage": "distill", "method": "kd", "student": "cnn-tiny", "epochs": 1},
           {"stage": "prune", "method": "global", "sparsity": 0.5, "epochs": 1}]

@@ -5,12 +5,12 @@ import dataclasses
 import numpy as np
 import pytest
 
-from edgecomp.core import cache_store
-from edgecomp.run import stage_state
-from edgecomp.plan.plan import parse_plan
-from edgecomp.run.pipeline import run_stages
-from edgecomp.core.records import ExportInputs
 from edgecomp.compress.context import RunContext
+from edgecomp.core import cache_store
+from edgecomp.core.records import ExportInputs
+from edgecomp.plan.plan import parse_plan
+from edgecomp.run import stage_state
+from edgecomp.run.pipeline import run_stages
 
 # train -> prune -> qat -> quantize: a pruned model, a QAT model, a float model kept for export, PTQ modes.
 CHAIN = [{"stage": "train", "epochs": 1, "batch_size": 64},
@@ -118,8 +118,8 @@ def test_cache_false_on_a_stage_turns_it_off_from_there(data, tmp_path, cache_di
 
 
 def test_a_model_no_entry_holds_is_saved_in_this_entry(data, tmp_path, cache_dir, monkeypatch):
-    from edgecomp.run.stages import STAGES
     from edgecomp.models.zoo import build_zoo_model
+    from edgecomp.run.stages import STAGES
 
     def quantize_with_another_float_model(ctx, cfg):
         ctx.export_inputs.float_model = build_zoo_model("cnn-tiny", data.input_shape, data.num_classes)
@@ -168,9 +168,9 @@ def test_a_model_that_reloads_differently_is_not_cached(data, tmp_path, cache_di
 
 def test_teacher_logits_are_cached_by_the_teachers_weights(data, cache_dir):
     from edgecomp.compress.distiller import teacher_train_logits
+    from edgecomp.core.tfenv import keras
     from edgecomp.data.pipeline import predict
     from edgecomp.models.zoo import build_zoo_model
-    from edgecomp.core.tfenv import keras
 
     teacher = build_zoo_model("cnn-tiny", data.input_shape, data.num_classes)
     logits, key, from_cache = teacher_train_logits(teacher, data)

@@ -114,8 +114,8 @@ def test_an_artifact_that_disagrees_with_keras_never_meets_the_budget():
 
 
 def test_an_emulated_target_refuses_latency_and_memory_limits():
-    from edgecomp.targets.profiles import resolve_target
     from edgecomp.cli.search import refuse_emulated_limits
+    from edgecomp.targets.profiles import resolve_target
 
     emulated, host = resolve_target("rpi4-emulated"), resolve_target("host")
     with pytest.raises(UsageError, match="emulated: its latency and memory are QEMU's.*--max-latency-ms"):

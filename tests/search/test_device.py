@@ -27,9 +27,9 @@ def untrained_tflite(tmp_path, fmnist_small):
 
 
 def test_bench_waits_for_the_device_and_returns_the_trials_own_paths(embedded_ray, untrained_tflite, sample_npz):
-    from edgecomp.targets.profiles import resolve_target
     from edgecomp.plan.plan import BenchConfig
     from edgecomp.search.device import DeviceLockedTarget, device_resource
+    from edgecomp.targets.profiles import resolve_target
 
     spec = {"name": "host", "overrides": {}, "resource": device_resource("host")}
     target = DeviceLockedTarget(resolve_target("host"), spec)

@@ -8,8 +8,8 @@ pytest.importorskip("ray.tune")
 
 from ray.tune.schedulers import TrialScheduler  # noqa: E402
 
-from edgecomp.search.scheduler import SearchASHA  # noqa: E402
 from edgecomp.plan.search_space import is_start_point  # noqa: E402
+from edgecomp.search.scheduler import SearchASHA  # noqa: E402
 
 CHAIN = {"student": "cnn-assistant", "distill_method": "kd", "temperature": 4.0, "alpha": 0.9, "prune": "global",
          "sparsity": 0.5, "precision": "int8", "quantization": "qat"}

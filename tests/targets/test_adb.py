@@ -15,12 +15,15 @@ from pathlib import Path
 
 import pytest
 
+from edgecomp.core.errors import TargetError
 from edgecomp.targets.adb import (
-    AdbTarget, benchmark_model_arguments, benchmark_model_memory, parse_benchmark_model_output,
+    AdbTarget,
+    benchmark_model_arguments,
+    benchmark_model_memory,
+    parse_benchmark_model_output,
 )
 from edgecomp.targets.base import LoadStatus
 from edgecomp.targets.profiles import AdbConnection
-from edgecomp.core.errors import TargetError
 
 TRANSCRIPTS = Path(__file__).parent / "transcripts"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from edgecomp.core.errors import ConfigError, UsageError
 from edgecomp.targets.profiles import (
     apply_env_overrides,
     apply_overrides,
@@ -13,7 +14,6 @@ from edgecomp.targets.profiles import (
     parse_profile,
     resolve_target,
 )
-from edgecomp.core.errors import ConfigError, UsageError
 
 SHIPPED = ["android-arm64", "host", "rpi-zero2w", "rpi4", "rpi5"]
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from edgecomp.core.errors import TargetError
 from edgecomp.targets.base import LoadStatus
 from edgecomp.targets.ssh import SshTarget, remote_command
-from edgecomp.core.errors import TargetError
 
 pytestmark = pytest.mark.skipif(not Path("/usr/sbin/sshd").exists(),
                                 reason="/usr/sbin/sshd is missing: install openssh-server (CI does)")
@@ -125,9 +125,9 @@ def test_wrong_port_fails_fast_with_a_clear_message(sshd, monkeypatch):
 def test_check_reports_device_facts_and_loads_artifacts(sshd, dense_tflite, tmp_path):
     import platform
 
-    from edgecomp.targets.host import host_facts
-
     import numpy
+
+    from edgecomp.targets.host import host_facts
 
     corrupt = tmp_path / "bad.tflite"
     corrupt.write_bytes(b"\x00" * 64)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from edgecomp.targets.ssh import SshTarget
 from edgecomp.core.errors import TargetError
+from edgecomp.targets.ssh import SshTarget
 
 pytestmark = pytest.mark.skipif(not Path("/usr/sbin/sshd").exists(),
                                 reason="/usr/sbin/sshd is missing: install openssh-server (CI does)")

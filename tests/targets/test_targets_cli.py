@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from edgecomp.targets.host import host_facts
 from edgecomp.cli.targets import app
+from edgecomp.targets.host import host_facts
 
 runner = CliRunner()
 WIDE = {"COLUMNS": "200"}

@@ -12,9 +12,9 @@ the reason.
 
 from __future__ import annotations
 
+from edgecomp.compress.prune import resolve_targets, run_structured
 from edgecomp.core.errors import UsageError
 from edgecomp.plan.stage_settings import PruneConfig
-from edgecomp.compress.prune import resolve_targets, run_structured
 
 
 def narrow_teacher(teacher, data, width: float):

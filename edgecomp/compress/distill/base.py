@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from edgecomp.core.errors import InternalError, UsageError
-from edgecomp.plan.plan import is_model_file
+from edgecomp.core.registry import Registry
 from edgecomp.models.load import check_model_fits_data, load_user_model
 from edgecomp.models.zoo import ZOO, build_zoo_model
-from edgecomp.core.registry import Registry
+from edgecomp.plan.plan import is_model_file
 from edgecomp.plan.stage_settings import DISTILL_METHODS, DistillConfig
 
 

@@ -32,10 +32,10 @@ from edgecomp.compress.distill.base import DistillConfig, DistillMethod, check_o
 from edgecomp.compress.distill.losses import byot_loss, cross_entropy
 from edgecomp.compress.fitting import fit_wrapper
 from edgecomp.core.errors import InternalError, UsageError
-from edgecomp.models.keras_internals import is_graph_network
 from edgecomp.core.progress import step
 from edgecomp.core.tfenv import keras, tf
 from edgecomp.data.pipeline import stream
+from edgecomp.models.keras_internals import is_graph_network
 
 
 @dataclass

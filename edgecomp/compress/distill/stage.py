@@ -8,18 +8,18 @@ defaults, runs it and records the settings it used.
 
 from __future__ import annotations
 
+from edgecomp.compress.bn_stats import reestimate_and_measure
+from edgecomp.compress.context import RunContext
 from edgecomp.compress.distill import (
     byot,  # noqa: F401 - registers "byot"
     dlb,  # noqa: F401 - registers "dlb"
     kd,  # noqa: F401 - registers "kd"
     takd,  # noqa: F401 - registers "takd"
 )
-from edgecomp.compress.bn_stats import reestimate_and_measure
 from edgecomp.compress.distill.base import METHODS, DistillMethod
+from edgecomp.core.tfenv import seed_everything
 from edgecomp.plan.plan import is_model_file
 from edgecomp.plan.stage_settings import DistillConfig
-from edgecomp.compress.context import RunContext
-from edgecomp.core.tfenv import seed_everything
 
 __all__ = ["METHODS", "DistillConfig", "DistillMethod", "run_distill"]
 

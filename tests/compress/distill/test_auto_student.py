@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edgecomp.compress.distill.stage import run_distill
-from edgecomp.compress.distill.auto_student import narrow_teacher
-from edgecomp.plan.plan import parse_plan
-from edgecomp.core.errors import ConfigError
 from edgecomp.compress.context import RunContext
+from edgecomp.compress.distill.auto_student import narrow_teacher
+from edgecomp.compress.distill.stage import run_distill
+from edgecomp.core.errors import ConfigError
+from edgecomp.plan.plan import parse_plan
 
 
 def residual_cnn(data):

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from edgecomp.compress.distill.stage import run_distill
-from edgecomp.plan.plan import parse_plan
-from edgecomp.core.errors import ConfigError
-from edgecomp.plan.stage_settings import DistillConfig
 from edgecomp.compress.context import RunContext
+from edgecomp.compress.distill.stage import run_distill
+from edgecomp.core.errors import ConfigError
+from edgecomp.plan.plan import parse_plan
+from edgecomp.plan.stage_settings import DistillConfig
 
 EXITS = ["stage1_pool", "stage2_pool"]
 
@@ -24,8 +24,8 @@ def fmnist_600():
 
 
 def fresh_student(data):
-    from edgecomp.models.zoo import build_zoo_model
     from edgecomp.core.tfenv import seed_everything
+    from edgecomp.models.zoo import build_zoo_model
 
     seed_everything(0)
     return build_zoo_model("cnn-student", data.input_shape, data.num_classes)

@@ -7,12 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgecomp.compress.distill.stage import METHODS, run_distill
-from edgecomp.compress.distill.base import check_compatible
-from edgecomp.compress.fitting import compile_wrapper
-from edgecomp.plan.plan import parse_plan
-from edgecomp.core.errors import ConfigError, EdgecompError, UsageError
 from edgecomp.compress.context import RunContext
+from edgecomp.compress.distill.base import check_compatible
+from edgecomp.compress.distill.stage import METHODS, run_distill
+from edgecomp.compress.fitting import compile_wrapper
+from edgecomp.core.errors import ConfigError, EdgecompError, UsageError
+from edgecomp.plan.plan import parse_plan
 
 # One small configuration per registered method: a method added without one fails
 # test_every_method_has_a_smoke_config. "base" is the model the stage starts from.
@@ -31,8 +31,8 @@ def make_ctx(data, model, stage: dict, tmp_path: Path) -> RunContext:
 
 
 def fresh(name, data):
-    from edgecomp.models.zoo import build_zoo_model
     from edgecomp.core.tfenv import seed_everything
+    from edgecomp.models.zoo import build_zoo_model
 
     seed_everything(0)
     return build_zoo_model(name, data.input_shape, data.num_classes)

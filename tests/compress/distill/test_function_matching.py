@@ -3,11 +3,11 @@ student sees, flips, shifts and mixup included."""
 
 import numpy as np
 
-from edgecomp.compress.fitting import compile_wrapper
 from edgecomp.compress.distiller import distiller_class
+from edgecomp.compress.fitting import compile_wrapper
+from edgecomp.core.tfenv import keras
 from edgecomp.data.augment import AugmentConfig
 from edgecomp.data.pipeline import stream
-from edgecomp.core.tfenv import keras
 
 
 def recording_model(input_shape, batch: int, name: str):
@@ -46,10 +46,10 @@ def test_teacher_and_student_see_the_same_augmented_batch(fmnist_small):
 def test_kd_stage_defaults_to_on_the_fly_teacher_when_augmenting(fmnist_small, tmp_path):
     from types import SimpleNamespace
 
-    from edgecomp.compress.distill.stage import run_distill
-    from edgecomp.plan.stage_settings import DistillConfig
-    from edgecomp.models.zoo import build_zoo_model
     from edgecomp.compress.context import RunContext
+    from edgecomp.compress.distill.stage import run_distill
+    from edgecomp.models.zoo import build_zoo_model
+    from edgecomp.plan.stage_settings import DistillConfig
 
     teacher = build_zoo_model("cnn-tiny", fmnist_small.input_shape, fmnist_small.num_classes)
     small = fmnist_small.with_train(fmnist_small.pixels("train", 256), fmnist_small.labels("train", 256))
