@@ -14,6 +14,7 @@ from edgecomp.core.files import write_bytes_atomically
 from edgecomp.core.registry import Registry
 from edgecomp.core.tfenv import tf
 from edgecomp.export.keras3 import is_keras3_model, keras3_converter
+from edgecomp.export.rejections import tflite_converter_errors
 
 
 @dataclass(frozen=True)
@@ -123,13 +124,15 @@ def keras_to_tflite(model, path: Path, precision: str = "float32",
     # A Keras 3 model (one the tf-keras bridge could not rebuild) goes through a SavedModel.
     converting = keras3_converter(model) if is_keras3_model(model) else \
         contextlib.nullcontext(tf().lite.TFLiteConverter.from_keras_model(model))
-    try:
-        with converting as converter:
-            spec.configure(converter, calibration_images)
-            if sparse_weights:
-                converter.optimizations = list(converter.optimizations or []) + [
-                    tf().lite.Optimize.EXPERIMENTAL_SPARSITY]
+    with converting as converter:
+        spec.configure(converter, calibration_images)
+        if sparse_weights:
+            converter.optimizations = list(converter.optimizations or []) + [
+                tf().lite.Optimize.EXPERIMENTAL_SPARSITY]
+        # Only the converter's own rejections become an ExportError (a failed row); an error of
+        # edgecomp's, e.g. in the calibration generator the converter calls, keeps its traceback.
+        try:
             flatbuffer = converter.convert()
-    except Exception as err:  # noqa: BLE001 - the converter raises ConverterError, RuntimeError, ValueError...
-        raise ExportError(f"TFLite {precision} conversion of {model.name} failed: {first_line(err)}") from err
+        except tflite_converter_errors() as err:
+            raise ExportError(f"TFLite {precision} conversion of {model.name} failed: {first_line(err)}") from err
     return write_bytes_atomically(Path(path), flatbuffer)

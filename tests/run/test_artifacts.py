@@ -1,6 +1,8 @@
-"""The benchmark sample: the dataset's uint8 pixels plus its normalisation, normalising back exactly."""
+"""The benchmark sample: the dataset's uint8 pixels plus its normalisation, normalising back exactly.
+Export failures: a converter's rejection is a failed row with its reason; edgecomp's own bug keeps its traceback."""
 
 import numpy as np
+import pytest
 
 from edgecomp.run.artifacts import write_sample
 
@@ -28,3 +30,70 @@ def test_per_channel_normalisation_travels_with_the_pixels(tmp_path):
         assert sample["scale"].shape == (3,) and sample["offset"].shape == (3,)
         normalised = (sample["x"].astype(np.float64) * sample["scale"] + sample["offset"]).astype(np.float32)
     assert np.allclose(normalised, data.images("test"), atol=1e-6)
+
+
+def _int8_context(model, data, run_dir, formats):
+    """A RunContext whose plan exports float32 and int8 in `formats`, set up by the real quantize stage."""
+    from edgecomp.compress.context import RunContext
+    from edgecomp.compress.quantize import run_quantize
+    from edgecomp.plan.plan import parse_plan
+
+    plan = parse_plan({"model": "cnn-tiny", "export": {"formats": formats, "parity_samples": 50},
+                       "stages": [{"stage": "train"},
+                                  {"stage": "quantize", "modes": ["int8"], "calibration_samples": 50}]})
+    ctx = RunContext(plan=plan, data=data, run_dir=run_dir, model=model)
+    run_quantize(ctx, plan.stages[1])
+    return ctx
+
+
+def _raise_injected_bug(*args, **kwargs):
+    raise KeyError("injected bug")
+
+
+def test_a_bug_in_the_tflite_calibration_keeps_its_traceback(tiny_model, fmnist_small, tmp_path, monkeypatch):
+    """The converter calls edgecomp's calibration generator during convert(): a KeyError raised there is
+    edgecomp's bug, so it must leave export_artifacts with its traceback instead of becoming a failed row."""
+    import edgecomp.export.tflite as tflite_export
+    from edgecomp.run.artifacts import export_artifacts
+
+    ctx = _int8_context(tiny_model, fmnist_small, tmp_path, ["tflite"])
+    monkeypatch.setattr(tflite_export, "representative_dataset", lambda images: _raise_injected_bug)
+    with pytest.raises(KeyError, match="injected bug") as raised:
+        export_artifacts(ctx)
+    assert raised.traceback[-1].name == "_raise_injected_bug"
+    assert any(entry.name == "convert" for entry in raised.traceback)  # raised inside the converter's call
+
+
+def test_a_bug_in_the_onnx_calibration_reader_keeps_its_traceback(tiny_model, fmnist_small, tmp_path,
+                                                                    monkeypatch):
+    """onnxruntime's quantize_static reads calibration batches from edgecomp's _ImageReader: its bug
+    must surface, not become the int8 ONNX row's reason."""
+    import edgecomp.export.onnx_quant as onnx_quant
+    from edgecomp.run.artifacts import export_artifacts
+
+    ctx = _int8_context(tiny_model, fmnist_small, tmp_path, ["onnx"])
+    monkeypatch.setattr(onnx_quant._ImageReader, "get_next", _raise_injected_bug)
+    with pytest.raises(KeyError, match="injected bug") as raised:
+        export_artifacts(ctx)
+    assert raised.traceback[-1].name == "_raise_injected_bug"
+
+
+def test_a_model_the_converters_reject_is_a_failed_row_with_the_reason(fmnist_small, tmp_path):
+    """A real rejection: SVD has no TFLite builtin and no ONNX op, so the TFLite converter raises its
+    ConverterError and tf2onnx writes a graph the onnx checker refuses. Each is a failed row naming the op."""
+    from edgecomp.compress.context import RunContext
+    from edgecomp.core.tfenv import keras, tf
+    from edgecomp.plan.plan import parse_plan
+    from edgecomp.run.artifacts import export_artifacts
+
+    layers = keras().layers
+    inputs = keras().Input(fmnist_small.input_shape)
+    singular_values = layers.Lambda(lambda t: tf().linalg.svd(t, compute_uv=False))(layers.Reshape((28, 28))(inputs))
+    model = keras().Model(inputs, layers.Dense(fmnist_small.num_classes)(singular_values), name="svd_net")
+    plan = parse_plan({"model": "cnn-tiny", "export": {"formats": ["tflite", "onnx"], "parity_samples": 50},
+                       "stages": [{"stage": "train"}]})
+    records = export_artifacts(RunContext(plan=plan, data=fmnist_small, run_dir=tmp_path, model=model))
+    assert [(r.format, r.status) for r in records] == [("tflite", "failed"), ("onnx", "failed")]
+    assert "TFLite float32 conversion of svd_net failed" in records[0].error and "Svd" in records[0].error
+    assert "ONNX export" in records[1].error and "Svd" in records[1].error
+    assert not any((tmp_path / r.path).exists() for r in records)
