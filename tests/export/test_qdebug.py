@@ -30,7 +30,7 @@ def test_a_bug_in_the_debuggers_calibration_keeps_its_traceback(tiny_model, fmni
     would record as a diagnosis and move on)."""
     import pytest
 
-    import edgecomp.export.qdebug as qdebug
+    from edgecomp.export import qdebug
 
     def broken_calibration(images):
         def generator():

@@ -68,7 +68,7 @@ def test_a_bug_in_the_onnx_calibration_reader_keeps_its_traceback(tiny_model, fm
                                                                     monkeypatch):
     """onnxruntime's quantize_static reads calibration batches from edgecomp's _ImageReader: its bug
     must surface, not become the int8 ONNX row's reason."""
-    import edgecomp.export.onnx_quant as onnx_quant
+    from edgecomp.export import onnx_quant
     from edgecomp.run.artifacts import export_artifacts
 
     ctx = _int8_context(tiny_model, fmnist_small, tmp_path, ["onnx"])
