@@ -30,12 +30,12 @@ def list_command() -> None:
 
     console = _console()
     table = Table(title="Target profiles")
-    for column in ("name", "kind", "connection", "runtime", "threads", "delegate", "recommended"):
+    for column in ("name", "kind", "connection", "runtime", "threads", "delegate"):
         table.add_column(column, no_wrap=column == "name")
     for name, path in available_profiles().items():
         profile = load_profile(str(path))
         table.add_row(name, profile.kind, profile.connection_summary(), profile.runtime, str(profile.threads),
-                      profile.delegate, f"{profile.recommended_compression} {profile.recommended_format}")
+                      profile.delegate)
     console.print(table)
     console.print("searched: " + ", ".join(str(d) for d in profile_dirs()))
 
