@@ -77,13 +77,14 @@ def measure(files: dict[str, Path], sample: Path, out: Path, rounds: int) -> lis
 
 
 def render(rows: list[dict], facts: dict, command: str) -> str:
+    host = facts["host"]
     lines = ["# XNNPACK on and off, the same files side by side", "",
-             f"Command: `{command}` ({facts['created']}, {facts['seconds']} s). Host: {facts['host']['cpu']}, "
-             f"{facts['host']['cores']} cores, CPU features: {', '.join(facts['host']['cpu_features'])}. "
-             f"Runtime: {rows[0]['runtime']['name']} {rows[0]['runtime']['version']}. Load average (1 min) "
-             f"{facts['load_before']:.1f} before, {facts['load_after']:.1f} after: the machine is shared.", "",
-             "cnn-assistant (61k parameters, dense weights), two epochs on 6,000 images; one thread; "
-             f"p50 of each runner call, median over {facts['rounds']} interleaved rounds, and the rounds' range.", "",
+             (f"Command: `{command}` ({facts['created']}, {facts['seconds']} s). Host: {host['cpu']}, "
+              f"{host['cores']} cores, CPU features: {', '.join(host['cpu_features'])}. "
+              f"Runtime: {rows[0]['runtime']['name']} {rows[0]['runtime']['version']}. Load average (1 min) "
+              f"{facts['load_before']:.1f} before, {facts['load_after']:.1f} after: the machine is shared."), "",
+             ("cnn-assistant (61k parameters, dense weights), two epochs on 6,000 images; one thread; "
+              f"p50 of each runner call, median over {facts['rounds']} interleaved rounds, and the rounds' range."), "",
              "| file | XNNPACK | p50 ms (median) | p50 ms over rounds | accuracy (1,000 test images) |",
              "|---|---|---|---|---|"]
     for row in rows:
