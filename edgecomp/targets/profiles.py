@@ -114,7 +114,8 @@ class TargetProfile(Strict):
         # Profiles before issue 21 carried these; say why they went rather than "unknown key".
         removed = [key for key in REMOVED_RECOMMENDATIONS if isinstance(values, Mapping) and key in values]
         if removed:
-            raise ValueError(f"{' and '.join(removed)} are no longer profile fields: no profile measured them. "
+            fields = "is no longer a profile field" if len(removed) == 1 else "are no longer profile fields"
+            raise ValueError(f"{' and '.join(removed)} {fields}: a recommendation written, never measured. "
                              "The artifact to ship is recommended from what a build or bench measures on the "
                              "device (the ★ row of its report); delete the line.")
         return values

@@ -35,7 +35,7 @@ def test_a_written_recommendation_is_refused_with_the_reason(tmp_path):
     project): recommendations come from measurements, and an old profile's line says so."""
     path = tmp_path / "pi.yaml"
     path.write_text("name: pi\nkind: ssh\nssh:\n  host: pi.local\nrecommended_compression: int8\n")
-    with pytest.raises(ConfigError, match=r"recommended_compression are no longer profile fields.*measures.*delete"):
+    with pytest.raises(ConfigError, match=r"recommended_compression is no longer a profile field.*measures.*delete"):
         load_profile(str(path))
     assert all("recommended" not in shipped.read_text() for shipped in available_profiles().values())
 
