@@ -13,10 +13,22 @@ A `RunWarning` is what a sanity check (`edgecomp.models.sanity`) found: report.j
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from edgecomp.core.errors import InternalError
+
+
+class QatScheme(str, enum.Enum):
+    """The tfmot quantize scheme a QAT model was built with (`edgecomp.compress.qat.build_qat_model`)."""
+
+    DEFAULT_8BIT = "default_8bit"
+    PRUNE_PRESERVING = "prune_preserving"  # keeps a pruned model's zeros
+
+    @property
+    def prune_preserving(self) -> bool:
+        return self is QatScheme.PRUNE_PRESERVING
 
 
 @dataclass
@@ -35,6 +47,7 @@ class ExportInputs:
     debug_drop_points: float = 1.0  # `quantize`: an int8 file losing more points gets its worst layers listed
     debug_top_layers: int = 5  # `quantize`: how many layers that list holds
     float_fallback_layers: int = 0  # `quantize`: > 0 also exports int8_mixed with this many layers kept float
+    qat_scheme: Optional[QatScheme] = None  # `qat`: how `RunContext.model` was wrapped (the stage cache rebuilds it so)
 
 
 @dataclass(frozen=True)
