@@ -18,7 +18,7 @@ from edgecomp.compress.context import RunContext
 from edgecomp.core.errors import EdgecompError
 from edgecomp.core.files import gzip_size, write_bytes_atomically
 from edgecomp.core.progress import step
-from edgecomp.core.records import ArtifactRecord, Measurement
+from edgecomp.core.records import ArtifactRecord
 from edgecomp.export.metadata import ArtifactMetadata, embed_metadata
 from edgecomp.export.onnx import keras_to_onnx
 from edgecomp.export.parity import FLOAT_PRECISIONS, check_parity
@@ -157,12 +157,11 @@ def bench_artifacts(artifacts: list[ArtifactRecord], data, run_dir: Path, target
     step(f"benchmarking {len(runnable)} artifact(s) on {target.name}")
     outcomes = target.bench([run_dir / a.path for a in runnable], sample, settings)
     for record, outcome in zip(runnable, outcomes):
+        record.target_notes.update(outcome.notes)  # a failed row keeps them too (a cleanup error, temperatures)
         if not outcome.ok:
             record.fail(f"benchmark: {outcome.error}")
             continue
-        notes = dict(outcome.extra)
-        record.measurement = Measurement.from_runner(outcome.result, notes.pop("accuracy_source", "target"))
-        record.target_notes.update(notes)
+        record.measurement = outcome.measurement()
     floor_sample = bench_dir / "timing_floor_sample.npz"
     write_bytes_atomically(floor_sample, _floor_sample_bytes())
     if not TIMING_FLOOR_PATH.is_file():  # the report says "no floor" rather than losing every measurement

@@ -260,7 +260,7 @@ class AdbTarget(Target):
                 self._shell(["rm", "-rf", remote])
             except TargetError as err:  # a device gone mid-run must not hide the results or the real error
                 for outcome in outcomes:
-                    outcome.extra["remote_cleanup_error"] = str(err)
+                    outcome.notes["remote_cleanup_error"] = str(err)
         return outcomes
 
     def _checked(self, proc: subprocess.CompletedProcess, what: str) -> None:
@@ -300,7 +300,5 @@ class AdbTarget(Target):
             "accuracy": host_result.get("accuracy"), "accuracy_samples": host_result.get("accuracy_samples"),
             "benchmark_model": parsed,
         }
-        extra = {"accuracy_source": "host"}
-        if host is not None and not host.ok:
-            extra["accuracy_error"] = host.error
-        return BenchOutcome(artifact, result=result, extra=extra)
+        notes = {"accuracy_error": host.error} if host is not None and not host.ok else {}
+        return BenchOutcome(artifact, result=result, accuracy_source="host", notes=notes)

@@ -15,6 +15,7 @@ from typing import Optional, Sequence
 
 from edgecomp.core.errors import TargetError
 from edgecomp.core.progress import step
+from edgecomp.core.records import HostCrossCheck, Measurement
 from edgecomp.plan.plan import BenchConfig
 
 RUNNER_PATH = Path(__file__).resolve().parent.parent / "bench" / "runner.py"
@@ -22,16 +23,28 @@ RUNNER_PATH = Path(__file__).resolve().parent.parent / "bench" / "runner.py"
 
 @dataclass
 class BenchOutcome:
-    """One artifact's benchmark: the runner's JSON when it worked, or why it did not."""
+    """One artifact's benchmark: the runner's JSON when it worked, or why it did not.
+
+    What the report and its readers decide on is typed (`accuracy_source`, `emulated`, `host_check`);
+    `notes` holds what a target only reports (temperatures, a cleanup error), never a measured field.
+    """
 
     artifact: Path
     result: Optional[dict] = None
     error: Optional[str] = None
-    extra: dict = field(default_factory=dict)
+    accuracy_source: str = "target"  # "host": the device cannot run the accuracy pass (adb)
+    emulated: bool = False  # measured under an emulator (edgecomp.targets.emulated)
+    host_check: Optional[HostCrossCheck] = None  # emulated boards: the host's accuracy on the same file
+    notes: dict = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    def measurement(self) -> Measurement:
+        """The typed record of a working benchmark (`ok`)."""
+        return Measurement.from_runner(self.result, self.accuracy_source, emulated=self.emulated,
+                                       host_check=self.host_check)
 
 def last_line(text: str) -> str:
     """The last non-empty line of a tool's output (where runners and ssh put the reason), capped."""

@@ -289,7 +289,7 @@ class SshTarget(Target):
                     outcomes.append(BenchOutcome(artifact, error=str(err)))
         if workdir.cleanup_error:
             for outcome in outcomes:
-                outcome.extra["remote_cleanup_error"] = workdir.cleanup_error
+                outcome.notes["remote_cleanup_error"] = workdir.cleanup_error
         return outcomes
 
     def _bench_one(self, artifact: Path, remote_name: str, result_name: str, remote_dir: str,
@@ -308,16 +308,16 @@ class SshTarget(Target):
                   f"[ $rc -eq 0 ] && cat {shlex.quote(result_name)}; exit $rc")
         proc = self._ssh(script, timeout=limit + self._connect_timeout())
         first, _, body = proc.stdout.partition("\n")
-        extra = _temperatures(first)
+        temperatures = _temperatures(first)
         if proc.returncode in (TIMEOUT_EXIT, 137):
             return BenchOutcome(artifact, error=f"runner did not finish within {limit} s on "
-                                                f"{self.connection.describe()}", extra=extra)
+                                                f"{self.connection.describe()}", notes=temperatures)
         if proc.returncode != 0:
             return BenchOutcome(artifact, error=f"runner exited with code {proc.returncode} on "
                                                 f"{self.connection.describe()}: {last_line(proc.stderr)}",
-                                extra=extra)
+                                notes=temperatures)
         outcome = self.parse_result(body, artifact)
-        outcome.extra.update(extra)
+        outcome.notes.update(temperatures)
         return outcome
 
     def _stage_and_copy(self, artifacts: Sequence[Path], sample: Optional[Path],

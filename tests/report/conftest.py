@@ -42,7 +42,7 @@ def measured_artifact(name: str, fmt: str, precision: str, size_bytes: int, gzip
     return {
         "name": name, "format": fmt, "precision": precision, "path": f"artifacts/{name}", "status": status,
         "error": error, "size_bytes": size_bytes, "gzip_bytes": gzip_bytes, "params": 482_730,
-        "accuracy": accuracy, "accuracy_samples": 10_000, "accuracy_source": "host",
+        "accuracy": accuracy, "accuracy_samples": 10_000, "accuracy_source": "host", "emulated": False,
         "latency_ms": latency_stats(latencies), "latencies_ms": latencies, "runs": len(latencies),
         "init_ms": 3.1, "model_load_mb": model_peak_mb / 2, "model_peak_mb": model_peak_mb,
         "process_peak_mb": model_peak_mb + 40.0,

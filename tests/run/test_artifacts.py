@@ -97,3 +97,39 @@ def test_a_model_the_converters_reject_is_a_failed_row_with_the_reason(fmnist_sm
     assert "TFLite float32 conversion of svd_net failed" in records[0].error and "Svd" in records[0].error
     assert "ONNX export" in records[1].error and "Svd" in records[1].error
     assert not any((tmp_path / r.path).exists() for r in records)
+def test_bench_records_a_targets_flags_as_fields_and_its_notes_apart(fmnist_small, tmp_path):
+    """A real float32 file benchmarked on this machine; the labels an emulated board adds (QEMU cannot
+    run in the fast tests: tests/targets/test_arm64_emulated.py does it for real) are set by a HostTarget
+    subclass, with notes named like measured fields that must not replace them."""
+    from edgecomp.core.emulation import is_emulated
+    from edgecomp.core.records import ArtifactRecord
+    from edgecomp.export.tflite import keras_to_tflite
+    from edgecomp.models.zoo import build_zoo_model
+    from edgecomp.plan.plan import BenchConfig
+    from edgecomp.report.gates import bound_violations
+    from edgecomp.run.artifacts import bench_artifacts
+    from edgecomp.targets.emulated import host_cross_check
+    from edgecomp.targets.host import HostTarget
+
+    class LabelledLikeAnEmulatedBoard(HostTarget):
+        def bench(self, artifacts, sample, settings):
+            outcomes = super().bench(artifacts, sample, settings)
+            for outcome in outcomes:
+                outcome.emulated = True
+                outcome.host_check = host_cross_check(outcome, outcome)
+                outcome.notes.update({"emulated": False, "accuracy": -1.0, "temperature_c_before": 48.3})
+            return outcomes
+
+    model = build_zoo_model("cnn-tiny", fmnist_small.input_shape, fmnist_small.num_classes)
+    keras_to_tflite(model, tmp_path / "m.tflite")
+    record = ArtifactRecord(name="m.tflite", format="tflite", precision="float32", path="m.tflite")
+    settings = BenchConfig(warmup=0, min_runs=3, min_time_s=0, max_runs=3, accuracy_samples=50)
+    bench_artifacts([record], fmnist_small, tmp_path, LabelledLikeAnEmulatedBoard(), settings)
+    entry = record.to_dict()
+    assert record.status == "ok" and entry["runs"] == 3 and entry["accuracy_samples"] == 50
+    assert 0.0 <= entry["accuracy"] <= 1.0 and entry["accuracy_source"] == "target"
+    assert entry["emulated"] is True and is_emulated(entry)
+    assert entry["host_accuracy"] == entry["accuracy"] and entry["accuracy_vs_host_points"] == 0.0
+    assert entry["target_notes"] == {"emulated": False, "accuracy": -1.0, "temperature_c_before": 48.3}
+    # The flag, not the note, decides: a latency gate cannot be checked on an emulator's numbers.
+    assert "measured under emulation" in bound_violations("m.tflite", entry, None, 1000.0, None)[0]

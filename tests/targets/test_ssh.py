@@ -32,7 +32,7 @@ def test_bench_measures_real_tflite_over_ssh(sshd, dense_tflite, small_sample, q
         assert 0 < result["latency_ms"]["min"] <= result["latency_ms"]["p50"] <= result["latency_ms"]["max"]
         assert result["accuracy_samples"] == 20 and 0.0 <= result["accuracy"] <= 1.0
         assert result["runtime"]["name"] == "ai_edge_litert"
-        assert "temperature_c_before" in outcome.extra and "temperature_c_after" in outcome.extra
+        assert "temperature_c_before" in outcome.notes and "temperature_c_after" in outcome.notes
     assert outcomes[1].result["io"]["input_dtype"] == "int8"
 
 
