@@ -3,8 +3,9 @@
 The records (`ArtifactRecord`, `Measurement`) are made here; their report entries (acc/MB, acc/ms,
 the ratios against each format's float32 file) and the artifact to ship come from the build's own
 `report.assemble.artifact_entries` and `report.recommend.recommend`, so every renderer test runs on
-the numbers a build would write. The numbers resemble a default build (cnn-teacher on Fashion-MNIST, host target, 1 thread): a float32
-and an int8 .tflite (ok), a float32 .onnx whose parity check failed, and an int8 .onnx that failed.
+the numbers a build would write. The numbers resemble a default build (cnn-teacher on Fashion-MNIST,
+host target, 1 thread): a float32 and an int8 .tflite (ok), a float32 .onnx whose parity check
+failed, and an int8 .onnx that failed.
 """
 
 from __future__ import annotations
