@@ -62,7 +62,7 @@ def test_method_trains_on_the_augmented_batches_the_plan_asks_for(method, fmnist
     small = fmnist_small.with_train(fmnist_small.pixels("train", 512), fmnist_small.labels("train", 512))
     base = recording_model("base", small.input_shape, small.num_classes)
     mixup = 0 if method in MIXUP_UNSUPPORTED else 0.2
-    settings = {**SMOKE[method]["settings"], "augment": {"flip": True, "shift": 0.1, "mixup": mixup}}
+    settings = {**SMOKE[method]["settings"], "epochs": 1, "augment": {"flip": True, "shift": 0.1, "mixup": mixup}}
     ctx = make_ctx(small, base, {"stage": "distill", "method": method, **settings}, tmp_path)
     info = run_distill(ctx, ctx.plan.stages[0])
     assert info["settings"]["augment"]["shift"] == 0.1 and info["settings"]["augment"]["mixup"] == mixup
