@@ -4,11 +4,14 @@ The Python API (the CLI is a thin layer over the same functions):
 
 - `edgecomp.build(model, data, target="host", ...) -> BuildResult`: the whole pipeline.
 - `edgecomp.benchmark(files, target="host", data=...) -> BenchResult`: measure files you bring.
+- `edgecomp.search_budget(model, data, target=..., max_size_kb=..., ...) -> SearchResult`: the most
+  accurate compression chain that fits a device budget (the `search` extra).
 - `edgecomp.load_report(run_dir) -> BuildResult`: a finished run, read back.
 - `edgecomp.quantize(model, data, modes=[...])`: one stage on an in-memory model.
 
 `import edgecomp` imports no TensorFlow: each name is loaded on first use (PEP 562). `bench`,
-`search` and `export` are subpackages, so the functions are `benchmark` and `export_model`.
+`search` and `export` are subpackages, so the functions are `benchmark`, `search_budget` and
+`export_model`.
 
 Examples:
     >>> import edgecomp
@@ -31,6 +34,8 @@ _API = {
     "BuildResult": "edgecomp.api.results",
     "BenchResult": "edgecomp.api.results",
     "Artifact": "edgecomp.api.results",
+    "search_budget": "edgecomp.api.search",
+    "SearchResult": "edgecomp.api.search",
     "quantize": "edgecomp.api.stages",
     "export_model": "edgecomp.api.stages",
 }

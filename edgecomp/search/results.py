@@ -117,10 +117,11 @@ def _plots(rows: list[dict], budget: Budget) -> dict[str, bytes]:
     points = [_as_artifact(row) for row in rows]
     labels = [row["trial_id"] for row in rows]
     size_limit = None if budget.max_size_kb is None else budget.max_size_kb * 1e3
+    accuracy_floor = None if budget.min_accuracy is None else budget.min_accuracy / 100  # the plots' fraction
     return {"Accuracy vs size (trials)": tradeoff_png(points, "size", labels, "trials: accuracy vs size",
-                                                      size_limit, budget.min_accuracy),
+                                                      size_limit, accuracy_floor),
             "Accuracy vs latency (trials)": tradeoff_png(points, "latency", labels, "trials: accuracy vs latency p50",
-                                                         budget.max_latency_ms, budget.min_accuracy)}
+                                                         budget.max_latency_ms, accuracy_floor)}
 
 def _cell(value) -> str:
     if value is None:
