@@ -43,7 +43,7 @@ def resolve_plan(plan: PlanInput = None, *, model: Optional[str] = None, dataset
                  normalization: Any = None, name: Optional[str] = None) -> Plan:
     """The plan (or the default plan) with the given settings applied on top, validated.
 
-    A model file named here, with no plan given, is loaded as it is: its train stage gets `epochs: 0`
+    A model file named here is loaded as it is: a train stage that sets no `epochs` gets `epochs: 0`
     unless `epochs` is given (a user's trained model is not retrained unless asked).
 
     Args:
@@ -77,6 +77,6 @@ def resolve_plan(plan: PlanInput = None, *, model: Optional[str] = None, dataset
     for stage in [s for s in entries if isinstance(s, dict) and s.get("stage") == "train"]:
         if epochs is not None:
             stage["epochs"] = epochs
-        elif model and is_model_file(model) and plan is None and "epochs" not in stage:
+        elif model and is_model_file(model) and "epochs" not in stage:
             stage["epochs"] = 0  # a user's trained model is loaded, not retrained, unless asked
     return parse_plan(data, source=source)
