@@ -1,0 +1,116 @@
+"""Stage functions on an in-memory Keras model, for one technique inside your own training script.
+
+Each runs the build's own code on a one-stage plan: the `quantize` stage (`edgecomp.run.stages`),
+then the export step (`edgecomp.run.artifacts.export_artifacts`: every file converted, its labels and
+normalisation embedded, and run in its runtime against the Keras model, parity recorded). A Keras 3
+model is brought into tf-keras by the same bridge a Keras 3 file goes through.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional, Sequence, Union
+
+from edgecomp.api.inputs import DataInput, dataset_reference, is_keras_model
+from edgecomp.api.plans import resolve_plan
+from edgecomp.core.errors import UsageError
+
+
+def quantize(model, data: DataInput, *, modes: Sequence[str] = ("int8",), out: Union[str, Path] = "runs/quantize",
+             formats: Sequence[str] = ("tflite",), calibration_samples: int = 500, parity_samples: int = 500,
+             normalization=None, class_names: Optional[Sequence[str]] = None) -> tuple[list[Path], dict]:
+    """Post-training quantization of a Keras model: one file per mode, calibrated on training images.
+
+    Args:
+        model: a Keras 3 or tf-keras model object (logits or probabilities out).
+        data: what calibrates and checks the files: (x_train, y_train, x_test, y_test) arrays, a dataset
+            name, a `.npz` or an image folder (see `edgecomp.build`); the model must fit its images.
+        modes: PTQ modes: "int8", "int8_io", "uint8_io", "int16x8", "float16", "dynamic".
+        out: the folder; the files land in `out/artifacts/`.
+        formats: "tflite" and/or "onnx" (ONNX gets a float file and, for int8, a QDQ int8 one).
+        calibration_samples: training images the converter calibrates on.
+        parity_samples: test images each file is compared with the Keras model on.
+        normalization: how pixels become the model's input [unit]. class_names: for arrays.
+
+    Returns:
+        (files, info): the float32 baseline and one file per mode, and {"stage": the stage's record,
+        "artifacts": one report.json entry per file: size, parity with Keras, status}.
+
+    Raises:
+        UsageError: an unknown mode or format. DatasetError: data that does not fit the model.
+
+    Examples:
+        >>> import edgecomp
+        >>> edgecomp.quantize(None, "fashion_mnist", modes=["int4"])
+        Traceback (most recent call last):
+        ...
+        edgecomp.core.errors.UsageError: model must be a Keras model object (Keras 3 or tf-keras), not a NoneType.
+    """
+    stage = {"stage": "quantize", "modes": list(modes), "calibration_samples": calibration_samples}
+    return run_export_stages(model, data, [stage], out, formats, parity_samples, normalization, class_names)
+
+
+def export_model(model, out: Union[str, Path] = "runs/export", *, data: DataInput,
+                 formats: Sequence[str] = ("tflite", "onnx"), parity_samples: int = 500, normalization=None,
+                 class_names: Optional[Sequence[str]] = None) -> tuple[list[Path], dict]:
+    """Float32 `.tflite` and `.onnx` files of a Keras model, each checked against it.
+
+    Named `export_model`, not `export`: `edgecomp.export` is the subpackage of converters.
+
+    Args:
+        model: a Keras 3 or tf-keras model object.
+        out: the folder; the files land in `out/artifacts/`.
+        data: the test images each file is compared with the Keras model on, and the class names and
+            normalisation embedded in the files (see `edgecomp.build`).
+        formats: "tflite" and/or "onnx". parity_samples: test images compared.
+        normalization: how pixels become the model's input [unit]. class_names: for arrays.
+
+    Returns:
+        (files, info) as `edgecomp.quantize` returns them.
+
+    Raises:
+        UsageError: an unknown format. ExportError: a model the converters cannot convert.
+
+    Examples:
+        >>> import edgecomp
+        >>> edgecomp.export_model("model.keras", data="fashion_mnist")
+        Traceback (most recent call last):
+        ...
+        edgecomp.core.errors.UsageError: model must be a Keras model object (Keras 3 or tf-keras), not a str.
+    """
+    return run_export_stages(model, data, [], out, formats, parity_samples, normalization, class_names)
+
+
+def run_export_stages(model, data: DataInput, stages: list[dict], out, formats: Sequence[str], parity_samples: int,
+                      normalization, class_names) -> tuple[list[Path], dict]:
+    """Runs `stages` on `model` in a RunContext, then the build's export step; (files, info)."""
+    from edgecomp.compress.context import RunContext
+    from edgecomp.run.artifacts import export_artifacts
+    from edgecomp.run.pipeline import load_plan_dataset
+    from edgecomp.run.stages import STAGES
+
+    if not is_keras_model(model):
+        raise UsageError(f"model must be a Keras model object (Keras 3 or tf-keras), not a {type(model).__name__}.")
+    out = Path(out)
+    plan = resolve_plan({"export": {"formats": list(formats), "parity_samples": parity_samples}},
+                        dataset=dataset_reference(data, out, normalization, class_names), stages=stages,
+                        normalization=normalization, name=out.name)
+    dataset = load_plan_dataset(plan)
+    ctx = RunContext(plan=plan, data=dataset, run_dir=out, model=as_tf_keras(model, dataset))
+    records = [STAGES.get(stage.stage)(ctx, stage) for stage in plan.stages]
+    artifacts = [record.to_dict() for record in export_artifacts(ctx)]
+    files = [out / a["path"] for a in artifacts if a["status"] != "failed"]
+    return files, {"stages": records, "artifacts": artifacts}
+
+
+def as_tf_keras(model, dataset):
+    """The tf-keras model the converters take: a Keras 3 object bridged (outputs compared on test images),
+    after the same fit check a model file gets."""
+    from edgecomp.core.tfenv import keras
+    from edgecomp.models.bridge import bridge_keras3_model
+    from edgecomp.models.load import check_model_fits_data
+
+    if not isinstance(model, keras().Model):
+        model = bridge_keras3_model(model, dataset.images("test", 128)).model
+    check_model_fits_data(model, dataset)
+    return model
