@@ -17,7 +17,7 @@ from edgecomp.core.errors import UsageError
 
 
 def quantize(model, data: DataInput, *, modes: Sequence[str] = ("int8",), out: Union[str, Path] = "runs/quantize",
-             formats: Sequence[str] = ("tflite",), calibration_samples: int = 500, parity_samples: int = 500,
+             formats: Sequence[str] = ("tflite",), calibration_samples: Optional[int] = None, parity_samples: int = 500,
              normalization=None, class_names: Optional[Sequence[str]] = None) -> tuple[list[Path], dict]:
     """Post-training quantization of a Keras model: one file per mode, calibrated on training images.
 
@@ -28,7 +28,7 @@ def quantize(model, data: DataInput, *, modes: Sequence[str] = ("int8",), out: U
         modes: PTQ modes: "int8", "int8_io", "uint8_io", "int16x8", "float16", "dynamic".
         out: the folder; the files land in `out/artifacts/`.
         formats: "tflite" and/or "onnx" (ONNX gets a float file and, for int8, a QDQ int8 one).
-        calibration_samples: training images the converter calibrates on.
+        calibration_samples: training images the converter calibrates on [500; for the modes that calibrate].
         parity_samples: test images each file is compared with the Keras model on.
         normalization: how pixels become the model's input [unit]. class_names: for arrays.
 
@@ -46,7 +46,9 @@ def quantize(model, data: DataInput, *, modes: Sequence[str] = ("int8",), out: U
         ...
         edgecomp.core.errors.UsageError: model must be a Keras model object (Keras 3 or tf-keras), not a NoneType.
     """
-    stage = {"stage": "quantize", "modes": list(modes), "calibration_samples": calibration_samples}
+    stage = {"stage": "quantize", "modes": list(modes)}
+    if calibration_samples is not None:
+        stage["calibration_samples"] = calibration_samples
     return run_export_stages(model, data, [stage], out, formats, parity_samples, normalization, class_names)
 
 
