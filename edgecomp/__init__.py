@@ -7,7 +7,7 @@ The Python API (the CLI is a thin layer over the same functions):
 - `edgecomp.search_budget(model, data, target=..., max_size_kb=..., ...) -> SearchResult`: the most
   accurate compression chain that fits a device budget (the `search` extra).
 - `edgecomp.load_report(run_dir) -> BuildResult`: a finished run, read back.
-- `edgecomp.quantize(model, data, modes=[...])`: one stage on an in-memory model.
+- `edgecomp.quantize`, `export_model`, `prune`, `qat`, `distill`: one stage on an in-memory model.
 
 `import edgecomp` imports no TensorFlow: each name is loaded on first use (PEP 562). `bench`,
 `search` and `export` are subpackages, so the functions are `benchmark`, `search_budget` and
@@ -38,6 +38,9 @@ _API = {
     "SearchResult": "edgecomp.api.search",
     "quantize": "edgecomp.api.stages",
     "export_model": "edgecomp.api.stages",
+    "prune": "edgecomp.api.stages",
+    "qat": "edgecomp.api.stages",
+    "distill": "edgecomp.api.stages",
 }
 
 __all__ = ["__version__", *_API]

@@ -1,7 +1,7 @@
 """Stage functions on an in-memory Keras model, for one technique inside your own training script.
 
-Each runs the build's own code on a one-stage plan: the `quantize` stage (`edgecomp.run.stages`),
-then the export step (`edgecomp.run.artifacts.export_artifacts`: every file converted, its labels and
+Each runs the build's own code on a one-stage plan: the stage itself (`edgecomp.run.stages`: prune,
+qat, distill return the model it left), and for quantize / export_model the export step (`edgecomp.run.artifacts.export_artifacts`: every file converted, its labels and
 normalisation embedded, and run in its runtime against the Keras model, parity recorded). A Keras 3
 model is brought into tf-keras by the same bridge a Keras 3 file goes through.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional, Sequence, Union
 
-from edgecomp.api.inputs import DataInput, dataset_reference, is_keras_model
+from edgecomp.api.inputs import DataInput, dataset_reference, is_keras_model, model_reference
 from edgecomp.api.plans import resolve_plan
 from edgecomp.core.errors import UsageError
 
@@ -86,23 +86,130 @@ def export_model(model, out: Union[str, Path] = "runs/export", *, data: DataInpu
 def run_export_stages(model, data: DataInput, stages: list[dict], out, formats: Sequence[str], parity_samples: int,
                       normalization, class_names) -> tuple[list[Path], dict]:
     """Runs `stages` on `model` in a RunContext, then the build's export step; (files, info)."""
-    from edgecomp.compress.context import RunContext
     from edgecomp.run.artifacts import export_artifacts
+
+    ctx, records = run_stages_on(model, data, stages, out, normalization, class_names,
+                                 export={"formats": list(formats), "parity_samples": parity_samples})
+    artifacts = [record.to_dict() for record in export_artifacts(ctx)]
+    files = [Path(out) / a["path"] for a in artifacts if a["status"] != "failed"]
+    return files, {"stages": records, "artifacts": artifacts}
+
+
+def run_stages_on(model, data: DataInput, stages: list[dict], out, normalization, class_names, export=None):
+    """A RunContext holding `model` (as tf-keras) after `stages` ran on it, and the stages' records.
+
+    The model is saved to `out/inputs/model.keras` and the plan names that file, so the stages treat it
+    as a user's model file (e.g. distillation's `student: auto` narrows its own architecture).
+    """
+    from edgecomp.compress.context import RunContext
     from edgecomp.run.pipeline import load_plan_dataset
     from edgecomp.run.stages import STAGES
 
     if not is_keras_model(model):
         raise UsageError(f"model must be a Keras model object (Keras 3 or tf-keras), not a {type(model).__name__}.")
     out = Path(out)
-    plan = resolve_plan({"export": {"formats": list(formats), "parity_samples": parity_samples}},
-                        dataset=dataset_reference(data, out, normalization, class_names), stages=stages,
-                        normalization=normalization, name=out.name)
+    plan = resolve_plan({"export": export} if export else None, stages=stages, name=out.name,
+                        model=model_reference(model, out), normalization=normalization,
+                        dataset=dataset_reference(data, out, normalization, class_names))
     dataset = load_plan_dataset(plan)
     ctx = RunContext(plan=plan, data=dataset, run_dir=out, model=as_tf_keras(model, dataset))
-    records = [STAGES.get(stage.stage)(ctx, stage) for stage in plan.stages]
-    artifacts = [record.to_dict() for record in export_artifacts(ctx)]
-    files = [out / a["path"] for a in artifacts if a["status"] != "failed"]
-    return files, {"stages": records, "artifacts": artifacts}
+    ctx.export_inputs.original_model = ctx.model  # the teacher of `teacher_kd` fine-tuning, as after `train`
+    return ctx, [STAGES.get(stage.stage)(ctx, stage) for stage in plan.stages]
+
+
+def run_model_stage(model, data: DataInput, stage: dict, out, normalization, class_names):
+    """One stage on `model`: (the model it left, the stage's record as the report holds it)."""
+    ctx, records = run_stages_on(model, data, [stage], out, normalization, class_names)
+    return ctx.model, records[0]
+
+
+def prune(model, data: DataInput, *, method: str = "global", sparsity: float = 0.5, epochs: Optional[int] = None,
+          out: Union[str, Path] = "runs/prune", normalization=None, class_names: Optional[Sequence[str]] = None,
+          **settings) -> tuple:
+    """Prune a Keras model and fine-tune it: unstructured (local, global, 2:4) or structured (whole
+    filters removed, through residual Adds and squeeze-excitation gates: a narrower network).
+
+    Args:
+        model: a Keras 3 or tf-keras model object (logits out).
+        data: training and test images (see `edgecomp.build`).
+        method: "local", "global", "structured" or "2:4". sparsity: fraction of weights (or filters) removed.
+        epochs: fine-tuning epochs [the stage's default]. out: the folder for the stage's files.
+        normalization, class_names: as in `edgecomp.build`.
+        **settings: any other setting of the plan's prune stage (e.g. batch_size, teacher_kd).
+
+    Returns:
+        (pruned tf-keras model, the stage's record: parameters, MACs and sparsity before and after).
+
+    Raises:
+        ConfigError: an unknown method or setting.
+
+    Examples:
+        >>> import edgecomp
+        >>> edgecomp.prune(None, "fashion_mnist")
+        Traceback (most recent call last):
+        ...
+        edgecomp.core.errors.UsageError: model must be a Keras model object (Keras 3 or tf-keras), not a NoneType.
+    """
+    stage = {"stage": "prune", "method": method, "sparsity": sparsity, **settings}
+    if epochs is not None:
+        stage["epochs"] = epochs
+    return run_model_stage(model, data, stage, out, normalization, class_names)
+
+
+def qat(model, data: DataInput, *, epochs: Optional[int] = None, out: Union[str, Path] = "runs/qat",
+        normalization=None, class_names: Optional[Sequence[str]] = None, **settings) -> tuple:
+    """Quantization-aware training (int8) of a Keras model, with the layers tfmot cannot quantize kept float.
+
+    Args:
+        model: a Keras 3 or tf-keras model object (logits out).
+        data: training and test images (see `edgecomp.build`).
+        epochs: QAT epochs [the stage's default]. out: the folder for the stage's files.
+        normalization, class_names: as in `edgecomp.build`.
+        **settings: any other setting of the plan's qat stage.
+
+    Returns:
+        (the QAT tf-keras model, ready for `edgecomp.export_model`'s converter, the stage's record).
+
+    Examples:
+        >>> import edgecomp
+        >>> edgecomp.qat("model.keras", "fashion_mnist")
+        Traceback (most recent call last):
+        ...
+        edgecomp.core.errors.UsageError: model must be a Keras model object (Keras 3 or tf-keras), not a str.
+    """
+    stage = {"stage": "qat", **settings}
+    if epochs is not None:
+        stage["epochs"] = epochs
+    return run_model_stage(model, data, stage, out, normalization, class_names)
+
+
+def distill(teacher, student: str = "auto", data: DataInput = None, *, method: str = "kd",
+            epochs: Optional[int] = None, out: Union[str, Path] = "runs/distill", normalization=None,
+            class_names: Optional[Sequence[str]] = None, **settings) -> tuple:
+    """Distill a Keras teacher into a smaller student: KD, TAKD, BYOT or DLB.
+
+    Args:
+        teacher: a Keras 3 or tf-keras model object (logits out).
+        student: "auto" (the teacher's own architecture, narrower; `width=` sets how much) or a zoo name.
+        data: training and test images (see `edgecomp.build`).
+        method: "kd", "takd", "byot" or "dlb". epochs: distillation epochs [the stage's default].
+        out: the folder for the stage's files. normalization, class_names: as in `edgecomp.build`.
+        **settings: any other setting of the plan's distill stage (temperature, alpha, width, ...).
+
+    Returns:
+        (the distilled student, a tf-keras model, the stage's record).
+
+    Examples:
+        >>> import edgecomp
+        >>> edgecomp.distill(None, "auto", "fashion_mnist")
+        Traceback (most recent call last):
+        ...
+        edgecomp.core.errors.UsageError: model must be a Keras model object (Keras 3 or tf-keras), not a NoneType.
+    """
+    stage = {"stage": "distill", "method": method, "student": student, **settings}
+    if epochs is not None:
+        stage["epochs"] = epochs
+    return run_model_stage(teacher, data, stage, out, normalization, class_names)
 
 
 def as_tf_keras(model, dataset):

@@ -66,3 +66,34 @@ def test_an_unknown_mode_is_refused_before_any_work(arrays, tmp_path):
     with pytest.raises(ConfigError, match=r"quantize\.modes\[0\]: Input should be 'dynamic'"):
         edgecomp.quantize(model, arrays, modes=["int4"], out=tmp_path)
     assert not (tmp_path / "artifacts").exists()
+
+
+def conv_model(keras_module, arrays):
+    """A small CNN with a residual Add (logits out), trained one epoch on x / 255."""
+    layers = keras_module.layers
+    inputs = keras_module.Input((28, 28, 1))
+    x = layers.Conv2D(16, 3, padding="same", activation="relu")(inputs)
+    x = layers.Add()([x, layers.Conv2D(16, 3, padding="same", activation="relu")(x)])
+    x = layers.Conv2D(32, 3, padding="same", activation="relu")(layers.MaxPooling2D()(x))
+    x = layers.GlobalAveragePooling2D()(x)
+    model = keras_module.Model(inputs, layers.Dense(10)(x))
+    model.compile(optimizer="adam", loss=keras_module.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(arrays[0][..., None] / 255.0, arrays[1], epochs=1, batch_size=64, verbose=0)
+    return model
+
+
+@pytest.mark.slow
+def test_prune_structured_then_qat_then_distill_on_objects(arrays, tmp_path):
+    """Each stage function alone, on what the previous returned: a narrower network, a QAT model, a student."""
+    import keras
+
+    from edgecomp.core.tfenv import keras as tf_keras
+
+    model = conv_model(keras, arrays)
+    pruned, info = edgecomp.prune(model, arrays, method="structured", sparsity=0.5, epochs=1, out=tmp_path / "p")
+    assert isinstance(pruned, tf_keras().Model)
+    assert info["params"]["after"] < info["params"]["before"] == model.count_params()
+    quantized, info = edgecomp.qat(pruned, arrays, epochs=1, out=tmp_path / "q")
+    assert info["scheme"] == "default_8bit" and "quant" in " ".join(layer.name for layer in quantized.layers)
+    student, info = edgecomp.distill(model, "auto", arrays, epochs=1, width=0.5, out=tmp_path / "d")
+    assert info["method"] == "kd" and student.count_params() < model.count_params()
