@@ -31,8 +31,9 @@ def build(model: ModelInput = None, data: DataInput = None, *, target: str = "ho
             `epochs` or a plan says so), a `.keras` / `.h5` / SavedModel path, or a zoo name
             ("cnn-teacher", see `edgecomp models`). None: the plan's model (default cnn-teacher).
         data: (x_train, y_train, x_test, y_test) numpy arrays (uint8 pixels, or floats made from pixels
-            by `normalization`; labels as class indices or one-hot), a dataset name ("fashion_mnist"),
-            a `.npz` path or an image folder. None: the plan's dataset (default fashion_mnist).
+            by `normalization`; labels as class indices or one-hot), a pair (train, test) of tf.data
+            Datasets of (image, label), batched or not, a dataset name ("fashion_mnist"), a `.npz` path or
+            an image folder. None: the plan's dataset (default fashion_mnist).
         target: a target profile name ("host", "rpi4", ...; see `edgecomp targets list`) or a YAML path.
         plan: None (the default plan), a `Plan`, a dict as in a plan YAML, or a YAML path.
         stages: the stages to run, names or mappings, e.g. ["train", {"stage": "quantize", "modes": ["int8"]}].

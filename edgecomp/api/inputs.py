@@ -18,7 +18,7 @@ from edgecomp.data.normalization import parse_normalization
 
 INPUTS_FOLDER = "inputs"
 ModelInput = Union[str, Path, Any]  # a zoo name, a model file or folder, or a Keras model object
-DataInput = Union[None, str, Path, Sequence[np.ndarray]]
+DataInput = Union[None, str, Path, Sequence[np.ndarray], Sequence[Any]]  # arrays, or (train, test) tf.data
 
 
 def is_keras_model(obj) -> bool:
@@ -72,10 +72,44 @@ def dataset_reference(data: DataInput, run_dir: Path, normalization, class_names
         return data
     if isinstance(data, Path):
         return str(data)
+    if isinstance(data, (tuple, list)) and len(data) == 2 and all(map(is_tf_dataset, data)):
+        data = (*arrays_of_tf_dataset(data[0], "the training dataset"),
+                *arrays_of_tf_dataset(data[1], "the test dataset"))
     if isinstance(data, (tuple, list)) and len(data) == 4:
         return str(write_arrays(data, run_dir / INPUTS_FOLDER / "data.npz", normalization, class_names))
-    raise UsageError("data must be a dataset name, a .npz path, an image folder or a tuple (x_train, y_train, "
-                     f"x_test, y_test) of numpy arrays; got a {type(data).__name__}.")
+    if is_tf_dataset(data):
+        raise UsageError("a single tf.data.Dataset holds no test images: pass (train_dataset, test_dataset), each "
+                         "of (image, label) pairs, batched or not.")
+    raise UsageError("data must be a dataset name, a .npz path, an image folder, a tuple (x_train, y_train, "
+                     "x_test, y_test) of numpy arrays or a pair (train_dataset, test_dataset) of tf.data "
+                     f"Datasets; got a {type(data).__name__}.")
+
+
+def is_tf_dataset(obj) -> bool:
+    """True for a `tf.data.Dataset` (checked by class, so TensorFlow is not imported for other inputs)."""
+    return any(cls.__name__ == "DatasetV2" and cls.__module__.startswith("tensorflow") for cls in type(obj).__mro__)
+
+
+def arrays_of_tf_dataset(dataset, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """(images, labels) numpy arrays of a tf.data.Dataset of (image, label) pairs, batched or not.
+
+    A dataset whose images have an unknown first dimension is taken as batched (`.batch(n)` makes it so).
+
+    Raises:
+        DatasetError: elements that are not (image, label) pairs.
+    """
+    spec = dataset.element_spec
+    if not isinstance(spec, tuple) or len(spec) != 2:
+        raise DatasetError(f"{what} must yield (image, label) pairs; its elements are {spec}.")
+    batched = spec[0].shape.rank is not None and spec[0].shape.rank >= 3 and spec[0].shape[0] is None
+    images, labels = [], []
+    for image, label in dataset.as_numpy_iterator():  # (B, H, W[, C]) batched, (H, W[, C]) not
+        images.append(image)
+        labels.append(label)
+    if not images:
+        raise DatasetError(f"{what} is empty.")
+    join = np.concatenate if batched else np.stack
+    return join(images), join(labels)
 
 
 def write_arrays(arrays: Sequence, path: Path, normalization, class_names) -> Path:

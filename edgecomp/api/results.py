@@ -109,9 +109,10 @@ class BuildResult:
         return cls(run_dir=run_dir, artifacts=artifacts,
                    recommended=next((a for a in artifacts if a.recommended), None),
                    recommended_reason=str(picked.get("reason") or ""),
-                   stages=tuple(Stage(s.get("stage", "?"), s.get("seconds"), bool(s.get("cached")), s.get("info") or {})
-                                for s in report.get("stages") or []),
-                   warnings=tuple(Warning(w["code"], w["message"], w.get("hint", "")) for w in report.get("warnings") or []),
+                   stages=tuple(Stage(s.get("stage", "?"), s.get("seconds"), bool(s.get("cached")),
+                                      s.get("info") or {}) for s in report.get("stages") or []),
+                   warnings=tuple(Warning(w["code"], w["message"], w.get("hint", ""))
+                                  for w in report.get("warnings") or []),
                    plan=report.get("plan") or {}, target=(report.get("target") or {}).get("name", "?"),
                    keras_accuracy=(report.get("keras") or {}).get("accuracy"), report=report)
 
@@ -195,7 +196,7 @@ def load_report(run_dir) -> BuildResult:
         >>> edgecomp.load_report("no/such/run")
         Traceback (most recent call last):
         ...
-        edgecomp.report.compare.ReportError: no report at no/such/run/report.json (no/such/run does not exist); pass a run folder written by `edgecomp build` or `edgecomp bench`.
+        edgecomp.report.compare.ReportError: no report at no/such/run/report.json (no/such/run does not exist); ...
     """
     report = read_report_json(Path(run_dir))
     is_bench = not report.get("stages") and (report.get("keras") or {}).get("accuracy") is None

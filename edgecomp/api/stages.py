@@ -1,9 +1,10 @@
 """Stage functions on an in-memory Keras model, for one technique inside your own training script.
 
-Each runs the build's own code on a one-stage plan: the stage itself (`edgecomp.run.stages`: prune,
-qat, distill return the model it left), and for quantize / export_model the export step (`edgecomp.run.artifacts.export_artifacts`: every file converted, its labels and
-normalisation embedded, and run in its runtime against the Keras model, parity recorded). A Keras 3
-model is brought into tf-keras by the same bridge a Keras 3 file goes through.
+Each runs the build's own code on a one-stage plan: the stage itself (`edgecomp.run.stages`; prune,
+qat and distill return the model it left), and for quantize / export_model the export step
+(`edgecomp.run.artifacts.export_artifacts`: every file converted, its labels and normalisation
+embedded, run in its runtime against the Keras model, parity recorded). A Keras 3 model is brought
+into tf-keras by the same bridge a Keras 3 file goes through.
 """
 
 from __future__ import annotations

@@ -110,8 +110,9 @@ def test_a_missed_gate_raises_for_status_as_the_cli_exits_3(keras3_build):
 
 
 @pytest.mark.slow
-def test_a_tf_keras_object_with_float_arrays_and_the_normalization_named(arrays, tmp_path):
-    from edgecomp.core.tfenv import keras
+@pytest.mark.parametrize("as_tf_data", [False, True], ids=["float arrays", "tf.data"])
+def test_a_tf_keras_object_with_floats_and_the_normalization_named(arrays, tmp_path, as_tf_data):
+    from edgecomp.core.tfenv import keras, tf
 
     tf_keras = keras()
     x_train, y_train, x_test, y_test = arrays
@@ -119,9 +120,14 @@ def test_a_tf_keras_object_with_float_arrays_and_the_normalization_named(arrays,
     model = small_cnn(tf_keras.layers, tf_keras)
     fit_briefly(model, tf_keras.losses.SparseCategoricalCrossentropy(from_logits=True), floats[0], y_train)
     expected = keras_top1(model, floats[2][..., None], y_test)
-    result = edgecomp.build(model, floats, normalization="symmetric", stages=PTQ_STAGES, plan=SMALL_PLAN,
+    data = floats
+    if as_tf_data:  # (train, test) pipelines of (image, label), batched as a training script has them
+        data = tuple(tf().data.Dataset.from_tensor_slices((images[..., None], labels)).batch(64)
+                     for images, labels in [(floats[0], y_train), (floats[2], y_test)])
+    result = edgecomp.build(model, data, normalization="symmetric", stages=PTQ_STAGES, plan=SMALL_PLAN,
                             out=tmp_path / "run")
     assert result.stages[0].info["keras_version"].split(".")[0] == "2"
     assert result.plan["dataset"]["normalization"] == "symmetric"
+    assert result.report["dataset"]["test"] == TEST
     assert result.keras_accuracy == pytest.approx(expected, abs=1e-6)
     assert {a.status for a in result.artifacts} == {"ok"}

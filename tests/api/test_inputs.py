@@ -94,3 +94,17 @@ def test_connection_settings_are_checked():
     assert connection_overrides({"host": "pi", "port": None}) == {"host": "pi"}
     with pytest.raises(UsageError, match="unknown connection setting"):
         connection_overrides({"hots": "pi"})
+
+
+@pytest.mark.parametrize("batch", [None, 2])
+def test_a_pair_of_tf_datasets_becomes_the_same_npz_as_arrays(tmp_path, batch):
+    from edgecomp.core.tfenv import tf
+
+    labels = np.array([1, 0])
+    floats = tf().data.Dataset.from_tensor_slices((PIXELS[..., None] / 255.0, labels))
+    floats = floats.batch(batch) if batch else floats
+    written = dataset_reference((floats, floats), tmp_path, "unit", None)
+    with np.load(written) as archive:
+        assert np.array_equal(archive["x_train"], PIXELS[..., None]) and archive["y_test"].tolist() == [1, 0]
+    with pytest.raises(UsageError, match=r"pass \(train_dataset, test_dataset\)"):
+        dataset_reference(floats, tmp_path, "unit", None)

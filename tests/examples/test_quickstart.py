@@ -71,4 +71,5 @@ def test_the_recommended_file_exists_and_runs_in_litert(executed):
 def test_the_stage_function_cell_wrote_a_float16_file(executed):
     notebook, folder = executed
     result = result_of(cell_running(notebook, "edgecomp.quantize("))["text/plain"]
-    assert "model_float16.tflite" in result and (folder / "runs/quickstart-float16/artifacts/model_float16.tflite").is_file()
+    assert "model_float16.tflite" in result
+    assert (folder / "runs" / "quickstart-float16" / "artifacts" / "model_float16.tflite").is_file()
