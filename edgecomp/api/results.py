@@ -46,7 +46,7 @@ class Artifact:
 
     @classmethod
     def from_entry(cls, entry: dict, run_dir: Path, recommended_name: Optional[str]) -> "Artifact":
-        path = entry.get("path")
+        path = entry.get("path") if entry["status"] != "failed" else None  # a failed export left no file
         return cls(name=entry["name"], format=entry.get("format", "?"), precision=entry.get("precision", "?"),
                    status=entry["status"], path=(run_dir / path).resolve() if path else None,
                    size_bytes=entry.get("size_bytes"), accuracy=entry.get("accuracy"),
