@@ -51,6 +51,14 @@ class SearchResult:
             raise DependencyError("to_pandas() needs pandas: `pip install pandas`.") from None
         return pandas.DataFrame(list(self.trials))
 
+    def _repr_html_(self) -> str:
+        """Jupyter's rendering: search.html's body (budget, best trial, Pareto plots, every trial)."""
+        from edgecomp.search.budget import Budget
+        from edgecomp.search.results import summary_html, trials_plots
+
+        plots = trials_plots(list(self.trials), Budget(**self.budget))
+        return "<div class=\"edgecomp-search\">" + "".join(summary_html(self.summary, plots)) + "</div>"
+
 
 def parse_duration(text: Optional[str]) -> Optional[float]:
     """'30m', '1h30m', '90s' or a plain number of seconds -> seconds (None stays None).
