@@ -1,4 +1,5 @@
-"""`edgecomp bench`: benchmark `.tflite` / `.onnx` files a user brings."""
+"""`edgecomp bench`: benchmark `.tflite` / `.onnx` files a user brings. Parses, calls `edgecomp.benchmark`
+(edgecomp.api.bench), prints the result."""
 
 from __future__ import annotations
 
@@ -9,37 +10,21 @@ from typing import Optional
 import typer
 
 from edgecomp.cli.common import (
-    HOST_OPTION,
-    KEY_OPTION,
-    PORT_OPTION,
-    SERIAL_OPTION,
     TARGET_OPTION,
-    USER_OPTION,
     VERBOSE_OPTION,
+    WIDE_OPTION,
     handle_errors,
     invoked_command,
-    resolve_target,
+    shared_options,
 )
-from edgecomp.cli.report import (
-    GATE_SCOPE_OPTION,
-    MAX_LATENCY_OPTION,
-    MAX_SIZE_OPTION,
-    MIN_ACCURACY_OPTION,
-    WIDE_OPTION,
-    GateScope,
-)
-from edgecomp.report.gates import raise_for_gates, validate_gates
 
 
 @handle_errors
+@shared_options
 def bench_command(
     artifacts: list[Path] = typer.Argument(..., help="One or more .tflite / .onnx files."),
     target: str = TARGET_OPTION,
-    host: Optional[str] = HOST_OPTION,
-    port: Optional[int] = PORT_OPTION,
-    user: Optional[str] = USER_OPTION,
-    key: Optional[str] = KEY_OPTION,
-    serial: Optional[str] = SERIAL_OPTION,
+    connection: dict = None,  # --host, --port, --user, --key, --serial (edgecomp.cli.common)
     dataset: str = typer.Option("fashion_mnist", help="Dataset whose test images measure accuracy."),
     out: Path = typer.Option(Path("runs/bench"), help="Folder for report.json and report.md."),
     threads: Optional[int] = typer.Option(None, min=1, help="Interpreter threads (default: the target profile's)."),
@@ -47,10 +32,7 @@ def bench_command(
     min_time: float = typer.Option(2.0, min=0, help="Seconds of timed runs at least."),
     accuracy_samples: Optional[int] = typer.Option(None, min=1, help="Test images for accuracy [all]."),
     as_json: bool = typer.Option(False, "--json", help="Print report.json to stdout."),
-    max_size_mb: Optional[float] = MAX_SIZE_OPTION,
-    max_latency_ms: Optional[float] = MAX_LATENCY_OPTION,
-    min_accuracy: Optional[float] = MIN_ACCURACY_OPTION,
-    gate_scope: GateScope = GATE_SCOPE_OPTION,
+    gates: dict = None,  # --max-size-mb, --max-latency-ms, --min-accuracy, --gate-scope (edgecomp.cli.common)
     verbose: bool = VERBOSE_OPTION,
     wide: bool = WIDE_OPTION,
 ) -> None:
@@ -58,21 +40,14 @@ def bench_command(
     from edgecomp.core.verbosity import set_verbose
 
     set_verbose(verbose)
-    from edgecomp.plan.plan import BenchConfig
+    from edgecomp.api.bench import benchmark
     from edgecomp.report.summary import print_summary
-    from edgecomp.run.existing_files import run_bench
-    from edgecomp.run.pipeline import raise_for_failed_artifacts
 
-    device = resolve_target(target, host=host, port=port, user=user, key=key, serial=serial)
-    settings = BenchConfig(threads=threads or device.profile.threads, min_runs=min_runs, min_time_s=min_time,
-                           accuracy_samples=accuracy_samples)
-    gates = {"max_size_mb": max_size_mb, "max_latency_ms": max_latency_ms, "min_accuracy": min_accuracy}
-    validate_gates(**gates)
-    report = run_bench(artifacts, dataset, device, settings, out, command=invoked_command(),
-                       gates={**gates, "scope": gate_scope.value})
+    result = benchmark(artifacts, target=target, data=dataset, out=out, threads=threads, min_runs=min_runs,
+                       min_time_s=min_time, accuracy_samples=accuracy_samples, connection=connection,
+                       verbose=verbose, command=invoked_command(), **gates)
     if as_json:
-        typer.echo(json.dumps(report))
+        typer.echo(json.dumps(result.report))
     else:
-        print_summary(report, wide=wide)
-    raise_for_failed_artifacts(report)  # exit 1 before a gate's exit 3: a failure is not a quality verdict
-    raise_for_gates(report, scope=gate_scope.value, **gates)
+        print_summary(result.report, wide=wide)
+    result.raise_for_status()

@@ -88,9 +88,9 @@ def test_unknown_preset_is_rejected():
 
 
 def test_build_preset_flag_overrides_the_plan(tmp_path):
-    from edgecomp.cli.build import plan_from_options
+    from edgecomp.api.plans import resolve_plan
 
     config = tmp_path / "plan.yaml"
     config.write_text("preset: fast\n")
-    plan = plan_from_options(config, None, None, None, None, None, preset="quality")
+    plan = resolve_plan(config, preset="quality")
     assert plan.preset == "quality" and plan.stages[1].epochs == 24
