@@ -46,6 +46,8 @@ def bench_command(
     min_runs: int = typer.Option(200, min=1, help="Timed runs at least."),
     min_time: float = typer.Option(2.0, min=0, help="Seconds of timed runs at least."),
     accuracy_samples: Optional[int] = typer.Option(None, min=1, help="Test images for accuracy [all]."),
+    op_profile: bool = typer.Option(False, "--op-profile", help="Per-op times from benchmark_model's op "
+                                    "profiler (adb targets); the report gets a per-op table per file."),
     as_json: bool = typer.Option(False, "--json", help="Print report.json to stdout."),
     max_size_mb: Optional[float] = MAX_SIZE_OPTION,
     max_latency_ms: Optional[float] = MAX_LATENCY_OPTION,
@@ -65,7 +67,7 @@ def bench_command(
 
     device = resolve_target(target, host=host, port=port, user=user, key=key, serial=serial)
     settings = BenchConfig(threads=threads or device.profile.threads, min_runs=min_runs, min_time_s=min_time,
-                           accuracy_samples=accuracy_samples)
+                           accuracy_samples=accuracy_samples, op_profile=op_profile)
     gates = {"max_size_mb": max_size_mb, "max_latency_ms": max_latency_ms, "min_accuracy": min_accuracy}
     validate_gates(**gates)
     report = run_bench(artifacts, dataset, device, settings, out, command=invoked_command(),

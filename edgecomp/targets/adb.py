@@ -11,15 +11,17 @@ from __future__ import annotations
 import re
 import shlex
 import subprocess
+import tempfile
 import uuid
 from pathlib import Path
 from typing import Optional, Sequence
 
 from edgecomp.core.errors import TargetError
 from edgecomp.plan.plan import BenchConfig
-from edgecomp.targets.base import BenchOutcome, LoadCheck, LoadStatus, Target
+from edgecomp.targets.base import BenchOutcome, LoadCheck, LoadStatus, Target, last_line
 from edgecomp.targets.cpu_features import cpuinfo_flags, relevant_cpu_features
 from edgecomp.targets.host import HostTarget
+from edgecomp.targets.op_profile import parse_op_profile
 
 _NUMBER = r"[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?"
 # "count=50 first=266601 curr=266931 min=265837 max=268116 avg=266473 std=419 [p5=.. median=.. p95=..]"
@@ -113,12 +115,19 @@ def benchmark_model_memory(parsed: dict) -> dict:
 def _ms(us: Optional[float]) -> Optional[float]:
     return None if us is None else us / 1e3
 
-def benchmark_model_arguments(binary: str, graph: str, settings: BenchConfig, delegate: str) -> list[str]:
-    """The benchmark_model command line on the device (paths as the device sees them)."""
+def benchmark_model_arguments(binary: str, graph: str, settings: BenchConfig, delegate: str,
+                              op_profile_file: Optional[str] = None) -> list[str]:
+    """The benchmark_model command line on the device (paths as the device sees them).
+
+    With `op_profile_file`, the op profiler writes its tables there as CSV; a version without the CSV
+    mode ignores those two flags and prints text tables in its log, which are read instead.
+    """
+    profiling = ["--enable_op_profiling=true", "--op_profiling_output_mode=csv",
+                 f"--op_profiling_output_file={op_profile_file}"] if op_profile_file else []
     return [binary, f"--graph={graph}", f"--num_threads={settings.threads}", *DELEGATE_FLAGS[delegate],
             f"--warmup_runs={settings.warmup}", f"--num_runs={settings.min_runs}",
             f"--min_secs={settings.min_time_s}", f"--max_secs={settings.timeout_s}",
-            "--report_peak_memory_footprint=true"]
+            "--report_peak_memory_footprint=true", *profiling]
 
 def _adb_problem(output: str, serial: Optional[str]) -> str:
     """adb's own error text -> what to do."""
@@ -134,7 +143,9 @@ def _adb_problem(output: str, serial: Optional[str]) -> str:
         return "the device has not authorized this computer: unlock it and accept the USB debugging prompt."
     if "offline" in text:
         return "the device is offline: reconnect the cable or run `adb reconnect`."
-    return f"adb failed: {text.splitlines()[-1] if text else 'no output'}"
+    # adb push ends with a summary line ("0 files pushed"); the reason is on its "adb: error:" line
+    reasons = [line for line in text.splitlines() if "error:" in line] or text.splitlines() or ["no output"]
+    return f"adb failed: {reasons[-1].strip()}"
 
 class AdbTarget(Target):
     """An Android device reached with the `adb` binary, timed with LiteRT's benchmark_model."""
@@ -156,7 +167,8 @@ class AdbTarget(Target):
     def _adb(self, args: Sequence[str], timeout: float = 60) -> subprocess.CompletedProcess:
         argv = [self.connection.adb, *(["-s", self.connection.serial] if self.connection.serial else []), *args]
         try:
-            return subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+            # stdin closed: adb would otherwise forward the user's terminal to the device shell
+            return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
         except FileNotFoundError:
             raise TargetError(f"the adb binary {self.connection.adb!r} was not found: install Android platform "
                               "tools (Debian/Ubuntu: apt install adb).") from None
@@ -267,6 +279,17 @@ class AdbTarget(Target):
         if proc.returncode != 0:
             raise TargetError(f"adb {what} failed: {_adb_problem(proc.stderr + proc.stdout, self.connection.serial)}")
 
+    def _op_profile(self, remote_csv: str, log: str) -> Optional[dict]:
+        """The op profiler's CSV file pulled from the device, else the text tables in the log; None if neither."""
+        with tempfile.TemporaryDirectory() as folder:
+            local = Path(folder) / "op_profile.csv"
+            pulled = self._adb(["pull", remote_csv, str(local)], timeout=120)
+            if pulled.returncode == 0 and local.is_file():
+                profile = parse_op_profile(local.read_text(errors="replace"))
+                if profile is not None:
+                    return profile
+        return parse_op_profile(log)
+
     def _host_accuracy(self, artifacts, sample: Path, settings: BenchConfig) -> dict:
         """The same artifacts' accuracy (and I/O description) on this host's runner."""
 
@@ -282,12 +305,17 @@ class AdbTarget(Target):
         push = self._adb(["push", str(artifact), remote_model], timeout=300)
         if push.returncode != 0:
             return BenchOutcome(artifact, error=f"adb push failed: {push.stderr.strip()[-300:]}")
-        command = benchmark_model_arguments(f"{remote}/benchmark_model", remote_model, settings, self.delegate)
+        profile_file = f"{remote_model}.op_profile.csv" if settings.op_profile else None
+        command = benchmark_model_arguments(f"{remote}/benchmark_model", remote_model, settings, self.delegate,
+                                            profile_file)
         proc = self._shell(command, timeout=settings.timeout_s + 60)
         try:
             parsed = parse_benchmark_model_output(proc.stdout + "\n" + proc.stderr)
         except ValueError as err:
             return BenchOutcome(artifact, error=f"{err} (exit code {proc.returncode})")
+        if proc.returncode != 0:  # it printed results, then failed: the numbers cannot be trusted
+            return BenchOutcome(artifact, error=f"benchmark_model exited with code {proc.returncode}: "
+                                                f"{last_line(proc.stderr or proc.stdout)}")
         host_result = host.result if host is not None and host.ok else {}
         result = {
             "runner_version": None, "model": artifact.name,
@@ -298,9 +326,11 @@ class AdbTarget(Target):
             "latencies_ms": [],  # benchmark_model prints aggregates only
             **benchmark_model_memory(parsed),
             "accuracy": host_result.get("accuracy"), "accuracy_samples": host_result.get("accuracy_samples"),
-            "benchmark_model": parsed,
         }
-        extra = {"accuracy_source": "host"}
+        # target notes reach the artifact's report.json entry as they are
+        extra = {"accuracy_source": "host", "benchmark_model": parsed}
+        if profile_file:
+            extra["op_profile"] = self._op_profile(profile_file, proc.stdout + "\n" + proc.stderr)
         if host is not None and not host.ok:
             extra["accuracy_error"] = host.error
         return BenchOutcome(artifact, result=result, extra=extra)
