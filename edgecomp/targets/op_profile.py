@@ -100,8 +100,9 @@ def parse_op_profile(text: str) -> Optional[dict]:
     Returns:
         {"format": "text" | "csv", "nodes": [...in run order], "node_types": [...by time],
          "delegate_nodes": [...]}, where a node is {"node_type", "name", "first_ms", "avg_ms", "percent",
-        "cdf_percent", "mem_kb", "times_called", "ms_per_run"} and a node type {"node_type", "count", "avg_ms", "percent",
-        "cdf_percent", "mem_kb", "times_called"}; None when the text holds no regular-runs profile.
+        "cdf_percent", "mem_kb", "times_called", "ms_per_run"} and a node type {"node_type", "count",
+        "avg_ms", "percent", "cdf_percent", "mem_kb", "times_called"}; None when the text holds no
+        regular-runs profile.
         Only the primary graph's nodes are kept in "nodes" (other subgraphs' are in "subgraph_nodes").
     """
     lines = _run_section(text)

@@ -68,6 +68,12 @@ def test_bench_on_an_adb_device_end_to_end(stand_in_device, dense_tflite, tmp_pa
         assert "FULLY_CONNECTED" in {node["node_type"] for node in profile_ops["nodes"]}
         assert sum(t["count"] for t in profile_ops["node_types"]) == len(profile_ops["nodes"])
 
+    markdown = (out / "report.md").read_text()
+    section = markdown.split("## Per-op profile")[1].split("\n## ")[0]
+    assert "### `dense_int8.tflite`" in section and "| FULLY_CONNECTED |" in section
+    assert "### Node types across files" in section and "vs dense_float32.tflite" in section
+    assert "Per-op profile" in (out / "report.html").read_text()
+
     assert rows["truncated.tflite"]["status"] != "ok"
     assert "Benchmarking failed" in rows["truncated.tflite"]["error"]
 
