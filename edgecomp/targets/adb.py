@@ -1,7 +1,7 @@
 """The adb target: LiteRT's `benchmark_model` on an Android device, accuracy measured on the host.
 
-edgecomp cannot download `benchmark_model`; the profile (adb.benchmark_model) or a flag names the
-local binary. Latency, init time and memory come from parsing its log (`parse_benchmark_model_output`);
+benchmark_model is the profile's `adb.benchmark_model`, else LiteRT's prebuilt android_arm64 binary,
+downloaded and verified on first use (`edgecomp.targets.binaries`). Latency, init time and memory come from parsing its log (`parse_benchmark_model_output`);
 benchmark_model feeds random inputs, so accuracy is the same artifact's accuracy on the host,
 labelled `accuracy_source: "host"`.
 """
@@ -19,6 +19,7 @@ from typing import Optional, Sequence
 from edgecomp.core.errors import TargetError
 from edgecomp.plan.plan import BenchConfig
 from edgecomp.targets.base import BenchOutcome, LoadCheck, LoadStatus, Target, last_line
+from edgecomp.targets.binaries import BenchmarkBinary, fetch_benchmark_model, user_binary
 from edgecomp.targets.cpu_features import cpuinfo_flags, relevant_cpu_features
 from edgecomp.targets.host import HostTarget
 from edgecomp.targets.op_profile import parse_op_profile
@@ -35,6 +36,7 @@ _PEAK = re.compile(rf"Overall peak memory footprint \(MB\) via periodic monitori
 _MODEL_SIZE = re.compile(rf"The input model file size \(MB\): ({_NUMBER})")
 _ERROR = re.compile(r"\b(ERROR|FATAL|Failed|failed)\b")
 
+ANDROID_PLATFORM = "android_arm64"  # LiteRT's binaries folder for arm64-v8a phones
 DELEGATE_FLAGS = {"xnnpack": ["--use_xnnpack=true"], "gpu": ["--use_gpu=true"], "nnapi": ["--use_nnapi=true"],
                   "none": ["--use_xnnpack=false"]}
 
@@ -184,21 +186,17 @@ class AdbTarget(Target):
         if proc.returncode != 0 or proc.stdout.strip() != "device":
             raise TargetError(_adb_problem(proc.stderr + proc.stdout, self.connection.serial))
 
-    def benchmark_binary(self) -> Path:
-        """The local benchmark_model binary named by the profile.
+    def benchmark_binary(self) -> BenchmarkBinary:
+        """The profile's benchmark_model (adb.benchmark_model wins), else LiteRT's prebuilt android_arm64
+        binary for the installed ai-edge-litert, downloaded and verified on first use (`binaries`).
 
         Raises:
-            TargetError: not configured, or the file does not exist.
+            TargetError: the configured file does not exist, or the download failed (offline: the
+                message names the URL and the profile key to set).
         """
-        configured = self.connection.benchmark_model
-        how = ("Download LiteRT's prebuilt android_aarch64_benchmark_model (see the README's 'Android phone over adb' "
-               "section) and set adb.benchmark_model in the profile to its path.")
-        if not configured:
-            raise TargetError(f"no benchmark_model binary is configured for {self.name!r}. {how}")
-        path = Path(configured).expanduser()
-        if not path.is_file():
-            raise TargetError(f"benchmark_model binary {path} does not exist; edgecomp cannot download it. {how}")
-        return path
+        if self.connection.benchmark_model:
+            return user_binary(self.connection.benchmark_model, ANDROID_PLATFORM)
+        return fetch_benchmark_model(ANDROID_PLATFORM)
 
     def check(self) -> dict:
         """Device facts from getprop (model, SoC platform, ABI, Android release) and /proc/cpuinfo.
@@ -258,13 +256,13 @@ class AdbTarget(Target):
         outcomes = []
         try:
             self._checked(self._shell(["mkdir", "-p", remote]), "create " + remote)
-            self._checked(self._adb(["push", str(binary), f"{remote}/benchmark_model"], timeout=300), "push")
+            self._checked(self._adb(["push", binary.path, f"{remote}/benchmark_model"], timeout=300), "push")
             self._checked(self._shell(["chmod", "755", f"{remote}/benchmark_model"]), "chmod benchmark_model")
             for index, artifact in enumerate(map(Path, artifacts)):
                 self.announce(index, len(artifacts), artifact)
                 try:
                     outcomes.append(self._bench_one(artifact, f"{remote}/model_{index}{artifact.suffix}", remote,
-                                                    settings, host_accuracy.get(artifact)))
+                                                    settings, host_accuracy.get(artifact), binary))
                 except TargetError as err:  # this artifact's row says why; the others keep theirs
                     outcomes.append(BenchOutcome(artifact, error=str(err)))
         finally:
@@ -298,7 +296,7 @@ class AdbTarget(Target):
         return {Path(o.artifact): o for o in outcomes}
 
     def _bench_one(self, artifact: Path, remote_model: str, remote: str, settings: BenchConfig,
-                   host: Optional[BenchOutcome]) -> BenchOutcome:
+                   host: Optional[BenchOutcome], binary: BenchmarkBinary) -> BenchOutcome:
         if artifact.suffix != ".tflite":
             return BenchOutcome(artifact, error="benchmark_model runs .tflite files only; "
                                                 "benchmark .onnx on a host or ssh target")
@@ -319,7 +317,8 @@ class AdbTarget(Target):
         host_result = host.result if host is not None and host.ok else {}
         result = {
             "runner_version": None, "model": artifact.name,
-            "runtime": {"name": "benchmark_model", "version": None, "delegate": self.delegate},
+            "runtime": {"name": "benchmark_model", "version": binary.version, "delegate": self.delegate,
+                        "source": binary.source, "sha256": binary.sha256},
             "threads": settings.threads, "io": host_result.get("io"),
             "init_ms": parsed["init_ms"], "runs": parsed["runs"], "warmup": parsed["warmup_runs"],
             "latency_ms": {"p50": None, "p90": None, "p99": None, **parsed["latency_ms"]},

@@ -13,6 +13,7 @@ the record, the clean-up.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 from pathlib import Path
@@ -44,6 +45,7 @@ def test_bench_on_an_adb_device_end_to_end(stand_in_device, dense_tflite, tmp_pa
     profile = stand_in_profile(stand_in_device, tmp_path)
     corrupt = tmp_path / "truncated.tflite"
     corrupt.write_bytes(dense_tflite["int8"].read_bytes()[:600])
+    stand_in_sha256 = hashlib.sha256((tmp_path / "android_aarch64_benchmark_model").read_bytes()).hexdigest()
     out = tmp_path / "out"
     files = [str(dense_tflite["float32"]), str(dense_tflite["int8"]), str(corrupt)]
     result = CliRunner().invoke(app, ["bench", *files, "--target", str(profile), *QUICK, "--op-profile",
@@ -57,6 +59,7 @@ def test_bench_on_an_adb_device_end_to_end(stand_in_device, dense_tflite, tmp_pa
         assert row["status"] == "ok", row.get("error")
         bench = row  # the measurement and the target's notes are the entry's own fields
         assert bench["runtime"]["name"] == "benchmark_model" and bench["runtime"]["delegate"] == "xnnpack"
+        assert bench["runtime"]["source"] == "profile" and bench["runtime"]["sha256"] == stand_in_sha256
         assert bench["runs"] == 5  # the device printed count=5 for --num_runs=5 --min_secs=0
         assert bench["latency_ms"]["mean"] > 0 and bench["latency_ms"]["p50"] > 0
         assert bench["benchmark_model"]["model_size_mb"] == pytest.approx(
