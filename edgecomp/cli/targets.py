@@ -118,7 +118,7 @@ def setup_command(
 
     profile = apply_env_overrides(load_profile(name))
     chosen = platform or _PROFILE_PLATFORM.get(profile.kind) or host_binary_platform()
-    configured = profile.adb.benchmark_model if profile.adb is not None else None
+    configured = profile.adb.benchmark_model if profile.adb is not None else profile.benchmark_model
     if configured:  # the profile's own binary wins; nothing is downloaded
         binary = user_binary(configured, chosen)
     else:

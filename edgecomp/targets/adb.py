@@ -1,9 +1,9 @@
 """The adb target: LiteRT's `benchmark_model` on an Android device, accuracy measured on the host.
 
 benchmark_model is the profile's `adb.benchmark_model`, else LiteRT's prebuilt android_arm64 binary,
-downloaded and verified on first use (`edgecomp.targets.binaries`). Latency, init time and memory come from parsing its log (`parse_benchmark_model_output`);
-benchmark_model feeds random inputs, so accuracy is the same artifact's accuracy on the host,
-labelled `accuracy_source: "host"`.
+downloaded and verified on first use (`edgecomp.targets.binaries`). Latency, init time and memory
+come from parsing its log (`parse_benchmark_model_output`); benchmark_model feeds random inputs, so
+accuracy is the same artifact's accuracy on the host, labelled `accuracy_source: "host"`.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Optional, Sequence
 from edgecomp.core.errors import TargetError
 from edgecomp.plan.plan import BenchConfig
 from edgecomp.targets.base import BenchOutcome, LoadCheck, LoadStatus, Target, last_line
+from edgecomp.targets.benchmark_model import benchmark_model_arguments
 from edgecomp.targets.binaries import BenchmarkBinary, fetch_benchmark_model, user_binary
 from edgecomp.targets.cpu_features import cpuinfo_flags, relevant_cpu_features
 from edgecomp.targets.host import HostTarget
@@ -37,8 +38,6 @@ _MODEL_SIZE = re.compile(rf"The input model file size \(MB\): ({_NUMBER})")
 _ERROR = re.compile(r"\b(ERROR|FATAL|Failed|failed)\b")
 
 ANDROID_PLATFORM = "android_arm64"  # LiteRT's binaries folder for arm64-v8a phones
-DELEGATE_FLAGS = {"xnnpack": ["--use_xnnpack=true"], "gpu": ["--use_gpu=true"], "nnapi": ["--use_nnapi=true"],
-                  "none": ["--use_xnnpack=false"]}
 
 def _stat(text: str) -> dict:
     """One `count=...` line -> {"count", "first", ..., "median"} in microseconds."""
@@ -116,20 +115,6 @@ def benchmark_model_memory(parsed: dict) -> dict:
 
 def _ms(us: Optional[float]) -> Optional[float]:
     return None if us is None else us / 1e3
-
-def benchmark_model_arguments(binary: str, graph: str, settings: BenchConfig, delegate: str,
-                              op_profile_file: Optional[str] = None) -> list[str]:
-    """The benchmark_model command line on the device (paths as the device sees them).
-
-    With `op_profile_file`, the op profiler writes its tables there as CSV; a version without the CSV
-    mode ignores those two flags and prints text tables in its log, which are read instead.
-    """
-    profiling = ["--enable_op_profiling=true", "--op_profiling_output_mode=csv",
-                 f"--op_profiling_output_file={op_profile_file}"] if op_profile_file else []
-    return [binary, f"--graph={graph}", f"--num_threads={settings.threads}", *DELEGATE_FLAGS[delegate],
-            f"--warmup_runs={settings.warmup}", f"--num_runs={settings.min_runs}",
-            f"--min_secs={settings.min_time_s}", f"--max_secs={settings.timeout_s}",
-            "--report_peak_memory_footprint=true", *profiling]
 
 def _adb_problem(output: str, serial: Optional[str]) -> str:
     """adb's own error text -> what to do."""
@@ -291,7 +276,8 @@ class AdbTarget(Target):
     def _host_accuracy(self, artifacts, sample: Path, settings: BenchConfig) -> dict:
         """The same artifacts' accuracy (and I/O description) on this host's runner."""
 
-        quick = settings.model_copy(update={"warmup": 0, "min_runs": 1, "min_time_s": 0.0, "max_runs": 1})
+        quick = settings.model_copy(update={"warmup": 0, "min_runs": 1, "min_time_s": 0.0, "max_runs": 1,
+                                            "op_profile": False})  # the device's op profile, not the host's
         outcomes = HostTarget(runtime=self.host_runtime).bench([Path(a) for a in artifacts], sample, quick)
         return {Path(o.artifact): o for o in outcomes}
 

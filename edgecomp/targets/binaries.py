@@ -68,11 +68,23 @@ def host_binary_platform() -> str:
     Raises:
         TargetError: not a Linux x86_64 / arm64 machine.
     """
-    machine = host_platform.machine().lower()
-    if os.uname().sysname == "Linux" and machine in ("x86_64", "amd64", "aarch64", "arm64"):
-        return "linux_x86_64" if machine in ("x86_64", "amd64") else "linux_arm64"
-    raise TargetError(f"LiteRT publishes no benchmark_model for {os.uname().sysname} {machine}; "
-                      "build it (bazel build //tflite/tools/benchmark:benchmark_model) and set benchmark_model.")
+    if os.uname().sysname != "Linux":
+        raise TargetError(f"LiteRT publishes no benchmark_model for {os.uname().sysname} here; build it and set "
+                          "`benchmark_model:` in the profile.")
+    return platform_for_machine(host_platform.machine())
+
+
+def platform_for_machine(machine: str) -> str:
+    """`uname -m` of a Linux board -> LiteRT's platform folder.
+
+    Raises:
+        TargetError: a CPU LiteRT publishes no benchmark_model for (32-bit ARM, RISC-V...).
+    """
+    folders = {"aarch64": "linux_arm64", "arm64": "linux_arm64", "x86_64": "linux_x86_64", "amd64": "linux_x86_64"}
+    if machine.strip().lower() not in folders:
+        raise TargetError(f"LiteRT publishes no benchmark_model for {machine.strip() or 'this'} CPU (only aarch64 "
+                          "and x86_64): build one for the board and set `benchmark_model:` in the profile.")
+    return folders[machine.strip().lower()]
 
 
 def binary_url(platform: str, version: str) -> str:
