@@ -74,4 +74,6 @@ def node_type_comparison(report: dict) -> Table:
 
 
 OP_PROFILE_NOTE = ("From benchmark_model's op profiler on the target (`--op-profile`): ms per inference, averaged "
-                   "over the timed runs; a node the delegate runs as one kernel appears once.")
+                   "over the timed runs; a node the delegate runs as one kernel appears once. Each file's per-op "
+                   "times are also a Model Explorer overlay beside this report (<file>.op_profile.node_data.json: "
+                   "model-explorer FILE --node_data_paths=OVERLAY).")

@@ -51,3 +51,19 @@ def test_markdown_section_only_when_a_file_was_profiled():
     section = "\n\n".join(op_profile_markdown(two_files()))
     assert section.startswith("## Per-op profile") and "### Node types across files" in section
     assert "### `m.onnx`" not in section
+
+
+def test_model_explorer_overlay_keys_each_node_by_its_output_tensors(tmp_path):
+    from edgecomp.report.op_overlay import node_data, write_op_overlays
+
+    report = two_files()
+    data = node_data(report["artifacts"][1])
+    assert data["results"]["tfl.quantize"] == {"value": 0.203}
+    post = ["StatefulPartitionedCall:3", "StatefulPartitionedCall:2", "StatefulPartitionedCall:1",
+            "StatefulPartitionedCall:0"]
+    from_csv = node_data(report["artifacts"][0])["results"]  # the CSV transcript's run order has that node
+    assert all(from_csv[name] == {"value": 3.653} for name in post)  # "[a, b, c, d]:266": four outputs
+    assert not any(key.startswith("Delegate/") for key in data["results"])  # delegate kernels have no tensor
+    assert [item["stop"] for item in data["gradient"]] == [0, 1]
+    written = write_op_overlays(report, tmp_path)
+    assert [path.name for path in written] == ["m_float32.op_profile.node_data.json", "m_int8.op_profile.node_data.json"]

@@ -105,7 +105,7 @@ def op_rows(interpreter, run_times_us):
     total = float(sum(weights))
     rows = []
     for order, (op, weight) in enumerate(zip(ops, weights)):
-        names = ",".join(tensors[i]["name"] for i in op["outputs"] if i in tensors)
+        names = ", ".join(tensors[i]["name"] for i in op["outputs"] if i in tensors)  # as profile_summarizer
         rows.append((op["op_name"], f"[{names}]:{op['index']}", order, [int(t * weight / total) for t in run_times_us]))
     return rows
 

@@ -76,6 +76,10 @@ def test_bench_on_an_adb_device_end_to_end(stand_in_device, dense_tflite, tmp_pa
     assert "### `dense_int8.tflite`" in section and "| FULLY_CONNECTED |" in section
     assert "### Node types across files" in section and "vs dense_float32.tflite" in section
     assert "Per-op profile" in (out / "report.html").read_text()
+    overlay = json.loads((out / "dense_int8.op_profile.node_data.json").read_text())
+    profiled_outputs = {name.split("]:")[0].lstrip("[") for name in
+                        (node["name"] for node in rows["dense_int8.tflite"]["op_profile"]["nodes"])}
+    assert set(overlay["results"]) == profiled_outputs  # Model Explorer keys: the nodes' output tensor names
 
     assert rows["truncated.tflite"]["status"] != "ok"
     assert "Benchmarking failed" in rows["truncated.tflite"]["error"]
