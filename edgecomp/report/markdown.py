@@ -108,9 +108,12 @@ def render_markdown(report: dict) -> str:
 def op_profile_markdown(report: dict) -> list[str]:
     """The "Per-op profile" section: each profiled file's slowest nodes and node types, then the files side by side."""
     artifacts = profiled(report)
-    if not artifacts:
+    missing = [a for a in report.get("artifacts") or [] if a.get("op_profile_error")]
+    if not artifacts and not missing:
         return []
     parts = ["## Per-op profile", OP_PROFILE_NOTE]
+    if missing:
+        parts.append("\n".join(f"- no op profile for `{a['name']}`: {a['op_profile_error']}" for a in missing))
     for artifact in artifacts:
         parts += [f"### `{artifact['name']}`", "Slowest nodes:", markdown_table(top_nodes_table(artifact)),
                   "By node type:", markdown_table(node_type_table(artifact))]

@@ -198,7 +198,9 @@ class AdbTarget(Target):
         facts["cpus_present"] = cores or None
         # arm64's `Features` line: asimddp / i8mm decide whether int8 kernels gain (see cpu_features)
         facts["cpu_features"] = relevant_cpu_features(cpuinfo_flags(self._shell(["cat", "/proc/cpuinfo"]).stdout))
-        facts["benchmark_model"] = str(self.connection.benchmark_model) if self.connection.benchmark_model else None
+        facts["benchmark_model"] = (str(self.connection.benchmark_model) if self.connection.benchmark_model else
+                                    f"LiteRT's prebuilt {ANDROID_PLATFORM} binary (`edgecomp targets setup`, or the "
+                                    "first bench, downloads it)")
         facts["delegate"] = self.delegate
         if self.profile is not None and self.profile.overrides:
             facts["overrides"] = self.profile.overrides
@@ -315,7 +317,9 @@ class AdbTarget(Target):
         # target notes reach the artifact's report.json entry as they are
         extra = {"accuracy_source": "host", "benchmark_model": parsed}
         if profile_file:
-            extra["op_profile"] = self._op_profile(profile_file, proc.stdout + "\n" + proc.stderr)
+            ops = self._op_profile(profile_file, proc.stdout + "\n" + proc.stderr)
+            extra.update({"op_profile": ops} if ops else
+                         {"op_profile_error": "benchmark_model printed no op profile (a build without the profiler?)"})
         if host is not None and not host.ok:
             extra["accuracy_error"] = host.error
         return BenchOutcome(artifact, result=result, extra=extra)

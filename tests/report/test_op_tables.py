@@ -67,3 +67,10 @@ def test_model_explorer_overlay_keys_each_node_by_its_output_tensors(tmp_path):
     assert [item["stop"] for item in data["gradient"]] == [0, 1]
     written = write_op_overlays(report, tmp_path)
     assert [path.name for path in written] == ["m_float32.op_profile.node_data.json", "m_int8.op_profile.node_data.json"]
+
+
+def test_a_file_without_an_op_profile_says_why():
+    report = two_files()
+    report["artifacts"][2]["op_profile_error"] = "could not download benchmark_model from http://x: offline?"
+    section = "\n\n".join(op_profile_markdown(report))
+    assert "- no op profile for `m.onnx`: could not download benchmark_model from http://x: offline?" in section
