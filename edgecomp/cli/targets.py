@@ -97,9 +97,6 @@ def _load_line(load) -> str:
     return f"[{style}]{load.status.value:<9}[/{style}] {escape(text)}"
 
 
-# Which of LiteRT's prebuilt binaries a profile's device runs; ssh boards are taken to be 64-bit ARM
-# (Raspberry Pi OS 64-bit, Jetson, RK35xx), `--platform` says otherwise.
-_PROFILE_PLATFORM = {"adb": "android_arm64", "ssh": "linux_arm64"}
 
 
 @app.command("setup")
@@ -107,17 +104,25 @@ _PROFILE_PLATFORM = {"adb": "android_arm64", "ssh": "linux_arm64"}
 def setup_command(
     name: str = typer.Argument(..., help="Profile name (see `edgecomp targets list`) or path to a profile YAML."),
     platform: Optional[str] = typer.Option(None, help="android_arm64, linux_arm64 or linux_x86_64 [adb: "
-                                           "android_arm64; ssh: linux_arm64; host: this machine's]."),
+                                           "android_arm64; ssh: the board's, asked with `uname -m`; host: "
+                                           "this machine's]."),
     version: Optional[str] = typer.Option(None, help="LiteRT release [the installed ai-edge-litert's]."),
     force: bool = typer.Option(False, "--force", help="Download again (it must match the SHA-256 recorded "
                                "at the first download)."),
 ) -> None:
     """Download LiteRT's prebuilt benchmark_model for a target, verify it and cache it."""
     from edgecomp.targets.binaries import fetch_benchmark_model, host_binary_platform, user_binary
-    from edgecomp.targets.profiles import apply_env_overrides, load_profile
+    from edgecomp.targets.profiles import apply_env_overrides, load_profile, make_target
 
     profile = apply_env_overrides(load_profile(name))
-    chosen = platform or _PROFILE_PLATFORM.get(profile.kind) or host_binary_platform()
+    if platform is not None:
+        chosen = platform
+    elif profile.kind == "adb":
+        chosen = "android_arm64"
+    elif profile.kind == "ssh":
+        chosen = make_target(profile).binary_platform()
+    else:
+        chosen = host_binary_platform()
     configured = profile.adb.benchmark_model if profile.adb is not None else profile.benchmark_model
     if configured:  # the profile's own binary wins; nothing is downloaded
         binary = user_binary(configured, chosen)

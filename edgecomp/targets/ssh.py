@@ -325,10 +325,17 @@ class SshTarget(Target):
         outcome.extra.update(extra)
         return outcome
 
+    def binary_platform(self) -> str:
+        """LiteRT's binaries folder for this board's CPU (`uname -m`): linux_arm64 or linux_x86_64.
+
+        Raises:
+            TargetError: the board is unreachable, or LiteRT publishes nothing for its CPU.
+        """
+        return platform_for_machine(self._ssh("uname -m", timeout=self._connect_timeout() + 30).stdout)
+
     def _profiling_binary(self, remote_dir: str) -> BenchmarkBinary:
-        """benchmark_model for this board's CPU (`uname -m`), copied into the session folder."""
-        machine = self._ssh("uname -m", timeout=self._connect_timeout() + 30).stdout
-        binary = profiling_binary(self.profile.benchmark_model if self.profile else None, platform_for_machine(machine))
+        """benchmark_model for this board's CPU, copied into the session folder."""
+        binary = profiling_binary(self.profile.benchmark_model if self.profile else None, self.binary_platform())
         with tempfile.TemporaryDirectory(prefix="edgecomp-stage-") as stage:
             (Path(stage) / "benchmark_model").symlink_to(Path(binary.path).resolve())
             self._scp([Path(stage) / "benchmark_model"], remote_dir, timeout=self._connect_timeout() + 600)

@@ -147,3 +147,19 @@ def test_litert_clis_cached_binary_is_reused(server, phone, tmp_path):
     theirs.write_bytes(BINARY)
     result = setup(phone)
     assert result.exit_code == 0 and "(litert-cli cache)" in result.output and server.requests == []
+
+
+def test_setup_for_an_ssh_board_asks_its_cpu(server, sshd, tmp_path):
+    """The board (a real sshd on loopback: this x86_64 machine) answers `uname -m`; its binary is fetched."""
+    import platform
+
+    machine = {"x86_64": "linux_x86_64", "aarch64": "linux_arm64"}[platform.machine()]
+    server.files[f"/{VERSION}/{machine}/benchmark_model"] = BINARY
+    board = tmp_path / "board.yaml"
+    connection = sshd.connection()
+    board.write_text(yaml.safe_dump({"name": "board", "kind": "ssh", "ssh": {
+        "host": "127.0.0.1", "user": connection.user, "port": connection.port, "key_file": connection.key_file,
+        "known_hosts": connection.known_hosts}}))
+    result = setup(board)
+    assert result.exit_code == 0, result.output
+    assert f"benchmark_model {VERSION} for {machine} (download)" in result.output
