@@ -74,13 +74,15 @@ def main() -> None:
         try:
             adb_device.adb_connect(device)
             binary = folder / "benchmark_model"
-            binary.write_text(f"#!{sys.executable}\n" + (ROOT / "tests/targets/device_benchmark_model.py").read_text())
+            stand_in = ROOT / "tests" / "targets" / "device_benchmark_model.py"
+            binary.write_text(f"#!{sys.executable}\n" + stand_in.read_text())
             profile = folder / "stand-in-phone.yaml"
             profile.write_text(yaml.safe_dump({"name": "stand-in-phone", "kind": "adb", "adb": {
                 "serial": device.serial, "benchmark_model": str(binary),
                 "remote_dir": str(device.sandbox / "data/local/tmp/edgecomp")}}))
             out = folder / "out"
-            command = [sys.executable, "-c", "from edgecomp.cli.main import app; app()", "bench", *map(str, _models(folder)),
+            command = [sys.executable, "-c", "from edgecomp.cli.main import app; app()", "bench",
+                       *map(str, _models(folder)),
                        "--target", str(profile), "--op-profile", "--min-runs", "200", "--min-time", "1",
                        "--accuracy-samples", "200", "--out", str(out)]
             subprocess.run(command, check=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})

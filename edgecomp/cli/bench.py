@@ -100,8 +100,8 @@ def _bench_on_targets(artifacts, targets, dataset, out, threads, min_runs, min_t
     devices = [resolve_target(name, **overrides) for name in targets]
 
     def settings_for(device) -> BenchConfig:
-        return BenchConfig(threads=threads or device.profile.threads, min_runs=min_runs, min_time_s=min_time, accuracy_samples=accuracy_samples,
-                           op_profile=op_profile)
+        return BenchConfig(threads=threads or device.profile.threads, min_runs=min_runs, min_time_s=min_time,
+                           accuracy_samples=accuracy_samples, op_profile=op_profile)
 
     combined = run_bench_on_targets(artifacts, dataset, devices, settings_for, out, command=invoked_command())
     console = Console(highlight=False)

@@ -15,9 +15,9 @@ import re
 from pathlib import Path
 from typing import Callable, Optional
 
-from edgecomp.core.version import __version__
 from edgecomp.core.errors import BenchError, TargetError
 from edgecomp.core.files import write_bytes_atomically
+from edgecomp.core.version import __version__
 from edgecomp.data.dataset import load_dataset
 from edgecomp.plan.plan import BenchConfig
 from edgecomp.report.multi_target import failures, render_multi_markdown

@@ -66,7 +66,8 @@ def test_model_explorer_overlay_keys_each_node_by_its_output_tensors(tmp_path):
     assert not any(key.startswith("Delegate/") for key in data["results"])  # delegate kernels have no tensor
     assert [item["stop"] for item in data["gradient"]] == [0, 1]
     written = write_op_overlays(report, tmp_path)
-    assert [path.name for path in written] == ["m_float32.op_profile.node_data.json", "m_int8.op_profile.node_data.json"]
+    assert [path.name for path in written] == ["m_float32.op_profile.node_data.json",
+                                               "m_int8.op_profile.node_data.json"]
 
 
 def test_a_file_without_an_op_profile_says_why():
