@@ -67,3 +67,13 @@ def test_output_without_a_run_profile_is_none():
     assert parse_op_profile(transcript("info_percentiles_peak_memory.txt")) is None
     init_only = transcript("op_profile_text_start_column.txt").split("Operator-wise Profiling Info")[0]
     assert parse_op_profile(init_only) is None
+
+
+def test_csv_output_mode_of_older_versions_with_the_start_column():
+    profile = parse_op_profile(transcript("op_profile_csv_tf_start_column.csv.txt"))
+    assert profile["format"] == "csv" and len(profile["nodes"]) == 3
+    assert profile["nodes"][1] == {"node_type": "DEPTHWISE_CONV_2D",
+                                   "name": "[MobilenetV1/MobilenetV1/Conv2d_1_depthwise/Relu6]:1", "first_ms": 53.628,
+                                   "avg_ms": 49.87, "percent": 1.691, "cdf_percent": 3.757, "mem_kb": 0.0,
+                                   "times_called": 1, "ms_per_run": 49.87}  # the start column is not "first"
+    assert [t["node_type"] for t in profile["node_types"]] == ["CONV_2D", "DEPTHWISE_CONV_2D"]
