@@ -3,7 +3,8 @@
 The Python API (the CLI is a thin layer over the same functions):
 
 - `edgecomp.build(model, data, target="host", ...) -> BuildResult`: the whole pipeline.
-- `edgecomp.benchmark(files, target="host", data=...) -> BenchResult`: measure files you bring.
+- `edgecomp.benchmark(files, target="host", data=...) -> BenchResult`: measure files you bring;
+  `edgecomp.benchmark_on_targets(files, ["rpi4", "android-arm64"])`: the same on several devices.
 - `edgecomp.search_budget(model, data, target=..., max_size_kb=..., ...) -> SearchResult`: the most
   accurate compression chain that fits a device budget (the `search` extra).
 - `edgecomp.load_report(run_dir) -> BuildResult`: a finished run, read back.
@@ -30,6 +31,7 @@ from edgecomp.core.version import __version__
 _API = {
     "build": "edgecomp.api.build",
     "benchmark": "edgecomp.api.bench",
+    "benchmark_on_targets": "edgecomp.api.bench",
     "load_report": "edgecomp.api.results",
     "BuildResult": "edgecomp.api.results",
     "BenchResult": "edgecomp.api.results",

@@ -10,7 +10,6 @@ from typing import Optional
 import typer
 
 from edgecomp.cli.common import (
-    TARGET_OPTION,
     VERBOSE_OPTION,
     WIDE_OPTION,
     handle_errors,
@@ -23,7 +22,8 @@ from edgecomp.cli.common import (
 @shared_options
 def bench_command(
     artifacts: list[Path] = typer.Argument(..., help="One or more .tflite / .onnx files."),
-    target: str = TARGET_OPTION,
+    target: list[str] = typer.Option(["host"], help="Target profile name (see `edgecomp targets list`) or YAML "
+                                     "path; repeat it to measure every file on each target, one report."),
     connection: dict = None,  # --host, --port, --user, --key, --serial (edgecomp.cli.common)
     dataset: str = typer.Option("fashion_mnist", help="Dataset whose test images measure accuracy."),
     out: Path = typer.Option(Path("runs/bench"), help="Folder for report.json and report.md."),
@@ -31,6 +31,8 @@ def bench_command(
     min_runs: int = typer.Option(200, min=1, help="Timed runs at least."),
     min_time: float = typer.Option(2.0, min=0, help="Seconds of timed runs at least."),
     accuracy_samples: Optional[int] = typer.Option(None, min=1, help="Test images for accuracy [all]."),
+    op_profile: bool = typer.Option(False, "--op-profile", help="Per-op times from benchmark_model's op "
+                                    "profiler (adb targets); the report gets a per-op table per file."),
     as_json: bool = typer.Option(False, "--json", help="Print report.json to stdout."),
     gates: dict = None,  # --max-size-mb, --max-latency-ms, --min-accuracy, --gate-scope (edgecomp.cli.common)
     verbose: bool = VERBOSE_OPTION,
@@ -41,13 +43,39 @@ def bench_command(
 
     set_verbose(verbose)
     from edgecomp.api.bench import benchmark
+    from edgecomp.core.errors import UsageError
     from edgecomp.report.summary import print_summary
 
-    result = benchmark(artifacts, target=target, data=dataset, out=out, threads=threads, min_runs=min_runs,
+    if len(target) > 1:
+        if any(value is not None for key, value in gates.items() if key != "gate_scope"):
+            raise UsageError("quality gates apply to one target; with several --target, run the gates per target.")
+        return _bench_on_targets(artifacts, target, dataset, out, threads, min_runs, min_time, accuracy_samples,
+                                 op_profile, connection)
+    result = benchmark(artifacts, target=target[0], data=dataset, out=out, threads=threads, min_runs=min_runs,
                        min_time_s=min_time, accuracy_samples=accuracy_samples, connection=connection,
-                       verbose=verbose, command=invoked_command(), **gates)
+                       op_profile=op_profile, verbose=verbose, command=invoked_command(), **gates)
     if as_json:
         typer.echo(json.dumps(result.report))
     else:
         print_summary(result.report, wide=wide)
     result.raise_for_status()
+
+
+def _bench_on_targets(artifacts, targets, dataset, out, threads, min_runs, min_time, accuracy_samples, op_profile,
+                      connection) -> None:
+    """Several --target: every file on each target in turn; OUT/report.md has a column group per device."""
+    from rich.console import Console
+
+    from edgecomp.api.bench import benchmark_on_targets
+    from edgecomp.report.multi_target import LEGEND, multi_target_table
+    from edgecomp.report.terminal import rich_table
+    from edgecomp.run.multi_target import raise_for_failed_targets
+
+    combined = benchmark_on_targets(artifacts, targets, data=dataset, out=out, threads=threads, min_runs=min_runs,
+                                    min_time_s=min_time, accuracy_samples=accuracy_samples, connection=connection,
+                                    op_profile=op_profile, command=invoked_command())
+    console = Console(highlight=False)
+    console.print(rich_table(multi_target_table(combined), f"edgecomp: bench on {len(targets)} targets"))
+    console.print(LEGEND, soft_wrap=True)
+    console.print(f"reports: {out}/report.json, report.md (each target's own in its folder)")
+    raise_for_failed_targets(combined, out)

@@ -118,6 +118,12 @@ class Measurement:
     # An emulator's latencies and memory: labelled, left out of Pareto fronts and latency gates (core.emulation).
     emulated: bool = False
     host_check: Optional[HostCrossCheck] = None  # emulated boards: the host's accuracy on the same file
+    # benchmark_model's per-op profile (edgecomp.targets.op_profile), or why there is none when one was asked for
+    op_profile: Optional[dict] = None
+    op_profile_error: Optional[str] = None
+    # The benchmark_model binary that measured (adb) or profiled the file: {"version", "source", "sha256"}, and
+    # on adb what it printed of its own run ({"benchmark_model": parsed log})
+    benchmark_model: Optional[dict] = None
 
     def __post_init__(self) -> None:
         if self.accuracy_source not in ACCURACY_SOURCES:
@@ -125,15 +131,16 @@ class Measurement:
 
     @classmethod
     def from_runner(cls, result: dict, accuracy_source: str = "target", emulated: bool = False,
-                    host_check: Optional[HostCrossCheck] = None) -> "Measurement":
-        """From the runner's JSON result, with what the target says about how it was measured."""
+                    host_check: Optional[HostCrossCheck] = None, **device_tool) -> "Measurement":
+        """From the runner's JSON result, with what the target says about how it was measured (and
+        `device_tool`: op_profile, op_profile_error, benchmark_model, where the target ran benchmark_model)."""
         return cls(accuracy=result["accuracy"], accuracy_samples=result["accuracy_samples"],
                    accuracy_source=accuracy_source, latency_ms=result["latency_ms"],
                    latencies_ms=result["latencies_ms"], runs=result["runs"], init_ms=result["init_ms"],
                    model_load_mb=result.get("model_load_mb"), model_peak_mb=result.get("model_peak_mb"),
                    process_peak_mb=result.get("process_peak_mb"), memory=result.get("memory"),
                    runtime=result["runtime"], io=result["io"], threads=result["threads"],
-                   emulated=emulated, host_check=host_check)
+                   emulated=emulated, host_check=host_check, **device_tool)
 
     def to_dict(self) -> dict:
         """Its report.json keys: every measured field (None when unknown), the host check's when there is one."""

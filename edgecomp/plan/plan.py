@@ -78,6 +78,8 @@ class BenchConfig(Strict):
     max_runs: int = Field(20000, gt=0)
     accuracy_samples: Optional[int] = Field(None, gt=0, description="test images; None means all")
     timeout_s: float = Field(600, gt=0)
+    op_profile: bool = Field(False, description="per-op times from benchmark_model's op profiler, where the "
+                                                "target runs benchmark_model (adb)")
 
 # The default plan: the study's best chain. Train (or load) the teacher, distil it into a
 # smaller student, prune that globally, then quantization-aware training to int8. The epochs

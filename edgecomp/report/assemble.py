@@ -15,6 +15,7 @@ from edgecomp.core.records import ArtifactRecord, RunWarning
 from edgecomp.core.version import __version__
 from edgecomp.report.html import write_html
 from edgecomp.report.markdown import render_markdown
+from edgecomp.report.op_overlay import write_op_overlays
 from edgecomp.report.recommend import recommend
 from edgecomp.report.schema import SCHEMA_VERSION
 
@@ -79,8 +80,10 @@ def assemble_report(*, plan, data, run_dir: Path, stages: list[dict], keras_info
     return report
 
 def write_reports(report: dict, run_dir: Path) -> None:
-    """report.json (the source of truth), report.md and the self-contained report.html beside it."""
+    """report.json (the source of truth), report.md and the self-contained report.html beside it, and a
+    Model Explorer overlay of each op-profiled file's per-op times (`op_overlay`)."""
 
     write_bytes_atomically(run_dir / "report.json", json.dumps(report, indent=2).encode())
     write_bytes_atomically(run_dir / "report.md", render_markdown(report).encode())
     write_html(report, run_dir / "report.html")
+    write_op_overlays(report, run_dir)

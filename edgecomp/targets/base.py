@@ -35,6 +35,9 @@ class BenchOutcome:
     accuracy_source: str = "target"  # "host": the device cannot run the accuracy pass (adb)
     emulated: bool = False  # measured under an emulator (edgecomp.targets.emulated)
     host_check: Optional[HostCrossCheck] = None  # emulated boards: the host's accuracy on the same file
+    op_profile: Optional[dict] = None  # benchmark_model's per-op profile (bench.op_profile)
+    op_profile_error: Optional[str] = None  # why there is none when one was asked for
+    benchmark_model: Optional[dict] = None  # the binary that measured or profiled ({"version", "source", "sha256"})
     notes: dict = field(default_factory=dict)
 
     @property
@@ -44,7 +47,8 @@ class BenchOutcome:
     def measurement(self) -> Measurement:
         """The typed record of a working benchmark (`ok`)."""
         return Measurement.from_runner(self.result, self.accuracy_source, emulated=self.emulated,
-                                       host_check=self.host_check)
+                                       host_check=self.host_check, op_profile=self.op_profile,
+                                       op_profile_error=self.op_profile_error, benchmark_model=self.benchmark_model)
 
 def last_line(text: str) -> str:
     """The last non-empty line of a tool's output (where runners and ssh put the reason), capped."""

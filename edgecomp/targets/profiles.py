@@ -103,6 +103,8 @@ class TargetProfile(Strict):
     delegate: Delegate = "xnnpack"
     notes: str = ""
     run_timeout_s: float = Field(600, gt=0, description="per-artifact limit on the device")
+    benchmark_model: Optional[str] = Field(None, description="host/ssh: local path of LiteRT's benchmark_model "
+                                           "for the device (per-op profiles); default: LiteRT's prebuilt one")
     emulated: bool = Field(False, description="the device's software runs under an emulator (QEMU): its "
                                               "latencies are labelled emulated and never ranked or gated")
 
@@ -129,6 +131,8 @@ class TargetProfile(Strict):
         for section in ("ssh", "adb"):
             if section != self.kind and getattr(self, section) is not None:
                 raise ValueError(f"a {self.kind!r} profile cannot have an {section!r} section")
+        if self.kind == "adb" and self.benchmark_model is not None:
+            raise ValueError("an adb profile names its benchmark_model under 'adb:' (adb.benchmark_model)")
         if self.emulated and self.kind != "ssh":
             raise ValueError("emulated: true is for ssh profiles (an emulated board reached over SSH)")
         if self.kind != "adb" and self.delegate != "xnnpack":
