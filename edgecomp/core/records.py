@@ -121,9 +121,8 @@ class Measurement:
     # benchmark_model's per-op profile (edgecomp.targets.op_profile), or why there is none when one was asked for
     op_profile: Optional[dict] = None
     op_profile_error: Optional[str] = None
-    # The benchmark_model binary that measured (adb) or profiled the file: {"version", "source", "sha256"}, and
-    # on adb what it printed of its own run ({"benchmark_model": parsed log})
-    benchmark_model: Optional[dict] = None
+    op_profile_binary: Optional[dict] = None  # the benchmark_model that profiled: {"version", "source", "sha256"}
+    benchmark_model: Optional[dict] = None  # adb: what benchmark_model printed of its run (parsed log)
 
     def __post_init__(self) -> None:
         if self.accuracy_source not in ACCURACY_SOURCES:
@@ -133,7 +132,8 @@ class Measurement:
     def from_runner(cls, result: dict, accuracy_source: str = "target", emulated: bool = False,
                     host_check: Optional[HostCrossCheck] = None, **device_tool) -> "Measurement":
         """From the runner's JSON result, with what the target says about how it was measured (and
-        `device_tool`: op_profile, op_profile_error, benchmark_model, where the target ran benchmark_model)."""
+        `device_tool`: op_profile, op_profile_error, op_profile_binary, benchmark_model, where the target ran
+        benchmark_model)."""
         return cls(accuracy=result["accuracy"], accuracy_samples=result["accuracy_samples"],
                    accuracy_source=accuracy_source, latency_ms=result["latency_ms"],
                    latencies_ms=result["latencies_ms"], runs=result["runs"], init_ms=result["init_ms"],

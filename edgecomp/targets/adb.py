@@ -314,10 +314,9 @@ class AdbTarget(Target):
             **benchmark_model_memory(parsed),
             "accuracy": host_result.get("accuracy"), "accuracy_samples": host_result.get("accuracy_samples"),
         }
-        outcome = BenchOutcome(artifact, result=result, accuracy_source="host", benchmark_model={"run": parsed})
+        outcome = BenchOutcome(artifact, result=result, accuracy_source="host", benchmark_model=parsed)
         if profile_file:
-            ops = self._op_profile(profile_file, proc.stdout + "
-" + proc.stderr)
+            ops = self._op_profile(profile_file, proc.stdout + "\n" + proc.stderr)
             if ops:
                 outcome.op_profile = ops
             else:

@@ -37,7 +37,8 @@ class BenchOutcome:
     host_check: Optional[HostCrossCheck] = None  # emulated boards: the host's accuracy on the same file
     op_profile: Optional[dict] = None  # benchmark_model's per-op profile (bench.op_profile)
     op_profile_error: Optional[str] = None  # why there is none when one was asked for
-    benchmark_model: Optional[dict] = None  # the binary that measured or profiled ({"version", "source", "sha256"})
+    op_profile_binary: Optional[dict] = None  # the benchmark_model that profiled ({"version", "source", "sha256"})
+    benchmark_model: Optional[dict] = None  # adb: what benchmark_model printed of its run (parsed log)
     notes: dict = field(default_factory=dict)
 
     @property
@@ -48,7 +49,8 @@ class BenchOutcome:
         """The typed record of a working benchmark (`ok`)."""
         return Measurement.from_runner(self.result, self.accuracy_source, emulated=self.emulated,
                                        host_check=self.host_check, op_profile=self.op_profile,
-                                       op_profile_error=self.op_profile_error, benchmark_model=self.benchmark_model)
+                                       op_profile_error=self.op_profile_error, op_profile_binary=self.op_profile_binary,
+                                       benchmark_model=self.benchmark_model)
 
 def last_line(text: str) -> str:
     """The last non-empty line of a tool's output (where runners and ssh put the reason), capped."""

@@ -76,7 +76,7 @@ def add_op_profiles(outcomes: list[BenchOutcome], settings: BenchConfig, find_bi
     for outcome in wanted:
         profiled = profile_one(binary, outcome)
         outcome.op_profile, outcome.op_profile_error = profiled.get("op_profile"), profiled.get("op_profile_error")
-        outcome.benchmark_model = {"version": binary.version, "source": binary.source, "sha256": binary.sha256}
+        outcome.op_profile_binary = {"version": binary.version, "source": binary.source, "sha256": binary.sha256}
 
 
 def remote_profile_script(remote_dir: str, remote_model: str, settings: BenchConfig) -> str:

@@ -43,7 +43,7 @@ def test_host_bench_adds_an_op_profile_to_each_tflite(stand_in, dense_tflite, sm
         assert outcome.result["runtime"]["name"] != "benchmark_model"  # the runner measured; the profiler adds
         ops = outcome.op_profile
         assert ops["format"] == "csv" and "FULLY_CONNECTED" in {node["node_type"] for node in ops["nodes"]}
-        assert outcome.benchmark_model["source"] == "profile"
+        assert outcome.op_profile_binary["source"] == "profile"
 
 
 def test_without_a_binary_the_measurement_stands_and_says_why(dense_tflite, small_sample, profiling, tmp_path,
