@@ -22,6 +22,7 @@ from edgecomp.compress.fine_tune import fine_tune, stage_teacher
 from edgecomp.core.errors import EdgecompError
 from edgecomp.core.progress import step
 from edgecomp.core.tfenv import keras, seed_everything, tfmot
+from edgecomp.plan.precisions import QAT_PRECISION
 from edgecomp.plan.stage_settings import QatConfig
 
 _FOLDABLE_INTO = ("Conv2D", "DepthwiseConv2D")
@@ -218,11 +219,10 @@ def run_qat(ctx: RunContext, cfg: QatConfig) -> dict:
     if masked:
         info["sparsity_masks_kept"] = masked
     ctx.export_inputs.float_model = float_model
-    if "qat_int8" not in ctx.ptq_modes:
-        ctx.ptq_modes.append("qat_int8")
+    ctx.add_precision(QAT_PRECISION)
     ctx.model = qat_model
     info.update({"scheme": "prune_preserving" if prune_preserving else "default_8bit",
                  "float_fallback_layers": fallbacks,
-                 "exports": "qat_int8 from the QAT model; float32, PTQ and ONNX from the pre-QAT float model"})
+                 "exports": f"{QAT_PRECISION} from the QAT model; float32, PTQ and ONNX from the pre-QAT float model"})
     return info
 
