@@ -32,8 +32,9 @@ def paired_accuracy(keras_outputs: np.ndarray, file_outputs: np.ndarray, labels:
     and b only the file gets right.
 
     Returns:
-        keras_accuracy and file_accuracy (%), accuracy_drop_points (Keras minus file), its 95%
-        interval accuracy_drop_ci95 (points), only_keras_right (c), only_file_right (b).
+        keras_accuracy and file_accuracy, accuracy_drop (Keras minus file) and its 95% interval
+        accuracy_drop_ci95, as fractions like every accuracy in report.json; only_keras_right (c)
+        and only_file_right (b).
     """
     keras_right = keras_outputs.argmax(-1) == labels  # (N,)
     file_right = file_outputs.argmax(-1) == labels
@@ -43,8 +44,8 @@ def paired_accuracy(keras_outputs: np.ndarray, file_outputs: np.ndarray, labels:
     drop = (only_keras - only_file) / n
     se = math.sqrt(max(only_keras + only_file - (only_keras - only_file) ** 2 / n, 0.0)) / n
     margin = Z_95 * se + 1 / n
-    return {"keras_accuracy": 100 * float(keras_right.mean()), "file_accuracy": 100 * float(file_right.mean()),
-            "accuracy_drop_points": 100 * drop, "accuracy_drop_ci95": [100 * (drop - margin), 100 * (drop + margin)],
+    return {"keras_accuracy": float(keras_right.mean()), "file_accuracy": float(file_right.mean()),
+            "accuracy_drop": drop, "accuracy_drop_ci95": [drop - margin, drop + margin],
             "only_keras_right": only_keras, "only_file_right": only_file}
 
 
@@ -65,9 +66,9 @@ def judge_parity(rule: ParityRule, keras_outputs: np.ndarray, file_outputs: np.n
     """
     scale = float(max(1.0, np.abs(keras_outputs).max()))  # output differences are relative to it
     thresholds = {"min_top1_agreement": rule.min_top1_agreement, "max_abs_diff": rule.max_rel_abs_diff * scale}
-    by_accuracy = labels is not None and rule.max_accuracy_drop is not None
+    by_accuracy = labels is not None and rule.max_accuracy_drop_points is not None
     if by_accuracy:
-        thresholds.update(max_accuracy_drop_points=rule.max_accuracy_drop,
+        thresholds.update(max_accuracy_drop=rule.max_accuracy_drop_points / 100,
                           max_mean_abs_diff=rule.max_rel_mean_abs_diff * scale)
     record: dict = {"samples": int(len(keras_outputs)), "thresholds": thresholds}
     if not np.isfinite(file_outputs).all():
@@ -88,12 +89,12 @@ def _by_accuracy(record: dict) -> dict:
     images show (its 95% interval above 0); a loss within chance is not a failure."""
     limits = record["thresholds"]
     low, high = record["accuracy_drop_ci95"]
-    accuracy = (f"accuracy {record['file_accuracy']:.2f}% vs Keras {record['keras_accuracy']:.2f}% (drop "
-                f"{record['accuracy_drop_points']:+.2f} pt, 95% interval [{low:+.2f}, {high:+.2f}], limit "
-                f"{limits['max_accuracy_drop_points']:g} pt)")
+    accuracy = (f"accuracy {record['file_accuracy']:.2%} vs Keras {record['keras_accuracy']:.2%} (drop "
+                f"{100 * record['accuracy_drop']:+.2f} pt, 95% interval [{100 * low:+.2f}, {100 * high:+.2f}], "
+                f"limit {100 * limits['max_accuracy_drop']:g} pt)")
     error = f"mean |diff| {record['mean_abs_diff']:.4g} (limit {limits['max_mean_abs_diff']:.4g})"
     agreement = f"top-1 agreement {record['top1_agreement']:.3f}"
-    loss_shown = record["accuracy_drop_points"] > limits["max_accuracy_drop_points"] and low > 0
+    loss_shown = record["accuracy_drop"] > limits["max_accuracy_drop"] and low > 0
     error_ok = record["mean_abs_diff"] <= limits["max_mean_abs_diff"]
     if loss_shown:
         reason = f"less accurate than its Keras model: {accuracy}; {error}; {agreement}"

@@ -38,8 +38,8 @@ class ConverterSettings:
 class ParityRule:
     """How closely an exported file must match the Keras model it came from (edgecomp.export.parity).
 
-    With test labels and `max_accuracy_drop` set, the file is judged by what a user cares about: it
-    fails when it is less accurate than its Keras model by more than `max_accuracy_drop` points and
+    With test labels and `max_accuracy_drop_points` set, the file is judged by what a user cares about: it
+    fails when it is less accurate than its Keras model by more than `max_accuracy_drop_points` and
     the paired 95% confidence interval of that drop lies above 0 (a loss the images show, not
     chance), or when its mean output error passes `max_rel_mean_abs_diff`. Otherwise (float
     exports, or no labels) top-1 agreement and the largest output difference decide.
@@ -48,7 +48,7 @@ class ParityRule:
     min_top1_agreement: float
     # Largest |export - keras| over the outputs, relative to the largest |keras output| (at least 1).
     max_rel_abs_diff: float
-    max_accuracy_drop: Optional[float] = None  # accuracy points; None: agreement decides
+    max_accuracy_drop_points: Optional[float] = None  # None: agreement decides
     # Mean |export - keras| relative to the same scale: a file whose argmax is right and whose
     # scores are wrong (a wrong output scale) still fails.
     max_rel_mean_abs_diff: Optional[float] = None
@@ -56,7 +56,7 @@ class ParityRule:
     failure_is_error: bool = False
 
     def __post_init__(self) -> None:
-        if (self.max_accuracy_drop is None) != (self.max_rel_mean_abs_diff is None):
+        if (self.max_accuracy_drop_points is None) != (self.max_rel_mean_abs_diff is None):
             raise ValueError("a parity rule judged by accuracy also bounds the mean output error, and back")
 
 
@@ -104,7 +104,7 @@ PRECISIONS: Registry[PrecisionRecipe] = Registry("precision")
 _INT8 = ConverterSettings(optimize=True, kernels="int8", calibrate=True)
 # Rules set from what each recipe reaches on the zoo models (benchmarks/quantization): float16 and
 # 16x8 stay within a few percent of the logits' range, int8 families within about half.
-_INT8_PARITY = ParityRule(min_top1_agreement=0.95, max_rel_abs_diff=0.5, max_accuracy_drop=1.0,
+_INT8_PARITY = ParityRule(min_top1_agreement=0.95, max_rel_abs_diff=0.5, max_accuracy_drop_points=1.0,
                           max_rel_mean_abs_diff=0.1)
 
 for _recipe in [
@@ -115,10 +115,10 @@ for _recipe in [
                     parity=ParityRule(0.99, 2e-2)),
     PrecisionRecipe("dynamic", "dynamic range: int8 weights, float activations", quantize_mode=True,
                     converter=ConverterSettings(optimize=True),
-                    parity=ParityRule(0.97, 0.25, max_accuracy_drop=1.0, max_rel_mean_abs_diff=0.05)),
+                    parity=ParityRule(0.97, 0.25, max_accuracy_drop_points=1.0, max_rel_mean_abs_diff=0.05)),
     PrecisionRecipe("int16x8", "int16 activations, int8 weights, float32 input/output", quantize_mode=True,
                     converter=ConverterSettings(optimize=True, kernels="int16x8", calibrate=True),
-                    parity=ParityRule(0.98, 0.1, max_accuracy_drop=0.5, max_rel_mean_abs_diff=0.03)),
+                    parity=ParityRule(0.98, 0.1, max_accuracy_drop_points=0.5, max_rel_mean_abs_diff=0.03)),
     PrecisionRecipe("int8", "full integer int8, float32 input/output", quantize_mode=True, debug_accuracy=True,
                     converter=_INT8, onnx="qdq", parity=_INT8_PARITY),
     PrecisionRecipe("int8_io", "full integer int8, int8 input/output", quantize_mode=True, debug_accuracy=True,
@@ -130,12 +130,12 @@ for _recipe in [
     # accuracy bound, a tighter agreement and output error.
     PrecisionRecipe("int8_mixed", "int8 with the worst-quantized layers kept float, float32 input/output",
                     kind="selective_int8", converter=_INT8, reads_as=("int8",),
-                    parity=ParityRule(0.96, 0.4, max_accuracy_drop=1.0, max_rel_mean_abs_diff=0.08)),
+                    parity=ParityRule(0.96, 0.4, max_accuracy_drop_points=1.0, max_rel_mean_abs_diff=0.08)),
     # Compared with the QAT Keras model (fake-quant), which it should track closely. The
     # representative images fill in ranges for layers QAT left unquantized (fallbacks).
     PrecisionRecipe("qat_int8", "quantization-aware trained, full int8, float32 input/output",
                     post_training=False, converter=_INT8, reads_as=("int8", "int8_mixed"),
-                    parity=ParityRule(0.97, 0.3, max_accuracy_drop=1.0, max_rel_mean_abs_diff=0.1)),
+                    parity=ParityRule(0.97, 0.3, max_accuracy_drop_points=1.0, max_rel_mean_abs_diff=0.1)),
 ]:
     PRECISIONS.register(_recipe.name)(_recipe)
 

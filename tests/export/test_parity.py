@@ -43,18 +43,22 @@ def _flips(keras, file_outputs, labels, count):
     return right, recoverable
 
 
+def _scores(right: np.ndarray) -> np.ndarray:
+    """(N, 2) scores predicting class 0 where `right`, class 1 elsewhere."""
+    return np.stack([right, ~right], axis=-1).astype(np.float32)
+
+
 def test_paired_interval_by_hand():
     """10 images: Keras right on 8, the file on 6; 3 only Keras gets right, 1 only the file.
     drop = (3 - 1) / 10 = 20 pt; se = sqrt(3 + 1 - 2^2 / 10) / 10 = 0.18974; margin = 1.96 se + 1/10."""
     labels = np.zeros(10, int)
     keras_right = np.array([1, 1, 1, 1, 1, 1, 1, 1, 0, 0], bool)
     file_right = np.array([1, 1, 1, 1, 1, 0, 0, 0, 1, 0], bool)
-    as_scores = lambda right: np.stack([right, ~right], axis=-1).astype(np.float32)  # class 0 when right
-    result = paired_accuracy(as_scores(keras_right), as_scores(file_right), labels)
-    assert (result["keras_accuracy"], result["file_accuracy"]) == (80.0, 60.0)
+    result = paired_accuracy(_scores(keras_right), _scores(file_right), labels)
+    assert (result["keras_accuracy"], result["file_accuracy"]) == (0.8, 0.6)
     assert (result["only_keras_right"], result["only_file_right"]) == (3, 1)
-    assert result["accuracy_drop_points"] == pytest.approx(20.0)
-    assert result["accuracy_drop_ci95"] == pytest.approx([20 - 47.189, 20 + 47.189], abs=0.01)
+    assert result["accuracy_drop"] == pytest.approx(0.2)
+    assert result["accuracy_drop_ci95"] == pytest.approx([0.2 - 0.47189, 0.2 + 0.47189], abs=1e-4)
 
 
 def test_a_file_as_accurate_with_low_agreement_passes_by_accuracy(real_outputs):
@@ -77,7 +81,7 @@ def test_the_same_disagreement_all_lost_fails(real_outputs):
     keras, file_outputs, labels = real_outputs
     right, _ = _flips(keras, file_outputs, labels, 32)
     judged = judge_parity(INT8, keras, _swap_top_two(file_outputs, right), labels)
-    assert judged["accuracy_drop_points"] > INT8.max_accuracy_drop and judged["accuracy_drop_ci95"][0] > 0
+    assert judged["accuracy_drop"] > INT8.max_accuracy_drop_points / 100 and judged["accuracy_drop_ci95"][0] > 0
     assert not judged["passed"] and "less accurate" in judged["reason"], judged
 
 
@@ -85,7 +89,7 @@ def test_right_answers_with_wrong_scores_fail_on_output_error(real_outputs):
     """A file whose argmax is right but whose scores are 4x too large (a wrong output scale)."""
     keras, file_outputs, labels = real_outputs
     judged = judge_parity(INT8, keras, file_outputs * 4, labels)
-    assert judged["accuracy_drop_points"] == judge_parity(INT8, keras, file_outputs, labels)["accuracy_drop_points"]
+    assert judged["accuracy_drop"] == judge_parity(INT8, keras, file_outputs, labels)["accuracy_drop"]
     assert not judged["passed"] and judged["reason"].startswith("outputs off"), judged
 
 
@@ -93,10 +97,10 @@ def test_the_real_int8_file_passes_and_records_the_numbers(real_outputs):
     keras, file_outputs, labels = real_outputs
     judged = judge_parity(INT8, keras, file_outputs, labels)
     assert judged["passed"], judged
-    for key in ("keras_accuracy", "file_accuracy", "accuracy_drop_points", "accuracy_drop_ci95", "top1_agreement",
+    for key in ("keras_accuracy", "file_accuracy", "accuracy_drop", "accuracy_drop_ci95", "top1_agreement",
                 "max_abs_diff", "mean_abs_diff", "reason"):
         assert key in judged
-    assert set(judged["thresholds"]) == {"min_top1_agreement", "max_abs_diff", "max_accuracy_drop_points",
+    assert set(judged["thresholds"]) == {"min_top1_agreement", "max_abs_diff", "max_accuracy_drop",
                                          "max_mean_abs_diff"}
 
 

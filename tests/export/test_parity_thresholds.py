@@ -29,7 +29,7 @@ def test_broken_export_fails_parity(precision, broken_model, tiny_model, fmnist_
     keras_outputs = tiny_model.predict(images, verbose=0)
     parity = check_parity(path, precision, keras_outputs, images, labels)
     assert not parity["passed"], parity
-    by_accuracy = PRECISIONS.get(precision).parity.max_accuracy_drop is not None
+    by_accuracy = PRECISIONS.get(precision).parity.max_accuracy_drop_points is not None
     assert parity["decided_by"] == ("accuracy" if by_accuracy else "top1_agreement")
     assert not check_parity(path, precision, keras_outputs, images)["passed"]
 

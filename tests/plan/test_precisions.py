@@ -56,6 +56,6 @@ def test_float_exports_must_match_and_quantized_ones_are_judged_by_accuracy():
     for name in PRECISIONS.names():
         rule = PRECISIONS.get(name).parity
         quantized = name not in ("float32", "float16")
-        assert (rule.max_accuracy_drop is not None) == quantized, name
+        assert (rule.max_accuracy_drop_points is not None) == quantized, name
     assert PRECISIONS.get("float32").parity.failure_is_error
     assert not PRECISIONS.get("int8").parity.failure_is_error
