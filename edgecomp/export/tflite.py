@@ -13,7 +13,7 @@ from edgecomp.core.errors import ExportError, UsageError, first_line
 from edgecomp.core.files import write_bytes_atomically
 from edgecomp.core.tfenv import tf
 from edgecomp.export.keras3 import is_keras3_model, keras3_converter
-from edgecomp.plan.precisions import PRECISIONS, PrecisionRecipe
+from edgecomp.plan.precisions import BASELINE_PRECISION, PRECISIONS, PrecisionRecipe
 
 
 # The converter's names for a recipe's settings (edgecomp.plan.precisions.ConverterSettings).
@@ -48,7 +48,7 @@ def representative_dataset(images: np.ndarray):
 
     return generator
 
-def keras_to_tflite(model, path: Path, precision: str = "float32",
+def keras_to_tflite(model, path: Path, precision: str = BASELINE_PRECISION,
                     calibration_images: Optional[np.ndarray] = None, sparse_weights: bool = False) -> Path:
     """Converts a Keras model to a `.tflite` file of the given precision.
 
