@@ -23,6 +23,7 @@ from edgecomp.core.errors import EdgecompError
 from edgecomp.core.progress import step
 from edgecomp.core.records import QatScheme
 from edgecomp.core.tfenv import keras, seed_everything, tfmot
+from edgecomp.plan.precisions import QAT_PRECISION
 from edgecomp.plan.stage_settings import QatConfig
 
 _FOLDABLE_INTO = ("Conv2D", "DepthwiseConv2D")
@@ -221,11 +222,10 @@ def run_qat(ctx: RunContext, cfg: QatConfig) -> dict:
         info["sparsity_masks_kept"] = masked
     ctx.export_inputs.float_model = float_model
     ctx.export_inputs.qat_scheme = scheme
-    if "qat_int8" not in ctx.ptq_modes:
-        ctx.ptq_modes.append("qat_int8")
+    ctx.add_precision(QAT_PRECISION)
     ctx.model = qat_model
     info.update({"scheme": scheme.value,
                  "float_fallback_layers": fallbacks,
-                 "exports": "qat_int8 from the QAT model; float32, PTQ and ONNX from the pre-QAT float model"})
+                 "exports": f"{QAT_PRECISION} from the QAT model; float32, PTQ and ONNX from the pre-QAT float model"})
     return info
 

@@ -18,6 +18,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from edgecomp.core.errors import ConfigError
 from edgecomp.core.settings import Strict, format_validation_error
 from edgecomp.data.normalization import check_uint8_io, parse_normalization
+from edgecomp.plan.precisions import PRECISIONS
 from edgecomp.plan.search_space import SearchSpace
 from edgecomp.plan.stage_settings import StageSettings, check_stage_names
 
@@ -145,7 +146,7 @@ class Plan(Strict):
     @model_validator(mode="after")
     def _uint8_io_means_raw_pixels(self) -> "Plan":
         modes = [mode for stage in self.stages for mode in getattr(stage, "modes", None) or []]
-        if "uint8_io" in modes:
+        if any(PRECISIONS.get(mode).raw_pixel_input for mode in modes):
             check_uint8_io(self.dataset.normalization_record())
         return self
 

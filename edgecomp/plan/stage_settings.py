@@ -15,6 +15,7 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from edgecomp.core.settings import Strict, did_you_mean
 from edgecomp.data.augment import AugmentConfig
+from edgecomp.plan.precisions import PRECISIONS, QUANTIZE_MODES
 
 
 def _unused(given: set[str], allowed: frozenset, what: str) -> None:
@@ -244,16 +245,15 @@ class PruneConfig(Strict):
 # ----------------------------------------------------------------------------- quantize
 
 
-PtqMode = Literal["dynamic", "float16", "int8", "int8_io", "uint8_io", "int16x8"]
-# Modes the converter calibrates on training images (edgecomp.export.tflite.TFLITE_PRECISIONS'
-# needs_calibration) and int8 modes whose accuracy drop is debugged layer by layer
-# (edgecomp.run.quant_artifacts.INT8_DEBUGGED); tests/compress/test_quantize.py checks both.
-CALIBRATED_MODES = frozenset({"int8", "int8_io", "uint8_io", "int16x8"})
-DEBUGGED_MODES = frozenset({"int8", "int8_io", "uint8_io"})
+# The recipes a quantize stage may list (edgecomp.plan.precisions), those that calibrate on training
+# images, and the int8 ones whose accuracy drop is debugged layer by layer: read from the recipes.
+PtqMode = Literal[QUANTIZE_MODES]  # type: ignore[valid-type]
+CALIBRATED_MODES = frozenset(mode for mode in QUANTIZE_MODES if PRECISIONS.get(mode).calibrates)
+DEBUGGED_MODES = frozenset(mode for mode in QUANTIZE_MODES if PRECISIONS.get(mode).debug_accuracy)
 
 
 class QuantizeConfig(Strict):
-    """PTQ modes (see edgecomp.export.tflite.TFLITE_PRECISIONS) and the int8 debugging settings."""
+    """PTQ modes (recipes of edgecomp.plan.precisions) and the int8 debugging settings."""
 
     stage: Literal["quantize"] = "quantize"
     modes: list[PtqMode] = ["int8"]
@@ -264,6 +264,17 @@ class QuantizeConfig(Strict):
     debug_top_layers: int = Field(5, gt=0)
     # > 0: also export `int8_mixed`, int8 with this many worst-quantized layers kept float.
     float_fallback_layers: int = Field(0, ge=0)
+
+    @field_validator("modes", mode="before")
+    @classmethod
+    def _known_modes(cls, modes):
+        for mode in modes if isinstance(modes, list) else []:
+            if isinstance(mode, str) and mode not in QUANTIZE_MODES:
+                if mode in PRECISIONS:  # qat_int8, int8_mixed, float32: made otherwise
+                    raise ValueError(f"{mode!r} ({PRECISIONS.get(mode).description}) is not a quantize mode; "
+                                     f"modes are {', '.join(QUANTIZE_MODES)}")
+                raise ValueError(did_you_mean("quantize mode", mode, QUANTIZE_MODES))
+        return modes
 
     @model_validator(mode="after")
     def _modes_and_settings(self) -> QuantizeConfig:

@@ -13,6 +13,7 @@ from edgecomp.bench.metrics import artifact_efficiency, ratios_vs
 from edgecomp.core.files import write_bytes_atomically
 from edgecomp.core.records import ArtifactRecord, RunWarning
 from edgecomp.core.version import __version__
+from edgecomp.plan.precisions import BASELINE_PRECISION
 from edgecomp.report.html import write_html
 from edgecomp.report.markdown import render_markdown
 from edgecomp.report.op_overlay import write_op_overlays
@@ -38,7 +39,7 @@ def artifact_entries(records: list[ArtifactRecord]) -> list[dict]:
     artifacts = [record.to_dict() for record in records]
     # Each format is compared with its own float32 file (one runtime against itself); for TFLite
     # that is the original model's file when stages replaced the model (distilled, pruned).
-    baselines = {a["format"]: a for a in reversed(artifacts) if a["precision"] == "float32"}
+    baselines = {a["format"]: a for a in reversed(artifacts) if a["precision"] == BASELINE_PRECISION}
     baselines.update({a["format"]: a for a in artifacts if a.get("role") == "original"})
     for artifact in artifacts:
         artifact.update(artifact_efficiency(artifact))

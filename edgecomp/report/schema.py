@@ -49,8 +49,13 @@
           "acc_per_mb": 59.4,       # accuracy in percent / (size_bytes / 1e6)  (version 1: a fraction)
           "acc_per_gzip_mb": 64.2,  # accuracy in percent / (gzip_bytes / 1e6)  (new in version 2)
           "acc_per_ms": 573.0,      # accuracy in percent / latency p50 in ms   (version 1: a fraction)
-          "parity": {"samples", "top1_agreement", "max_abs_diff", "mean_abs_diff",
-                     "thresholds": {"min_top1_agreement", "max_abs_diff"}, "passed"},
+          # edgecomp.export.parity: the recipe's rule (edgecomp.plan.precisions) on the test images;
+          # accuracies and the drop (Keras minus file, with its paired 95% interval) are fractions.
+          "parity": {"precision", "samples", "top1_agreement", "max_abs_diff", "mean_abs_diff",
+                     "keras_accuracy", "file_accuracy", "accuracy_drop", "accuracy_drop_ci95": [low, high],
+                     "only_keras_right", "only_file_right",
+                     "thresholds": {"min_top1_agreement", "max_abs_diff", "max_accuracy_drop", "max_mean_abs_diff"},
+                     "decided_by": "accuracy" | "top1_agreement" | "non_finite_outputs", "reason", "passed"},
           "vs_float32": {"size_ratio", "gzip_ratio", "latency_p50_ratio", "accuracy_delta"} | null,
           "target_notes": {"temperature_c_before", "temperature_c_after", "remote_cleanup_error", ...}
         }

@@ -19,6 +19,7 @@ from edgecomp.data.pipeline import accuracy
 from edgecomp.models.load import load_user_model
 from edgecomp.models.sanity import artifact_warnings, check_trained_model
 from edgecomp.plan.plan import Plan, is_model_file
+from edgecomp.plan.precisions import PRECISIONS
 from edgecomp.report.assemble import assemble_report, write_reports
 from edgecomp.run.artifacts import bench_artifacts, export_artifacts
 from edgecomp.run.quant_artifacts import describe_deployables
@@ -139,9 +140,9 @@ def run_build(plan: Plan, run_dir: Path, target: Target, command: str = "", gate
     return report
 
 def failed_float_parity(report: dict) -> Optional[str]:
-    """The message for float exports that disagree with Keras (an error), or None."""
-    bad = [a["name"] for a in report["artifacts"]
-           if a["status"] == "parity_failed" and a["precision"] == "float32"]
+    """The message for exports whose recipe makes a parity failure an error (float exports), or None."""
+    bad = [a["name"] for a in report["artifacts"] if a["status"] == "parity_failed"
+           and a["precision"] in PRECISIONS and PRECISIONS.get(a["precision"]).parity.failure_is_error]
     if bad:
         return (f"float export(s) {', '.join(bad)} disagree with the Keras model (see parity in "
                 f"{report['run_dir']}/report.md); this is a converter bug or an unsupported layer.")
