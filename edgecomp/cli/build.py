@@ -42,7 +42,7 @@ def plan_from_options(config: Optional[Path], model: Optional[str], dataset: Opt
                       epochs: Optional[int], train_limit: Optional[int], seed: Optional[int],
                       preset: Optional[str] = None):
     """The plan file (or the default plan) with command-line flags applied on top."""
-    from edgecomp.plan.plan import default_stages, is_model_file, load_yaml, parse_plan
+    from edgecomp.plan.plan import default_stages, load_yaml, parse_plan
 
     data = load_yaml(config) if config else {}
     if model:
@@ -55,13 +55,12 @@ def plan_from_options(config: Optional[Path], model: Optional[str], dataset: Opt
         data["seed"] = seed
     if preset:
         data["preset"] = preset
-    stages = data.setdefault("stages", default_stages(str(data.get("model", "cnn-teacher"))))
-    train_stages = [s for s in stages if isinstance(s, dict) and s.get("stage") == "train"]
-    for stage in train_stages:
-        if epochs is not None:
-            stage["epochs"] = epochs
-        elif model and is_model_file(model) and not config:
-            stage["epochs"] = 0  # a user's trained model is loaded, not retrained, unless asked
+    if epochs is not None:
+        # A user's model file with no epochs is loaded as is: the plan decides (Plan._user_model_loaded_as_is).
+        stages = data.setdefault("stages", default_stages(str(data.get("model", "cnn-teacher"))))
+        for stage in stages:
+            if isinstance(stage, dict) and stage.get("stage") == "train":
+                stage["epochs"] = epochs
     return parse_plan(data, source=f"plan {config}" if config else "plan")
 
 

@@ -136,6 +136,16 @@ class Plan(Strict):
         return check_stage_names(stages)
 
     @model_validator(mode="after")
+    def _user_model_loaded_as_is(self) -> "Plan":
+        """A user's model file is trained already: its train stage loads it as is (epochs 0) unless
+        the plan sets epochs, whether the plan came from a file or from command-line flags."""
+        if is_model_file(self.model):
+            self.stages = [stage.model_copy(update={"epochs": 0})
+                           if stage.stage == "train" and "epochs" not in stage.model_fields_set else stage
+                           for stage in self.stages]
+        return self
+
+    @model_validator(mode="after")
     def _fill_preset(self) -> "Plan":
         self.stages = [apply_preset(stage, self.preset) for stage in self.stages]
         return self

@@ -48,6 +48,13 @@ def _skipped_files(dataset: dict) -> str:
     return f" Skipped {len(skipped)} image(s) that could not be decoded: {names}{more}."
 
 
+def _user_model_use(report: dict) -> str:
+    """' Your model file: loaded as is ...' from the train stage's record, or '' (zoo model, older report)."""
+    use = next((stage.get("info", {}).get("model") for stage in report.get("stages") or []
+                if stage.get("stage") == "train"), None)
+    return f" Your model file: {use}." if use else ""
+
+
 def warnings_markdown(report: dict) -> list[str]:
     """The "Warnings" section (sanity checks' findings), or nothing when there are none."""
     warnings = report.get("warnings") or []
@@ -67,7 +74,7 @@ def render_markdown(report: dict) -> str:
         f"({report['dataset']['source']}, {report['dataset']['test']} test images, "
         f"normalisation {report['dataset']['normalization']})." + _skipped_files(report['dataset']),
         f"Keras model: {cells.number(report['keras']['params'], 9)} parameters, test accuracy "
-        f"{cells.percent(report['keras']['accuracy'])}.",
+        f"{cells.percent(report['keras']['accuracy'])}." + _user_model_use(report),
         *warnings_markdown(report),
         "## Artifacts",
         *[f"**{note}**" for note in [emulated_note(report)] if note],
