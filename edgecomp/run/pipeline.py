@@ -22,6 +22,7 @@ from edgecomp.plan.plan import Plan, is_model_file
 from edgecomp.report.assemble import assemble_report, write_reports
 from edgecomp.run.artifacts import bench_artifacts, export_artifacts
 from edgecomp.run.quant_artifacts import describe_deployables
+from edgecomp.run.stage_failure import stage_failure_note
 from edgecomp.run.stage_state import StageCache
 from edgecomp.run.stages import STAGES
 from edgecomp.targets.base import Target
@@ -89,7 +90,7 @@ def _run_remaining_stages(ctx: RunContext, cache, records: list[dict]) -> None:
         name = cfg.stage
         step(f"stage {index}/{len(ctx.plan.stages)}: {name}")
         started = time.perf_counter()
-        info = STAGES.get(name)(ctx, cfg)
+        info = run_stage(ctx, cfg, index)
         if name == "train":
             # The model as trained or loaded: the "before" of every comparison in the report.
             if ctx.export_inputs.original_model is None:
@@ -102,6 +103,19 @@ def _run_remaining_stages(ctx: RunContext, cache, records: list[dict]) -> None:
             cache.save(ctx, records)
         else:
             records[-1].update(cached=False, cache_skipped="the stage left no model")
+
+def run_stage(ctx: RunContext, cfg, index: int) -> dict:
+    """One stage; an unexpected exception keeps its traceback and gets a note naming the stage,
+    the model and the layer (`edgecomp.run.stage_failure`). An EdgecompError says what to do already."""
+    try:
+        return STAGES.get(cfg.stage)(ctx, cfg)
+    except EdgecompError:
+        raise
+    except Exception as err:
+        err.add_note(stage_failure_note(err, stage=cfg.stage, index=index, total=len(ctx.plan.stages),
+                                        model_source=ctx.plan.model,
+                                        models=[ctx.model, ctx.export_inputs.original_model]))
+        raise
 
 def keras_accuracy(model, data) -> float:
 
