@@ -69,6 +69,10 @@ class ExportConfig(Strict):
     formats: list[Literal["tflite", "onnx"]] = ["tflite", "onnx"]
     onnx_opset: int = Field(13, ge=9)
     parity_samples: int = Field(500, gt=0)
+    # The floor: the PTQ int8 .tflite of the model as trained or loaded, the safe option the
+    # chain's files must beat to be recommended. Unset: on for a user's model file whose plan has
+    # stages that change the model (see Plan._floor_for_a_model_file).
+    floor: Optional[bool] = None
 
 class BenchConfig(Strict):
     threads: int = Field(1, gt=0)
@@ -111,6 +115,8 @@ def apply_preset(stage: StageSettings, preset: str) -> StageSettings:
                 if key not in stage.model_fields_set}
     return stage.model_copy(update=settings) if settings else stage
 
+# Stages that leave the model as trained or loaded (the quantize stage only picks converter modes).
+FLOOR_NEEDLESS_STAGES = ("train", "quantize")
 PTQ_ONLY_STAGES = [{"stage": "train"}, {"stage": "quantize", "modes": ["int8"]}]
 
 
@@ -143,6 +149,19 @@ class Plan(Strict):
             self.stages = [stage.model_copy(update={"epochs": 0})
                            if stage.stage == "train" and "epochs" not in stage.model_fields_set else stage
                            for stage in self.stages]
+        return self
+
+    @model_validator(mode="after")
+    def _floor_for_a_model_file(self) -> "Plan":
+        """A user's model is already usable: its PTQ int8 is the floor the chain must beat. Exported
+        when the plan has stages that change the model (with train and quantize only, the plan's own
+        int8 file is that floor) and TFLite is exported."""
+        if self.export.floor is None:
+            changes_model = any(stage.stage not in FLOOR_NEEDLESS_STAGES for stage in self.stages)
+            self.export.floor = is_model_file(self.model) and changes_model and "tflite" in self.export.formats
+        elif self.export.floor and "tflite" not in self.export.formats:
+            raise ValueError("export.floor is a .tflite file (PTQ int8) and export.formats has no tflite; "
+                             "add tflite to formats or drop floor")
         return self
 
     @model_validator(mode="after")

@@ -86,24 +86,36 @@ def export_artifacts(ctx: RunContext) -> list[ArtifactRecord]:
     records = []
     original = original_model_to_compare(ctx)
     if original is not None:
-        record = _export_and_check(
+        records.append(_export_and_check(
             ctx, "tflite", "float32", out_dir / "model_original_float32.tflite", original,
-            lambda _record, path: keras_to_tflite(original, path, "float32"), parity_images, reference_cache)
-        record.role = "original"
-        records.append(record)
+            lambda _record, path: keras_to_tflite(original, path, "float32"), parity_images, reference_cache,
+            role="original"))
+    if ctx.plan.export.floor:
+        records.append(_export_floor(ctx, out_dir, parity_images, reference_cache))
     for fmt, precision in planned_exports(ctx):
         records.append(_export_and_check(
             ctx, fmt, precision, out_dir / f"model_{precision}.{fmt}", export_source_model(ctx, precision),
             lambda record, path: _export_one(ctx, record, path), parity_images, reference_cache))
     return records
 
+def _export_floor(ctx: RunContext, out_dir: Path, parity_images: np.ndarray, reference_cache: dict):
+    """The floor (`role: floor`): the PTQ int8 of the model as trained or loaded, unchanged by the
+    chain. The chain's files are recommended only when they beat it by the ★ rule."""
+    original = ctx.export_inputs.original_model
+    if original is None:  # no train stage ran: nothing unchanged to quantize (run_stages refuses this)
+        raise EdgecompError("export.floor needs the train stage's model: start the plan with a `train` stage.")
+    return _export_and_check(
+        ctx, "tflite", "int8", out_dir / "model_floor_int8.tflite", original,
+        lambda _record, path: keras_to_tflite(original, path, "int8", calibration_images=calibration_images(ctx)),
+        parity_images, reference_cache, role="floor")
+
 def _export_and_check(ctx: RunContext, fmt: str, precision: str, path: Path, source_model,
                       export: Callable[[ArtifactRecord, Path], object], parity_images: np.ndarray,
-                      reference_cache: dict) -> ArtifactRecord:
+                      reference_cache: dict, role: Optional[str] = None) -> ArtifactRecord:
     """One artifact: export it, measure its size and zeros, and compare it with `source_model`."""
     # A QAT model also holds quantizer ranges; the network's parameters are its float twin's.
     params_model = export_source_model(ctx, "float32") if precision == "qat_int8" else source_model
-    record = ArtifactRecord(name=path.name, format=fmt, precision=precision,
+    record = ArtifactRecord(name=path.name, format=fmt, precision=precision, role=role,
                             path=str(path.relative_to(ctx.run_dir)), params=int(params_model.count_params()))
     step(f"exporting {path.name}")
     started = time.perf_counter()
@@ -124,7 +136,7 @@ def _export_and_check(ctx: RunContext, fmt: str, precision: str, path: Path, sou
     if id(source_model) not in reference_cache:
         reference_cache[id(source_model)] = source_model.predict(parity_images, batch_size=256, verbose=0)
     parity = record.parity = check_parity(path, precision, reference_cache[id(source_model)], parity_images)
-    debug_int8(ctx, record, path, parity_images)
+    debug_int8(ctx, record, path, parity_images, source_model)
     if not parity["passed"]:
         kind = "error" if precision in FLOAT_PRECISIONS else "flagged"
         record.fail(f"parity {kind}: top-1 agreement {parity['top1_agreement']:.3f}, "
