@@ -48,6 +48,8 @@ class DatasetConfig(Strict):
     # Image folders: resize to [H, W] and convert to 1 or 3 channels; unset: the model's input.
     size: Optional[tuple[int, int]] = None
     channels: Optional[Literal[1, 3]] = None
+    # Image folders: the class sub-folders in the model's output order; unset: alphabetical.
+    classes: Optional[list[str]] = Field(None, min_length=2)
 
     @field_validator("normalization")
     @classmethod

@@ -48,7 +48,7 @@ def load_plan_dataset(plan: Plan):
     data = load_dataset(plan.dataset.name, val_fraction=plan.dataset.val_fraction,
                         train_limit=plan.dataset.train_limit, test_limit=plan.dataset.test_limit,
                         seed=plan.seed, normalization=plan.dataset.normalization_record(),
-                        size=size, channels=channels)
+                        size=size, channels=channels, classes=plan.dataset.classes)
     if shape is not None:
         data.notes.append(f"images resized to the model's input {data.input_shape} (set dataset.size/channels "
                           "to choose)")
