@@ -128,6 +128,9 @@ class Plan(Strict):
     preset: Literal["fast", "quality"] = "fast"  # fills unset stage settings: see PRESETS
     dataset: DatasetConfig = DatasetConfig()
     seed: int = 0
+    # stop: a model the sanity checks find meaningless (near chance, its own 0..255 scaling fed
+    # other pixels, another class order) stops the build before compression, exit 2; warn: go on.
+    sanity: Literal["stop", "warn"] = "stop"
     # Each entry is {"stage": NAME, ...settings}, validated by that stage's settings model.
     # Unset: default_stages(model) (the factory sees the fields validated before it).
     stages: list[StageSettings] = Field(

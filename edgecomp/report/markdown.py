@@ -76,6 +76,8 @@ def render_markdown(report: dict) -> str:
         f"Keras model: {cells.number(report['keras']['params'], 9)} parameters, test accuracy "
         f"{cells.percent(report['keras']['accuracy'])}." + _user_model_use(report),
         *warnings_markdown(report),
+        *([f"**Stopped before the {report['stopped']['before_stage']} stage**: {report['stopped']['reason']}"]
+          if report.get("stopped") else []),
         "## Artifacts",
         *[f"**{note}**" for note in [emulated_note(report)] if note],
         markdown_table(artifact_table(report)),

@@ -12,12 +12,12 @@ from typing import Optional
 
 from edgecomp.compress.context import RunContext
 from edgecomp.core.cache_store import ENABLED
-from edgecomp.core.errors import BenchError, EdgecompError, ExportError
+from edgecomp.core.errors import BenchError, EdgecompError, ExportError, ModelNotMeaningfulError
 from edgecomp.core.progress import step
 from edgecomp.data.dataset import load_dataset
 from edgecomp.data.pipeline import accuracy
 from edgecomp.models.load import load_user_model
-from edgecomp.models.sanity import artifact_warnings, check_trained_model
+from edgecomp.models.sanity import artifact_warnings, check_trained_model, stop_if_not_meaningful
 from edgecomp.plan.plan import Plan, is_model_file
 from edgecomp.report.assemble import assemble_report, write_reports
 from edgecomp.run.artifacts import bench_artifacts, export_artifacts
@@ -74,6 +74,9 @@ def run_stages(ctx: RunContext, use_cache: bool = True) -> list[dict]:
     enabled = ENABLED.set(use_cache)
     try:
         _run_remaining_stages(ctx, cache, records)
+    except ModelNotMeaningfulError as stop:
+        stop.stage_records = list(records)  # the report written before the exit shows them
+        raise
     finally:
         ENABLED.reset(enabled)
     if ctx.model is None:
@@ -88,6 +91,8 @@ def _run_remaining_stages(ctx: RunContext, cache, records: list[dict]) -> None:
         if index <= len(records):
             continue
         name = cfg.stage
+        if name != "train":
+            stop_if_not_meaningful(ctx)  # before compression; the train stage is cached already
         step(f"stage {index}/{len(ctx.plan.stages)}: {name}")
         started = time.perf_counter()
         info = run_stage(ctx, cfg, index)
@@ -135,22 +140,41 @@ def run_build(plan: Plan, run_dir: Path, target: Target, command: str = "", gate
     step(f"loading dataset {plan.dataset.name}")
     data = load_plan_dataset(plan)
     ctx = RunContext(plan=plan, data=data, run_dir=run_dir)
-    stage_records = run_stages(ctx, use_cache=use_cache)
-    step("measuring the Keras model's test accuracy")
-    keras_info = {"accuracy": keras_accuracy(ctx.model, data), "params": int(ctx.model.count_params())}
+    facts = {"target": target, "target_facts": target_facts, "host": host_facts(), "command": command,
+             "gates": gates, "started": started}
+    try:
+        stage_records = run_stages(ctx, use_cache=use_cache)
+    except ModelNotMeaningfulError as stop:
+        report = _report(ctx, list(stop.stage_records), keras_info(ctx), [], None, facts)
+        report["stopped"] = {"before_stage": _next_stage(plan, len(stop.stage_records)), "reason": str(stop)}
+        write_reports(report, run_dir)
+        raise
+    keras = keras_info(ctx)
     artifacts = export_artifacts(ctx)
     floor = bench_artifacts(artifacts, data, run_dir, target, plan.bench)
     describe_deployables(artifacts, run_dir, data)  # model cards + the tflite-runtime 2.14 check
-    report = assemble_report(
-        plan=plan, data=data, run_dir=run_dir, stages=stage_records, keras_info=keras_info,
-        artifacts=artifacts, timing_floor=floor, target=target, target_facts=target_facts, host=host_facts(), command=command,
-        wall_seconds=time.perf_counter() - started, gates=gates, warnings=ctx.warnings,
-    )
+    report = _report(ctx, stage_records, keras, artifacts, floor, facts)
     for warning in artifact_warnings(report, data.labels("test"), data.num_classes):
         ctx.warn(warning)
         report["warnings"].append(warning.to_dict())
     write_reports(report, run_dir)
     return report
+
+def keras_info(ctx: RunContext) -> dict:
+    step("measuring the Keras model's test accuracy")
+    return {"accuracy": keras_accuracy(ctx.model, ctx.data), "params": int(ctx.model.count_params())}
+
+def _report(ctx: RunContext, stage_records: list[dict], keras: dict, artifacts: list, timing_floor,
+            facts: dict) -> dict:
+    """The report of a build: its stages, the Keras model's test accuracy and the artifacts."""
+    return assemble_report(
+        plan=ctx.plan, data=ctx.data, run_dir=ctx.run_dir, stages=stage_records, keras_info=keras,
+        artifacts=artifacts, timing_floor=timing_floor, target=facts["target"], target_facts=facts["target_facts"],
+        host=facts["host"], command=facts["command"], wall_seconds=time.perf_counter() - facts["started"],
+        gates=facts["gates"], warnings=ctx.warnings)
+
+def _next_stage(plan: Plan, finished: int) -> Optional[str]:
+    return plan.stages[finished].stage if finished < len(plan.stages) else None
 
 def failed_float_parity(report: dict) -> Optional[str]:
     """The message for float exports that disagree with Keras (an error), or None."""
