@@ -22,6 +22,7 @@ from edgecomp.plan.plan import Plan, is_model_file
 from edgecomp.report.assemble import assemble_report, write_reports
 from edgecomp.run.artifacts import bench_artifacts, export_artifacts
 from edgecomp.run.quant_artifacts import describe_deployables
+from edgecomp.run.schedule import sized_to_data
 from edgecomp.run.stage_failure import stage_failure_note
 from edgecomp.run.stage_state import StageCache
 from edgecomp.run.stages import STAGES
@@ -94,6 +95,7 @@ def _run_remaining_stages(ctx: RunContext, cache, records: list[dict]) -> None:
         if name != "train":
             stop_if_not_meaningful(ctx)  # before compression; the train stage is cached already
         step(f"stage {index}/{len(ctx.plan.stages)}: {name}")
+        cfg, schedule = sized_to_data(cfg, ctx.data, ctx.plan.preset)
         started = time.perf_counter()
         info = run_stage(ctx, cfg, index)
         if name == "train":
@@ -102,7 +104,9 @@ def _run_remaining_stages(ctx: RunContext, cache, records: list[dict]) -> None:
                 ctx.export_inputs.original_model = ctx.model
             if ctx.model is not None:
                 check_trained_model(ctx, user_model=is_model_file(ctx.plan.model))
-        records.append({"stage": name, "seconds": round(time.perf_counter() - started, 3), "info": info,
+        records.append({"stage": name, "seconds": round(time.perf_counter() - started, 3),
+                        **({"epochs": schedule["epochs"], "steps": schedule["steps"], "schedule": schedule}
+                           if schedule else {}), "info": info,
                         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds")})
         if ctx.model is not None:
             cache.save(ctx, records)

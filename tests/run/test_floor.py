@@ -50,6 +50,9 @@ def test_the_floor_is_recommended_when_the_chain_is_worse(worse_chain_report):
     by_role = {a.get("role"): a for a in report["artifacts"]}
     floor, chain = by_role["floor"], by_role[None]
     assert report["plan"]["export"]["floor"] is True
+    # Every stage record states its seconds, epochs and optimizer steps (edgecomp.run.schedule).
+    assert all({"seconds", "epochs", "steps"} <= set(stage) for stage in report["stages"]), report["stages"]
+    assert "| stage | seconds | stage cache | epochs | steps |" in (run_dir / "report.md").read_text()
     assert floor["name"] == "model_floor_int8.tflite" and floor["precision"] == "int8" and floor["status"] == "ok"
     assert (run_dir / floor["path"]).is_file() and floor["params"] == by_role["original"]["params"]
     assert chain["accuracy"] < floor["accuracy"] - 0.01, "the chain was meant to be worse"
