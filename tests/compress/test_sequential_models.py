@@ -85,7 +85,7 @@ def test_a_sequential_model_goes_through_auto_student_and_structured_pruning(var
 @pytest.mark.slow
 def test_the_keras2_tutorial_convnet_h5_builds_with_the_default_chain(fmnist_small, tmp_path):
     """`edgecomp build --model convnet.h5` (the issue's crash), trained briefly so that the model is
-    meaningful; the train stage loads it as is, distil into auto, structured pruning, export."""
+    meaningful; the train stage loads it as is, distil into auto, structured pruning, QAT, export."""
     from edgecomp.cli.main import app
     from edgecomp.compress.fitting import fit
 
@@ -102,12 +102,15 @@ stages:
   - {{stage: train}}
   - {{stage: distill, method: kd, epochs: 1, batch_size: 64}}
   - {{stage: prune, method: structured, sparsity: 0.5, epochs: 1, batch_size: 64}}
+  - {{stage: qat, epochs: 1, batch_size: 64}}
 """)
     result = runner.invoke(app, ["build", "--config", str(plan), "--out", str(tmp_path / "run"), "--json"])
     assert result.exit_code == 0, result.output[-3000:]
     report = json.loads((tmp_path / "run" / "report.json").read_text())
-    train, distill, prune = (stage["info"] for stage in report["stages"])
+    train, distill, prune, _ = (stage["info"] for stage in report["stages"])
     assert train["model"].startswith("loaded as is") and "epochs" not in train.get("history", {})
     assert "Your model file: loaded as is" in (tmp_path / "run" / "report.md").read_text()
     assert distill["auto_student"]["student_params"] < distill["auto_student"]["teacher_params"]
     assert report["keras"]["params"] < distill["auto_student"]["student_params"]
+    statuses = {a["precision"]: a["status"] for a in report["artifacts"] if a.get("role") is None}
+    assert statuses["float32"] == "ok" and statuses["qat_int8"] in {"ok", "parity_failed"}, report["artifacts"]
