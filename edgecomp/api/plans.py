@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Optional, Sequence, Union
 
 from edgecomp.core.errors import UsageError
-from edgecomp.plan.plan import Plan, default_stages, is_model_file, load_yaml, parse_plan
+from edgecomp.plan.plan import Plan, default_stages, load_yaml, parse_plan
 
 PlanInput = Union[None, Plan, dict, str, Path]
 
@@ -43,8 +43,8 @@ def resolve_plan(plan: PlanInput = None, *, model: Optional[str] = None, dataset
                  normalization: Any = None, name: Optional[str] = None) -> Plan:
     """The plan (or the default plan) with the given settings applied on top, validated.
 
-    A model file named here is loaded as it is: a train stage that sets no `epochs` gets `epochs: 0`
-    unless `epochs` is given (a user's trained model is not retrained unless asked).
+    A model file is loaded as it is unless `epochs` (or the plan's train stage) sets epochs: the plan's
+    own rule, so a YAML plan and these arguments resolve alike.
 
     Args:
         plan: None (the default plan), a `Plan`, a dict as in a plan YAML, or a YAML path.
@@ -74,9 +74,8 @@ def resolve_plan(plan: PlanInput = None, *, model: Optional[str] = None, dataset
     if stages is not None:
         data["stages"] = stage_entries(stages)
     entries = data.setdefault("stages", default_stages(str(data.get("model", "cnn-teacher"))))
-    for stage in [s for s in entries if isinstance(s, dict) and s.get("stage") == "train"]:
-        if epochs is not None:
+    if epochs is not None:
+        for stage in [s for s in entries if isinstance(s, dict) and s.get("stage") == "train"]:
             stage["epochs"] = epochs
-        elif model and is_model_file(model) and "epochs" not in stage:
-            stage["epochs"] = 0  # a user's trained model is loaded, not retrained, unless asked
+    # A model file with no train epochs is loaded as it is: the plan's own rule (Plan._user_model_loaded_as_is).
     return parse_plan(data, source=source)

@@ -28,6 +28,11 @@ def handle_errors(command):
         except EdgecompError as err:
             err_console.print(f"[bold red]error:[/bold red] {err}", soft_wrap=True)
             raise typer.Exit(err.exit_code) from None
+        except Exception as err:
+            # A bug: the traceback follows, and the notes saying where it happened come first.
+            for note in getattr(err, "__notes__", None) or []:
+                err_console.print(f"[bold red]error:[/bold red] {note}", soft_wrap=True)
+            raise
         except KeyboardInterrupt:
             err_console.print("[yellow]interrupted:[/yellow] finished steps' files are kept; run the same "
                               "command again to resume after the last finished stage (stages are cached).")

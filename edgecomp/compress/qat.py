@@ -73,7 +73,9 @@ def layer_producers(model) -> dict[str, list[str]]:
     config = model.get_config()
     entries = config["layers"]
     if not any("inbound_nodes" in entry for entry in entries):  # Sequential: a chain
-        names = [entry["config"]["name"] for entry in entries]
+        # A Sequential's config lists its InputLayer, which `model.layers` does not hold: the
+        # chain starts at the first real layer, as `model.layers` does.
+        names = [entry["config"]["name"] for entry in entries if entry["class_name"] != "InputLayer"]
         return {name: names[i - 1:i] for i, name in enumerate(names)}
     producers = {}
     for entry in entries:

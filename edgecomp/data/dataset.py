@@ -209,6 +209,7 @@ def load_dataset(
     normalization: NormalizationSetting | Normalization = "unit",
     size: tuple[int, int] | None = None,
     channels: int | None = None,
+    classes: list[str] | None = None,
 ) -> Dataset:
     """Loads a dataset by registered name, `.npz` path or image-folder path, held as uint8.
 
@@ -221,6 +222,7 @@ def load_dataset(
         normalization: how pixels become the model's input (see `edgecomp.data.normalization`).
         size: (H, W) every image is resized to; None keeps the dataset's (a folder: its most common).
         channels: 1 or 3 (grayscale or RGB); None keeps the dataset's.
+        classes: an image folder's class names in the model's output order; None: alphabetical.
 
     Raises:
         DatasetError: the data cannot be found or read, or the normalisation does not fit its
@@ -229,10 +231,13 @@ def load_dataset(
 
     normalization = parse_normalization(normalization)
     path = Path(name_or_path).expanduser()
+    if classes is not None and not path.is_dir():
+        raise DatasetError(f"dataset.classes sets the class order of an image folder; {name_or_path} is not a "
+                           "folder and its labels have a fixed order: drop dataset.classes.")
     if path.suffix == ".npz" or path.is_dir():
         if not path.exists():
             raise DatasetError(f"dataset file {path} does not exist.")
-        raw = load_npz(path) if path.suffix == ".npz" else load_image_folder(path, size, channels, seed=seed)
+        raw = load_npz(path) if path.suffix == ".npz" else load_image_folder(path, size, channels, seed=seed, classes=classes)
         name = path.name
     elif "/" in name_or_path or path.suffix:
         raise DatasetError(f"dataset {name_or_path!r} does not exist; give a .npz file or an image folder.")

@@ -152,3 +152,5 @@ QAT_PRECISION = "qat_int8"
 QAT_REPLACES = "int8"
 # The recipe a quantize stage's `float_fallback_layers` adds.
 FLOAT_FALLBACK_PRECISION = "int8_mixed"
+# The floor a model file's chain must beat: the PTQ of the unchanged model (edgecomp.run.artifacts).
+FLOOR_PRECISION = "int8"

@@ -26,6 +26,12 @@ def _unused(given: set[str], allowed: frozenset, what: str) -> None:
         raise ValueError(f"{what} does not use {', '.join(unused)}; its settings are {', '.join(shown)}")
 
 
+# A training stage's schedule is sized by optimizer steps, not epochs alone: 8 epochs are 3,400
+# steps on Fashion-MNIST and 136 on a 2,160-image folder. The presets fill `min_steps` where the
+# plan sets no epochs (edgecomp.plan.plan.PRESETS); edgecomp.run.schedule raises the epochs to reach it.
+MIN_STEPS_DESCRIPTION = ("at least this many optimizer steps: the epochs are raised to reach it on a small dataset "
+                         "(the stage record says so); unset: the preset's budget when the plan sets no epochs")
+
 # ----------------------------------------------------------------------------- train
 
 
@@ -53,7 +59,7 @@ class DistillMethodSettings:
 
 
 # Settings every method uses; the others belong to the methods that list them.
-DISTILL_COMMON_SETTINGS = frozenset({"stage", "method", "temperature", "alpha", "epochs", "batch_size",
+DISTILL_COMMON_SETTINGS = frozenset({"stage", "method", "temperature", "alpha", "epochs", "min_steps", "batch_size",
                                      "learning_rate", "augment"})
 # Methods whose loss needs integer labels of unmixed images.
 MIXUP_UNSUPPORTED = {"byot": "its exits learn from the deepest exit's predictions on the same image",
@@ -92,6 +98,7 @@ class DistillConfig(Strict):
     temperature: float | None = Field(None, gt=0, description="softening temperature T; None: method default")
     alpha: float | None = Field(None, ge=0, le=1, description="weight of the distillation term; None: method default")
     epochs: int = Field(8, gt=0)
+    min_steps: int | None = Field(None, gt=0, description=MIN_STEPS_DESCRIPTION)
     batch_size: int = Field(128, ge=2)
     learning_rate: float = Field(2e-3, gt=0)
     # kd / takd
@@ -173,8 +180,8 @@ class DistillConfig(Strict):
 # ----------------------------------------------------------------------------- prune
 
 
-PRUNE_COMMON_SETTINGS = frozenset({"stage", "method", "skip_layers", "epochs", "batch_size", "learning_rate",
-                                   "augment", "teacher_kd"})
+PRUNE_COMMON_SETTINGS = frozenset({"stage", "method", "skip_layers", "epochs", "min_steps", "batch_size",
+                                   "learning_rate", "augment", "teacher_kd"})
 # Fine-tuning after pruning, and QAT, can learn from the plan's trained model (the train stage's
 # output) with the KD loss instead of from the labels alone: the compressed model is pulled back
 # towards the outputs it is meant to keep (Polino et al. 2018, Mishra & Marr 2018: distillation
@@ -207,6 +214,7 @@ class PruneConfig(Strict):
     criterion: Literal["l1", "l2"] = "l1"
     max_layer_sparsity: float = Field(0.95, gt=0, lt=1, description="global: no layer loses more than this")
     epochs: int = Field(2, ge=0, description="fine-tuning epochs; 0 prunes one-shot without training")
+    min_steps: int | None = Field(None, gt=0, description=MIN_STEPS_DESCRIPTION)
     batch_size: int = Field(128, gt=0)
     learning_rate: float = Field(5e-4, gt=0)
     augment: AugmentConfig = AugmentConfig()
@@ -304,6 +312,7 @@ class QatConfig(Strict):
 
     stage: Literal["qat"] = "qat"
     epochs: int = Field(2, ge=1)
+    min_steps: int | None = Field(None, gt=0, description=MIN_STEPS_DESCRIPTION)
     batch_size: int = Field(128, gt=0)
     learning_rate: float = Field(1e-4, gt=0)
     augment: AugmentConfig = AugmentConfig()

@@ -55,6 +55,13 @@ def _skipped_files(dataset: dict) -> str:
     return f" Skipped {len(skipped)} image(s) that could not be decoded: {names}{more}."
 
 
+def _user_model_use(report: dict) -> str:
+    """' Your model file: loaded as is ...' from the train stage's record, or '' (zoo model, older report)."""
+    use = next((stage.get("info", {}).get("model") for stage in report.get("stages") or []
+                if stage.get("stage") == "train"), None)
+    return f" Your model file: {use}." if use else ""
+
+
 def warnings_markdown(report: dict) -> list[str]:
     """The "Warnings" section (sanity checks' findings), or nothing when there are none."""
     warnings = report.get("warnings") or []
@@ -74,8 +81,10 @@ def render_markdown(report: dict) -> str:
         f"({report['dataset']['source']}, {report['dataset']['test']} test images, "
         f"normalisation {report['dataset']['normalization']})." + _skipped_files(report['dataset']),
         f"Keras model: {cells.number(report['keras']['params'], 9)} parameters, test accuracy "
-        f"{cells.percent(report['keras']['accuracy'])}.",
+        f"{cells.percent(report['keras']['accuracy'])}." + _user_model_use(report),
         *warnings_markdown(report),
+        *([f"**Stopped before the {report['stopped']['before_stage']} stage**: {report['stopped']['reason']}"]
+          if report.get("stopped") else []),
         "## Artifacts",
         *[f"**{note}**" for note in [emulated_note(report)] if note],
         markdown_table(artifact_table(report)),

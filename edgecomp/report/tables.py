@@ -285,6 +285,9 @@ STAGE_COLUMNS = [
     # A reused stage keeps the seconds of the run that computed it.
     value("seconds", "seconds", lambda s: cells.DASH if s is None else f"{s:.1f}", numeric=True),
     value("cached", "stage cache", _cache_use),
+    # Training stages (edgecomp.run.schedule); older reports and the quantize stage have none.
+    value("epochs", "epochs", lambda n: cells.DASH if n is None else str(n), numeric=True),
+    value("steps", "steps", lambda n: cells.DASH if n is None else f"{n:,}", numeric=True),
     value("info", "details", _details),
 ]
 

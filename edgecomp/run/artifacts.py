@@ -24,8 +24,8 @@ from edgecomp.export.parity import check_parity
 from edgecomp.export.sparsity import tflite_sparsity
 from edgecomp.export.tflite import keras_to_tflite
 from edgecomp.plan.plan import BenchConfig
-from edgecomp.plan.precisions import BASELINE_PRECISION, PRECISIONS
-from edgecomp.run.quant_artifacts import debug_int8, export_file, export_source_model
+from edgecomp.plan.precisions import BASELINE_PRECISION, FLOOR_PRECISION, PRECISIONS
+from edgecomp.run.quant_artifacts import calibration_images, debug_int8, export_file, export_source_model
 from edgecomp.targets.base import Target
 
 
@@ -67,25 +67,38 @@ def export_artifacts(ctx: RunContext) -> list[ArtifactRecord]:
     records = []
     original = original_model_to_compare(ctx)
     if original is not None:
-        record = _export_and_check(
+        records.append(_export_and_check(
             ctx, "tflite", BASELINE_PRECISION, out_dir / f"model_original_{BASELINE_PRECISION}.tflite", original,
-            lambda _record, path: keras_to_tflite(original, path, BASELINE_PRECISION), parity_images, reference_cache)
-        record.role = "original"
-        records.append(record)
+            lambda _record, path: keras_to_tflite(original, path, BASELINE_PRECISION), parity_images, reference_cache,
+            role="original"))
+    if ctx.plan.export.floor:
+        records.append(_export_floor(ctx, out_dir, parity_images, reference_cache))
     for fmt, precision in planned_exports(ctx):
         records.append(_export_and_check(
             ctx, fmt, precision, out_dir / f"model_{precision}.{fmt}", export_source_model(ctx, precision),
             lambda record, path: export_file(ctx, record, path), parity_images, reference_cache))
     return records
 
+def _export_floor(ctx: RunContext, out_dir: Path, parity_images: np.ndarray, reference_cache: dict):
+    """The floor (`role: floor`): the PTQ int8 of the model as trained or loaded, unchanged by the
+    chain. The chain's files are recommended only when they beat it by the ★ rule."""
+    original = ctx.export_inputs.original_model
+    if original is None:  # no train stage ran: nothing unchanged to quantize (run_stages refuses this)
+        raise EdgecompError("export.floor needs the train stage's model: start the plan with a `train` stage.")
+    return _export_and_check(
+        ctx, "tflite", FLOOR_PRECISION, out_dir / f"model_floor_{FLOOR_PRECISION}.tflite", original,
+        lambda _record, path: keras_to_tflite(original, path, FLOOR_PRECISION,
+                                              calibration_images=calibration_images(ctx, FLOOR_PRECISION)),
+        parity_images, reference_cache, role="floor")
+
 def _export_and_check(ctx: RunContext, fmt: str, precision: str, path: Path, source_model,
                       export: Callable[[ArtifactRecord, Path], object], parity_images: np.ndarray,
-                      reference_cache: dict) -> ArtifactRecord:
+                      reference_cache: dict, role: Optional[str] = None) -> ArtifactRecord:
     """One artifact: export it, measure its size and zeros, and compare it with `source_model`."""
     # A QAT model also holds quantizer ranges; the network's parameters are its float twin's.
     recipe = PRECISIONS.get(precision)
     params_model = source_model if recipe.post_training else export_source_model(ctx, BASELINE_PRECISION)
-    record = ArtifactRecord(name=path.name, format=fmt, precision=precision,
+    record = ArtifactRecord(name=path.name, format=fmt, precision=precision, role=role,
                             path=str(path.relative_to(ctx.run_dir)), params=int(params_model.count_params()))
     step(f"exporting {path.name}")
     started = time.perf_counter()
@@ -107,7 +120,7 @@ def _export_and_check(ctx: RunContext, fmt: str, precision: str, path: Path, sou
         reference_cache[id(source_model)] = source_model.predict(parity_images, batch_size=256, verbose=0)
     parity = record.parity = check_parity(path, precision, reference_cache[id(source_model)], parity_images,
                                           ctx.data.labels("test", len(parity_images)))
-    debug_int8(ctx, record, path, parity_images)
+    debug_int8(ctx, record, path, parity_images, source_model)
     if not parity["passed"]:
         kind = "error" if recipe.parity.failure_is_error else "flagged"
         record.fail(f"parity {kind}: {parity['reason']}", status="parity_failed")

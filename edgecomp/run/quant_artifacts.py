@@ -98,15 +98,16 @@ def export_file(ctx: RunContext, record: ArtifactRecord, path: Path) -> None:
     else:
         TFLITE_EXPORTERS.get(recipe.kind)(ctx, record, path)
 
-def debug_int8(ctx: RunContext, record: ArtifactRecord, path: Path, images: np.ndarray) -> None:
-    """Sets `quant_debug` on an int8 record: its accuracy drop, and the worst layers past the threshold."""
+def debug_int8(ctx: RunContext, record: ArtifactRecord, path: Path, images: np.ndarray, source_model) -> None:
+    """Sets `quant_debug` on an int8 record: its accuracy drop against `source_model` (the Keras model
+    it was converted from), and the worst layers past the threshold."""
     if record.format != "tflite" or not PRECISIONS.get(record.precision).debug_accuracy:
         return
 
     labels = ctx.data.labels("test", len(images))
     try:
         result = debug_accuracy_drop(
-            export_source_model(ctx, record.precision), path, images, labels, calibration_images(ctx)[:64],
+            source_model, path, images, labels, calibration_images(ctx)[:64],
             ctx.export_inputs.debug_drop_points, ctx.export_inputs.debug_top_layers)
     except EdgecompError as err:  # the debugger is a diagnosis: its failure must not cost the build
         record.quant_debug = {"error": str(err)}
