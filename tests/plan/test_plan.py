@@ -99,13 +99,13 @@ def test_build_preset_flag_overrides_the_plan(tmp_path):
 def test_a_model_file_is_not_retrained_unless_the_plan_asks(tmp_path):
     """The rule lives in the plan: a YAML plan naming a model file and `--model` on the command line
     resolve to the same plan, whose train stage loads the model as is (epochs 0)."""
-    from edgecomp.cli.build import plan_from_options
+    from edgecomp.api.plans import resolve_plan  # what `edgecomp build --config/--model` calls
 
     model = str(tmp_path / "mine.keras")
     config = tmp_path / "plan.yaml"
     config.write_text(f"model: {model}\n")
-    from_yaml = plan_from_options(config, None, None, None, None, None)
-    from_flags = plan_from_options(None, model, None, None, None, None)
+    from_yaml = resolve_plan(config)
+    from_flags = resolve_plan(None, model=model)
     assert from_yaml.stages[0].stage == "train" and from_yaml.stages[0].epochs == 0
     assert from_yaml.model_dump() == from_flags.model_dump()
     assert load_plan(config).model_dump() == from_yaml.model_dump()
@@ -115,9 +115,9 @@ def test_a_model_file_is_not_retrained_unless_the_plan_asks(tmp_path):
 
 
 def test_a_model_file_is_fine_tuned_when_the_plan_or_a_flag_sets_epochs(tmp_path):
-    from edgecomp.cli.build import plan_from_options
+    from edgecomp.api.plans import resolve_plan
 
     model = str(tmp_path / "mine.keras")
     assert parse_plan({"model": model, "stages": [{"stage": "train", "epochs": 3}]}).stages[0].epochs == 3
-    assert plan_from_options(None, model, None, 2, None, None).stages[0].epochs == 2
+    assert resolve_plan(None, model=model, epochs=2).stages[0].epochs == 2
     assert parse_plan({}).stages[0].epochs == 10  # a zoo model is trained: the stage default
