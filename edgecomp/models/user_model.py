@@ -2,6 +2,7 @@
 brought into tf-keras (Keras 3 files), flattened when a stage must see inside sub-models, and
 each step checked on real images from the dataset, with the numbers returned for the report.
 
+Augmentation layers (RandomFlip...) are left out: identities at inference (`edgecomp.models.augmentation`).
 A Keras 3 model the bridge cannot rebuild still serves a PTQ-only plan (train + quantize): the
 TFLite converter and tf2onnx take the Keras 3 model itself (see `edgecomp.export.keras3`).
 """
@@ -14,6 +15,7 @@ import numpy as np
 
 from edgecomp.core.progress import step
 from edgecomp.core.tfenv import keras
+from edgecomp.models.augmentation import WHY_DROPPED, drop_augmentation_layers
 from edgecomp.models.bridge import BridgeError, bridge_keras3_model
 from edgecomp.models.flatten import flatten_model, nested_models
 from edgecomp.models.load import check_model_fits_data, check_model_path, keras_version_of, load_any_model
@@ -56,6 +58,7 @@ def bring_to_tf_keras(model, plan, images: np.ndarray) -> tuple[object, dict]:
          f"{result.parity['max_abs_diff']:.3g} on {result.parity['samples']} test images")
     return result.model, {"status": "bridged", "layers": result.layers, "parity": result.parity,
                           "rebuilt_activations": result.rebuilt_activations,
+                          "dropped_layers": result.dropped_layers,
                           "seconds": round(time.perf_counter() - started, 3)}
 
 def flatten_if_needed(model, plan, images: np.ndarray) -> tuple[object, dict | None]:
@@ -87,8 +90,16 @@ def prepare_user_model(path: str, plan, data) -> tuple[object, dict]:
     check_model_fits_data(model, data)
     images = check_images(data)
     info: dict = {"keras_version": keras_version_of(resolved) or "tf-keras SavedModel"}
+    dropped: list[str] = []
     if not isinstance(model, keras().Model):
         model, info["model_bridge"] = bring_to_tf_keras(model, plan, images)
+        dropped = info["model_bridge"].get("dropped_layers", [])
+    if isinstance(model, keras().Model):
+        model, dropped_here = drop_augmentation_layers(model, images)  # tf-keras files (the bridge already did)
+        dropped += dropped_here
+    if dropped:
+        step(f"left out {len(dropped)} augmentation layer(s), identities at inference: {', '.join(dropped)}")
+        info["augmentation_layers"] = {"dropped": dropped, "why": WHY_DROPPED}
     if isinstance(model, keras().Model):
         model, flatten_info = flatten_if_needed(model, plan, images)
         if flatten_info:
