@@ -14,6 +14,7 @@ from edgecomp.report.tables import (
     cross_check_table,
     deployment_table,
     memory_note,
+    model_notes,
     parity_table,
     ratio_note,
     recommend_legend,
@@ -69,6 +70,8 @@ def render_markdown(report: dict) -> str:
         f"Keras model: {cells.number(report['keras']['params'], 9)} parameters, test accuracy "
         f"{cells.percent(report['keras']['accuracy'])}.",
         *warnings_markdown(report),
+        *(["## The model as given", "\n".join(f"- {note}" for note in model_notes(report))] if model_notes(report)
+          else []),
         "## Artifacts",
         *[f"**{note}**" for note in [emulated_note(report)] if note],
         markdown_table(artifact_table(report)),

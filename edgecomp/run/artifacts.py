@@ -24,6 +24,7 @@ from edgecomp.export.onnx import keras_to_onnx
 from edgecomp.export.parity import FLOAT_PRECISIONS, check_parity
 from edgecomp.export.sparsity import tflite_sparsity
 from edgecomp.export.tflite import keras_to_tflite
+from edgecomp.models.output_head import SOFTMAX, softmax_head, with_softmax
 from edgecomp.plan.plan import BenchConfig
 from edgecomp.run.quant_artifacts import calibration_images, debug_int8, export_source_model, export_special
 from edgecomp.targets.base import Target
@@ -73,6 +74,26 @@ def original_model_to_compare(ctx: RunContext):
     original = ctx.export_inputs.original_model
     return None if original is None or original is export_source_model(ctx, "float32") else original
 
+def restore_output_contract(ctx: RunContext) -> None:
+    """Puts back the softmax the train stage took off a user's model (`edgecomp.models.output_head`)
+    on every model export reads, so each file outputs probabilities as the given model did. The
+    same model in two slots stays one object (export compares models by identity)."""
+    if ctx.export_inputs.output_activation != SOFTMAX:
+        return
+    wrapped: dict[int, object] = {}
+
+    def restored(model):
+        if model is None or softmax_head(model) is not None:  # put back already (a second export)
+            return model
+        if id(model) not in wrapped:
+            wrapped[id(model)] = with_softmax(model)
+        return wrapped[id(model)]
+
+    ctx.model = restored(ctx.model)
+    for slot in ("original_model", "float_model"):
+        setattr(ctx.export_inputs, slot, restored(getattr(ctx.export_inputs, slot)))
+    step("exported models end in a softmax again: they output probabilities, as the given model did")
+
 def export_artifacts(ctx: RunContext) -> list[ArtifactRecord]:
     """Exports, then checks parity of each file against the Keras model it came from on test images.
 
@@ -80,6 +101,7 @@ def export_artifacts(ctx: RunContext) -> list[ArtifactRecord]:
     the "before" that every ratio in the report is measured against.
     """
 
+    restore_output_contract(ctx)
     out_dir = ctx.run_dir / "artifacts"
     parity_images = ctx.data.images("test", ctx.plan.export.parity_samples)  # normalised float32
     reference_cache: dict = {}  # id(source model) -> its Keras outputs (N, K) on parity_images
@@ -104,7 +126,8 @@ def _export_and_check(ctx: RunContext, fmt: str, precision: str, path: Path, sou
     # A QAT model also holds quantizer ranges; the network's parameters are its float twin's.
     params_model = export_source_model(ctx, "float32") if precision == "qat_int8" else source_model
     record = ArtifactRecord(name=path.name, format=fmt, precision=precision,
-                            path=str(path.relative_to(ctx.run_dir)), params=int(params_model.count_params()))
+                            path=str(path.relative_to(ctx.run_dir)), params=int(params_model.count_params()),
+                            outputs="probabilities" if ctx.export_inputs.output_activation == SOFTMAX else None)
     step(f"exporting {path.name}")
     started = time.perf_counter()
     try:

@@ -23,7 +23,7 @@ from edgecomp.compress.qat import build_qat_model, qat_custom_objects
 from edgecomp.core.cache_store import ENTRY_FILE, discard, entry_dir, model_fingerprint, publish, read_entry
 from edgecomp.core.errors import first_line
 from edgecomp.core.progress import step
-from edgecomp.core.records import RunWarning
+from edgecomp.core.records import ExportInputs, RunWarning
 from edgecomp.core.tfenv import keras, tf, tfmot
 from edgecomp.run.stage_cache import chain_keys
 
@@ -31,7 +31,8 @@ from edgecomp.run.stage_cache import chain_keys
 # (a test checks the lists match, so a new field is a decision, not a silent loss).
 KNOWN_CONTEXT_FIELDS = frozenset({"plan", "data", "run_dir", "model", "ptq_modes", "export_inputs", "warnings"})
 MODEL_INPUTS = ("original_model", "float_model")
-VALUE_INPUTS = ("pruned", "calibration_samples", "debug_drop_points", "debug_top_layers", "float_fallback_layers")
+VALUE_INPUTS = ("pruned", "calibration_samples", "debug_drop_points", "debug_top_layers", "float_fallback_layers",
+                "output_activation")
 MODEL_SLOTS = ("model", *MODEL_INPUTS)  # `model` first: the others often name the same object
 # A QAT model does not survive a `.keras` round trip in tfmot 0.8 (its QuantizeLayer expects 5
 # variables and finds 3 on load), so it is rebuilt from its float model, which has an entry,
@@ -164,8 +165,8 @@ class StageCache:
         ctx.model = model_of(facts["models"]["model"])
         for name in MODEL_INPUTS:
             setattr(ctx.export_inputs, name, model_of(facts["models"].get(name)))
-        for name in VALUE_INPUTS:
-            setattr(ctx.export_inputs, name, facts["export_inputs"][name])
+        for name in VALUE_INPUTS:  # an entry older than a field holds its default
+            setattr(ctx.export_inputs, name, facts["export_inputs"].get(name, getattr(ExportInputs(), name)))
         ctx.ptq_modes = list(facts["ptq_modes"])
         for ref, model in loaded.items():
             self._remember(model, list(ref))
