@@ -65,3 +65,15 @@ def warn(warning) -> None:
     console.print(f"[yellow]! warning ({warning.code}): {escape(warning.message)}[/yellow]")
     console.print(f"[yellow]  hint: {escape(warning.hint)}[/yellow]")
     console.file.flush()
+
+def remaining(started: float, done: int, total: int) -> str:
+    """", about 40 s left" for a loop of similar steps (files to export, artifacts to benchmark): the
+    mean time of the `done` steps since `started` (time.perf_counter()) times the steps left; "" before
+    the first step has finished, when there is no step left, or when it is under a second."""
+    if done <= 0 or done >= total:
+        return ""
+    left = (time.perf_counter() - started) / done * (total - done)
+    if left < 1:
+        return ""
+    minutes, seconds = divmod(round(left), 60)
+    return f", about {minutes} min {seconds:02d} s left" if minutes else f", about {seconds} s left"

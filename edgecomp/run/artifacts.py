@@ -17,7 +17,7 @@ from edgecomp.bench.timing_floor import TIMING_FLOOR_PATH
 from edgecomp.compress.context import RunContext
 from edgecomp.core.errors import EdgecompError
 from edgecomp.core.files import gzip_size, write_bytes_atomically
-from edgecomp.core.progress import step
+from edgecomp.core.progress import remaining, step
 from edgecomp.core.records import ArtifactRecord, Measurement
 from edgecomp.export.metadata import ArtifactMetadata, embed_metadata
 from edgecomp.export.onnx import keras_to_onnx
@@ -113,22 +113,24 @@ def export_artifacts(ctx: RunContext) -> list[ArtifactRecord]:
             lambda _record, path: keras_to_tflite(original, path, "float32"), parity_images, reference_cache)
         record.role = "original"
         records.append(record)
-    for fmt, precision in planned_exports(ctx):
+    planned, started = planned_exports(ctx), time.perf_counter()
+    for done, (fmt, precision) in enumerate(planned):
         records.append(_export_and_check(
             ctx, fmt, precision, out_dir / f"model_{precision}.{fmt}", export_source_model(ctx, precision),
-            lambda record, path: _export_one(ctx, record, path), parity_images, reference_cache))
+            lambda record, path: _export_one(ctx, record, path), parity_images, reference_cache,
+            position=f" ({done + 1}/{len(planned)}{remaining(started, done, len(planned))})"))
     return records
 
 def _export_and_check(ctx: RunContext, fmt: str, precision: str, path: Path, source_model,
                       export: Callable[[ArtifactRecord, Path], object], parity_images: np.ndarray,
-                      reference_cache: dict) -> ArtifactRecord:
+                      reference_cache: dict, position: str = "") -> ArtifactRecord:
     """One artifact: export it, measure its size and zeros, and compare it with `source_model`."""
     # A QAT model also holds quantizer ranges; the network's parameters are its float twin's.
     params_model = export_source_model(ctx, "float32") if precision == "qat_int8" else source_model
     record = ArtifactRecord(name=path.name, format=fmt, precision=precision,
                             path=str(path.relative_to(ctx.run_dir)), params=int(params_model.count_params()),
                             outputs="probabilities" if ctx.export_inputs.output_activation == SOFTMAX else None)
-    step(f"exporting {path.name}")
+    step(f"exporting {path.name}{position}")
     started = time.perf_counter()
     try:
         export(record, path)
