@@ -23,6 +23,7 @@ import threading
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Optional, TextIO
 
 from edgecomp.core.errors import EdgecompError
@@ -32,9 +33,10 @@ THIRD_PARTY_LOGGERS = ("absl", "tensorflow", "tf2onnx", "onnxruntime", "h5py", "
 THIRD_PARTY_LOG = "third_party.log"  # in the run folder: what a quiet run kept off the console
 REPLAYED_LINES = 20  # on an unexpected error, the last captured lines are shown (they may explain it)
 
-_state = threading.local()  # `user_stream` while a capture is active in this thread
-_capture_lock = threading.RLock()  # one capture at a time: file descriptors are process-wide
-_active_depth = 0
+# Process-wide, as file descriptors are: the stream edgecomp's console writes to during a capture,
+# and the lock held while one is active (a nested or concurrent one does nothing: the first catches all).
+_state = SimpleNamespace(user_stream=None)
+_capture_lock = threading.Lock()
 
 
 def set_verbose(verbose: bool) -> None:
@@ -56,7 +58,7 @@ def runner_environment() -> dict:
 
 def user_stream() -> TextIO:
     """Where edgecomp's own messages go: the terminal (or notebook), also while a capture is active."""
-    return getattr(_state, "user_stream", None) or sys.stderr
+    return _state.user_stream or sys.stderr
 
 
 class _UserStderr(io.TextIOBase):
@@ -141,7 +143,7 @@ def _descriptors_redirected(sink, user: TextIO) -> Iterator[None]:
 @contextlib.contextmanager
 def quiet_third_party(log_path: Optional[Path] = None) -> Iterator[None]:
     """Keeps third-party output off the console while edgecomp calls TensorFlow, the converters and
-    the runtimes; does nothing with `--verbose` (or when a capture is already active).
+    the runtimes; does nothing with `--verbose` (or when a capture is already active, in any thread).
 
     Inside: file descriptors 1 and 2 go to a temporary file (C++ logging, the converter's prints,
     subprocesses that inherit them), and so do third-party Python warnings (edgecomp's own still
@@ -155,25 +157,25 @@ def quiet_third_party(log_path: Optional[Path] = None) -> Iterator[None]:
         Whatever the body raises; on an error that is not an EdgecompError the last captured lines
         are shown first (or the log's path), since they may explain it.
     """
-    global _active_depth
-    if is_verbose() or _active_depth:
+    if is_verbose() or not _capture_lock.acquire(blocking=False):
         yield
         return
-    with _capture_lock, tempfile.TemporaryFile() as sink, warnings.catch_warnings():
-        warnings.simplefilter("default")
-        warnings.showwarning = _show_warning
-        previous_levels = _quiet_loggers()
-        _active_depth += 1
-        try:
-            with _descriptors_redirected(sink, sys.stderr):
-                yield
-        except BaseException as err:
-            _report_captured_on_error(err, sink, log_path)
-            raise
-        finally:
-            _active_depth -= 1
-            _restore_loggers(previous_levels)
-            _save_captured(sink, log_path)
+    try:
+        with tempfile.TemporaryFile() as sink, warnings.catch_warnings():
+            warnings.simplefilter("default")
+            warnings.showwarning = _show_warning
+            previous_levels = _quiet_loggers()
+            try:
+                with _descriptors_redirected(sink, sys.stderr):
+                    yield
+            except BaseException as err:
+                _report_captured_on_error(err, sink, log_path)
+                raise
+            finally:
+                _restore_loggers(previous_levels)
+                _save_captured(sink, log_path)
+    finally:
+        _capture_lock.release()
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:

@@ -71,3 +71,10 @@ def test_verbose_lets_everything_through(monkeypatch, tmp_path, capfd):
     ctypes.CDLL(None).fflush(None)
     out, err = capfd.readouterr()
     assert "cuInit" in err and "fully_quantize" in out and "XNNPACK" in out  # (pytest itself records warnings)
+
+
+def test_a_nested_capture_leaves_everything_to_the_outer_one(quiet, tmp_path, capfd):
+    with verbosity.quiet_third_party(tmp_path / "outer.log"), verbosity.quiet_third_party(tmp_path / "inner.log"):
+        os.write(2, b"W0000 from a library imported inside the build\n")
+    assert "W0000" not in capfd.readouterr().err
+    assert "W0000" in (tmp_path / "outer.log").read_text() and not (tmp_path / "inner.log").exists()
