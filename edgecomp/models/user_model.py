@@ -93,7 +93,7 @@ def prepare_user_model(path: str, plan, data) -> tuple[object, dict]:
     dropped: list[str] = []
     if not isinstance(model, keras().Model):
         model, info["model_bridge"] = bring_to_tf_keras(model, plan, images)
-        dropped = info["model_bridge"].get("dropped_layers", [])
+        dropped = list(info["model_bridge"].get("dropped_layers", []))
     if isinstance(model, keras().Model):
         model, dropped_here = drop_augmentation_layers(model, images)  # tf-keras files (the bridge already did)
         dropped += dropped_here
