@@ -51,9 +51,8 @@ def strip_softmax_head(model) -> tuple[object, Optional[dict]]:
         linear.set_weights(last.get_weights())
         how = f"its last layer `{name}` ({kind}) with activation='linear' instead of 'softmax', same weights"
     stripped = keras().Model(model.inputs, logits, name=model.name)
-    return stripped, {"activation": SOFTMAX, "layer": name, "trained_on": f"logits: {how}",
-                      "deployable": "outputs probabilities, as the given model did: a Softmax layer is put back "
-                                    "on every exported model"}
+    return stripped, {"activation": SOFTMAX, "layer": name, "trained_on": "logits", "logits_from": how,
+                      "deployable": "ends in a Softmax again: it outputs probabilities, as the given model did"}
 
 
 def with_softmax(model):

@@ -268,8 +268,8 @@ def model_notes(report: dict) -> list[str]:
     notes = []
     head = train.get("output_head")
     if head:
-        notes.append(f"The model ends in a softmax (`{head['layer']}`): the stages trained on its "
-                     f"{head['trained_on']}; every exported file {head['deployable']}.")
+        notes.append(f"The model ends in a softmax (`{head['layer']}`): the stages trained on its logits "
+                     f"({head['logits_from']}); every exported file {head['deployable']}.")
     dropped = (train.get("augmentation_layers") or {}).get("dropped")
     if dropped:
         notes.append(f"Left out of the model: {', '.join(f'`{name}`' for name in dropped)}; "

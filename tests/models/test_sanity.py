@@ -189,7 +189,7 @@ def test_softmax_model_in_a_ptq_only_plan_keeps_its_probabilities(softmax_model_
 def test_softmax_model_in_a_fine_tuning_plan_trains_on_its_logits(softmax_model_file, tmp_path):
     _build(tmp_path, softmax_model_file, FINE_TUNE_PLAN.format(normalization="raw"))
     report = json.loads((tmp_path / "run" / "report.json").read_text())
-    assert report["stages"][0]["info"]["output_head"]["trained_on"].startswith("logits")
+    assert report["stages"][0]["info"]["output_head"]["trained_on"] == "logits"
     pixels = _fmnist("raw").images("test", 100)
     for artifact in report["artifacts"]:
         probabilities = _probabilities_of(tmp_path / "run" / artifact["path"], pixels)

@@ -179,7 +179,9 @@ def test_softmax_headed_keras3_mobilenetv3small_through_the_default_plan(tmp_pat
     probabilities = _run_tflite(tmp_path / "run" / deployable["path"], pixels)
     assert (probabilities >= 0).all()
     np.testing.assert_allclose(probabilities.sum(-1), 1.0, atol=0.02)  # int8: each rounded to 1/256
-    assert deployable["parity"]["top1_agreement"] >= 0.8  # against the compressed Keras model + softmax
+    # Parity compares it with the compressed Keras model with its softmax back: probabilities on both
+    # sides (logits on one side would differ by far more; 0.024 measured after one epoch of each stage).
+    assert deployable["parity"]["max_abs_diff"] < 0.1
 
 
 @pytest.mark.slow
