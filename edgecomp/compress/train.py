@@ -15,7 +15,6 @@ from edgecomp.compress.fitting import fit_keras3
 from edgecomp.core.errors import UsageError
 from edgecomp.core.progress import step
 from edgecomp.core.tfenv import keras, seed_everything
-from edgecomp.models.output_head import strip_softmax_head
 from edgecomp.models.sanity import check_loaded_model
 from edgecomp.models.user_model import prepare_user_model
 from edgecomp.models.zoo import ZOO, build_zoo_model
@@ -39,12 +38,8 @@ def run_train(ctx: RunContext, cfg: TrainConfig) -> dict:
         # Keras 3 files are brought into tf-keras and nested sub-models flattened, each checked.
         model, loaded = prepare_user_model(ctx.plan.model, ctx.plan, ctx.data)
         info = {"source": "file", "path": str(Path(ctx.plan.model).resolve()), **loaded}
-        model, head = strip_softmax_head(model)  # the stages train on logits; export puts it back
-        if head:
-            step(f"model {model.name} ends in a softmax (`{head['layer']}`): trained on its logits; the deployable "
-                 "outputs probabilities, as the model does")
-            info["output_head"] = head
-            ctx.export_inputs.output_activation = head["activation"]
+        if "output_head" in loaded:  # its softmax was taken off for the stages: export puts it back
+            ctx.export_inputs.output_activation = loaded["output_head"]["activation"]
         check_loaded_model(ctx, model)  # softmax output, input range: before any fine-tuning
         if cfg.epochs:
             step(f"fine-tuning {model.name} for {cfg.epochs} epochs")
