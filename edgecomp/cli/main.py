@@ -14,6 +14,10 @@ app = typer.Typer(
     # Target profiles carry host names and key paths: never print local variables in tracebacks.
     pretty_exceptions_show_locals=False,
     add_completion=False,
+    # Click's plain help: one line per option where it fits, its text beside it. Rich's boxed panels
+    # spent half of an 80-column terminal on the option and type columns, so each option's help
+    # wrapped over 3-6 lines (and ate `[default: ...]` as markup).
+    rich_markup_mode=None,
 )
 app.command("build")(build.build_command)
 app.command("bench")(bench.bench_command)

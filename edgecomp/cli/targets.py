@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -23,6 +24,29 @@ def _console() -> Console:
     return Console(highlight=False)
 
 
+def _profiles_table(profiles: list, compact: bool) -> Table:
+    """One row per profile. Compact (for narrow terminals): no borders, no `kind` column (the
+    connection starts with it), the connection on a second line under the name."""
+    columns = ["name", "runtime", "threads", "delegate", "recommended"] if compact else \
+        ["name", "kind", "connection", "runtime", "threads", "delegate", "recommended"]
+    if compact:  # one space between columns, no edges: 78 characters for the profiles shipped
+        table = Table(title="Target profiles", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+                      padding=(0, 1, 0, 0))
+    else:
+        table = Table(title="Target profiles")
+    for column in columns:
+        table.add_column(column, no_wrap=True)
+    for name, profile in profiles:
+        recommended = f"{profile.recommended_compression} {profile.recommended_format}"
+        if compact:
+            table.add_row(f"{name}\n[dim]  {escape(profile.connection_summary())}[/dim]", profile.runtime,
+                          str(profile.threads), profile.delegate, recommended)
+        else:
+            table.add_row(name, profile.kind, escape(profile.connection_summary()), profile.runtime,
+                          str(profile.threads), profile.delegate, recommended)
+    return table
+
+
 @app.command("list")
 @handle_errors
 def list_command() -> None:
@@ -30,13 +54,11 @@ def list_command() -> None:
     from edgecomp.targets.profiles import available_profiles, load_profile, profile_dirs
 
     console = _console()
-    table = Table(title="Target profiles")
-    for column in ("name", "kind", "connection", "runtime", "threads", "delegate"):
-        table.add_column(column, no_wrap=column == "name")
-    for name, path in available_profiles().items():
-        profile = load_profile(str(path))
-        table.add_row(name, profile.kind, profile.connection_summary(), profile.runtime, str(profile.threads),
-                      profile.delegate)
+    profiles = [(name, load_profile(str(path))) for name, path in available_profiles().items()]
+    table = _profiles_table(profiles, compact=False)
+    natural_width = console.measure(table, options=console.options.update_width(10_000)).maximum
+    if natural_width > console.width:  # an 80-column terminal: cells would be cut to "conn…"
+        table = _profiles_table(profiles, compact=True)
     console.print(table)
     console.print("searched: " + ", ".join(str(d) for d in profile_dirs()))
 

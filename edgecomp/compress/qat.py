@@ -15,6 +15,7 @@ ONNX exports are made from that float model, the `qat_int8` artifact from the QA
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 from edgecomp.compress import qat_scheme
 from edgecomp.compress.context import RunContext
@@ -23,6 +24,7 @@ from edgecomp.core.errors import EdgecompError
 from edgecomp.core.progress import step
 from edgecomp.core.records import QatScheme
 from edgecomp.core.tfenv import keras, seed_everything, tfmot
+from edgecomp.core.verbosity import is_verbose
 from edgecomp.plan.precisions import QAT_PRECISION
 from edgecomp.plan.stage_settings import QatConfig
 
@@ -198,6 +200,20 @@ def mask_keeping_callback(qat_model, masks: dict):
 
     return KeepSparsity(), sorted(weight.name for weight, _ in targets)
 
+def announce_fallbacks(fallbacks: dict[str, str], model) -> None:
+    """One line for the layers that stay float (a MobileNetV3 has about 60; the report lists each
+    with its reason, in the qat stage's `float_fallback_layers`); one line per layer with --verbose."""
+    if is_verbose():
+        for name, reason in fallbacks.items():
+            step(f"qat: layer {name} stays float ({reason})")
+        return
+    if not fallbacks:
+        return
+    kinds = Counter(type(model.get_layer(name)).__name__ for name in fallbacks)
+    summary = ", ".join(f"{count} {kind}" for kind, count in kinds.most_common())
+    step(f"qat: {len(fallbacks)} layer(s) stay float ({summary}); each with its reason in the report "
+         "(qat stage, float_fallback_layers)")
+
 def run_qat(ctx: RunContext, cfg: QatConfig) -> dict:
     if ctx.model is None:
         raise EdgecompError("the qat stage needs a model: put a `train` stage before it.")
@@ -207,8 +223,7 @@ def run_qat(ctx: RunContext, cfg: QatConfig) -> dict:
     teacher = stage_teacher(ctx, cfg, "qat")
     float_model = ctx.model
     qat_model, fallbacks = build_qat_model(float_model, prune_preserving)
-    for name, reason in fallbacks.items():
-        step(f"qat: layer {name} stays float ({reason})")
+    announce_fallbacks(fallbacks, float_model)
     step(f"quantization-aware training for {cfg.epochs} epoch(s)"
          + (" (prune-preserving scheme)" if prune_preserving else ""))
     callbacks, masked = [], []

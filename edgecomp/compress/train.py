@@ -46,6 +46,8 @@ def run_train(ctx: RunContext, cfg: TrainConfig) -> dict:
         # First in the record: the report's stage table shows the start of it.
         info = {"model": user_model_use(cfg.epochs), "source": "file", "path": str(Path(ctx.plan.model).resolve()),
                 **loaded}
+        if "output_head" in loaded:  # its softmax was taken off for the stages: export puts it back
+            ctx.export_inputs.output_activation = loaded["output_head"]["activation"]
         check_loaded_model(ctx, model)  # softmax output, input range: before any fine-tuning
         if cfg.epochs:
             step(f"fine-tuning {model.name} for {cfg.epochs} epochs")

@@ -27,7 +27,9 @@ from edgecomp.core.errors import UsageError
 from edgecomp.core.progress import step
 
 # 1: first stage cache (replaces the train stage's models/ cache, whose keys were format 2).
-FORMAT = 1
+# 3: the train stage takes a user model's softmax head off and leaves its augmentation layers out (not 2,
+#    the old cache's).
+FORMAT = 3
 
 
 ENTRY_FILE = "entry.json"

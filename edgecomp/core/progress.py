@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import sys
 import time
 
 from rich.console import Console
 
 from edgecomp.core.tfenv import keras
+from edgecomp.core.verbosity import USER_STDERR
 
-# Progress goes to stderr so `--json` output on stdout stays machine-readable.
-console = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 160)
+# Progress goes to stderr so `--json` output on stdout stays machine-readable; to the real stderr
+# also while `quiet_third_party` sends file descriptor 2 to a log (USER_STDERR follows it).
+console = Console(file=USER_STDERR, highlight=False, width=None if USER_STDERR.isatty() else 160)
 
 # Called as listener(label, epoch, logs) after every training epoch of every stage: `edgecomp search`
 # reports each epoch's validation accuracy to its early-stopping scheduler through this.
@@ -55,7 +56,7 @@ def keras_progress_callback(epochs: int, steps_per_epoch: int, label: str):
 def step(message: str) -> None:
     """One line of progress for a pipeline step."""
     console.print(f"[cyan]>[/cyan] {message}")
-    sys.stderr.flush()
+    console.file.flush()
 
 def warn(warning) -> None:
     """A sanity-check warning (`edgecomp.core.records.RunWarning`), in yellow, when it is found."""
@@ -63,4 +64,16 @@ def warn(warning) -> None:
 
     console.print(f"[yellow]! warning ({warning.code}): {escape(warning.message)}[/yellow]")
     console.print(f"[yellow]  hint: {escape(warning.hint)}[/yellow]")
-    sys.stderr.flush()
+    console.file.flush()
+
+def remaining(started: float, done: int, total: int) -> str:
+    """", about 40 s left" for a loop of similar steps (files to export, artifacts to benchmark): the
+    mean time of the `done` steps since `started` (time.perf_counter()) times the steps left; "" before
+    the first step has finished, when there is no step left, or when it is under a second."""
+    if done <= 0 or done >= total:
+        return ""
+    left = (time.perf_counter() - started) / done * (total - done)
+    if left < 1:
+        return ""
+    minutes, seconds = divmod(round(left), 60)
+    return f", about {minutes} min {seconds:02d} s left" if minutes else f", about {seconds} s left"

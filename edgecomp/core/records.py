@@ -48,6 +48,9 @@ class ExportInputs:
     debug_top_layers: int = 5  # `quantize`: how many layers that list holds
     float_fallback_layers: int = 0  # `quantize`: > 0 also exports int8_mixed with this many layers kept float
     qat_scheme: Optional[QatScheme] = None  # `qat`: how `RunContext.model` was wrapped (the stage cache rebuilds it so)
+    # `train`: "softmax" when the user's model ended in one; stages train on its logits, and export
+    # puts the softmax back so the deployable outputs probabilities as the given model did.
+    output_activation: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -152,8 +155,8 @@ class Measurement:
 
 # Fields written to report.json only when the run produced them (a failed export has no size,
 # an ONNX file no sparsity), so a reader can tell "not measured" from a measured value.
-OPTIONAL_FIELDS = ("role", "precision_read", "export_seconds", "size_bytes", "gzip_bytes", "sparsity", "parity",
-                   "quant_debug", "float_fallback_tensors", "predicted_memory")
+OPTIONAL_FIELDS = ("role", "outputs", "precision_read", "export_seconds", "size_bytes", "gzip_bytes", "sparsity",
+                   "parity", "quant_debug", "float_fallback_tensors", "predicted_memory")
 
 
 @dataclass
@@ -171,6 +174,7 @@ class ArtifactRecord:
     status: str = "ok"
     error: Optional[str] = None
     role: Optional[str] = None  # "original": the trained model's float32 file, the baseline of every ratio
+    outputs: Optional[str] = None  # "probabilities" when a softmax was put back (None: logits)
     # `edgecomp bench`: {"from_file", "from_card", "source"} or {"error"}: how `precision` was read
     precision_read: Optional[dict] = None
     export_seconds: Optional[float] = None

@@ -8,8 +8,12 @@ needs TensorFlow calls `tf()` / `keras()` from here, inside its functions, so th
 
 from __future__ import annotations
 
+import importlib
 import os
+import sys
 from types import ModuleType
+
+from edgecomp.core.verbosity import quiet_third_party
 
 
 def _prepare_environment() -> None:
@@ -18,28 +22,36 @@ def _prepare_environment() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+def _imported(name: str) -> ModuleType:
+    """`name` imported with Keras 2 selected; the first import runs inside `quiet_third_party`, as
+    TensorFlow's C++ start-up lines (oneDNN, the CUDA stub, cuInit on a machine without a GPU) are
+    written to fd 2 before any log level is read."""
+    module = sys.modules.get(name)
+    if module is not None:
+        return module
+    _prepare_environment()
+    with quiet_third_party():
+        module = importlib.import_module(name)
+        if name == "tensorflow":
+            module.config.list_physical_devices()  # platform start-up (cuInit) while captured
+    return module
+
+
 def tf() -> ModuleType:
     """Returns the `tensorflow` module, imported with Keras 2 selected."""
-    _prepare_environment()
-    import tensorflow
-
-    return tensorflow
+    return _imported("tensorflow")
 
 
 def keras() -> ModuleType:
     """Returns Keras 2 (`tf_keras`), the Keras that tfmot and the TFLite converter share."""
-    _prepare_environment()
-    import tf_keras
-
-    return tf_keras
+    tf()
+    return _imported("tf_keras")
 
 
 def tfmot() -> ModuleType:
     """Returns `tensorflow_model_optimization`, imported after Keras 2 is selected."""
-    _prepare_environment()
-    import tensorflow_model_optimization
-
-    return tensorflow_model_optimization
+    tf()
+    return _imported("tensorflow_model_optimization")
 
 
 def seed_everything(seed: int) -> None:

@@ -1,7 +1,7 @@
 """Model cards: `labels.txt` and `<artifact>.json` beside every deployable artifact.
 
 An app needs, besides the file, how to feed it (input shape, dtype, quantization scale and zero
-point, the normalisation the training data had) and how to read it (class names, logits out).
+point, the normalisation the training data had) and how to read it (class names, logits or probabilities out).
 Several artifacts share one folder, so each gets its own `<artifact file name>.json`
 (e.g. `model_int8.tflite.json`); `labels.txt` (one class name per line) is shared.
 """
@@ -61,6 +61,10 @@ def feeding_instructions(io: dict, normalization) -> str:
             f"clipped to the dtype's range")
 
 
+OUTPUT_MEANINGS = {"logits": "logits (apply softmax for probabilities)",
+                   "probabilities": "probabilities (the model applies a softmax, as the model it came from did)"}
+
+
 def write_model_card(artifact: Path, data, record: ArtifactRecord) -> Path:
     """Writes `labels.txt` and `<artifact>.json` next to `artifact`; returns the json path.
 
@@ -77,7 +81,7 @@ def write_model_card(artifact: Path, data, record: ArtifactRecord) -> Path:
         "format": record.format,
         "precision": record.precision,
         "input": io["input"],
-        "output": dict(io["output"], meaning="logits (apply softmax for probabilities)"),
+        "output": dict(io["output"], meaning=OUTPUT_MEANINGS[record.outputs or "logits"]),
         "normalization": data.normalization.describe(),
         "how_to_feed": feeding_instructions(io, data.normalization),
         "class_names": list(data.class_names),

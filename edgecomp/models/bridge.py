@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from edgecomp.core.tfenv import keras
+from edgecomp.models.augmentation import augmentation_only, is_inference_identity
 from edgecomp.models.bridge_layers import (
     BridgeError,
     activation_of,
@@ -32,6 +33,7 @@ class BridgeResult:
     model: object  # the tf-keras model
     layers: int  # Keras 3 layers (and operations) rebuilt, nested ones included
     rebuilt_activations: list[str] = field(default_factory=list)  # layers whose activation became layers
+    dropped_layers: list[str] = field(default_factory=list)  # augmentation layers left out (identities)
     parity: dict = field(default_factory=dict)
 
 
@@ -102,6 +104,10 @@ class _Builder:
 
     def _call(self, entry: dict, source_layer, args: list, kwargs: dict, node_index: int):
         name, class_name = entry["config"].get("name", entry.get("name")), entry["class_name"]
+        dropped = self._inference_identity(class_name, entry["config"], source_layer, args)
+        if dropped:
+            self.result.dropped_layers += dropped
+            return args[0]
         if source_layer is not None and _is_model(source_layer):
             if name not in self.nested:  # a sub-model called twice shares its rebuild, as in Keras 3
                 self.nested[name] = self.model(source_layer)
@@ -135,6 +141,18 @@ class _Builder:
         if needs_rebuilt_activation(activation):
             return rebuilt_activation(activation, outputs, f"{name}_{activation}")
         return outputs
+
+    @staticmethod
+    def _inference_identity(class_name: str, config: dict, source_layer, args: list) -> list[str]:
+        """The names to leave out when this call is an identity at inference: an augmentation layer,
+        or a sub-model made only of them (see `edgecomp.models.augmentation`); else []."""
+        if len(args) != 1 or not hasattr(args[0], "shape"):
+            return []
+        shape = tuple(args[0].shape)
+        if source_layer is not None and _is_model(source_layer):
+            inner = augmentation_only(source_layer, shape)
+            return [f"{source_layer.name}/{layer}" for layer in inner] if inner else []
+        return [config.get("name", class_name)] if is_inference_identity(class_name, config, shape) else []
 
     def copy_weights(self) -> None:
         for source, target in self.pairs:

@@ -10,6 +10,7 @@ statistics stay frozen. Outputs are compared with the nested model's and recorde
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,6 +30,7 @@ class FlattenResult:
     submodels: list[str] = field(default_factory=list)  # inlined sub-models, outermost first
     renamed: dict[str, str] = field(default_factory=dict)  # new name -> "submodel/original name"
     frozen_inference_layers: list[str] = field(default_factory=list)  # called with training=False
+    dropped: list[str] = field(default_factory=list)  # layers left out (`drop` said they are identities)
     parity: dict = field(default_factory=dict)
 
 
@@ -37,10 +39,15 @@ def nested_models(model) -> list[str]:
     return [layer.name for layer in model.layers if isinstance(layer, keras().Model)]
 
 
+# (layer, its input tensors) -> True when the layer is an identity to leave out of the flat model.
+DropRule = Callable[[object, list], bool]
+
+
 class _Inliner:
-    def __init__(self, top_names: set[str], result: FlattenResult):
+    def __init__(self, top_names: set[str], result: FlattenResult, drop: DropRule | None = None):
         self.used = set(top_names)
         self.result = result
+        self.drop = drop
         self.pairs: list[tuple[object, object]] = []
 
     def _name(self, layer, prefix: str | None) -> str:
@@ -99,6 +106,9 @@ class _Inliner:
             if "training" in kwargs:
                 inner["training"] = kwargs.pop("training")
             return self.walk(layer, args, layer.name, inner)
+        if self.drop is not None and len(args) == 1 and self.drop(layer, args):
+            self.result.dropped.append(layer.name)
+            return list(args)
         outputs = self.call(layer, args[0] if len(args) == 1 else args, kwargs, prefix, inherited)
         return list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
 
@@ -108,12 +118,14 @@ class _Inliner:
                 clone.set_weights(source.get_weights())
 
 
-def flatten_model(model, images: np.ndarray | None = None) -> FlattenResult:
+def flatten_model(model, images: np.ndarray | None = None, drop: DropRule | None = None) -> FlattenResult:
     """One functional model with every nested sub-model's layers inlined, weights copied.
 
     Args:
         model: a tf-keras functional or sequential model.
         images: real inputs (N, ...) to compare the flat and nested models on; None skips it.
+        drop: layers it accepts are left out (identities at inference, such as augmentation
+            layers); the model is then rebuilt even when nothing is nested.
 
     Returns:
         The flat model (the same object when nothing was nested), the inlined sub-models, renamed
@@ -123,9 +135,9 @@ def flatten_model(model, images: np.ndarray | None = None) -> FlattenResult:
         FlattenError: a sub-model that cannot be inlined, or a flat model whose outputs differ.
     """
     result = FlattenResult(model=model)
-    if not nested_models(model):
+    if not nested_models(model) and drop is None:
         return result
-    inliner = _Inliner({layer.name for layer in model.layers}, result)
+    inliner = _Inliner({layer.name for layer in model.layers}, result, drop)
     inputs = [keras().Input(batch_shape=tuple(t.shape), dtype=t.dtype, name=name)
               for t, name in zip(model.inputs, model.input_names)]
     outputs = inliner.walk(model, inputs, None, {})

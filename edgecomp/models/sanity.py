@@ -116,7 +116,9 @@ def check_softmax(model, plan, images: np.ndarray) -> Optional[RunWarning]:
     training = stages_training_on_logits(plan)
     if training:
         raise UsageError(f"model {model.name} outputs probabilities ({reason}), but stage(s) {', '.join(training)} "
-                         f"train it with a loss that expects logits, which would apply the softmax twice. Fix: "
+                         f"train it with a loss that expects logits, which would apply the softmax twice; edgecomp "
+                         "takes off a final Softmax / Activation('softmax') layer or activation='softmax' itself, "
+                         "not a softmax followed by other layers or inside a sub-model. Fix: "
                          f"{fix}; or use a PTQ-only plan (train with epochs: 0, then quantize).")
     return RunWarning("softmax_output", f"model {model.name} outputs probabilities ({reason}); a PTQ-only plan "
                       "ships that softmax in the .tflite, which is fine.",

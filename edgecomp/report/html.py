@@ -28,6 +28,7 @@ from edgecomp.report.tables import (
     artifact_table,
     cross_check_table,
     deployment_table,
+    model_notes,
     parity_table,
     stage_table,
     table_notes,
@@ -139,6 +140,13 @@ def _op_profile_html(report: dict) -> list[str]:
         parts += ["<h3>Node types across files</h3>", html_table(node_type_comparison(report))]
     return parts
 
+
+def _model_notes_html(report: dict) -> str:
+    notes = model_notes(report)
+    if not notes:
+        return ""
+    return "<h2>The model as given</h2>\n<ul>" + "".join(f"<li>{escape(note)}</li>" for note in notes) + "</ul>"
+
 def render_html(report: dict, plots: Optional[dict[str, bytes]] = None) -> str:
     """The whole report page as a string.
 
@@ -166,6 +174,7 @@ def render_html(report: dict, plots: Optional[dict[str, bytes]] = None) -> str:
         f"{escape(cells.percent(keras.get('accuracy')))}, "
         f"{escape(cells.number(keras.get('params'), 9))} parameters.</p>",
         _warnings_html(report),
+        _model_notes_html(report),
         "<h2>Artifacts</h2>", *[f"<p><b>{escape(n)}</b></p>" for n in [emulated_note(report)] if n],
         html_table(artifact_table(report)), legend_html(),
         "".join(f"<p class=\"meta\">{escape(n)}</p>" for n in notes),

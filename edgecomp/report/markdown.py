@@ -21,6 +21,7 @@ from edgecomp.report.tables import (
     cross_check_table,
     deployment_table,
     memory_note,
+    model_notes,
     parity_table,
     ratio_note,
     recommend_legend,
@@ -85,6 +86,8 @@ def render_markdown(report: dict) -> str:
         *warnings_markdown(report),
         *([f"**Stopped before the {report['stopped']['before_stage']} stage**: {report['stopped']['reason']}"]
           if report.get("stopped") else []),
+        *(["## The model as given", "\n".join(f"- {note}" for note in model_notes(report))] if model_notes(report)
+          else []),
         "## Artifacts",
         *[f"**{note}**" for note in [emulated_note(report)] if note],
         markdown_table(artifact_table(report)),

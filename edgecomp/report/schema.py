@@ -32,6 +32,7 @@
           "precision_read": {"from_file", "from_card", "source"} | {"error"},  # bench only
           "path": "artifacts/model_int8.tflite",          # relative to run_dir
           "status": "ok" | "parity_failed" | "failed",
+          "outputs": "probabilities",                     # only when a softmax head was put back (else logits)
           "error": null | "why it failed",
           "size_bytes": 123, "gzip_bytes": 100, "params": 123456,
           "accuracy": 0.905, "accuracy_samples": 10000,  # measured through the artifact itself

@@ -272,6 +272,21 @@ DEPLOYMENT_COLUMNS = [
 def deployment_table(report: dict) -> Table:
     return Table(DEPLOYMENT_COLUMNS, [Row(a) for a in report.get("artifacts") or []])
 
+def model_notes(report: dict) -> list[str]:
+    """Sentences on what edgecomp did to the user's model as given (a softmax head taken off for
+    training and put back, augmentation layers left out); [] for a zoo model or an older report."""
+    train = next((stage.get("info") or {} for stage in report.get("stages") or [] if stage["stage"] == "train"), {})
+    notes = []
+    head = train.get("output_head")
+    if head:
+        notes.append(f"The model ends in a softmax (`{head['layer']}`): the stages trained on its logits "
+                     f"({head['logits_from']}); every exported file {head['deployable']}.")
+    dropped = (train.get("augmentation_layers") or {}).get("dropped")
+    if dropped:
+        notes.append(f"Left out of the model: {', '.join(f'`{name}`' for name in dropped)}; "
+                     f"{train['augmentation_layers']['why']}.")
+    return notes
+
 def _details(info: Optional[dict]) -> str:
     # The training history is a plot's data, not a detail.
     return json.dumps({k: v for k, v in (info or {}).items() if k != "history"})[:STAGE_DETAILS_CHARS]

@@ -34,6 +34,9 @@ STATUS_STYLES = {"ok": "green", "parity_failed": "yellow", "failed": "red"}
 # A text column (the artifact's name) keeps at least this many characters before it folds.
 TEXT_MIN_WIDTH = 10
 GAP = 3  # between two columns: the padding either side and the (blank) rule
+# A note (a failed artifact's reason) in a name column narrower than this would wrap a word or two
+# per line: it is printed under the table instead, at the terminal's width.
+NOTE_MIN_WIDTH = 40
 
 
 def _natural(table: Table, index: int, column: Column) -> tuple[int, int]:
@@ -68,19 +71,25 @@ def column_widths(table: Table, width: int | None) -> list[int]:
         left -= widths[i]
     return widths
 
-def rich_table(table: Table, title: str, width: int | None = None) -> RichTable:
+def rich_table(table: Table, title: str, width: int | None = None, footnotes: list | None = None) -> RichTable:
     """A `Table` as a rich table; a row's note (an artifact's error) sits under the artifact's name.
 
     Args:
         table: The rows and columns.
         title: Shown above the table.
         width: Characters the table must fit (see `column_widths`) [None: every column at its natural width].
+        footnotes: When given and the name column is narrower than `NOTE_MIN_WIDTH` (an 80-column
+            terminal), a note is replaced by `see (n)` and `(n, name, status, note)` appended
+            here, for the caller to print under the table at the terminal's width.
 
     When the table has no status column, the name carries the row's status colour and a row that is
     not ok says its status at the start of its note.
     """
     rendered = RichTable(title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
-    for column, column_width in zip(table.columns, column_widths(table, width)):
+    widths = column_widths(table, width)
+    note_widths = [w for column, w in zip(table.columns, widths) if column.shows_note]
+    notes_below = footnotes is not None and width is not None and bool(note_widths) and note_widths[0] < NOTE_MIN_WIDTH
+    for column, column_width in zip(table.columns, widths):
         rendered.add_column(Text(column.header, no_wrap=False, overflow="fold"), justify="right" if column.numeric else "left",
                             overflow="fold", no_wrap=column.no_wrap, width=column_width)
     status_shown = any(column.shows_status for column in table.columns)
@@ -89,6 +98,10 @@ def rich_table(table: Table, title: str, width: int | None = None) -> RichTable:
         note = row.note
         if note and not status_shown and row.status not in ("ok", ""):
             note = f"{cells.status_label(row.status)}: {note}"
+        if note and notes_below:
+            footnotes.append((len(footnotes) + 1, row_cells[[c.shows_note for c in table.columns].index(True)],
+                              row.status, note))
+            note = f"see ({len(footnotes)})"
         texts = []
         for column, cell in zip(table.columns, row_cells):
             coloured = column.shows_status or (column.shows_note and not status_shown)
@@ -101,9 +114,12 @@ def rich_table(table: Table, title: str, width: int | None = None) -> RichTable:
     return rendered
 
 def _print_table(console: Console, table: Table, title: str, wide: bool) -> None:
-    rendered = rich_table(table, title, None if wide else console.width)
+    footnotes: list = []
+    rendered = rich_table(table, title, None if wide else console.width, footnotes)
     if not wide:
         console.print(rendered)
+        for number, name, status, note in footnotes:  # whole lines, not a word per line in a narrow column
+            console.print(Text(f"({number}) {name.strip()}: {note}", style=STATUS_STYLES.get(status, "red")))
         return
     # Laid out at its natural width, printed line by line uncropped: the terminal wraps the lines.
     natural = sum(column_widths(table, None)) + GAP * (len(table.columns) - 1)

@@ -17,12 +17,13 @@ from edgecomp.bench.timing_floor import TIMING_FLOOR_PATH
 from edgecomp.compress.context import RunContext
 from edgecomp.core.errors import EdgecompError
 from edgecomp.core.files import gzip_size, write_bytes_atomically
-from edgecomp.core.progress import step
+from edgecomp.core.progress import remaining, step
 from edgecomp.core.records import ArtifactRecord
 from edgecomp.export.metadata import ArtifactMetadata, embed_metadata
 from edgecomp.export.parity import check_parity
 from edgecomp.export.sparsity import tflite_sparsity
 from edgecomp.export.tflite import keras_to_tflite
+from edgecomp.models.output_head import SOFTMAX, softmax_head, with_softmax
 from edgecomp.plan.plan import BenchConfig
 from edgecomp.plan.precisions import BASELINE_PRECISION, FLOOR_PRECISION, PRECISIONS
 from edgecomp.run.quant_artifacts import calibration_images, debug_int8, export_file, export_source_model
@@ -54,6 +55,26 @@ def original_model_to_compare(ctx: RunContext):
     original = ctx.export_inputs.original_model
     return None if original is None or original is export_source_model(ctx, BASELINE_PRECISION) else original
 
+def restore_output_contract(ctx: RunContext) -> None:
+    """Puts back the softmax the train stage took off a user's model (`edgecomp.models.output_head`)
+    on every model export reads, so each file outputs probabilities as the given model did. The
+    same model in two slots stays one object (export compares models by identity)."""
+    if ctx.export_inputs.output_activation != SOFTMAX:
+        return
+    wrapped: dict[int, object] = {}
+
+    def restored(model):
+        if model is None or softmax_head(model) is not None:  # put back already (a second export)
+            return model
+        if id(model) not in wrapped:
+            wrapped[id(model)] = with_softmax(model)
+        return wrapped[id(model)]
+
+    ctx.model = restored(ctx.model)
+    for slot in ("original_model", "float_model"):
+        setattr(ctx.export_inputs, slot, restored(getattr(ctx.export_inputs, slot)))
+    step("exported models end in a softmax again: they output probabilities, as the given model did")
+
 def export_artifacts(ctx: RunContext) -> list[ArtifactRecord]:
     """Exports, then checks parity of each file against the Keras model it came from on test images.
 
@@ -61,6 +82,7 @@ def export_artifacts(ctx: RunContext) -> list[ArtifactRecord]:
     the "before" that every ratio in the report is measured against.
     """
 
+    restore_output_contract(ctx)
     out_dir = ctx.run_dir / "artifacts"
     parity_images = ctx.data.images("test", ctx.plan.export.parity_samples)  # normalised float32
     reference_cache: dict = {}  # id(source model) -> its Keras outputs (N, K) on parity_images
@@ -73,10 +95,12 @@ def export_artifacts(ctx: RunContext) -> list[ArtifactRecord]:
             role="original"))
     if ctx.plan.export.floor:
         records.append(_export_floor(ctx, out_dir, parity_images, reference_cache))
-    for fmt, precision in planned_exports(ctx):
+    planned, started = planned_exports(ctx), time.perf_counter()
+    for done, (fmt, precision) in enumerate(planned):
         records.append(_export_and_check(
             ctx, fmt, precision, out_dir / f"model_{precision}.{fmt}", export_source_model(ctx, precision),
-            lambda record, path: export_file(ctx, record, path), parity_images, reference_cache))
+            lambda record, path: export_file(ctx, record, path), parity_images, reference_cache,
+            position=f" ({done + 1}/{len(planned)}{remaining(started, done, len(planned))})"))
     return records
 
 def _export_floor(ctx: RunContext, out_dir: Path, parity_images: np.ndarray, reference_cache: dict):
@@ -93,14 +117,15 @@ def _export_floor(ctx: RunContext, out_dir: Path, parity_images: np.ndarray, ref
 
 def _export_and_check(ctx: RunContext, fmt: str, precision: str, path: Path, source_model,
                       export: Callable[[ArtifactRecord, Path], object], parity_images: np.ndarray,
-                      reference_cache: dict, role: Optional[str] = None) -> ArtifactRecord:
+                      reference_cache: dict, role: Optional[str] = None, position: str = "") -> ArtifactRecord:
     """One artifact: export it, measure its size and zeros, and compare it with `source_model`."""
     # A QAT model also holds quantizer ranges; the network's parameters are its float twin's.
     recipe = PRECISIONS.get(precision)
     params_model = source_model if recipe.post_training else export_source_model(ctx, BASELINE_PRECISION)
     record = ArtifactRecord(name=path.name, format=fmt, precision=precision, role=role,
-                            path=str(path.relative_to(ctx.run_dir)), params=int(params_model.count_params()))
-    step(f"exporting {path.name}")
+                            path=str(path.relative_to(ctx.run_dir)), params=int(params_model.count_params()),
+                            outputs="probabilities" if ctx.export_inputs.output_activation == SOFTMAX else None)
+    step(f"exporting {path.name}{position}")
     started = time.perf_counter()
     try:
         export(record, path)

@@ -11,6 +11,7 @@ from edgecomp.bench.precision import describe_precision
 from edgecomp.core.errors import ModelLoadError
 from edgecomp.core.files import gzip_size
 from edgecomp.core.records import ArtifactRecord
+from edgecomp.core.verbosity import THIRD_PARTY_LOG, quiet_third_party
 from edgecomp.data.dataset import load_dataset
 from edgecomp.plan.plan import BenchConfig, Plan
 from edgecomp.report.assemble import assemble_report, write_reports
@@ -48,8 +49,14 @@ def run_bench(paths: list[Path], dataset: str, target, settings: BenchConfig, ru
     """Benchmarks each file on the target and writes report.json / report.md in `run_dir`.
 
     `gates` (the command's quality gates) are recorded and pick the recommended artifact.
+    Third-party output goes to `run_dir/third_party.log` unless verbose (`edgecomp.core.verbosity`).
     """
 
+    with quiet_third_party(run_dir / THIRD_PARTY_LOG):
+        return _run_bench(paths, dataset, target, settings, run_dir, command, gates)
+
+def _run_bench(paths: list[Path], dataset: str, target, settings: BenchConfig, run_dir: Path,
+               command: str, gates: Optional[dict]) -> dict:
     started = time.perf_counter()
     run_dir.mkdir(parents=True, exist_ok=True)
     artifacts = [describe_file(Path(p)) for p in paths]

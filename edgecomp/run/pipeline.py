@@ -14,6 +14,7 @@ from edgecomp.compress.context import RunContext
 from edgecomp.core.cache_store import ENABLED
 from edgecomp.core.errors import BenchError, EdgecompError, ExportError, ModelNotMeaningfulError
 from edgecomp.core.progress import step
+from edgecomp.core.verbosity import THIRD_PARTY_LOG, quiet_third_party
 from edgecomp.data.dataset import load_dataset
 from edgecomp.data.pipeline import accuracy
 from edgecomp.models.load import load_user_model
@@ -137,8 +138,15 @@ def run_build(plan: Plan, run_dir: Path, target: Target, command: str = "", gate
 
     `gates` (the command's quality gates) are recorded and pick the recommended artifact.
     `use_cache` False neither reads nor writes the stage cache (`edgecomp.run.stage_cache`).
+    What TensorFlow, the converters and the runtimes print goes to `run_dir/third_party.log`
+    instead of the console, unless verbose (`edgecomp.core.verbosity`).
     """
 
+    with quiet_third_party(run_dir / THIRD_PARTY_LOG):
+        return _run_build(plan, run_dir, target, command, gates, use_cache)
+
+def _run_build(plan: Plan, run_dir: Path, target: Target, command: str, gates: Optional[dict],
+               use_cache: bool) -> dict:
     run_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     target_facts = target.check()  # an unreachable device fails before any training

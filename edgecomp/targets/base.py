@@ -9,12 +9,13 @@ from __future__ import annotations
 import abc
 import enum
 import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
 
 from edgecomp.core.errors import TargetError
-from edgecomp.core.progress import step
+from edgecomp.core.progress import remaining, step
 from edgecomp.core.records import HostCrossCheck, Measurement
 from edgecomp.plan.plan import BenchConfig
 
@@ -177,9 +178,12 @@ class Target(abc.ABC):
         """Benchmarks each artifact in its own process; a failure is an outcome, not an exception."""
 
     def announce(self, index: int, total: int, artifact: Path) -> None:
-        """One progress line per artifact, so a long benchmark on a slow board shows where it is."""
-
-        step(f"[{index + 1}/{total}] benchmarking {Path(artifact).name} on {self.name}")
+        """One progress line per artifact, so a long benchmark on a slow board shows where it is,
+        with the time left estimated from the artifacts already measured."""
+        if index == 0:
+            self._bench_started = time.perf_counter()
+        eta = remaining(getattr(self, "_bench_started", time.perf_counter()), index, total)
+        step(f"[{index + 1}/{total}] benchmarking {Path(artifact).name} on {self.name}{eta}")
 
     @staticmethod
     def parse_result(text: str, artifact: Path) -> BenchOutcome:

@@ -310,3 +310,15 @@ def test_internal_error_exits_1_with_its_traceback(monkeypatch, tmp_path):
     result = runner.invoke(app, ["build", "--config", str(plan), "--out", str(tmp_path / "run")])
     assert result.exit_code == 1
     assert isinstance(result.exception, InternalError) and not isinstance(result.exception, EdgecompError)
+
+
+def test_build_help_reads_in_80_columns():
+    """Each option's help beside it, on one to four lines (rich's panels wrapped each over 3-6)."""
+    result = runner.invoke(app, ["build", "--help"], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    lines = result.output.split("Options:")[1].splitlines()[1:]
+    assert max(len(line) for line in lines) <= 80
+    starts = [i for i, line in enumerate(lines) if line.startswith("  -")] + [len(lines)]
+    heights = [end - start for start, end in zip(starts, starts[1:])]
+    assert len(heights) > 20 and max(heights) <= 4 and sum(heights) / len(heights) < 2, result.output
+    assert "[default: runs/<plan name>]" in result.output  # no longer read as rich markup

@@ -5,7 +5,14 @@ import numpy as np
 import pytest
 
 from edgecomp.compress.fitting import fit
-from edgecomp.compress.qat import QatConfig, build_qat_model, mask_keeping_callback, plan_fallbacks, sparsity_masks
+from edgecomp.compress.qat import (
+    QatConfig,
+    announce_fallbacks,
+    build_qat_model,
+    mask_keeping_callback,
+    plan_fallbacks,
+    sparsity_masks,
+)
 from edgecomp.core.tfenv import keras, seed_everything, tfmot
 from edgecomp.export.parity import check_parity
 from edgecomp.export.tflite import keras_to_tflite
@@ -32,6 +39,21 @@ def real_world_model():
     x = layers.GlobalAveragePooling2D(name="gap")(x)
     outputs = layers.Dense(10, name="logits")(x)
     return keras().Model(inputs, outputs, name="real_world")
+
+
+def test_float_layers_are_one_summary_line_unless_verbose(monkeypatch, capsys):
+    """A MobileNetV3 printed ~60 `layer ... stays float` lines; now one (each is in the report)."""
+    model = real_world_model()
+    fallbacks = plan_fallbacks(model)
+    monkeypatch.setenv("EDGECOMP_VERBOSE", "0")
+    announce_fallbacks(fallbacks, model)
+    quiet = capsys.readouterr().err.strip().splitlines()
+    assert len(quiet) == 1 and f"{len(fallbacks)} layer(s) stay float" in quiet[0], quiet
+    assert "BatchNormalization" in quiet[0] and "float_fallback_layers" in quiet[0]
+    monkeypatch.setenv("EDGECOMP_VERBOSE", "1")
+    announce_fallbacks(fallbacks, model)
+    verbose = capsys.readouterr().err.strip().splitlines()
+    assert [line for line in verbose if "stays float" in line] and len(verbose) >= len(fallbacks)
 
 
 def test_fallback_plan_names_only_the_unquantizable_layers():

@@ -105,9 +105,10 @@ def test_a_layer_that_cannot_cross_is_named_with_class_and_reason(fmnist_small):
     with pytest.raises(BridgeError, match=r"'odd_activation' \(Activation\) uses activation 'celu'"):
         bridge_keras3_model(k3.Model(inputs, outputs), fmnist_small.images("test", 8))
     inputs = k3.Input((28, 28, 1))
-    flipped = k3.layers.RandomFlip(name="flip")(inputs)
-    with pytest.raises(BridgeError, match=r"'flip' \(RandomFlip\) cannot be brought .* PTQ-only"):
-        bridge_keras3_model(k3.Model(inputs, k3.layers.Flatten()(flipped)), fmnist_small.images("test", 8))
+    # A RandomCrop to another size centre-crops at inference: not an identity, so not left out.
+    cropped = k3.layers.RandomCrop(20, 20, name="crop")(inputs)
+    with pytest.raises(BridgeError, match=r"'crop' \(RandomCrop\) cannot be brought .* PTQ-only"):
+        bridge_keras3_model(k3.Model(inputs, k3.layers.Flatten()(cropped)), fmnist_small.images("test", 8))
 
     class Doubling(k3.layers.Layer):
         def call(self, tensor):

@@ -178,19 +178,50 @@ def softmax_model_file(raw_trained, tmp_path):
     return path
 
 
-def test_softmax_model_in_a_ptq_only_plan_warns_and_builds(softmax_model_file, tmp_path):
-    _build(tmp_path, softmax_model_file, PTQ_PLAN.format(normalization="raw"))
+def _probabilities_of(tflite_path, images):
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(tflite_path))
+    interpreter.resize_tensor_input(0, images.shape)
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], images.astype(np.float32))
+    interpreter.invoke()
+    return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+
+
+def test_softmax_model_in_a_ptq_only_plan_keeps_its_probabilities(softmax_model_file, tmp_path):
+    result = _build(tmp_path, softmax_model_file, PTQ_PLAN.format(normalization="raw"))
     report = json.loads((tmp_path / "run" / "report.json").read_text())
-    assert [w["code"] for w in report["warnings"]] == ["softmax_output"]
-    assert "`probabilities`" in report["warnings"][0]["message"]
-    assert all(a["status"] == "ok" for a in report["artifacts"]), report["artifacts"]
+    assert report["warnings"] == []  # taken off and put back: nothing for the user to fix
+    assert report["stages"][0]["info"]["output_head"]["layer"] == "probabilities"
+    assert "trained on its logits" in result.output
+    for artifact in report["artifacts"]:
+        assert artifact["status"] == "ok" and artifact["outputs"] == "probabilities", artifact
+    card = json.loads((tmp_path / "run" / "artifacts" / "model_float32.tflite.json").read_text())
+    assert card["output"]["meaning"].startswith("probabilities")
 
 
-def test_softmax_model_in_a_fine_tuning_plan_stops_before_training(softmax_model_file, tmp_path):
-    result = _build(tmp_path, softmax_model_file, FINE_TUNE_PLAN.format(normalization="raw"), exit_code=2)
-    assert "remove the final softmax" in result.output and "keras.Model(model.input, pre_softmax_tensor)" in result.output
-    assert "train (epochs 1)" in result.output
-    assert "fine-tuning" not in result.output  # stopped before the fine-tuning step began
+def test_softmax_model_in_a_fine_tuning_plan_trains_on_its_logits(softmax_model_file, tmp_path):
+    _build(tmp_path, softmax_model_file, FINE_TUNE_PLAN.format(normalization="raw"))
+    report = json.loads((tmp_path / "run" / "report.json").read_text())
+    assert report["stages"][0]["info"]["output_head"]["trained_on"] == "logits"
+    pixels = _fmnist("raw").images("test", 100)
+    for artifact in report["artifacts"]:
+        probabilities = _probabilities_of(tmp_path / "run" / artifact["path"], pixels)
+        assert (probabilities >= 0).all()
+        np.testing.assert_allclose(probabilities.sum(-1), 1.0, atol=0.02)  # int8 rounds each to 1/256
+    assert report["keras"]["accuracy"] > 0.4  # fine-tuned on logits, not on softmax(softmax(.))
+
+
+def test_a_softmax_edgecomp_cannot_take_off_still_stops_a_fine_tuning_plan(tiny_model, tmp_path):
+    from edgecomp.core.tfenv import keras
+
+    layers = keras().layers
+    hidden = layers.Reshape((10,))(layers.Softmax()(tiny_model.output))  # the last layer is a Reshape
+    path = tmp_path / "hidden_softmax.keras"
+    keras().Model(tiny_model.input, hidden).save(path)
+    result = _build(tmp_path, path, FINE_TUNE_PLAN.format(normalization="unit"), exit_code=2)
+    assert "keras.Model(model.input, pre_softmax_tensor)" in result.output and "train (epochs 1)" in result.output
     assert not (tmp_path / "run" / "report.json").exists()
 
 

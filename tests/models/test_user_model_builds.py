@@ -109,3 +109,101 @@ def test_a_keras3_model_the_bridge_refuses_stops_a_plan_that_needs_tf_keras(tmp_
     result = runner.invoke(app, ["build", "--config", str(plan), "--out", str(tmp_path / "run")])
     assert result.exit_code != 0
     assert "celu" in result.output and "PTQ-only" in result.output
+
+
+def _run_tflite(path, images):
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(path))
+    interpreter.resize_tensor_input(0, images.shape)
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], images.astype("float32"))
+    interpreter.invoke()
+    return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+
+
+# The default plan, one epoch each, the train stage loading the model as it is (epochs 0, as
+# `edgecomp build --model file` does), so the original file can be compared with the given model.
+DEFAULT_PLAN_AS_GIVEN = DEFAULT_PLAN_SMALL.replace("{stage: train, epochs: 1, batch_size: 64}",
+                                                   "{stage: train, epochs: 0}")
+
+
+@pytest.fixture(scope="module")
+def fmnist32_npz(tmp_path_factory):
+    """A 32x32x3 `.npz` dataset (MobileNetV3's smallest input): real Fashion-MNIST images padded
+    by 2 pixels and stacked to RGB. 400 training and 100 test images, uint8."""
+    import numpy as np
+
+    from edgecomp.data.dataset import load_dataset
+
+    data = load_dataset("fashion_mnist", train_limit=400, test_limit=100, seed=0)
+
+    def rgb32(pixels):  # (N, 28, 28, 1) -> (N, 32, 32, 3)
+        return np.repeat(np.pad(pixels, ((0, 0), (2, 2), (2, 2), (0, 0))), 3, axis=-1)
+
+    path = tmp_path_factory.mktemp("fmnist32") / "fmnist32.npz"
+    np.savez(path, x_train=rgb32(data.pixels("train")), y_train=data.labels("train"),
+             x_test=rgb32(data.pixels("test")), y_test=data.labels("test"), class_names=np.asarray(data.class_names))
+    return path
+
+
+@pytest.mark.slow
+def test_softmax_headed_keras3_mobilenetv3small_through_the_default_plan(tmp_path, fmnist32_npz):
+    """keras.applications.MobileNetV3Small(classes=10, weights=None) ends in Activation("softmax"):
+    its deployable outputs probabilities that sum to 1, and the original model's file the given
+    model's top-1 (its Rescaling layer takes 0..255 pixels: normalization raw)."""
+    import keras
+    import numpy as np
+
+    from edgecomp.data.dataset import load_dataset
+
+    keras.utils.set_random_seed(0)
+    model = keras.applications.MobileNetV3Small(input_shape=(32, 32, 3), classes=10, weights=None)
+    rng = np.random.default_rng(0)  # trained-like BatchNorm statistics: the initial ones squash every output
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            channels = layer.get_weights()[0].shape[0]
+            layer.set_weights([rng.uniform(0.5, 1.5, channels), rng.normal(0, 0.2, channels),
+                               rng.normal(0, 0.2, channels), rng.uniform(0.5, 1.5, channels)])
+    plan = DEFAULT_PLAN_AS_GIVEN.replace("name: fashion_mnist, train_limit: 600, test_limit: 150",
+                                         f"name: {fmnist32_npz}, normalization: raw")
+    report = _build(tmp_path, model, plan)
+    train = report["stages"][0]["info"]
+    assert train["output_head"]["layer"] == "predictions" and train["model_bridge"]["status"] == "bridged"
+    pixels = load_dataset(str(fmnist32_npz), normalization="raw").images("test")
+    given = np.asarray(model.predict(pixels, verbose=0))
+    files = {a["precision"] if a.get("role") != "original" else "original": a for a in report["artifacts"]}
+    original = _run_tflite(tmp_path / "run" / files["original"]["path"], pixels)
+    np.testing.assert_allclose(original.sum(-1), 1.0, atol=1e-4)
+    np.testing.assert_allclose(original, given, atol=1e-4)
+    assert given.std() > 1e-3  # not a uniform output that any file would match
+    deployable = files["qat_int8"]
+    assert deployable["outputs"] == "probabilities"
+    probabilities = _run_tflite(tmp_path / "run" / deployable["path"], pixels)
+    assert (probabilities >= 0).all()
+    np.testing.assert_allclose(probabilities.sum(-1), 1.0, atol=0.02)  # int8: each rounded to 1/256
+    # Parity compares it with the compressed Keras model with its softmax back: probabilities on both
+    # sides (logits on one side would differ by far more; 0.024 measured after one epoch of each stage).
+    assert deployable["parity"]["max_abs_diff"] < 0.1
+
+
+@pytest.mark.slow
+def test_keras3_model_with_augmentation_layers_through_the_default_plan(tmp_path):
+    import keras
+
+    layers = keras.layers
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((28, 28, 1))
+    x = layers.Rescaling(1 / 255.0, name="rescale")(inputs)
+    x = layers.RandomFlip("horizontal", name="random_flip")(x)
+    x = layers.RandomRotation(0.1, name="random_rotation")(x)
+    x = layers.Conv2D(16, 3, padding="same", activation="relu")(x)
+    x = layers.MaxPooling2D()(x)
+    x = layers.GlobalAveragePooling2D()(layers.Conv2D(32, 3, padding="same", activation="relu")(x))
+    model = keras.Model(inputs, layers.Dense(10)(x), name="augmented_cnn")
+    plan = DEFAULT_PLAN_SMALL.replace("test_limit: 150}", "test_limit: 150, normalization: raw}")
+    report = _build(tmp_path, model, plan)
+    assert report["stages"][0]["info"]["augmentation_layers"]["dropped"] == ["random_flip", "random_rotation"]
+    assert [stage["stage"] for stage in report["stages"]] == ["train", "distill", "prune", "qat"]
+    assert all(a["status"] in {"ok", "parity_failed"} for a in report["artifacts"]), report["artifacts"]
+    assert "`random_flip`" in (tmp_path / "run" / "report.md").read_text()

@@ -92,3 +92,14 @@ def test_report_without_floor_or_artifacts(build_report):
     assert "Timing floor" not in rendered(build_report)
     build_report["artifacts"] = []
     assert "no artifacts" in rendered(build_report)
+
+
+@pytest.mark.parametrize("width", [80, 100])
+def test_a_failed_rows_reason_reads_in_whole_lines(build_report, width):
+    """At 80 columns the name column is ~20 characters: a reason under the name wrapped a word or two
+    per line, so it goes under the table at the terminal's width, the row pointing to it."""
+    out = rendered(build_report, width)
+    failed = next(a for a in build_report["artifacts"] if a["status"] == "failed")
+    reason_start = " ".join(failed["error"].split()[:5])
+    assert any(reason_start in line for line in out.splitlines()), out
+    assert max(len(line) for line in out.split("  ok: ")[0].splitlines()) <= width

@@ -92,3 +92,14 @@ def test_check_ssh_profile_with_overrides(sshd, dense_tflite, tmp_path, monkeypa
     assert not any("hint" in line for line in lines)  # a runtime imports: nothing to fix
     assert re.search(r"^  loads     dense_float32\.tflite \(ai_edge_litert \S+, input float32 \[1, 28, 28, 1\], ",
                      result.output, re.M), result.output
+
+
+def test_list_reads_in_80_columns():
+    """At 80 columns every cell is whole (it was `conn…`, `xnnp…`): the compact layout drops the
+    borders and the kind, and puts the connection under the name."""
+    result = runner.invoke(app, ["list"], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    table = result.output.split("searched:")[0]
+    assert "…" not in table and max(len(line) for line in table.splitlines()) <= 80, table
+    for whole in ("ssh pi@raspberrypi.local:22", "xnnpack", "int8 tflite", "tflite_runtime", "rpi4-emulated"):
+        assert whole in table
