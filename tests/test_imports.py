@@ -164,6 +164,50 @@ def test_the_graph_covers_the_package():
     graph = import_graph()
     assert "edgecomp.plan.plan" in graph and "edgecomp.compress.train" in graph
     assert "edgecomp.core.settings" in graph["edgecomp.plan.plan"]
+    # the edge to the enclosing package: importing compress.distill.kd runs compress/distill/__init__.py
+    assert {"edgecomp.compress", "edgecomp.compress.distill"} <= graph["edgecomp.compress.distill.kd"]
+
+
+def test_parent_package_edges_make_an_init_cycle_visible(tmp_path):
+    """A package `__init__` importing its own submodule, which imports a sibling, is a cycle once the edge
+    to the enclosing package counts (a reader without it misses it)."""
+    package = tmp_path / "pkg"
+    (package / "sub").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "sub" / "__init__.py").write_text("from pkg.sub import a\n")
+    (package / "sub" / "a.py").write_text("from pkg.sub import b\n")
+    (package / "sub" / "b.py").write_text("")
+    known = {"pkg", "pkg.sub", "pkg.sub.a", "pkg.sub.b"}
+    files = {"pkg.sub": package / "sub" / "__init__.py", "pkg.sub.a": package / "sub" / "a.py",
+             "pkg.sub.b": package / "sub" / "b.py"}
+    plain = {name: imported_modules(name, path, known) for name, path in files.items()}
+    assert find_cycle(plain) is None
+    assert find_cycle({name: with_parent_packages(name, targets) for name, targets in plain.items()}) is not None
+
+
+def upward_imports(graph: dict[str, set[str]]) -> list[str]:
+    return [f"{module} ({LAYERS[layer_of(module)][0]}) imports {target} ({LAYERS[layer_of(target)][0]})"
+            for module, targets in sorted(graph.items()) for target in sorted(targets)
+            if layer_of(target) > layer_of(module)]
+
+
+def test_no_module_imports_a_higher_layer():
+    assert upward_imports(import_graph()) == []
+
+
+def test_the_layer_check_fails_on_an_upward_import():
+    graph = {"edgecomp.plan.plan": {"edgecomp.compress.train"}, "edgecomp.compress.train": set()}
+    assert upward_imports(graph) == ["edgecomp.plan.plan (plan) imports edgecomp.compress.train (compress)"]
+    assert layer_of("edgecomp") > layer_of("edgecomp.run.pipeline") and layer_of("edgecomp.cli.main") > layer_of("edgecomp")
+
+
+def test_the_root_package_imports_nothing_of_edgecomp_at_import_time():
+    """Every module's import runs edgecomp/__init__.py, so at module level it may only name the version;
+    the API is loaded on first attribute access (PEP 562)."""
+    tree = ast.parse((PACKAGE_DIR / "__init__.py").read_text())
+    named = {node.module for node in tree.body if isinstance(node, ast.ImportFrom)}
+    named |= {alias.name for node in tree.body if isinstance(node, ast.Import) for alias in node.names}
+    assert {name for name in named if name and name.startswith("edgecomp")} <= {"edgecomp.core.version"}
 
 
 def test_no_import_cycle_among_edgecomp_modules():
