@@ -173,7 +173,9 @@ def parity_sentence(deployable: dict) -> str:
     parity = deployable.get("parity")
     if deployable.get("status") != "parity_failed" or not parity:
         return ""
-    limits = parity.get("thresholds") or {}
+    if parity.get("reason"):  # the rule that decided and its numbers (edgecomp.export.parity)
+        return f"Parity with its Keras model failed on {parity['samples']} images: {parity['reason']}. "
+    limits = parity.get("thresholds") or {}  # a results.json from before the accuracy rule
     return (f"Parity with its Keras model failed: top-1 agreement {parity['top1_agreement']:.1%} (needs "
             f"{limits.get('min_top1_agreement', 0):.0%}), max |diff| {parity['max_abs_diff']:.3g} (limit "
             f"{limits.get('max_abs_diff', 0):.3g}) on {parity['samples']} images. ")

@@ -6,7 +6,8 @@ DEQUANTIZE) = float16; int8 weights with float activations = dynamic; int8 activ
 and int8_io / uint8_io when the input is integer too; int16 activations = int16x8. `.onnx`:
 QuantizeLinear / DequantizeLinear / QLinear* ops = int8; integer ops fed by DynamicQuantizeLinear
 = dynamic; float16 weights = float16. A model card (`<file>.json`, written by `edgecomp build`)
-names the recipe (e.g. qat_int8); it is used when it agrees with what the file holds.
+names the recipe (e.g. qat_int8, a recipe of edgecomp.plan.precisions); it is used when the file
+reads as that recipe's label.
 """
 
 from __future__ import annotations
@@ -16,13 +17,12 @@ from pathlib import Path
 from typing import Optional
 
 from edgecomp.bench.modelfile import GraphInfo, read_graph
+from edgecomp.plan.precisions import PRECISIONS
 
 INTEGER = {"int8", "uint8"}
 ONNX_STATIC_INT8_OPS = {"QuantizeLinear", "DequantizeLinear", "QLinearConv", "QLinearMatMul", "QLinearAdd",
                         "QLinearMul", "QLinearAveragePool", "QLinearGlobalAveragePool", "QLinearConcat"}
 ONNX_DYNAMIC_OPS = {"DynamicQuantizeLinear", "MatMulInteger", "ConvInteger", "DynamicQuantizeMatMul"}
-# A build's recipe name -> the label its file reads as.
-RECIPE_FAMILY = {"qat_int8": "int8", "int8_mixed": "int8", "fp16": "float16"}
 
 
 def _weight_dtypes(graph: GraphInfo) -> set:
@@ -99,7 +99,7 @@ def describe_precision(path: Path) -> dict:
     """
     from_file = file_precision(path)
     from_card = card_precision(path)
-    agrees = from_card is not None and from_file in (from_card, RECIPE_FAMILY.get(from_card))
+    agrees = from_card in PRECISIONS and from_file in PRECISIONS.get(from_card).file_labels
     return {"precision": from_card if agrees else from_file, "from_file": from_file, "from_card": from_card,
             "source": "model card (agrees with the file)" if agrees else
             "file" + (" (the model card disagrees)" if from_card else "")}

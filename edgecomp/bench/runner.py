@@ -6,14 +6,15 @@ tensorflow.lite for `.tflite`, onnxruntime for `.onnx`. It must never import edg
 
 Usage:
     python runner.py MODEL --sample sample.npz --out result.json [--threads 1] [--warmup 20]
-                     [--min-runs 100] [--min-time 2.0] [--max-runs 10000] [--runtime auto]
+                     [--min-runs 100] [--min-time 2.0] [--max-runs 10000] [--runtime auto] [--no-xnnpack]
 
 `sample.npz` holds `x` (uint8 pixels, shape (N, H, W, C)), `y` (int labels) and the
 normalisation `scale` and `offset` (scalars or one per channel): the runner feeds a float model
 x * scale + offset, and an int8/uint8-input model that value quantized with the model's own scale
 and zero point. A float `x` without `scale` is taken as already normalised. The result JSON holds
 latency statistics of single-image invocations, init time, memory (see `MemoryProbe`) and the
-accuracy of the artifact itself on the sample.
+accuracy of the artifact itself on the sample. `--no-xnnpack` loads a `.tflite` without LiteRT's
+default delegate (XNNPACK on CPU), on the builtin kernels alone, to measure what XNNPACK brings.
 """
 
 from __future__ import annotations
@@ -150,12 +151,18 @@ class TfliteModel:
         """Imports the runtime library (before the memory baseline: the library is not the model)."""
         return _load_tflite_interpreter(preferred)
 
-    def __init__(self, path: str, threads: int, runtime):
+    def __init__(self, path: str, threads: int, runtime, xnnpack: bool = True):
         Interpreter, self.runtime, self.runtime_version = (
             _load_tflite_interpreter(runtime) if isinstance(runtime, str) else runtime)
+        self.xnnpack = xnnpack
+        # The three runtimes define OpResolverType beside their Interpreter; AUTO applies the default
+        # delegates (XNNPACK on CPU), BUILTIN_WITHOUT_DEFAULT_DELEGATES leaves them out.
+        resolvers = sys.modules[Interpreter.__module__].OpResolverType
+        resolver = resolvers.AUTO if xnnpack else resolvers.BUILTIN_WITHOUT_DEFAULT_DELEGATES
         start = time.perf_counter()
         try:
-            self.interpreter = Interpreter(model_path=path, num_threads=threads)
+            self.interpreter = Interpreter(model_path=path, num_threads=threads,
+                                           experimental_op_resolver_type=resolver)
             self.interpreter.allocate_tensors()
         except (RuntimeError, ValueError) as err:
             # The runtimes' own message spans lines and ends in "Registration failed."; the caller
@@ -311,7 +318,9 @@ def run(args) -> dict:
     model_cls = OnnxModel if args.model.endswith(".onnx") else TfliteModel
     runtime = model_cls.import_runtime(args.runtime)
     memory = MemoryProbe()  # baseline: images held, runtime imported, no model yet
-    model = model_cls(args.model, args.threads, runtime)
+    if args.no_xnnpack and model_cls is not TfliteModel:
+        raise SystemExit("--no-xnnpack applies to .tflite files; onnxruntime has no XNNPACK by default")
+    model = model_cls(args.model, args.threads, runtime, **({"xnnpack": False} if args.no_xnnpack else {}))
     memory.loaded()
     latencies = time_invocations(model, model.prepare(images[0], normalization), args.warmup, args.min_runs,
                                  args.min_time, args.max_runs)
@@ -325,6 +334,7 @@ def run(args) -> dict:
         "numpy": np.__version__,
         "machine": platform.machine(),
         "threads": args.threads,
+        "xnnpack": getattr(model, "xnnpack", False),  # LiteRT's default delegate; onnxruntime has none
         "io": model.describe(),
         "sample": {"dtype": images.dtype.name, "images": int(len(images)),
                    "normalized_by_runner": normalization is not None},
@@ -354,6 +364,8 @@ def main(argv=None) -> int:
     parser.add_argument("--max-runs", type=int, default=100000)
     parser.add_argument("--runtime", default="auto")
     parser.add_argument("--no-accuracy", action="store_true")
+    parser.add_argument("--no-xnnpack", action="store_true",
+                        help="a .tflite without LiteRT's default delegate (XNNPACK): builtin kernels only")
     args = parser.parse_args(argv)
     result = run(args)
     # Write then rename, so a killed run never leaves a half-written result that looks complete.

@@ -1,4 +1,5 @@
-"""`edgecomp bench`: benchmark `.tflite` / `.onnx` files a user brings."""
+"""`edgecomp bench`: benchmark `.tflite` / `.onnx` files a user brings. Parses, calls `edgecomp.benchmark`
+(edgecomp.api.bench), prints the result."""
 
 from __future__ import annotations
 
@@ -9,48 +10,31 @@ from typing import Optional
 import typer
 
 from edgecomp.cli.common import (
-    HOST_OPTION,
-    KEY_OPTION,
-    PORT_OPTION,
-    SERIAL_OPTION,
-    TARGET_OPTION,
-    USER_OPTION,
     VERBOSE_OPTION,
+    WIDE_OPTION,
     handle_errors,
     invoked_command,
-    resolve_target,
+    shared_options,
 )
-from edgecomp.cli.report import (
-    GATE_SCOPE_OPTION,
-    MAX_LATENCY_OPTION,
-    MAX_SIZE_OPTION,
-    MIN_ACCURACY_OPTION,
-    WIDE_OPTION,
-    GateScope,
-)
-from edgecomp.report.gates import raise_for_gates, validate_gates
 
 
 @handle_errors
+@shared_options
 def bench_command(
     artifacts: list[Path] = typer.Argument(..., help="One or more .tflite / .onnx files."),
-    target: str = TARGET_OPTION,
-    host: Optional[str] = HOST_OPTION,
-    port: Optional[int] = PORT_OPTION,
-    user: Optional[str] = USER_OPTION,
-    key: Optional[str] = KEY_OPTION,
-    serial: Optional[str] = SERIAL_OPTION,
+    target: list[str] = typer.Option(["host"], help="Target profile name (see `edgecomp targets list`) or YAML "
+                                     "path; repeat it to measure every file on each target, one report."),
+    connection: dict = None,  # --host, --port, --user, --key, --serial (edgecomp.cli.common)
     dataset: str = typer.Option("fashion_mnist", help="Dataset whose test images measure accuracy."),
     out: Path = typer.Option(Path("runs/bench"), help="Folder for report.json and report.md."),
     threads: Optional[int] = typer.Option(None, min=1, help="Interpreter threads (default: the target profile's)."),
     min_runs: int = typer.Option(200, min=1, help="Timed runs at least."),
     min_time: float = typer.Option(2.0, min=0, help="Seconds of timed runs at least."),
     accuracy_samples: Optional[int] = typer.Option(None, min=1, help="Test images for accuracy [all]."),
+    op_profile: bool = typer.Option(False, "--op-profile", help="Per-op times from benchmark_model's op "
+                                    "profiler (adb targets); the report gets a per-op table per file."),
     as_json: bool = typer.Option(False, "--json", help="Print report.json to stdout."),
-    max_size_mb: Optional[float] = MAX_SIZE_OPTION,
-    max_latency_ms: Optional[float] = MAX_LATENCY_OPTION,
-    min_accuracy: Optional[float] = MIN_ACCURACY_OPTION,
-    gate_scope: GateScope = GATE_SCOPE_OPTION,
+    gates: dict = None,  # --max-size-mb, --max-latency-ms, --min-accuracy, --gate-scope (edgecomp.cli.common)
     verbose: bool = VERBOSE_OPTION,
     wide: bool = WIDE_OPTION,
 ) -> None:
@@ -58,21 +42,40 @@ def bench_command(
     from edgecomp.core.verbosity import set_verbose
 
     set_verbose(verbose)
-    from edgecomp.plan.plan import BenchConfig
+    from edgecomp.api.bench import benchmark
+    from edgecomp.core.errors import UsageError
     from edgecomp.report.summary import print_summary
-    from edgecomp.run.existing_files import run_bench
-    from edgecomp.run.pipeline import raise_for_failed_artifacts
 
-    device = resolve_target(target, host=host, port=port, user=user, key=key, serial=serial)
-    settings = BenchConfig(threads=threads or device.profile.threads, min_runs=min_runs, min_time_s=min_time,
-                           accuracy_samples=accuracy_samples)
-    gates = {"max_size_mb": max_size_mb, "max_latency_ms": max_latency_ms, "min_accuracy": min_accuracy}
-    validate_gates(**gates)
-    report = run_bench(artifacts, dataset, device, settings, out, command=invoked_command(),
-                       gates={**gates, "scope": gate_scope.value})
+    if len(target) > 1:
+        if any(value is not None for key, value in gates.items() if key != "gate_scope"):
+            raise UsageError("quality gates apply to one target; with several --target, run the gates per target.")
+        return _bench_on_targets(artifacts, target, dataset, out, threads, min_runs, min_time, accuracy_samples,
+                                 op_profile, connection)
+    result = benchmark(artifacts, target=target[0], data=dataset, out=out, threads=threads, min_runs=min_runs,
+                       min_time_s=min_time, accuracy_samples=accuracy_samples, connection=connection,
+                       op_profile=op_profile, verbose=verbose, command=invoked_command(), **gates)
     if as_json:
-        typer.echo(json.dumps(report))
+        typer.echo(json.dumps(result.report))
     else:
-        print_summary(report, wide=wide)
-    raise_for_failed_artifacts(report)  # exit 1 before a gate's exit 3: a failure is not a quality verdict
-    raise_for_gates(report, scope=gate_scope.value, **gates)
+        print_summary(result.report, wide=wide)
+    result.raise_for_status()
+
+
+def _bench_on_targets(artifacts, targets, dataset, out, threads, min_runs, min_time, accuracy_samples, op_profile,
+                      connection) -> None:
+    """Several --target: every file on each target in turn; OUT/report.md has a column group per device."""
+    from rich.console import Console
+
+    from edgecomp.api.bench import benchmark_on_targets
+    from edgecomp.report.multi_target import LEGEND, multi_target_table
+    from edgecomp.report.terminal import rich_table
+    from edgecomp.run.multi_target import raise_for_failed_targets
+
+    combined = benchmark_on_targets(artifacts, targets, data=dataset, out=out, threads=threads, min_runs=min_runs,
+                                    min_time_s=min_time, accuracy_samples=accuracy_samples, connection=connection,
+                                    op_profile=op_profile, command=invoked_command())
+    console = Console(highlight=False)
+    console.print(rich_table(multi_target_table(combined), f"edgecomp: bench on {len(targets)} targets"))
+    console.print(LEGEND, soft_wrap=True)
+    console.print(f"reports: {out}/report.json, report.md (each target's own in its folder)")
+    raise_for_failed_targets(combined, out)

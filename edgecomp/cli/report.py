@@ -11,26 +11,7 @@ from typing import Optional
 
 import typer
 
-from edgecomp.cli.common import err_console, handle_errors
-
-# Reusable by `build` and `bench`: the same flags, help and meaning everywhere.
-MAX_SIZE_OPTION = typer.Option(None, "--max-size-mb", min=0,
-                               help="Quality gate: largest file size in MB (10^6 bytes, raw not gzip).")
-MAX_LATENCY_OPTION = typer.Option(None, "--max-latency-ms", min=0, help="Quality gate: largest latency p50 in ms.")
-MIN_ACCURACY_OPTION = typer.Option(None, "--min-accuracy", min=0, max=100,
-                                   help="Quality gate: smallest accuracy in percent (89.5 = 89.5 %).")
-
-
-class GateScope(str, Enum):
-    every = "every"
-    any = "any"
-
-
-WIDE_OPTION = typer.Option(False, "--wide", help="Terminal table: every column (the report files always have "
-                                                         "every field) instead of the eight that fit 100 columns.")
-GATE_SCOPE_OPTION = typer.Option(GateScope.every, "--gate-scope",
-                                 help="every: each artifact must pass (failed ones count as misses); "
-                                      "any: one ok artifact passing every gate is enough. Exit code 3 on a miss.")
+from edgecomp.cli.common import WIDE_OPTION, err_console, handle_errors, shared_options
 
 
 class ReportFormat(str, Enum):
@@ -98,27 +79,24 @@ def _gate_violations(reports: list[dict], labels: list[str], gates: dict) -> lis
 
 
 @handle_errors
+@shared_options
 def report_command(
     run_dirs: list[Path] = typer.Argument(..., help="Run folder(s) holding report.json; two or more are compared."),
     report_format: ReportFormat = typer.Option(
         ReportFormat.md, "--format", "-f", help="Output format (table: the terminal table `build` prints)."),
     output: Optional[Path] = typer.Option(
         None, "--output", "-o", help="File to write (default: stdout; for the html of one run, RUN_DIR/report.html)."),
-    max_size_mb: Optional[float] = MAX_SIZE_OPTION,
-    max_latency_ms: Optional[float] = MAX_LATENCY_OPTION,
-    min_accuracy: Optional[float] = MIN_ACCURACY_OPTION,
-    gate_scope: GateScope = GATE_SCOPE_OPTION,
+    gates: dict = None,  # --max-size-mb, --max-latency-ms, --min-accuracy, --gate-scope (cli.common)
     wide: bool = WIDE_OPTION,
 ) -> None:
     """Re-render a run's report (md, html, csv, json), or compare several runs; optionally check gates."""
     from edgecomp.core.errors import QualityGateError, UsageError
     from edgecomp.core.files import write_bytes_atomically
     from edgecomp.report.compare import load_report, run_label
-    from edgecomp.report.gates import validate_gates
+    from edgecomp.report.gates import Gates
     from edgecomp.report.html import write_html
 
-    gates = {"max_size_mb": max_size_mb, "max_latency_ms": max_latency_ms, "min_accuracy": min_accuracy}
-    validate_gates(**gates)
+    checked = Gates(gates["max_size_mb"], gates["max_latency_ms"], gates["min_accuracy"], gates["gate_scope"])
     if wide and report_format is not ReportFormat.table:
         raise UsageError(f"--wide is for --format table; the {report_format.value} output always has every field.")
     reports = [load_report(run_dir) for run_dir in run_dirs]
@@ -144,9 +122,9 @@ def report_command(
         else:
             err_console.print(f"wrote {write_bytes_atomically(output, content.encode('utf-8'))}")
 
-    violations = _gate_violations(reports, labels, {**gates, "scope": gate_scope.value})
+    violations = _gate_violations(reports, labels, checked.record())
     if violations:
-        raise QualityGateError(f"{len(violations)} quality gate miss(es) (scope {gate_scope.value}): "
+        raise QualityGateError(f"{len(violations)} quality gate miss(es) (scope {checked.scope}): "
                                + "; ".join(violations) + ".")
 
 

@@ -1,4 +1,5 @@
-"""`edgecomp targets list | check NAME`: the device profiles, and a doctor for one device."""
+"""`edgecomp targets list | check NAME | setup NAME`: the device profiles, a doctor for one device, and
+LiteRT's benchmark_model fetched for it."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from rich.table import Table
 from edgecomp.cli.common import handle_errors
 from edgecomp.core.errors import TargetError
 
-app = typer.Typer(help="Device profiles (targets/*.yaml): list them, check that one is ready.",
+app = typer.Typer(help="Device profiles (targets/*.yaml): list them, check that one is ready, set one up.",
                   no_args_is_help=True, pretty_exceptions_show_locals=False)
 
 
@@ -30,12 +31,12 @@ def list_command() -> None:
 
     console = _console()
     table = Table(title="Target profiles")
-    for column in ("name", "kind", "connection", "runtime", "threads", "delegate", "recommended"):
+    for column in ("name", "kind", "connection", "runtime", "threads", "delegate"):
         table.add_column(column, no_wrap=column == "name")
     for name, path in available_profiles().items():
         profile = load_profile(str(path))
         table.add_row(name, profile.kind, profile.connection_summary(), profile.runtime, str(profile.threads),
-                      profile.delegate, f"{profile.recommended_compression} {profile.recommended_format}")
+                      profile.delegate)
     console.print(table)
     console.print("searched: " + ", ".join(str(d) for d in profile_dirs()))
 
@@ -94,3 +95,41 @@ def _load_line(load) -> str:
         text = f"{load.artifact}: {load.detail}"
     style = _STATUS_STYLE[load.status.value]
     return f"[{style}]{load.status.value:<9}[/{style}] {escape(text)}"
+
+
+
+
+@app.command("setup")
+@handle_errors
+def setup_command(
+    name: str = typer.Argument(..., help="Profile name (see `edgecomp targets list`) or path to a profile YAML."),
+    platform: Optional[str] = typer.Option(None, help="android_arm64, linux_arm64 or linux_x86_64 [adb: "
+                                           "android_arm64; ssh: the board's, asked with `uname -m`; host: "
+                                           "this machine's]."),
+    version: Optional[str] = typer.Option(None, help="LiteRT release [the installed ai-edge-litert's]."),
+    force: bool = typer.Option(False, "--force", help="Download again (it must match the SHA-256 recorded "
+                               "at the first download)."),
+) -> None:
+    """Download LiteRT's prebuilt benchmark_model for a target, verify it and cache it."""
+    from edgecomp.targets.binaries import fetch_benchmark_model, host_binary_platform, user_binary
+    from edgecomp.targets.profiles import apply_env_overrides, load_profile, make_target
+
+    profile = apply_env_overrides(load_profile(name))
+    if platform is not None:
+        chosen = platform
+    elif profile.kind == "adb":
+        chosen = "android_arm64"
+    elif profile.kind == "ssh":
+        chosen = make_target(profile).binary_platform()
+    else:
+        chosen = host_binary_platform()
+    configured = profile.adb.benchmark_model if profile.adb is not None else profile.benchmark_model
+    if configured:  # the profile's own binary wins; nothing is downloaded
+        binary = user_binary(configured, chosen)
+    else:
+        binary = fetch_benchmark_model(chosen, version, force=force)
+    console = _console()
+    console.print(f"[bold]{profile.name}[/bold]: benchmark_model {binary.version} for {binary.platform} "
+                  f"({binary.source})", soft_wrap=True)
+    for key_name in ("path", "sha256", "size", "url"):
+        console.print(f"  {key_name:<8} {escape(_fact_text(getattr(binary, key_name)))}", soft_wrap=True)

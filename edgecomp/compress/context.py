@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from edgecomp.core.progress import warn
 from edgecomp.core.records import ExportInputs, RunWarning
+from edgecomp.plan.precisions import PRECISIONS
 
 if TYPE_CHECKING:
     from edgecomp.data.dataset import Dataset
@@ -26,9 +27,21 @@ class RunContext:
     data: Dataset
     run_dir: Path
     model: Any = None  # the current Keras model
-    ptq_modes: list[str] = field(default_factory=list)  # converter-level quantization done at export
+    # The precisions exported beside float32, in order: recipe names of edgecomp.plan.precisions
+    # (PTQ modes, and what the qat and float-fallback settings add). Grown through add_precision.
+    ptq_modes: list[str] = field(default_factory=list)
     export_inputs: ExportInputs = field(default_factory=ExportInputs)  # what export needs besides `model`
     warnings: list[RunWarning] = field(default_factory=list)  # sanity checks' findings (edgecomp.models.sanity)
+
+    def add_precision(self, name: str) -> None:
+        """Asks export for an artifact of the recipe `name` (once, however many stages ask).
+
+        Raises:
+            UsageError: `name` is not a registered precision (the message suggests the closest).
+        """
+        PRECISIONS.get(name)
+        if name not in self.ptq_modes:
+            self.ptq_modes.append(name)
 
     def warn(self, warning: RunWarning) -> None:
         """Records a warning for report.json and prints it now, in yellow."""

@@ -21,7 +21,9 @@ from edgecomp.compress.context import RunContext
 from edgecomp.compress.fine_tune import fine_tune, stage_teacher
 from edgecomp.core.errors import EdgecompError
 from edgecomp.core.progress import step
+from edgecomp.core.records import QatScheme
 from edgecomp.core.tfenv import keras, seed_everything, tfmot
+from edgecomp.plan.precisions import QAT_PRECISION
 from edgecomp.plan.stage_settings import QatConfig
 
 _FOLDABLE_INTO = ("Conv2D", "DepthwiseConv2D")
@@ -71,7 +73,9 @@ def layer_producers(model) -> dict[str, list[str]]:
     config = model.get_config()
     entries = config["layers"]
     if not any("inbound_nodes" in entry for entry in entries):  # Sequential: a chain
-        names = [entry["config"]["name"] for entry in entries]
+        # A Sequential's config lists its InputLayer, which `model.layers` does not hold: the
+        # chain starts at the first real layer, as `model.layers` does.
+        names = [entry["config"]["name"] for entry in entries if entry["class_name"] != "InputLayer"]
         return {name: names[i - 1:i] for i, name in enumerate(names)}
     producers = {}
     for entry in entries:
@@ -198,7 +202,8 @@ def run_qat(ctx: RunContext, cfg: QatConfig) -> dict:
     if ctx.model is None:
         raise EdgecompError("the qat stage needs a model: put a `train` stage before it.")
     seed_everything(ctx.plan.seed)
-    prune_preserving = ctx.export_inputs.pruned
+    scheme = QatScheme.PRUNE_PRESERVING if ctx.export_inputs.pruned else QatScheme.DEFAULT_8BIT
+    prune_preserving = scheme.prune_preserving
     teacher = stage_teacher(ctx, cfg, "qat")
     float_model = ctx.model
     qat_model, fallbacks = build_qat_model(float_model, prune_preserving)
@@ -218,11 +223,11 @@ def run_qat(ctx: RunContext, cfg: QatConfig) -> dict:
     if masked:
         info["sparsity_masks_kept"] = masked
     ctx.export_inputs.float_model = float_model
-    if "qat_int8" not in ctx.ptq_modes:
-        ctx.ptq_modes.append("qat_int8")
+    ctx.export_inputs.qat_scheme = scheme
+    ctx.add_precision(QAT_PRECISION)
     ctx.model = qat_model
-    info.update({"scheme": "prune_preserving" if prune_preserving else "default_8bit",
+    info.update({"scheme": scheme.value,
                  "float_fallback_layers": fallbacks,
-                 "exports": "qat_int8 from the QAT model; float32, PTQ and ONNX from the pre-QAT float model"})
+                 "exports": f"{QAT_PRECISION} from the QAT model; float32, PTQ and ONNX from the pre-QAT float model"})
     return info
 

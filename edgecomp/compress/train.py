@@ -31,13 +31,21 @@ def train_and_reestimate(model, ctx: RunContext, cfg: TrainConfig, label: str) -
     info["bn_statistics"] = reestimate_and_measure(model, ctx.data, cfg.batch_size, seed=ctx.plan.seed)
     return info
 
+def user_model_use(epochs: int) -> str:
+    """What the train stage did to a user's model file, in the words of the report."""
+    if epochs == 0:
+        return "loaded as is (not retrained: the plan's train stage sets no epochs)"
+    return f"fine-tuned {epochs} epoch{'s' if epochs != 1 else ''} (the plan's train stage epochs)"
+
 def run_train(ctx: RunContext, cfg: TrainConfig) -> dict:
 
     seed_everything(ctx.plan.seed)
     if is_model_file(ctx.plan.model):
         # Keras 3 files are brought into tf-keras and nested sub-models flattened, each checked.
         model, loaded = prepare_user_model(ctx.plan.model, ctx.plan, ctx.data)
-        info = {"source": "file", "path": str(Path(ctx.plan.model).resolve()), **loaded}
+        # First in the record: the report's stage table shows the start of it.
+        info = {"model": user_model_use(cfg.epochs), "source": "file", "path": str(Path(ctx.plan.model).resolve()),
+                **loaded}
         check_loaded_model(ctx, model)  # softmax output, input range: before any fine-tuning
         if cfg.epochs:
             step(f"fine-tuning {model.name} for {cfg.epochs} epochs")

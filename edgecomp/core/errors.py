@@ -21,6 +21,13 @@ class ConfigError(UsageError):
     """A plan or target profile that does not validate."""
 
 
+class ModelNotMeaningfulError(UsageError):
+    """A model whose numbers cannot mean anything (near chance, wrong input range, another class
+    order): the build stops before compression with the hint (exit code 2; the report is written)."""
+
+    stage_records: tuple = ()  # the finished stages' records, for the report written before the exit
+
+
 class DatasetError(EdgecompError):
     """A dataset that cannot be found, read or does not fit the model."""
 

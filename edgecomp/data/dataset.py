@@ -18,9 +18,9 @@ import numpy as np
 
 from edgecomp.core.errors import DatasetError
 from edgecomp.core.registry import Registry
-from edgecomp.core.tfenv import keras
 from edgecomp.data.folder import load_image_folder, resize_pixels
 from edgecomp.data.idx import read_idx
+from edgecomp.data.keras_loader import keras_cache_dir, load_with_keras
 from edgecomp.data.normalization import UNIT, Normalization, NormalizationSetting, parse_normalization
 from edgecomp.data.raw import RawSplits
 
@@ -127,7 +127,7 @@ def _find_idx_dir(subdir: str, env_hint: str) -> Path | None:
         candidates += [base / subdir, base]
     candidates += [
         Path("/usr/share/datasets") / subdir,
-        Path.home() / ".keras" / "datasets" / subdir,
+        keras_cache_dir() / subdir,
     ]
     for folder in candidates:
         if _idx_path(folder, "train-images-idx3-ubyte") is not None:
@@ -143,7 +143,7 @@ def _idx_path(folder: Path, stem: str) -> Path | None:
 def _load_idx_dataset(subdir: str, keras_loader: str, class_names: list[str]) -> RawSplits:
     folder = _find_idx_dir(subdir, keras_loader)
     if folder is None:
-        return _keras_download(keras_loader, class_names, subdir)
+        return load_with_keras(keras_loader, class_names, subdir)
     files = {}
     for split, stem in [("x_train", "train-images-idx3-ubyte"), ("y_train", "train-labels-idx1-ubyte"),
                         ("x_test", "t10k-images-idx3-ubyte"), ("y_test", "t10k-labels-idx1-ubyte")]:
@@ -157,23 +157,6 @@ def _load_idx_dataset(subdir: str, keras_loader: str, class_names: list[str]) ->
         class_names=class_names, source=str(folder),
     )
 
-def _keras_download(loader: str, class_names: list[str], subdir: str) -> RawSplits:
-    """Falls back on Keras' own loader, which downloads; offline it fails with the remedies."""
-
-    try:
-        (x_train, y_train), (x_test, y_test) = getattr(keras().datasets, loader).load_data()
-    except Exception as err:  # noqa: BLE001 - urllib, HTTP and proxy errors all mean "no download"
-        debian = " or `apt-get install dataset-fashion-mnist`" if subdir == "fashion-mnist" else ""
-        raise DatasetError(
-            f"dataset {subdir!r} is not on this machine and Keras could not download it ({type(err).__name__}: "
-            f"{err}). Put the files in $EDGECOMP_DATA_DIR/{subdir} or ~/.keras/datasets/{subdir}{debian}, "
-            "or pass --dataset path/to/data.npz or an image folder."
-        ) from err
-    if x_train.ndim == 3:
-        x_train, x_test = x_train[..., None], x_test[..., None]
-    return RawSplits(x_train, y_train.reshape(-1).astype(np.int64), x_test,
-                     y_test.reshape(-1).astype(np.int64), class_names, f"keras.datasets.{loader}")
-
 @DATASETS.register("fashion_mnist")
 def fashion_mnist() -> RawSplits:
     return _load_idx_dataset("fashion-mnist", "fashion_mnist", FASHION_MNIST_CLASSES)
@@ -184,11 +167,11 @@ def mnist() -> RawSplits:
 
 @DATASETS.register("cifar10")
 def cifar10() -> RawSplits:
-    return _keras_download("cifar10", CIFAR10_CLASSES, "cifar10")
+    return load_with_keras("cifar10", CIFAR10_CLASSES, "cifar10")
 
 @DATASETS.register("cifar100")
 def cifar100() -> RawSplits:
-    return _keras_download("cifar100", [f"class_{i}" for i in range(100)], "cifar100")
+    return load_with_keras("cifar100", [f"class_{i}" for i in range(100)], "cifar100")
 
 def load_npz(path: Path) -> RawSplits:
     """Reads an `.npz` holding x_train, y_train, x_test, y_test (and optionally class_names).
@@ -226,6 +209,7 @@ def load_dataset(
     normalization: NormalizationSetting | Normalization = "unit",
     size: tuple[int, int] | None = None,
     channels: int | None = None,
+    classes: list[str] | None = None,
 ) -> Dataset:
     """Loads a dataset by registered name, `.npz` path or image-folder path, held as uint8.
 
@@ -238,6 +222,7 @@ def load_dataset(
         normalization: how pixels become the model's input (see `edgecomp.data.normalization`).
         size: (H, W) every image is resized to; None keeps the dataset's (a folder: its most common).
         channels: 1 or 3 (grayscale or RGB); None keeps the dataset's.
+        classes: an image folder's class names in the model's output order; None: alphabetical.
 
     Raises:
         DatasetError: the data cannot be found or read, or the normalisation does not fit its
@@ -246,10 +231,13 @@ def load_dataset(
 
     normalization = parse_normalization(normalization)
     path = Path(name_or_path).expanduser()
+    if classes is not None and not path.is_dir():
+        raise DatasetError(f"dataset.classes sets the class order of an image folder; {name_or_path} is not a "
+                           "folder and its labels have a fixed order: drop dataset.classes.")
     if path.suffix == ".npz" or path.is_dir():
         if not path.exists():
             raise DatasetError(f"dataset file {path} does not exist.")
-        raw = load_npz(path) if path.suffix == ".npz" else load_image_folder(path, size, channels, seed=seed)
+        raw = load_npz(path) if path.suffix == ".npz" else load_image_folder(path, size, channels, seed=seed, classes=classes)
         name = path.name
     elif "/" in name_or_path or path.suffix:
         raise DatasetError(f"dataset {name_or_path!r} does not exist; give a .npz file or an image folder.")

@@ -55,8 +55,29 @@ def _pick_size_and_channels(headers: dict, size: Optional[tuple[int, int]], chan
     return tuple(size), channels
 
 
+def class_order(class_dirs: list[Path], classes: Optional[list[str]]) -> list[str]:
+    """The class names in label order: `classes` when given (each sub-folder named once), else the
+    sub-folders' alphabetical order.
+
+    Raises:
+        DatasetError: `classes` misses a sub-folder, names one that does not exist, or repeats one.
+    """
+    found = [d.name for d in class_dirs]
+    if classes is None:
+        return found
+    missing, unknown = sorted(set(found) - set(classes)), sorted(set(classes) - set(found))
+    repeated = sorted({name for name in classes if classes.count(name) > 1})
+    if missing or unknown or repeated:
+        problems = [f"{what}: {', '.join(names)}" for what, names in
+                    (("not listed", missing), ("no such sub-folder", unknown), ("listed twice", repeated)) if names]
+        raise DatasetError(f"dataset.classes must list every class sub-folder of {class_dirs[0].parent} once, in "
+                           f"the model's output order ({'; '.join(problems)}); the sub-folders are "
+                           f"{', '.join(found)}.")
+    return list(classes)
+
+
 def load_image_folder(path: Path, size: Optional[tuple[int, int]] = None, channels: Optional[int] = None,
-                      test_fraction: float = 0.2, seed: int = 0):
+                      test_fraction: float = 0.2, seed: int = 0, classes: Optional[list[str]] = None):
     """Reads a folder with one sub-folder of images per class; a random test split is held out.
 
     Args:
@@ -65,6 +86,8 @@ def load_image_folder(path: Path, size: Optional[tuple[int, int]] = None, channe
         channels: 1 (grayscale) or 3 (RGB); None: 1 when every image is grayscale, else 3.
         test_fraction: share of the images held out as the test split.
         seed: seeds the split.
+        classes: the sub-folder names in the model's output order (label i is classes[i]); None:
+            alphabetical. The split is the same whatever the order: only the labels change.
 
     Returns:
         RawSplits of uint8 images, with `skipped` listing every file that could not be decoded.
@@ -75,12 +98,13 @@ def load_image_folder(path: Path, size: Optional[tuple[int, int]] = None, channe
     class_dirs = sorted(d for d in path.iterdir() if d.is_dir())
     if not class_dirs:
         raise DatasetError(f"{path} has no class sub-folders; expected {path}/<class name>/<image files>.")
+    class_names = class_order(class_dirs, classes)
     files, labels = [], []
-    for label, class_dir in enumerate(class_dirs):
+    for class_dir in class_dirs:  # alphabetical: the files' order (and so the split) never depends on `classes`
         for file in sorted(class_dir.iterdir()):
             if file.suffix.lower() in IMAGE_SUFFIXES:
                 files.append(file)
-                labels.append(label)
+                labels.append(class_names.index(class_dir.name))
     if not files:
         raise DatasetError(f"{path} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in its class sub-folders.")
     skipped: list[tuple[str, str]] = []
@@ -108,7 +132,7 @@ def load_image_folder(path: Path, size: Optional[tuple[int, int]] = None, channe
         raise DatasetError(f"none of the {len(files)} images in {path} could be decoded (first: {skipped[0][1]}).")
     n_test = max(1, int(len(slot_labels) * test_fraction))
     return RawSplits(pixels[n_test:], slot_labels[n_test:], pixels[:n_test], slot_labels[:n_test],
-                     [d.name for d in class_dirs], str(path), skipped=skipped, notes=notes)
+                     class_names, str(path), skipped=skipped, notes=notes)
 
 
 def _decode_into(file: Path, out: np.ndarray, size: tuple[int, int], channels: int,

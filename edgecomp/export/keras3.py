@@ -11,7 +11,9 @@ import contextlib
 import tempfile
 from pathlib import Path
 
+from edgecomp.core.errors import ExportError, first_line
 from edgecomp.core.tfenv import tf
+from edgecomp.export.rejections import tflite_converter_errors
 
 
 def is_keras3_model(model) -> bool:
@@ -24,5 +26,9 @@ def keras3_converter(model):
 
     with tempfile.TemporaryDirectory(prefix="edgecomp-keras3-") as folder:
         saved = Path(folder) / "saved_model"
-        model.export(str(saved), format="tf_saved_model", verbose=False)
+        try:
+            model.export(str(saved), format="tf_saved_model", verbose=False)
+        except tflite_converter_errors() as err:  # Keras traces the model with TensorFlow, as the converter does
+            raise ExportError(f"Keras 3 could not export {model.name} as a SavedModel for the TFLite converter: "
+                              f"{first_line(err)}") from err
         yield tf().lite.TFLiteConverter.from_saved_model(str(saved))

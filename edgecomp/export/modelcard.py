@@ -85,7 +85,9 @@ def write_model_card(artifact: Path, data, record: ArtifactRecord) -> Path:
         "dataset": data.name,
         "accuracy": record.accuracy,
         "accuracy_samples": record.measurement.accuracy_samples if record.measurement else None,
-        "parity": {k: (record.parity or {}).get(k) for k in ("top1_agreement", "max_abs_diff", "passed")},
+        "parity": {k: (record.parity or {}).get(k) for k in ("keras_accuracy", "file_accuracy", "accuracy_drop",
+                                                             "top1_agreement", "max_abs_diff", "decided_by",
+                                                             "passed")},
     }
     path = artifact.with_name(artifact.name + ".json")
     return write_bytes_atomically(path, (json.dumps(card, indent=2) + "\n").encode())

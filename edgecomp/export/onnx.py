@@ -7,6 +7,7 @@ from pathlib import Path
 
 from edgecomp.core.errors import ExportError, first_line
 from edgecomp.core.tfenv import tf
+from edgecomp.export.rejections import tf2onnx_errors
 
 
 def keras_to_onnx(model, path: Path, opset: int = 13) -> Path:
@@ -15,6 +16,7 @@ def keras_to_onnx(model, path: Path, opset: int = 13) -> Path:
     Raises:
         ExportError: tf2onnx failed.
     """
+    import onnx
     import tf2onnx
 
     path = Path(path)
@@ -24,10 +26,8 @@ def keras_to_onnx(model, path: Path, opset: int = 13) -> Path:
     try:
         tf2onnx.convert.from_keras(model, input_signature=signature, opset=opset, output_path=str(tmp))
         # tf2onnx logs unsupported TensorFlow ops and still writes the file: check it is valid ONNX.
-        import onnx
-
         onnx.checker.check_model(str(tmp))
-    except Exception as err:  # noqa: BLE001 - tf2onnx raises many types for unsupported graphs
+    except tf2onnx_errors() as err:  # what tf2onnx and the checker reject; anything else is a bug here
         tmp.unlink(missing_ok=True)
         raise ExportError(f"ONNX export (opset {opset}) of {model.name} failed: {first_line(err)}") from err
     os.replace(tmp, path)

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from edgecomp.core.errors import ExportError, first_line
+from edgecomp.export.rejections import onnxruntime_errors
 
 
 class _ImageReader:
@@ -57,11 +58,13 @@ def onnx_to_onnx_int8(float_path: Path, path: Path, calibration_images: np.ndarr
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".partial")
-    session = onnxruntime.InferenceSession(str(float_path), providers=["CPUExecutionProvider"])
-    input_name = session.get_inputs()[0].name
     with tempfile.TemporaryDirectory(prefix="edgecomp-onnxq-") as workdir:
         prepared = Path(workdir) / "prepared.onnx"
+        # onnxruntime's rejections are a failed row; an error in _ImageReader, which
+        # quantize_static calls, is edgecomp's and keeps its traceback.
         try:
+            session = onnxruntime.InferenceSession(str(float_path), providers=["CPUExecutionProvider"])
+            input_name = session.get_inputs()[0].name
             quant_pre_process(str(float_path), str(prepared), skip_symbolic_shape=True)
             quantize_static(
                 str(prepared), str(tmp), _ImageReader(input_name, calibration_images),
@@ -69,7 +72,7 @@ def onnx_to_onnx_int8(float_path: Path, path: Path, calibration_images: np.ndarr
                 activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
                 calibrate_method=CalibrationMethod.MinMax,
             )
-        except Exception as err:  # noqa: BLE001 - onnxruntime raises many types for unsupported graphs
+        except onnxruntime_errors() as err:
             tmp.unlink(missing_ok=True)
             raise ExportError(f"ONNX int8 static quantization of {float_path} failed: {first_line(err)}") from err
     os.replace(tmp, path)

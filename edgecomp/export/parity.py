@@ -1,43 +1,117 @@
-"""Parity: run an exported file in its runtime and compare its outputs with the Keras model's.
+"""Parity: run an exported file in its runtime and judge it against the Keras model it came from.
 
-Thresholds are per precision. A float export that disagrees is an error; a quantized export
-below its threshold is flagged in the report.
+Each precision's recipe carries its rule (`edgecomp.plan.precisions.ParityRule`). Given the test
+labels, a quantized file is judged by what a user cares about: its accuracy against the Keras
+model's on the same images (paired predictions, with a 95% confidence interval on the drop) and
+its mean output error; top-1 agreement stays in the record. Float exports, and checks without
+labels, are judged by top-1 agreement and the largest output difference. A failed float export
+is an error; a failed quantized one is flagged in the report.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 
+from edgecomp.plan.precisions import PRECISIONS, ParityRule
 
-@dataclass(frozen=True)
-class ParityThreshold:
-    min_top1_agreement: float
-    # Allowed max |export - keras| on the outputs, relative to the largest |keras output|.
-    max_rel_abs_diff: float
+Z_95 = 1.959964  # two-sided 95% normal quantile
 
 
-# Per precision, set from what each recipe reaches on the zoo models (benchmarks/quantization):
-# float16 and 16x8 stay within a few percent of the logits' range, int8 families within ~half.
-PARITY_THRESHOLDS = {
-    "float32": ParityThreshold(min_top1_agreement=0.999, max_rel_abs_diff=1e-3),
-    "float16": ParityThreshold(min_top1_agreement=0.99, max_rel_abs_diff=2e-2),
-    "dynamic": ParityThreshold(min_top1_agreement=0.97, max_rel_abs_diff=0.25),
-    "int16x8": ParityThreshold(min_top1_agreement=0.98, max_rel_abs_diff=0.1),
-    "int8": ParityThreshold(min_top1_agreement=0.95, max_rel_abs_diff=0.5),
-    "int8_io": ParityThreshold(min_top1_agreement=0.95, max_rel_abs_diff=0.5),
-    "uint8_io": ParityThreshold(min_top1_agreement=0.95, max_rel_abs_diff=0.5),
-    # Compared with the QAT Keras model (fake-quant), which it should track closely.
-    "qat_int8": ParityThreshold(min_top1_agreement=0.97, max_rel_abs_diff=0.3),
-}
-FLOAT_PRECISIONS = {"float32"}
+def paired_accuracy(keras_outputs: np.ndarray, file_outputs: np.ndarray, labels: np.ndarray) -> dict:
+    """Accuracy of the Keras model and of the file on the same images, and the drop between them.
+
+    The two predictions of an image are paired, so only the images one gets right and the other
+    wrong carry information (McNemar's setting). The interval is the Wald interval of a difference
+    of paired proportions with a continuity correction of 1/n (Fleiss, Levin & Paik, "Statistical
+    Methods for Rates and Proportions", 3rd ed., chapter 13):
+    drop = (c - b) / n, se = sqrt(c + b - (c - b)^2 / n) / n, with c images only Keras gets right
+    and b only the file gets right.
+
+    Returns:
+        keras_accuracy and file_accuracy, accuracy_drop (Keras minus file) and its 95% interval
+        accuracy_drop_ci95, as fractions like every accuracy in report.json; only_keras_right (c)
+        and only_file_right (b).
+    """
+    keras_right = keras_outputs.argmax(-1) == labels  # (N,)
+    file_right = file_outputs.argmax(-1) == labels
+    n = len(labels)
+    only_keras = int(np.sum(keras_right & ~file_right))
+    only_file = int(np.sum(file_right & ~keras_right))
+    drop = (only_keras - only_file) / n
+    se = math.sqrt(max(only_keras + only_file - (only_keras - only_file) ** 2 / n, 0.0)) / n
+    margin = Z_95 * se + 1 / n
+    return {"keras_accuracy": float(keras_right.mean()), "file_accuracy": float(file_right.mean()),
+            "accuracy_drop": drop, "accuracy_drop_ci95": [drop - margin, drop + margin],
+            "only_keras_right": only_keras, "only_file_right": only_file}
 
 
-def parity_threshold(precision: str) -> ParityThreshold:
-    """The threshold of `precision`; an unknown precision gets the (loosest) int8 one."""
-    return PARITY_THRESHOLDS.get(precision, PARITY_THRESHOLDS["int8"])
+def judge_parity(rule: ParityRule, keras_outputs: np.ndarray, file_outputs: np.ndarray,
+                 labels: Optional[np.ndarray] = None) -> dict:
+    """Judges a file's outputs (N, K) against its Keras model's on the same images by `rule`.
+
+    Args:
+        rule: the recipe's parity rule.
+        keras_outputs: the Keras model's outputs (N, K).
+        file_outputs: the exported file's outputs on the same images, dequantized to float (N, K).
+        labels: the images' true classes (N,); None: judged by top-1 agreement alone.
+
+    Returns:
+        samples, top1_agreement, max_abs_diff, mean_abs_diff, the accuracies and the drop with its
+        interval (given labels), thresholds, decided_by ("accuracy", "top1_agreement" or
+        "non_finite_outputs"), reason (one line) and passed.
+    """
+    scale = float(max(1.0, np.abs(keras_outputs).max()))  # output differences are relative to it
+    thresholds = {"min_top1_agreement": rule.min_top1_agreement, "max_abs_diff": rule.max_rel_abs_diff * scale}
+    by_accuracy = labels is not None and rule.max_accuracy_drop_points is not None
+    if by_accuracy:
+        thresholds.update(max_accuracy_drop=rule.max_accuracy_drop_points / 100,
+                          max_mean_abs_diff=rule.max_rel_mean_abs_diff * scale)
+    record: dict = {"samples": int(len(keras_outputs)), "thresholds": thresholds}
+    if not np.isfinite(file_outputs).all():
+        return {**record, "top1_agreement": 0.0, "max_abs_diff": None, "mean_abs_diff": None,
+                "non_finite_outputs": True, "decided_by": "non_finite_outputs",
+                "reason": "the file outputs NaN or infinity", "passed": False}
+    diff = np.abs(file_outputs - keras_outputs)  # (N, K)
+    record.update(top1_agreement=float(np.mean(file_outputs.argmax(-1) == keras_outputs.argmax(-1))),
+                  max_abs_diff=float(diff.max()), mean_abs_diff=float(diff.mean()))
+    if labels is not None:
+        record.update(paired_accuracy(keras_outputs, file_outputs, np.asarray(labels)))
+    verdict = _by_accuracy(record) if by_accuracy else _by_agreement(record)
+    return {**record, **verdict}
+
+
+def _by_accuracy(record: dict) -> dict:
+    """Fails on a mean output error past its limit, or an accuracy loss past the limit that the
+    images show (its 95% interval above 0); a loss within chance is not a failure."""
+    limits = record["thresholds"]
+    low, high = record["accuracy_drop_ci95"]
+    accuracy = (f"accuracy {record['file_accuracy']:.2%} vs Keras {record['keras_accuracy']:.2%} (drop "
+                f"{100 * record['accuracy_drop']:+.2f} pt, 95% interval [{100 * low:+.2f}, {100 * high:+.2f}], "
+                f"limit {100 * limits['max_accuracy_drop']:g} pt)")
+    error = f"mean |diff| {record['mean_abs_diff']:.4g} (limit {limits['max_mean_abs_diff']:.4g})"
+    agreement = f"top-1 agreement {record['top1_agreement']:.3f}"
+    loss_shown = record["accuracy_drop"] > limits["max_accuracy_drop"] and low > 0
+    error_ok = record["mean_abs_diff"] <= limits["max_mean_abs_diff"]
+    if loss_shown:
+        reason = f"less accurate than its Keras model: {accuracy}; {error}; {agreement}"
+    elif not error_ok:
+        reason = f"outputs off: {error}; {accuracy}; {agreement}"
+    else:
+        reason = f"{accuracy}; {error}; {agreement}"
+    return {"decided_by": "accuracy", "reason": reason, "passed": error_ok and not loss_shown}
+
+
+def _by_agreement(record: dict) -> dict:
+    limits = record["thresholds"]
+    passed = (record["top1_agreement"] >= limits["min_top1_agreement"]
+              and record["max_abs_diff"] <= limits["max_abs_diff"])
+    reason = (f"top-1 agreement {record['top1_agreement']:.3f} (needs {limits['min_top1_agreement']:g}), "
+              f"max |diff| {record['max_abs_diff']:.4g} (limit {limits['max_abs_diff']:.4g})")
+    return {"decided_by": "top1_agreement", "reason": reason, "passed": passed}
 
 
 def run_tflite(path: Path, images: np.ndarray) -> np.ndarray:
@@ -73,29 +147,24 @@ def run_onnx(path: Path, images: np.ndarray) -> np.ndarray:
                            for i in range(0, len(images), 256)])
 
 
-def check_parity(path: Path, precision: str, keras_outputs: np.ndarray, images: np.ndarray) -> dict:
-    """Compares an artifact's outputs with `keras_outputs` on the same `images`.
+def check_parity(path: Path, precision: str, keras_outputs: np.ndarray, images: np.ndarray,
+                 labels: Optional[np.ndarray] = None) -> dict:
+    """Runs an artifact on `images` and judges it against `keras_outputs` by its recipe's rule.
+
+    Args:
+        path: the `.tflite` or `.onnx` file.
+        precision: its recipe's name (edgecomp.plan.precisions.PRECISIONS).
+        keras_outputs: the Keras model's outputs on `images` (N, K).
+        images: normalised test images (N, H, W, C).
+        labels: their true classes (N,): the file is then judged by accuracy where its recipe says so.
 
     Returns:
-        top-1 agreement, max and mean absolute difference, the thresholds and whether they held.
+        judge_parity's record, with `precision` (the recipe whose rule decided).
+
+    Raises:
+        UsageError: `precision` is not a registered recipe.
     """
     path = Path(path)
+    rule = PRECISIONS.get(precision).parity
     outputs = run_onnx(path, images) if path.suffix == ".onnx" else run_tflite(path, images)
-    threshold = parity_threshold(precision)
-    scale = float(max(1.0, np.abs(keras_outputs).max()))
-    thresholds = {"min_top1_agreement": threshold.min_top1_agreement,
-                  "max_abs_diff": threshold.max_rel_abs_diff * scale}
-    if not np.isfinite(outputs).all():
-        return {"samples": int(len(images)), "top1_agreement": 0.0, "max_abs_diff": None, "mean_abs_diff": None,
-                "non_finite_outputs": True, "thresholds": thresholds, "passed": False}
-    diff = np.abs(outputs - keras_outputs)  # (N, K)
-    agreement = float(np.mean(outputs.argmax(-1) == keras_outputs.argmax(-1)))
-    max_abs = float(diff.max())
-    return {
-        "samples": int(len(images)),
-        "top1_agreement": agreement,
-        "max_abs_diff": max_abs,
-        "mean_abs_diff": float(diff.mean()),
-        "thresholds": thresholds,
-        "passed": agreement >= thresholds["min_top1_agreement"] and max_abs <= thresholds["max_abs_diff"],
-    }
+    return {"precision": precision, **judge_parity(rule, keras_outputs, outputs, labels)}

@@ -17,10 +17,11 @@ from typing import Optional
 
 import numpy as np
 
-from edgecomp.core.errors import ExportError
+from edgecomp.core.errors import ExportError, first_line
 from edgecomp.core.files import write_bytes_atomically
 from edgecomp.core.tfenv import tf
 from edgecomp.export.parity import run_tflite
+from edgecomp.export.rejections import tflite_converter_errors
 from edgecomp.export.tflite import representative_dataset
 
 
@@ -37,8 +38,8 @@ def _debugger(model, calibration_images: np.ndarray, denylisted_nodes: Optional[
         return lite.experimental.QuantizationDebugger(
             converter=converter, debug_dataset=representative_dataset(calibration_images),
             debug_options=options)
-    except Exception as err:  # noqa: BLE001 - the converter raises many types
-        raise ExportError(f"quantization debugger could not convert {model.name}: {str(err)[:300]}") from err
+    except tflite_converter_errors() as err:  # the debugger converts the model when it is created
+        raise ExportError(f"quantization debugger could not convert {model.name}: {first_line(err)}") from err
 
 def layer_errors(model, calibration_images: np.ndarray, top_k: int = 5) -> list[dict]:
     """The `top_k` quantized tensors with the largest error, worst first.
@@ -52,7 +53,10 @@ def layer_errors(model, calibration_images: np.ndarray, top_k: int = 5) -> list[
         One dict per tensor: tensor_name, op_name, rmse, scale, rmse_over_scale, mean_error.
     """
     debugger = _debugger(model, calibration_images)
-    debugger.run()
+    try:
+        debugger.run()  # LiteRT runs the float and the quantized model: its rejections are the converter's kind
+    except tflite_converter_errors() as err:
+        raise ExportError(f"quantization debugger could not run {model.name}: {first_line(err)}") from err
     buffer = io.StringIO()
     debugger.layer_statistics_dump(buffer)
     rows = []
@@ -81,8 +85,8 @@ def keras_to_tflite_selective_int8(model, path: Path, calibration_images: np.nda
     debugger = _debugger(model, calibration_images, denylisted_nodes=worst)
     try:
         flatbuffer = debugger.get_nondebug_quantized_model()
-    except Exception as err:  # noqa: BLE001
-        raise ExportError(f"selective int8 conversion of {model.name} failed: {str(err)[:300]}") from err
+    except tflite_converter_errors() as err:
+        raise ExportError(f"selective int8 conversion of {model.name} failed: {first_line(err)}") from err
     return write_bytes_atomically(Path(path), flatbuffer), worst
 
 def debug_accuracy_drop(model, artifact: Path, images: np.ndarray, labels: np.ndarray,

@@ -3,21 +3,24 @@ at chance gets a `RunWarning` naming the likely cause and the setting to change 
 when the run cannot be meaningful), instead of a report that shows 10.00% without a word.
 
 `check_loaded_model` runs on a user's model right after loading (before any fine-tuning);
-`check_trained_model` after the `train` stage; `artifact_warnings` on the finished report.
+`check_trained_model` after the `train` stage (then `stop_if_not_meaningful` before compression);
+`artifact_warnings` on the finished report.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Optional
 
 import numpy as np
 
-from edgecomp.core.errors import UsageError
+from edgecomp.core.errors import ModelNotMeaningfulError, UsageError
 from edgecomp.core.records import RunWarning
 from edgecomp.core.tfenv import keras
 from edgecomp.data.normalization import NAMED, parse_normalization
 from edgecomp.data.pipeline import predict
+from edgecomp.models.class_order import check_class_order
 from edgecomp.models.flatten import FlattenError, flatten_model
 
 ACCURACY_IMAGES = 500  # test images the near-chance check measures (the first ones: a fixed subset)
@@ -28,6 +31,10 @@ PROBABILITY_TOLERANCE = 1e-3  # an output row summing to 1 within this (and >= 0
 VARIANCE_RATIO = 10.0  # a BN channel disagrees when measured / moving variance is outside [1/10, 10]
 MEAN_SHIFT_SIGMAS = 3.0  # ... or its measured mean is more than 3 moving standard deviations away
 DISAGREEING_SHARE = 0.5  # the BN check warns when more than half of the channels disagree
+# Findings that make every number of a build meaningless: the build stops before compression
+# (`sanity: warn` in the plan goes on). The input range only when structural (the model's own
+# 0..255 scaling layer); the BatchNorm statistics alone are a guess.
+STOPPING_CODES = ("near_chance", "input_scaled_twice", "class_order")
 # keras.applications guidance, for a hint when nothing measured says which normalization fits.
 TYPICAL_NORMALIZATIONS = ("`symmetric` for keras.applications MobileNet(V2)/EfficientNetV2/Inception, `imagenet` "
                           "for torch-style ResNet/DenseNet weights, `raw` for a model with its own Rescaling layer")
@@ -249,16 +256,34 @@ def check_loaded_model(ctx, model) -> None:
             ctx.warn(warning)
 
 def check_trained_model(ctx, user_model: bool) -> None:
-    """The near-chance check on the `train` stage's model (trained, loaded or fine-tuned)."""
+    """The class-order and near-chance checks on the `train` stage's model (trained, loaded or
+    fine-tuned). A user's model in another class order gets that warning alone: its low accuracy
+    has a known cause. A zoo model is trained here on these labels: its order is theirs."""
     def expected() -> Optional[str]:
         if pixel_scaling_layer(ctx.model) is not None:
             return "raw"
         fit = normalization_fit(ctx.model, ctx.data)
         return fit["best"] if fit and fit["best"] != ctx.data.normalization.name else None
 
-    warning = check_accuracy(ctx.model, ctx.data, user_model, expected)
+    folder = Path(ctx.plan.dataset.name).expanduser().is_dir()
+    warning = check_class_order(ctx.model, ctx.data, folder) if user_model else None
+    warning = warning or check_accuracy(ctx.model, ctx.data, user_model, expected)
     if warning is not None:
         ctx.warn(warning)
+
+def stop_if_not_meaningful(ctx) -> None:
+    """Stops the build before compression when the train stage's model cannot give meaningful
+    numbers (a warning in STOPPING_CODES), unless the plan says `sanity: warn`.
+
+    Raises:
+        ModelNotMeaningfulError: (exit 2) with each finding and its hint.
+    """
+    found = [w for w in ctx.warnings if w.code in STOPPING_CODES]
+    if not found or ctx.plan.sanity == "warn":
+        return
+    findings = " ".join(f"{w.message} Hint: {w.hint}" for w in found)
+    raise ModelNotMeaningfulError(f"the build stops before compression: {findings} (To compress this model "
+                                  "anyway, set `sanity: warn` in the plan.)")
 
 def artifact_warnings(report: dict, test_labels: np.ndarray, num_classes: int) -> list[RunWarning]:
     """One warning naming the exported files that score at or near chance (see `near_chance_limit`),

@@ -18,6 +18,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from edgecomp.core.errors import ConfigError
 from edgecomp.core.settings import Strict, format_validation_error
 from edgecomp.data.normalization import check_uint8_io, parse_normalization
+from edgecomp.plan.precisions import PRECISIONS
 from edgecomp.plan.search_space import SearchSpace
 from edgecomp.plan.stage_settings import StageSettings, check_stage_names
 
@@ -48,6 +49,8 @@ class DatasetConfig(Strict):
     # Image folders: resize to [H, W] and convert to 1 or 3 channels; unset: the model's input.
     size: Optional[tuple[int, int]] = None
     channels: Optional[Literal[1, 3]] = None
+    # Image folders: the class sub-folders in the model's output order; unset: alphabetical.
+    classes: Optional[list[str]] = Field(None, min_length=2)
 
     @field_validator("normalization")
     @classmethod
@@ -69,6 +72,10 @@ class ExportConfig(Strict):
     formats: list[Literal["tflite", "onnx"]] = ["tflite", "onnx"]
     onnx_opset: int = Field(13, ge=9)
     parity_samples: int = Field(500, gt=0)
+    # The floor: the PTQ int8 .tflite of the model as trained or loaded, the safe option the
+    # chain's files must beat to be recommended. Unset: on for a user's model file whose plan has
+    # stages that change the model (see Plan._floor_for_a_model_file).
+    floor: Optional[bool] = None
 
 class BenchConfig(Strict):
     threads: int = Field(1, gt=0)
@@ -78,6 +85,8 @@ class BenchConfig(Strict):
     max_runs: int = Field(20000, gt=0)
     accuracy_samples: Optional[int] = Field(None, gt=0, description="test images; None means all")
     timeout_s: float = Field(600, gt=0)
+    op_profile: bool = Field(False, description="per-op times from benchmark_model's op profiler, where the "
+                                                "target runs benchmark_model (adb)")
 
 # The default plan: the study's best chain. Train (or load) the teacher, distil it into a
 # smaller student, prune that globally, then quantization-aware training to int8. The epochs
@@ -99,18 +108,29 @@ DEFAULT_STAGES = [
 # benchmarks/default_chain). A plan turns it on per stage with
 # `augment:`, and `teacher_logits` then defaults to on_the_fly. The teacher's own training is the
 # user's choice and is left alone.
+#
+# Each preset also names a budget of optimizer steps per training stage (`min_steps`), so a small
+# dataset is not trained for a tenth of what Fashion-MNIST gets: on full Fashion-MNIST (380 steps
+# per epoch at batch 128) the epochs already exceed it and nothing changes; a 2,000-image folder
+# (15 steps per epoch) gets its epochs raised to reach it (edgecomp.run.schedule). The budgets are
+# the Fashion-MNIST schedules' order of magnitude, not yet measured on small datasets.
 PRESETS: dict[str, dict[str, dict]] = {
-    "fast": {},
-    "quality": {"distill": {"epochs": 24}, "prune": {"epochs": 6}, "qat": {"epochs": 4}},
+    "fast": {"distill": {"min_steps": 1000}, "prune": {"min_steps": 250}, "qat": {"min_steps": 250}},
+    "quality": {"distill": {"epochs": 24, "min_steps": 3000}, "prune": {"epochs": 6, "min_steps": 750},
+                "qat": {"epochs": 4, "min_steps": 500}},
 }
 
 
 def apply_preset(stage: StageSettings, preset: str) -> StageSettings:
-    """`stage` with the preset's settings filled in where the plan left them unset."""
+    """`stage` with the preset's settings filled in where the plan left them unset. A plan that sets
+    a stage's epochs gets no step budget: its epochs are what runs."""
+    given = stage.model_fields_set
     settings = {key: value for key, value in PRESETS[preset].get(stage.stage, {}).items()
-                if key not in stage.model_fields_set}
+                if key not in given and not (key == "min_steps" and "epochs" in given)}
     return stage.model_copy(update=settings) if settings else stage
 
+# Stages that leave the model as trained or loaded (the quantize stage only picks converter modes).
+FLOOR_NEEDLESS_STAGES = ("train", "quantize")
 PTQ_ONLY_STAGES = [{"stage": "train"}, {"stage": "quantize", "modes": ["int8"]}]
 
 
@@ -120,6 +140,9 @@ class Plan(Strict):
     preset: Literal["fast", "quality"] = "fast"  # fills unset stage settings: see PRESETS
     dataset: DatasetConfig = DatasetConfig()
     seed: int = 0
+    # stop: a model the sanity checks find meaningless (near chance, its own 0..255 scaling fed
+    # other pixels, another class order) stops the build before compression, exit 2; warn: go on.
+    sanity: Literal["stop", "warn"] = "stop"
     # Each entry is {"stage": NAME, ...settings}, validated by that stage's settings model.
     # Unset: default_stages(model) (the factory sees the fields validated before it).
     stages: list[StageSettings] = Field(
@@ -136,6 +159,29 @@ class Plan(Strict):
         return check_stage_names(stages)
 
     @model_validator(mode="after")
+    def _user_model_loaded_as_is(self) -> "Plan":
+        """A user's model file is trained already: its train stage loads it as is (epochs 0) unless
+        the plan sets epochs, whether the plan came from a file or from command-line flags."""
+        if is_model_file(self.model):
+            self.stages = [stage.model_copy(update={"epochs": 0})
+                           if stage.stage == "train" and "epochs" not in stage.model_fields_set else stage
+                           for stage in self.stages]
+        return self
+
+    @model_validator(mode="after")
+    def _floor_for_a_model_file(self) -> "Plan":
+        """A user's model is already usable: its PTQ int8 is the floor the chain must beat. Exported
+        when the plan has stages that change the model (with train and quantize only, the plan's own
+        int8 file is that floor) and TFLite is exported."""
+        if self.export.floor is None:
+            changes_model = any(stage.stage not in FLOOR_NEEDLESS_STAGES for stage in self.stages)
+            self.export.floor = is_model_file(self.model) and changes_model and "tflite" in self.export.formats
+        elif self.export.floor and "tflite" not in self.export.formats:
+            raise ValueError("export.floor is a .tflite file (PTQ int8) and export.formats has no tflite; "
+                             "add tflite to formats or drop floor")
+        return self
+
+    @model_validator(mode="after")
     def _fill_preset(self) -> "Plan":
         self.stages = [apply_preset(stage, self.preset) for stage in self.stages]
         return self
@@ -143,7 +189,7 @@ class Plan(Strict):
     @model_validator(mode="after")
     def _uint8_io_means_raw_pixels(self) -> "Plan":
         modes = [mode for stage in self.stages for mode in getattr(stage, "modes", None) or []]
-        if "uint8_io" in modes:
+        if any(PRECISIONS.get(mode).raw_pixel_input for mode in modes):
             check_uint8_io(self.dataset.normalization_record())
         return self
 

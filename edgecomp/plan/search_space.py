@@ -13,6 +13,7 @@ from typing import Any, Literal, Optional
 from pydantic import Field, field_validator, model_validator
 
 from edgecomp.core.settings import Strict
+from edgecomp.plan.precisions import QAT_PRECISION, QAT_REPLACES
 
 Precision = Literal["int8", "int8_io", "float16", "dynamic"]
 PruneChoice = Literal["none", "local", "global", "structured"]
@@ -88,8 +89,8 @@ class SearchSpace(Strict):
     def _consistent(self) -> SearchSpace:
         if self.min_epochs > self.epochs:
             raise ValueError(f"min_epochs {self.min_epochs} is above epochs {self.epochs}; lower min_epochs")
-        if self.quantization == ["qat"] and "int8" not in self.precisions:
-            raise ValueError("quantization [qat] needs int8 in precisions (QAT exports int8 only)")
+        if self.quantization == ["qat"] and QAT_REPLACES not in self.precisions:
+            raise ValueError(f"quantization [qat] needs {QAT_REPLACES} in precisions (QAT exports {QAT_REPLACES} only)")
         return self
 
     def student_choices(self, model_is_file: bool) -> list[str]:
@@ -126,7 +127,7 @@ def sample_point(trial: Any, space: SearchSpace, model_is_file: bool) -> dict:
         point["sparsity"] = trial.suggest_float("sparsity", *space.sparsity)
     point["precision"] = trial.suggest_categorical("precision", space.precisions)
     point["quantization"] = "ptq"  # QAT exports int8 only; other precisions are post-training
-    if point["precision"] == "int8" and "qat" in space.quantization:
+    if point["precision"] == QAT_REPLACES and "qat" in space.quantization:
         point["quantization"] = trial.suggest_categorical("quantization", space.quantization)
     return point
 
@@ -145,7 +146,7 @@ def is_start_point(config: dict, start_points: list[dict]) -> bool:
 
 def candidate_precision(point: dict) -> str:
     """The precision of the artifact a trial is judged on (the report's `precision` field)."""
-    return "qat_int8" if point.get("quantization") == "qat" else point["precision"]
+    return QAT_PRECISION if point.get("quantization") == "qat" else point["precision"]
 
 
 def trial_stages(point: dict, space: SearchSpace, train_stage: dict) -> list[dict]:

@@ -15,6 +15,7 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from edgecomp.core.settings import Strict, did_you_mean
 from edgecomp.data.augment import AugmentConfig
+from edgecomp.plan.precisions import PRECISIONS, QUANTIZE_MODES
 
 
 def _unused(given: set[str], allowed: frozenset, what: str) -> None:
@@ -24,6 +25,12 @@ def _unused(given: set[str], allowed: frozenset, what: str) -> None:
         shown = sorted(allowed - {"stage"})
         raise ValueError(f"{what} does not use {', '.join(unused)}; its settings are {', '.join(shown)}")
 
+
+# A training stage's schedule is sized by optimizer steps, not epochs alone: 8 epochs are 3,400
+# steps on Fashion-MNIST and 136 on a 2,160-image folder. The presets fill `min_steps` where the
+# plan sets no epochs (edgecomp.plan.plan.PRESETS); edgecomp.run.schedule raises the epochs to reach it.
+MIN_STEPS_DESCRIPTION = ("at least this many optimizer steps: the epochs are raised to reach it on a small dataset "
+                         "(the stage record says so); unset: the preset's budget when the plan sets no epochs")
 
 # ----------------------------------------------------------------------------- train
 
@@ -52,7 +59,7 @@ class DistillMethodSettings:
 
 
 # Settings every method uses; the others belong to the methods that list them.
-DISTILL_COMMON_SETTINGS = frozenset({"stage", "method", "temperature", "alpha", "epochs", "batch_size",
+DISTILL_COMMON_SETTINGS = frozenset({"stage", "method", "temperature", "alpha", "epochs", "min_steps", "batch_size",
                                      "learning_rate", "augment"})
 # Methods whose loss needs integer labels of unmixed images.
 MIXUP_UNSUPPORTED = {"byot": "its exits learn from the deepest exit's predictions on the same image",
@@ -91,6 +98,7 @@ class DistillConfig(Strict):
     temperature: float | None = Field(None, gt=0, description="softening temperature T; None: method default")
     alpha: float | None = Field(None, ge=0, le=1, description="weight of the distillation term; None: method default")
     epochs: int = Field(8, gt=0)
+    min_steps: int | None = Field(None, gt=0, description=MIN_STEPS_DESCRIPTION)
     batch_size: int = Field(128, ge=2)
     learning_rate: float = Field(2e-3, gt=0)
     # kd / takd
@@ -172,8 +180,8 @@ class DistillConfig(Strict):
 # ----------------------------------------------------------------------------- prune
 
 
-PRUNE_COMMON_SETTINGS = frozenset({"stage", "method", "skip_layers", "epochs", "batch_size", "learning_rate",
-                                   "augment", "teacher_kd"})
+PRUNE_COMMON_SETTINGS = frozenset({"stage", "method", "skip_layers", "epochs", "min_steps", "batch_size",
+                                   "learning_rate", "augment", "teacher_kd"})
 # Fine-tuning after pruning, and QAT, can learn from the plan's trained model (the train stage's
 # output) with the KD loss instead of from the labels alone: the compressed model is pulled back
 # towards the outputs it is meant to keep (Polino et al. 2018, Mishra & Marr 2018: distillation
@@ -206,6 +214,7 @@ class PruneConfig(Strict):
     criterion: Literal["l1", "l2"] = "l1"
     max_layer_sparsity: float = Field(0.95, gt=0, lt=1, description="global: no layer loses more than this")
     epochs: int = Field(2, ge=0, description="fine-tuning epochs; 0 prunes one-shot without training")
+    min_steps: int | None = Field(None, gt=0, description=MIN_STEPS_DESCRIPTION)
     batch_size: int = Field(128, gt=0)
     learning_rate: float = Field(5e-4, gt=0)
     augment: AugmentConfig = AugmentConfig()
@@ -244,16 +253,15 @@ class PruneConfig(Strict):
 # ----------------------------------------------------------------------------- quantize
 
 
-PtqMode = Literal["dynamic", "float16", "int8", "int8_io", "uint8_io", "int16x8"]
-# Modes the converter calibrates on training images (edgecomp.export.tflite.TFLITE_PRECISIONS'
-# needs_calibration) and int8 modes whose accuracy drop is debugged layer by layer
-# (edgecomp.run.quant_artifacts.INT8_DEBUGGED); tests/compress/test_quantize.py checks both.
-CALIBRATED_MODES = frozenset({"int8", "int8_io", "uint8_io", "int16x8"})
-DEBUGGED_MODES = frozenset({"int8", "int8_io", "uint8_io"})
+# The recipes a quantize stage may list (edgecomp.plan.precisions), those that calibrate on training
+# images, and the int8 ones whose accuracy drop is debugged layer by layer: read from the recipes.
+PtqMode = Literal[QUANTIZE_MODES]  # type: ignore[valid-type]
+CALIBRATED_MODES = frozenset(mode for mode in QUANTIZE_MODES if PRECISIONS.get(mode).calibrates)
+DEBUGGED_MODES = frozenset(mode for mode in QUANTIZE_MODES if PRECISIONS.get(mode).debug_accuracy)
 
 
 class QuantizeConfig(Strict):
-    """PTQ modes (see edgecomp.export.tflite.TFLITE_PRECISIONS) and the int8 debugging settings."""
+    """PTQ modes (recipes of edgecomp.plan.precisions) and the int8 debugging settings."""
 
     stage: Literal["quantize"] = "quantize"
     modes: list[PtqMode] = ["int8"]
@@ -264,6 +272,17 @@ class QuantizeConfig(Strict):
     debug_top_layers: int = Field(5, gt=0)
     # > 0: also export `int8_mixed`, int8 with this many worst-quantized layers kept float.
     float_fallback_layers: int = Field(0, ge=0)
+
+    @field_validator("modes", mode="before")
+    @classmethod
+    def _known_modes(cls, modes):
+        for mode in modes if isinstance(modes, list) else []:
+            if isinstance(mode, str) and mode not in QUANTIZE_MODES:
+                if mode in PRECISIONS:  # qat_int8, int8_mixed, float32: made otherwise
+                    raise ValueError(f"{mode!r} ({PRECISIONS.get(mode).description}) is not a quantize mode; "
+                                     f"modes are {', '.join(QUANTIZE_MODES)}")
+                raise ValueError(did_you_mean("quantize mode", mode, QUANTIZE_MODES))
+        return modes
 
     @model_validator(mode="after")
     def _modes_and_settings(self) -> QuantizeConfig:
@@ -293,6 +312,7 @@ class QatConfig(Strict):
 
     stage: Literal["qat"] = "qat"
     epochs: int = Field(2, ge=1)
+    min_steps: int | None = Field(None, gt=0, description=MIN_STEPS_DESCRIPTION)
     batch_size: int = Field(128, gt=0)
     learning_rate: float = Field(1e-4, gt=0)
     augment: AugmentConfig = AugmentConfig()

@@ -13,8 +13,10 @@ from edgecomp.bench.metrics import artifact_efficiency, ratios_vs
 from edgecomp.core.files import write_bytes_atomically
 from edgecomp.core.records import ArtifactRecord, RunWarning
 from edgecomp.core.version import __version__
+from edgecomp.plan.precisions import BASELINE_PRECISION
 from edgecomp.report.html import write_html
 from edgecomp.report.markdown import render_markdown
+from edgecomp.report.op_overlay import write_op_overlays
 from edgecomp.report.recommend import recommend
 from edgecomp.report.schema import SCHEMA_VERSION
 
@@ -37,7 +39,7 @@ def artifact_entries(records: list[ArtifactRecord]) -> list[dict]:
     artifacts = [record.to_dict() for record in records]
     # Each format is compared with its own float32 file (one runtime against itself); for TFLite
     # that is the original model's file when stages replaced the model (distilled, pruned).
-    baselines = {a["format"]: a for a in reversed(artifacts) if a["precision"] == "float32"}
+    baselines = {a["format"]: a for a in reversed(artifacts) if a["precision"] == BASELINE_PRECISION}
     baselines.update({a["format"]: a for a in artifacts if a.get("role") == "original"})
     for artifact in artifacts:
         artifact.update(artifact_efficiency(artifact))
@@ -79,8 +81,10 @@ def assemble_report(*, plan, data, run_dir: Path, stages: list[dict], keras_info
     return report
 
 def write_reports(report: dict, run_dir: Path) -> None:
-    """report.json (the source of truth), report.md and the self-contained report.html beside it."""
+    """report.json (the source of truth), report.md and the self-contained report.html beside it, and a
+    Model Explorer overlay of each op-profiled file's per-op times (`op_overlay`)."""
 
     write_bytes_atomically(run_dir / "report.json", json.dumps(report, indent=2).encode())
     write_bytes_atomically(run_dir / "report.md", render_markdown(report).encode())
     write_html(report, run_dir / "report.html")
+    write_op_overlays(report, run_dir)

@@ -16,6 +16,7 @@ Definitions (the CLI help says the same):
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Optional
 
 from edgecomp.core.emulation import is_emulated
@@ -42,6 +43,37 @@ def validate_gates(max_size_mb: Optional[float] = None, max_latency_ms: Optional
 
 
 GATE_SCOPES = ("every", "any")
+
+
+@dataclass(frozen=True)
+class Gates:
+    """The quality gates of one build or bench, checked when made (the units are in the module docstring).
+
+    Raises:
+        UsageError: an impossible bound (see `validate_gates`) or an unknown scope.
+
+    Examples:
+        >>> Gates(max_size_mb=1, min_accuracy=85).record()
+        {'max_size_mb': 1, 'max_latency_ms': None, 'min_accuracy': 85, 'scope': 'every'}
+    """
+
+    max_size_mb: Optional[float] = None
+    max_latency_ms: Optional[float] = None
+    min_accuracy: Optional[float] = None  # percent
+    scope: str = "every"
+
+    def __post_init__(self):
+        validate_gates(self.max_size_mb, self.max_latency_ms, self.min_accuracy)
+        if self.scope not in GATE_SCOPES:
+            raise UsageError(f"unknown gate scope {self.scope!r}; valid scopes: {', '.join(GATE_SCOPES)}.")
+
+    def bounds(self) -> dict:
+        return {"max_size_mb": self.max_size_mb, "max_latency_ms": self.max_latency_ms,
+                "min_accuracy": self.min_accuracy}
+
+    def record(self) -> dict:
+        """What report.json records as `gates`."""
+        return {**self.bounds(), "scope": self.scope}
 
 
 def check_gates(report: dict, max_size_mb: Optional[float] = None, max_latency_ms: Optional[float] = None,

@@ -14,6 +14,13 @@ from typing import Iterable, Optional
 from edgecomp.core.emulation import emulated_note
 from edgecomp.core.files import write_bytes_atomically
 from edgecomp.report import cells
+from edgecomp.report.op_tables import (
+    OP_PROFILE_NOTE,
+    node_type_comparison,
+    node_type_table,
+    profiled,
+    top_nodes_table,
+)
 from edgecomp.report.plots import report_plots
 from edgecomp.report.schema import STATUS_LEGEND
 from edgecomp.report.tables import (
@@ -120,6 +127,18 @@ def _warnings_html(report: dict) -> str:
                     for w in warnings)
     return f"<h2>Warnings</h2>\n<ul class=\"warnings\">{items}</ul>"
 
+def _op_profile_html(report: dict) -> list[str]:
+    artifacts = profiled(report)
+    if not artifacts:
+        return []
+    parts = ["<h2>Per-op profile</h2>", f"<p class=\"meta\">{escape(OP_PROFILE_NOTE)}</p>"]
+    for artifact in artifacts:
+        parts += [f"<h3>{escape(artifact['name'])}</h3>", "<p>Slowest nodes</p>", html_table(top_nodes_table(artifact)),
+                  "<p>By node type</p>", html_table(node_type_table(artifact))]
+    if len(artifacts) > 1:
+        parts += ["<h3>Node types across files</h3>", html_table(node_type_comparison(report))]
+    return parts
+
 def render_html(report: dict, plots: Optional[dict[str, bytes]] = None) -> str:
     """The whole report page as a string.
 
@@ -154,6 +173,7 @@ def render_html(report: dict, plots: Optional[dict[str, bytes]] = None) -> str:
         _parity_html(report),
         *(["<h2>Board vs host accuracy (same file, runtime and images)</h2>", html_table(cross_check_table(report))]
           if cross_check_table(report).rows else []),
+        *_op_profile_html(report),
         "<h2>Deployment checks</h2>", html_table(deployment_table(report)),
         "<h2>Stages</h2>", _stages_html(report),
         "<h2>Target</h2>", definition_list({"name": target.get("name"), "kind": target.get("kind")}),

@@ -6,6 +6,13 @@ import json
 
 from edgecomp.core.emulation import emulated_note
 from edgecomp.report import cells
+from edgecomp.report.op_tables import (
+    OP_PROFILE_NOTE,
+    node_type_comparison,
+    node_type_table,
+    profiled,
+    top_nodes_table,
+)
 from edgecomp.report.schema import STATUS_LEGEND
 from edgecomp.report.tables import (
     TERMINAL_COLUMNS,
@@ -48,6 +55,13 @@ def _skipped_files(dataset: dict) -> str:
     return f" Skipped {len(skipped)} image(s) that could not be decoded: {names}{more}."
 
 
+def _user_model_use(report: dict) -> str:
+    """' Your model file: loaded as is ...' from the train stage's record, or '' (zoo model, older report)."""
+    use = next((stage.get("info", {}).get("model") for stage in report.get("stages") or []
+                if stage.get("stage") == "train"), None)
+    return f" Your model file: {use}." if use else ""
+
+
 def warnings_markdown(report: dict) -> list[str]:
     """The "Warnings" section (sanity checks' findings), or nothing when there are none."""
     warnings = report.get("warnings") or []
@@ -67,8 +81,10 @@ def render_markdown(report: dict) -> str:
         f"({report['dataset']['source']}, {report['dataset']['test']} test images, "
         f"normalisation {report['dataset']['normalization']})." + _skipped_files(report['dataset']),
         f"Keras model: {cells.number(report['keras']['params'], 9)} parameters, test accuracy "
-        f"{cells.percent(report['keras']['accuracy'])}.",
+        f"{cells.percent(report['keras']['accuracy'])}." + _user_model_use(report),
         *warnings_markdown(report),
+        *([f"**Stopped before the {report['stopped']['before_stage']} stage**: {report['stopped']['reason']}"]
+          if report.get("stopped") else []),
         "## Artifacts",
         *[f"**{note}**" for note in [emulated_note(report)] if note],
         markdown_table(artifact_table(report)),
@@ -89,12 +105,30 @@ def render_markdown(report: dict) -> str:
     cross_check = cross_check_table(report)
     if cross_check.rows:
         parts += ["## Board vs host accuracy (same file, runtime and images)", markdown_table(cross_check)]
+    parts += op_profile_markdown(report)
     parts += ["## Deployment checks", markdown_table(deployment_table(report)),
               "## Stages", markdown_table(stage_table(report)),
               "## Environment", f"Host: {report['host']['cpu']}, {report['host']['cores']} cores, "
               f"{report['host']['os']}.{cpu_features_sentence(report['host'])}", f"Versions: {versions}.",
               "## Plan", "```json\n" + json.dumps(report["plan"], indent=2) + "\n```"]
     return "\n\n".join(parts) + "\n"
+
+
+def op_profile_markdown(report: dict) -> list[str]:
+    """The "Per-op profile" section: each profiled file's slowest nodes and node types, then the files side by side."""
+    artifacts = profiled(report)
+    missing = [a for a in report.get("artifacts") or [] if a.get("op_profile_error")]
+    if not artifacts and not missing:
+        return []
+    parts = ["## Per-op profile", OP_PROFILE_NOTE]
+    if missing:
+        parts.append("\n".join(f"- no op profile for `{a['name']}`: {a['op_profile_error']}" for a in missing))
+    for artifact in artifacts:
+        parts += [f"### `{artifact['name']}`", "Slowest nodes:", markdown_table(top_nodes_table(artifact)),
+                  "By node type:", markdown_table(node_type_table(artifact))]
+    if len(artifacts) > 1:
+        parts += ["### Node types across files", markdown_table(node_type_comparison(report))]
+    return parts
 
 
 def cpu_features_sentence(facts: dict) -> str:

@@ -6,6 +6,9 @@
 
 The original float32 model of a build (`role: original`) is the baseline of every ratio, not a
 candidate, unless it is the only `ok` artifact: shipping it is what compression set out to avoid.
+The floor (`role: floor`, the PTQ int8 of a user's model unchanged) is a candidate like the chain's
+files, so a chain file is recommended only when it beats the floor by the same rule; the legend
+then sets the two side by side.
 """
 
 from __future__ import annotations
@@ -31,6 +34,16 @@ def _candidates(report: dict) -> list[dict]:
     return [a for a in measured if a.get("role") != "original"] or measured
 
 def recommend(report: dict, gates: Optional[dict] = None) -> dict:
+    """The artifact to ship and why (see `pick`), with `floor` and `chain` (the chain's own pick,
+    the floor left out) when the build exported a floor."""
+    picked = pick(report, gates)
+    floor = next((a for a in report.get("artifacts") or [] if a.get("role") == "floor"), None)
+    if floor is not None:
+        chain_only = {**report, "artifacts": [a for a in report["artifacts"] if a.get("role") != "floor"]}
+        picked.update(floor=floor["name"], chain=pick(chain_only, gates)["name"])
+    return picked
+
+def pick(report: dict, gates: Optional[dict] = None) -> dict:
     """The artifact to ship and why.
 
     Args:
@@ -74,4 +87,27 @@ def legend(report: dict) -> str:
     """The sentence under a table saying which rule marked the artifact to ship, and why that one."""
     picked = recommended_of(report)
     shown = picked["name"] or "none"
-    return f"{RULES[picked['rule']]} Here: {shown}, {picked['reason']}"
+    return f"{RULES[picked['rule']]} Here: {shown}, {picked['reason']}" + floor_sentence(report, picked)
+
+def _described(artifact: dict) -> str:
+    accuracy = "failed" if artifact.get("status") == "failed" else cells.percent(artifact.get("accuracy"))
+    return f"{artifact['name']} ({cells.size(artifact.get('size_bytes'))}, {accuracy})"
+
+def floor_sentence(report: dict, picked: dict) -> str:
+    """' Floor: ... against the chain's pick ...': what the chain bought over the PTQ int8 of the
+    unchanged model, or '' when the build exported no floor."""
+    if not picked.get("floor"):
+        return ""
+    by_name = {a["name"]: a for a in report.get("artifacts") or []}
+    floor, chain = by_name[picked["floor"]], by_name.get(picked.get("chain") or "")
+    sentence = f" Floor, the PTQ int8 of your model unchanged: {_described(floor)}"
+    if chain is None:
+        return sentence + "; the chain has no ok artifact to set beside it."
+    sentence += f"; the chain's pick: {_described(chain)}"
+    if floor.get("size_bytes") and chain.get("size_bytes") and None not in (floor.get("accuracy"),
+                                                                            chain.get("accuracy")):
+        sentence += (f", {floor['size_bytes'] / chain['size_bytes']:.2f}x smaller than the floor, "
+                     f"{100 * (chain['accuracy'] - floor['accuracy']):+.2f} points")
+    if picked["name"] == floor["name"]:
+        return sentence + f". {MARK} is the floor: no file of the chain beats it by the rule above."
+    return sentence + f". {MARK} is a file of the chain: it beats the floor by the rule above."

@@ -224,10 +224,21 @@ def cross_check_table(report: dict) -> Table:
 
 # ---- parity, deployment checks, stages --------------------------------------------------------
 
+def _drop_interval(row: dict) -> str:
+    """The accuracy drop (Keras minus file) and its paired 95% interval, in points."""
+    drop, interval = row.get("accuracy_drop"), row.get("accuracy_drop_ci95")
+    if drop is None or not interval:
+        return cells.DASH
+    return f"{cells.points(drop)} [{100 * interval[0]:+.2f}, {100 * interval[1]:+.2f}]"
+
 PARITY_COLUMNS = [
-    ARTIFACT, value("top1_agreement", "top-1 agreement", lambda v: cells.number(v, 4), numeric=True),
+    ARTIFACT, value("keras_accuracy", "Keras acc", cells.percent, numeric=True),
+    value("file_accuracy", "file acc", cells.percent, numeric=True),
+    Column("drop [95% interval]", _drop_interval, numeric=True),
+    value("top1_agreement", "top-1 agreement", lambda v: cells.number(v, 4), numeric=True),
     value("max_abs_diff", "max |diff|", cells.number, numeric=True),
     value("mean_abs_diff", "mean |diff|", cells.number, numeric=True),
+    value("decided_by", "decided by"),  # the rule that decided: accuracy, top-1 agreement
     value("passed", "passed", lambda passed: "yes" if passed else "NO"),
 ]
 
@@ -274,6 +285,9 @@ STAGE_COLUMNS = [
     # A reused stage keeps the seconds of the run that computed it.
     value("seconds", "seconds", lambda s: cells.DASH if s is None else f"{s:.1f}", numeric=True),
     value("cached", "stage cache", _cache_use),
+    # Training stages (edgecomp.run.schedule); older reports and the quantize stage have none.
+    value("epochs", "epochs", lambda n: cells.DASH if n is None else str(n), numeric=True),
+    value("steps", "steps", lambda n: cells.DASH if n is None else f"{n:,}", numeric=True),
     value("info", "details", _details),
 ]
 

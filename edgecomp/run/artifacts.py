@@ -18,46 +18,27 @@ from edgecomp.compress.context import RunContext
 from edgecomp.core.errors import EdgecompError
 from edgecomp.core.files import gzip_size, write_bytes_atomically
 from edgecomp.core.progress import step
-from edgecomp.core.records import ArtifactRecord, Measurement
+from edgecomp.core.records import ArtifactRecord
 from edgecomp.export.metadata import ArtifactMetadata, embed_metadata
-from edgecomp.export.onnx import keras_to_onnx
-from edgecomp.export.parity import FLOAT_PRECISIONS, check_parity
+from edgecomp.export.parity import check_parity
 from edgecomp.export.sparsity import tflite_sparsity
 from edgecomp.export.tflite import keras_to_tflite
 from edgecomp.plan.plan import BenchConfig
-from edgecomp.run.quant_artifacts import calibration_images, debug_int8, export_source_model, export_special
+from edgecomp.plan.precisions import BASELINE_PRECISION, FLOOR_PRECISION, PRECISIONS
+from edgecomp.run.quant_artifacts import calibration_images, debug_int8, export_file, export_source_model
 from edgecomp.targets.base import Target
-
-SPARSE_FORMAT_PRECISIONS = {"float32", "float16"}
 
 
 def planned_exports(ctx: RunContext) -> list[tuple[str, str]]:
-    """(format, precision) pairs in report order: float32 baselines first."""
+    """(format, precision) pairs in report order: float32 baselines first; an `.onnx` for each
+    recipe that has one."""
+    precisions = [BASELINE_PRECISION] + [name for name in ctx.ptq_modes if name != BASELINE_PRECISION]
     exports = []
     if "tflite" in ctx.plan.export.formats:
-        exports.append(("tflite", "float32"))
-        exports += [("tflite", mode) for mode in ctx.ptq_modes]
+        exports += [("tflite", name) for name in precisions]
     if "onnx" in ctx.plan.export.formats:
-        exports.append(("onnx", "float32"))
-        if "int8" in ctx.ptq_modes:
-            exports.append(("onnx", "int8"))  # static QDQ quantization of the float ONNX
+        exports += [("onnx", name) for name in precisions if PRECISIONS.get(name).onnx]
     return exports
-
-def _export_one(ctx: RunContext, record: ArtifactRecord, path: Path) -> None:
-
-    fmt, precision = record.format, record.precision
-    if export_special(ctx, record, path):
-        return
-    model = export_source_model(ctx, precision)  # the pre-QAT float model, except for qat_int8
-    if fmt == "onnx":
-        keras_to_onnx(model, path, ctx.plan.export.onnx_opset)
-        return
-    # Unstructured pruning's zeros are stored sparsely in float files, so the raw file shrinks too.
-    # Not in integer files: XNNPACK, LiteRT's default CPU delegate, fails to prepare sparse int8
-    # FULLY_CONNECTED weights, so such a file would not run on the device.
-    sparse = ctx.export_inputs.pruned and precision in SPARSE_FORMAT_PRECISIONS
-    keras_to_tflite(model, path, precision, calibration_images=calibration_images(ctx, precision),
-                    sparse_weights=sparse)
 
 def _file_sparsity(path: Path) -> dict:
     """Zeros read back from the .tflite itself; a file the reader cannot open is noted, not fatal."""
@@ -71,7 +52,7 @@ def original_model_to_compare(ctx: RunContext):
     """The model as trained or loaded, when later stages replaced it (a distilled student, a
     structurally pruned network); None when the exported model is still that one."""
     original = ctx.export_inputs.original_model
-    return None if original is None or original is export_source_model(ctx, "float32") else original
+    return None if original is None or original is export_source_model(ctx, BASELINE_PRECISION) else original
 
 def export_artifacts(ctx: RunContext) -> list[ArtifactRecord]:
     """Exports, then checks parity of each file against the Keras model it came from on test images.
@@ -86,24 +67,38 @@ def export_artifacts(ctx: RunContext) -> list[ArtifactRecord]:
     records = []
     original = original_model_to_compare(ctx)
     if original is not None:
-        record = _export_and_check(
-            ctx, "tflite", "float32", out_dir / "model_original_float32.tflite", original,
-            lambda _record, path: keras_to_tflite(original, path, "float32"), parity_images, reference_cache)
-        record.role = "original"
-        records.append(record)
+        records.append(_export_and_check(
+            ctx, "tflite", BASELINE_PRECISION, out_dir / f"model_original_{BASELINE_PRECISION}.tflite", original,
+            lambda _record, path: keras_to_tflite(original, path, BASELINE_PRECISION), parity_images, reference_cache,
+            role="original"))
+    if ctx.plan.export.floor:
+        records.append(_export_floor(ctx, out_dir, parity_images, reference_cache))
     for fmt, precision in planned_exports(ctx):
         records.append(_export_and_check(
             ctx, fmt, precision, out_dir / f"model_{precision}.{fmt}", export_source_model(ctx, precision),
-            lambda record, path: _export_one(ctx, record, path), parity_images, reference_cache))
+            lambda record, path: export_file(ctx, record, path), parity_images, reference_cache))
     return records
+
+def _export_floor(ctx: RunContext, out_dir: Path, parity_images: np.ndarray, reference_cache: dict):
+    """The floor (`role: floor`): the PTQ int8 of the model as trained or loaded, unchanged by the
+    chain. The chain's files are recommended only when they beat it by the ★ rule."""
+    original = ctx.export_inputs.original_model
+    if original is None:  # no train stage ran: nothing unchanged to quantize (run_stages refuses this)
+        raise EdgecompError("export.floor needs the train stage's model: start the plan with a `train` stage.")
+    return _export_and_check(
+        ctx, "tflite", FLOOR_PRECISION, out_dir / f"model_floor_{FLOOR_PRECISION}.tflite", original,
+        lambda _record, path: keras_to_tflite(original, path, FLOOR_PRECISION,
+                                              calibration_images=calibration_images(ctx, FLOOR_PRECISION)),
+        parity_images, reference_cache, role="floor")
 
 def _export_and_check(ctx: RunContext, fmt: str, precision: str, path: Path, source_model,
                       export: Callable[[ArtifactRecord, Path], object], parity_images: np.ndarray,
-                      reference_cache: dict) -> ArtifactRecord:
+                      reference_cache: dict, role: Optional[str] = None) -> ArtifactRecord:
     """One artifact: export it, measure its size and zeros, and compare it with `source_model`."""
     # A QAT model also holds quantizer ranges; the network's parameters are its float twin's.
-    params_model = export_source_model(ctx, "float32") if precision == "qat_int8" else source_model
-    record = ArtifactRecord(name=path.name, format=fmt, precision=precision,
+    recipe = PRECISIONS.get(precision)
+    params_model = source_model if recipe.post_training else export_source_model(ctx, BASELINE_PRECISION)
+    record = ArtifactRecord(name=path.name, format=fmt, precision=precision, role=role,
                             path=str(path.relative_to(ctx.run_dir)), params=int(params_model.count_params()))
     step(f"exporting {path.name}")
     started = time.perf_counter()
@@ -123,12 +118,12 @@ def _export_and_check(ctx: RunContext, fmt: str, precision: str, path: Path, sou
         record.sparsity = _file_sparsity(path)
     if id(source_model) not in reference_cache:
         reference_cache[id(source_model)] = source_model.predict(parity_images, batch_size=256, verbose=0)
-    parity = record.parity = check_parity(path, precision, reference_cache[id(source_model)], parity_images)
-    debug_int8(ctx, record, path, parity_images)
+    parity = record.parity = check_parity(path, precision, reference_cache[id(source_model)], parity_images,
+                                          ctx.data.labels("test", len(parity_images)))
+    debug_int8(ctx, record, path, parity_images, source_model)
     if not parity["passed"]:
-        kind = "error" if precision in FLOAT_PRECISIONS else "flagged"
-        record.fail(f"parity {kind}: top-1 agreement {parity['top1_agreement']:.3f}, "
-                    f"max |diff| {parity['max_abs_diff']:.4g}", status="parity_failed")
+        kind = "error" if recipe.parity.failure_is_error else "flagged"
+        record.fail(f"parity {kind}: {parity['reason']}", status="parity_failed")
     return record
 
 def write_sample(data, path: Path, limit: Optional[int]) -> Path:
@@ -157,12 +152,11 @@ def bench_artifacts(artifacts: list[ArtifactRecord], data, run_dir: Path, target
     step(f"benchmarking {len(runnable)} artifact(s) on {target.name}")
     outcomes = target.bench([run_dir / a.path for a in runnable], sample, settings)
     for record, outcome in zip(runnable, outcomes):
+        record.target_notes.update(outcome.notes)  # a failed row keeps them too (a cleanup error, temperatures)
         if not outcome.ok:
             record.fail(f"benchmark: {outcome.error}")
             continue
-        notes = dict(outcome.extra)
-        record.measurement = Measurement.from_runner(outcome.result, notes.pop("accuracy_source", "target"))
-        record.target_notes.update(notes)
+        record.measurement = outcome.measurement()
     floor_sample = bench_dir / "timing_floor_sample.npz"
     write_bytes_atomically(floor_sample, _floor_sample_bytes())
     if not TIMING_FLOOR_PATH.is_file():  # the report says "no floor" rather than losing every measurement

@@ -12,16 +12,19 @@ from typing import Optional
 
 from edgecomp.compress.context import RunContext
 from edgecomp.core.cache_store import ENABLED
-from edgecomp.core.errors import BenchError, EdgecompError, ExportError
+from edgecomp.core.errors import BenchError, EdgecompError, ExportError, ModelNotMeaningfulError
 from edgecomp.core.progress import step
 from edgecomp.data.dataset import load_dataset
 from edgecomp.data.pipeline import accuracy
 from edgecomp.models.load import load_user_model
-from edgecomp.models.sanity import artifact_warnings, check_trained_model
+from edgecomp.models.sanity import artifact_warnings, check_trained_model, stop_if_not_meaningful
 from edgecomp.plan.plan import Plan, is_model_file
+from edgecomp.plan.precisions import PRECISIONS
 from edgecomp.report.assemble import assemble_report, write_reports
 from edgecomp.run.artifacts import bench_artifacts, export_artifacts
 from edgecomp.run.quant_artifacts import describe_deployables
+from edgecomp.run.schedule import sized_to_data
+from edgecomp.run.stage_failure import stage_failure_note
 from edgecomp.run.stage_state import StageCache
 from edgecomp.run.stages import STAGES
 from edgecomp.targets.base import Target
@@ -47,7 +50,7 @@ def load_plan_dataset(plan: Plan):
     data = load_dataset(plan.dataset.name, val_fraction=plan.dataset.val_fraction,
                         train_limit=plan.dataset.train_limit, test_limit=plan.dataset.test_limit,
                         seed=plan.seed, normalization=plan.dataset.normalization_record(),
-                        size=size, channels=channels)
+                        size=size, channels=channels, classes=plan.dataset.classes)
     if shape is not None:
         data.notes.append(f"images resized to the model's input {data.input_shape} (set dataset.size/channels "
                           "to choose)")
@@ -73,6 +76,9 @@ def run_stages(ctx: RunContext, use_cache: bool = True) -> list[dict]:
     enabled = ENABLED.set(use_cache)
     try:
         _run_remaining_stages(ctx, cache, records)
+    except ModelNotMeaningfulError as stop:
+        stop.stage_records = list(records)  # the report written before the exit shows them
+        raise
     finally:
         ENABLED.reset(enabled)
     if ctx.model is None:
@@ -87,21 +93,39 @@ def _run_remaining_stages(ctx: RunContext, cache, records: list[dict]) -> None:
         if index <= len(records):
             continue
         name = cfg.stage
+        if name != "train":
+            stop_if_not_meaningful(ctx)  # before compression; the train stage is cached already
         step(f"stage {index}/{len(ctx.plan.stages)}: {name}")
+        cfg, schedule = sized_to_data(cfg, ctx.data, ctx.plan.preset)
         started = time.perf_counter()
-        info = STAGES.get(name)(ctx, cfg)
+        info = run_stage(ctx, cfg, index)
         if name == "train":
             # The model as trained or loaded: the "before" of every comparison in the report.
             if ctx.export_inputs.original_model is None:
                 ctx.export_inputs.original_model = ctx.model
             if ctx.model is not None:
                 check_trained_model(ctx, user_model=is_model_file(ctx.plan.model))
-        records.append({"stage": name, "seconds": round(time.perf_counter() - started, 3), "info": info,
+        records.append({"stage": name, "seconds": round(time.perf_counter() - started, 3),
+                        **({"epochs": schedule["epochs"], "steps": schedule["steps"], "schedule": schedule}
+                           if schedule else {}), "info": info,
                         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds")})
         if ctx.model is not None:
             cache.save(ctx, records)
         else:
             records[-1].update(cached=False, cache_skipped="the stage left no model")
+
+def run_stage(ctx: RunContext, cfg, index: int) -> dict:
+    """One stage; an unexpected exception keeps its traceback and gets a note naming the stage,
+    the model and the layer (`edgecomp.run.stage_failure`). An EdgecompError says what to do already."""
+    try:
+        return STAGES.get(cfg.stage)(ctx, cfg)
+    except EdgecompError:
+        raise
+    except Exception as err:
+        err.add_note(stage_failure_note(err, stage=cfg.stage, index=index, total=len(ctx.plan.stages),
+                                        model_source=ctx.plan.model,
+                                        models=[ctx.model, ctx.export_inputs.original_model]))
+        raise
 
 def keras_accuracy(model, data) -> float:
 
@@ -121,27 +145,46 @@ def run_build(plan: Plan, run_dir: Path, target: Target, command: str = "", gate
     step(f"loading dataset {plan.dataset.name}")
     data = load_plan_dataset(plan)
     ctx = RunContext(plan=plan, data=data, run_dir=run_dir)
-    stage_records = run_stages(ctx, use_cache=use_cache)
-    step("measuring the Keras model's test accuracy")
-    keras_info = {"accuracy": keras_accuracy(ctx.model, data), "params": int(ctx.model.count_params())}
+    facts = {"target": target, "target_facts": target_facts, "host": host_facts(), "command": command,
+             "gates": gates, "started": started}
+    try:
+        stage_records = run_stages(ctx, use_cache=use_cache)
+    except ModelNotMeaningfulError as stop:
+        report = _report(ctx, list(stop.stage_records), keras_info(ctx), [], None, facts)
+        report["stopped"] = {"before_stage": _next_stage(plan, len(stop.stage_records)), "reason": str(stop)}
+        write_reports(report, run_dir)
+        raise
+    keras = keras_info(ctx)
     artifacts = export_artifacts(ctx)
     floor = bench_artifacts(artifacts, data, run_dir, target, plan.bench)
     describe_deployables(artifacts, run_dir, data)  # model cards + the tflite-runtime 2.14 check
-    report = assemble_report(
-        plan=plan, data=data, run_dir=run_dir, stages=stage_records, keras_info=keras_info,
-        artifacts=artifacts, timing_floor=floor, target=target, target_facts=target_facts, host=host_facts(), command=command,
-        wall_seconds=time.perf_counter() - started, gates=gates, warnings=ctx.warnings,
-    )
+    report = _report(ctx, stage_records, keras, artifacts, floor, facts)
     for warning in artifact_warnings(report, data.labels("test"), data.num_classes):
         ctx.warn(warning)
         report["warnings"].append(warning.to_dict())
     write_reports(report, run_dir)
     return report
 
+def keras_info(ctx: RunContext) -> dict:
+    step("measuring the Keras model's test accuracy")
+    return {"accuracy": keras_accuracy(ctx.model, ctx.data), "params": int(ctx.model.count_params())}
+
+def _report(ctx: RunContext, stage_records: list[dict], keras: dict, artifacts: list, timing_floor,
+            facts: dict) -> dict:
+    """The report of a build: its stages, the Keras model's test accuracy and the artifacts."""
+    return assemble_report(
+        plan=ctx.plan, data=ctx.data, run_dir=ctx.run_dir, stages=stage_records, keras_info=keras,
+        artifacts=artifacts, timing_floor=timing_floor, target=facts["target"], target_facts=facts["target_facts"],
+        host=facts["host"], command=facts["command"], wall_seconds=time.perf_counter() - facts["started"],
+        gates=facts["gates"], warnings=ctx.warnings)
+
+def _next_stage(plan: Plan, finished: int) -> Optional[str]:
+    return plan.stages[finished].stage if finished < len(plan.stages) else None
+
 def failed_float_parity(report: dict) -> Optional[str]:
-    """The message for float exports that disagree with Keras (an error), or None."""
-    bad = [a["name"] for a in report["artifacts"]
-           if a["status"] == "parity_failed" and a["precision"] == "float32"]
+    """The message for exports whose recipe makes a parity failure an error (float exports), or None."""
+    bad = [a["name"] for a in report["artifacts"] if a["status"] == "parity_failed"
+           and a["precision"] in PRECISIONS and PRECISIONS.get(a["precision"]).parity.failure_is_error]
     if bad:
         return (f"float export(s) {', '.join(bad)} disagree with the Keras model (see parity in "
                 f"{report['run_dir']}/report.md); this is a converter bug or an unsupported layer.")

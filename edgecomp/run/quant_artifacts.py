@@ -1,86 +1,113 @@
-"""The quantization side of `edgecomp.run.artifacts`: which model each precision is exported from,
-the int8 ONNX and mixed int8 exports, int8 debugging, model cards and the tflite-runtime check.
+"""The precision side of `edgecomp.run.artifacts`: which model each recipe is exported from, the
+exporter each recipe's `kind` names, int8 debugging, model cards and the tflite-runtime check.
 
 After a `qat` stage, `ctx.model` is the QAT model and `ctx.export_inputs.float_model` the model
-before QAT: `qat_int8` comes from the QAT model, every other artifact from the float model, and
-parity compares each artifact with the model it was exported from.
+before QAT: a recipe that is not post-training (`qat_int8`) comes from the QAT model, every other
+artifact from the float model, and parity compares each artifact with the model it was exported from.
 """
 
 from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
 from edgecomp.core.errors import EdgecompError
 from edgecomp.core.progress import step
 from edgecomp.core.records import ArtifactRecord
+from edgecomp.core.registry import Registry
 from edgecomp.export.modelcard import write_model_card
 from edgecomp.export.onnx import keras_to_onnx
 from edgecomp.export.onnx_quant import onnx_to_onnx_int8
 from edgecomp.export.qdebug import debug_accuracy_drop, keras_to_tflite_selective_int8
+from edgecomp.export.tflite import keras_to_tflite
 from edgecomp.export.tflite_runtime_check import check_artifacts
+from edgecomp.plan.precisions import BASELINE_PRECISION, PRECISIONS
 
 if TYPE_CHECKING:
     from edgecomp.compress.context import RunContext
 
-# Full-integer TFLite precisions whose accuracy drop is debugged layer by layer.
-INT8_DEBUGGED = {"int8", "int8_io", "uint8_io"}
-
 
 def export_source_model(ctx: RunContext, precision: str):
-    """The Keras model an artifact of `precision` is converted from."""
+    """The Keras model an artifact of `precision` is converted from: the QAT model for a recipe
+    that is not post-training, else the float model."""
     float_model = ctx.export_inputs.float_model
-    if precision == "qat_int8" or float_model is None:
+    if not PRECISIONS.get(precision).post_training or float_model is None:
         return ctx.model
     return float_model
 
 def calibration_images(ctx: RunContext, precision: str = "int8") -> np.ndarray:
     """Normalised training images (N, H, W, C) the converters calibrate on (never test images).
 
-    For `uint8_io` one more image holds a black and a white pixel: the input's calibrated range is
-    then exactly what pixels 0 and 255 normalise to, so its uint8 scale and zero point make the
-    uint8 input the raw pixel (checked by `normalization.check_uint8_io` when the plan is read).
+    For a recipe whose input is the raw pixel (`uint8_io`) one more image holds a black and a white
+    pixel: the input's calibrated range is then exactly what pixels 0 and 255 normalise to, so its
+    uint8 scale and zero point make the uint8 input the raw pixel (checked by
+    `normalization.check_uint8_io` when the plan is read).
     """
     images = ctx.data.images("train", ctx.export_inputs.calibration_samples)
-    if precision != "uint8_io" or not len(images):
+    if not PRECISIONS.get(precision).raw_pixel_input or not len(images):
         return images
     extremes = ctx.data.pixels("train", 1).copy()  # (1, H, W, C) uint8
     extremes[0, 0, 0, :], extremes[0, -1, -1, :] = 0, 255
     return np.concatenate([images, ctx.data.normalization.apply(extremes)])
 
-def export_special(ctx: RunContext, record: ArtifactRecord, path: Path) -> bool:
-    """Exports the artifacts that are not a plain converter recipe; False when not one of them.
+# An exporter writes `record`'s file at `path`: (ctx, record, path) -> None.
+Exporter = Callable[["RunContext", ArtifactRecord, Path], None]
+# By the recipe's `kind` (edgecomp.plan.precisions.ExporterKind): who writes its `.tflite`.
+TFLITE_EXPORTERS: Registry[Exporter] = Registry("TFLite exporter kind")
+# By the recipe's `onnx`: how its `.onnx` is made.
+ONNX_EXPORTERS: Registry[Exporter] = Registry("ONNX exporter kind")
 
-    For `int8_mixed` it also records which tensors stayed float.
-    """
-    fmt, precision = record.format, record.precision
-    if fmt == "onnx" and precision == "int8":
-        # A float ONNX of this run's model, never a file an earlier run left in the folder.
-        with tempfile.TemporaryDirectory(prefix="edgecomp-onnx-") as tmp:
-            float_onnx = keras_to_onnx(export_source_model(ctx, "float32"), Path(tmp) / "float.onnx",
-                                       ctx.plan.export.onnx_opset)
-            onnx_to_onnx_int8(float_onnx, path, calibration_images(ctx))
-        return True
-    if fmt == "tflite" and precision == "int8_mixed":
-        # The debugger runs the float and quantized models side by side: a few dozen images do.
-        _, record.float_fallback_tensors = keras_to_tflite_selective_int8(
-            export_source_model(ctx, precision), path, calibration_images(ctx)[:64],
-            ctx.export_inputs.float_fallback_layers)
-        return True
-    return False
 
-def debug_int8(ctx: RunContext, record: ArtifactRecord, path: Path, images: np.ndarray) -> None:
-    """Sets `quant_debug` on an int8 record: its accuracy drop, and the worst layers past the threshold."""
-    if record.format != "tflite" or record.precision not in INT8_DEBUGGED:
+@TFLITE_EXPORTERS.register("converter")
+def _tflite_by_converter(ctx: RunContext, record: ArtifactRecord, path: Path) -> None:
+    recipe = PRECISIONS.get(record.precision)
+    # Unstructured pruning's zeros are stored sparsely where the recipe allows, so the raw file shrinks too.
+    keras_to_tflite(export_source_model(ctx, recipe.name), path, recipe.name,
+                    calibration_images=calibration_images(ctx, recipe.name),
+                    sparse_weights=ctx.export_inputs.pruned and recipe.sparse_weights)
+
+@TFLITE_EXPORTERS.register("selective_int8")
+def _tflite_selective_int8(ctx: RunContext, record: ArtifactRecord, path: Path) -> None:
+    """int8 with the worst-quantized layers kept float; records which tensors stayed float."""
+    # The debugger runs the float and quantized models side by side: a few dozen images do.
+    _, record.float_fallback_tensors = keras_to_tflite_selective_int8(
+        export_source_model(ctx, record.precision), path, calibration_images(ctx, record.precision)[:64],
+        ctx.export_inputs.float_fallback_layers)
+
+@ONNX_EXPORTERS.register("float")
+def _onnx_float(ctx: RunContext, record: ArtifactRecord, path: Path) -> None:
+    keras_to_onnx(export_source_model(ctx, record.precision), path, ctx.plan.export.onnx_opset)
+
+@ONNX_EXPORTERS.register("qdq")
+def _onnx_qdq(ctx: RunContext, record: ArtifactRecord, path: Path) -> None:
+    """Static int8 QDQ quantization of a float ONNX of this run's model (never a file an earlier
+    run left in the folder)."""
+    with tempfile.TemporaryDirectory(prefix="edgecomp-onnx-") as tmp:
+        float_onnx = keras_to_onnx(export_source_model(ctx, BASELINE_PRECISION), Path(tmp) / "float.onnx",
+                                   ctx.plan.export.onnx_opset)
+        onnx_to_onnx_int8(float_onnx, path, calibration_images(ctx, record.precision))
+
+def export_file(ctx: RunContext, record: ArtifactRecord, path: Path) -> None:
+    """Writes `record`'s file with the exporter its recipe names for its format."""
+    recipe = PRECISIONS.get(record.precision)
+    if record.format == "onnx":
+        ONNX_EXPORTERS.get(recipe.onnx)(ctx, record, path)
+    else:
+        TFLITE_EXPORTERS.get(recipe.kind)(ctx, record, path)
+
+def debug_int8(ctx: RunContext, record: ArtifactRecord, path: Path, images: np.ndarray, source_model) -> None:
+    """Sets `quant_debug` on an int8 record: its accuracy drop against `source_model` (the Keras model
+    it was converted from), and the worst layers past the threshold."""
+    if record.format != "tflite" or not PRECISIONS.get(record.precision).debug_accuracy:
         return
 
     labels = ctx.data.labels("test", len(images))
     try:
         result = debug_accuracy_drop(
-            export_source_model(ctx, record.precision), path, images, labels, calibration_images(ctx)[:64],
+            source_model, path, images, labels, calibration_images(ctx)[:64],
             ctx.export_inputs.debug_drop_points, ctx.export_inputs.debug_top_layers)
     except EdgecompError as err:  # the debugger is a diagnosis: its failure must not cost the build
         record.quant_debug = {"error": str(err)}

@@ -11,11 +11,16 @@ from dataclasses import asdict, dataclass
 from typing import Optional
 
 from edgecomp.core.errors import UsageError
+from edgecomp.report.gates import validate_gates
 
 
 @dataclass(frozen=True)
 class Budget:
-    """Limits a deployable artifact must meet; None means no limit. Accuracy is a fraction (0..1)."""
+    """Limits a deployable artifact must meet; None means no limit.
+
+    Units, the same as the flags of the same names everywhere: kB = 10^3 bytes, ms, MB = 10^6 bytes,
+    and `min_accuracy` in percent (89.5 means 89.5 %), as the quality gates take it.
+    """
 
     max_size_kb: Optional[float] = None
     max_gzip_kb: Optional[float] = None
@@ -27,8 +32,7 @@ class Budget:
         for name, value in asdict(self).items():
             if value is not None and value < 0:
                 raise UsageError(f"--{name.replace('_', '-')} must be 0 or more; got {value}.")
-        if self.min_accuracy is not None and self.min_accuracy > 1:
-            raise UsageError(f"min accuracy {self.min_accuracy} is a fraction here (0..1); pass percent to the CLI.")
+        validate_gates(min_accuracy=self.min_accuracy)  # percent, a fraction refused (one rule for both)
 
     def limits(self) -> dict:
         return {name: value for name, value in asdict(self).items() if value is not None}
@@ -44,7 +48,7 @@ class Budget:
         if self.max_memory_mb is not None:
             parts.append(f"memory <= {self.max_memory_mb:g} MB")
         if self.min_accuracy is not None:
-            parts.append(f"accuracy >= {100 * self.min_accuracy:g} %")
+            parts.append(f"accuracy >= {self.min_accuracy:g} %")
         return ", ".join(parts) or "no limits"
 
 
@@ -63,9 +67,10 @@ def candidate_metrics(artifact: dict) -> dict:
     }
 
 
-# Budget field -> (metric, +1 for an upper limit / -1 for a lower one).
-_CHECKS = {"max_size_kb": ("size_kb", 1), "max_gzip_kb": ("gzip_kb", 1), "max_latency_ms": ("latency_p50_ms", 1),
-           "max_memory_mb": ("memory_mb", 1), "min_accuracy": ("accuracy", -1)}
+# Budget field -> (metric, +1 for an upper limit / -1 for a lower one, metric -> the field's unit).
+_CHECKS = {"max_size_kb": ("size_kb", 1, 1.0), "max_gzip_kb": ("gzip_kb", 1, 1.0),
+           "max_latency_ms": ("latency_p50_ms", 1, 1.0), "max_memory_mb": ("memory_mb", 1, 1.0),
+           "min_accuracy": ("accuracy", -1, 100.0)}  # the metric is a fraction, the limit percent
 
 
 def violations(metrics: dict, budget: Budget) -> dict:
@@ -75,8 +80,10 @@ def violations(metrics: dict, budget: Budget) -> dict:
     """
     missed = {}
     for field, limit in budget.limits().items():
-        metric, sign = _CHECKS[field]
+        metric, sign, unit = _CHECKS[field]
         value = metrics.get(metric)
+        if value is not None:
+            value *= unit
         if value is None:
             missed[field] = 1.0
         elif sign * (value - limit) > 0:

@@ -112,15 +112,17 @@ def copy_best(best: dict, experiment: Path) -> Path:
     staging.rename(folder)
     return folder
 
-def _plots(rows: list[dict], budget: Budget) -> dict[str, bytes]:
+def trials_plots(rows: list[dict], budget: Budget) -> dict[str, bytes]:
+    """The two Pareto plots of the trials, with the budget drawn."""
 
     points = [_as_artifact(row) for row in rows]
     labels = [row["trial_id"] for row in rows]
     size_limit = None if budget.max_size_kb is None else budget.max_size_kb * 1e3
+    accuracy_floor = None if budget.min_accuracy is None else budget.min_accuracy / 100  # the plots' fraction
     return {"Accuracy vs size (trials)": tradeoff_png(points, "size", labels, "trials: accuracy vs size",
-                                                      size_limit, budget.min_accuracy),
+                                                      size_limit, accuracy_floor),
             "Accuracy vs latency (trials)": tradeoff_png(points, "latency", labels, "trials: accuracy vs latency p50",
-                                                         budget.max_latency_ms, budget.min_accuracy)}
+                                                         budget.max_latency_ms, accuracy_floor)}
 
 def _cell(value) -> str:
     if value is None:
@@ -133,7 +135,10 @@ def _cell(value) -> str:
 
 def render_html(summary: dict) -> str:
     """The search report as one self-contained page (plots embedded)."""
+    return page("edgecomp search", ["<h1>edgecomp search</h1>", *summary_html(summary, summary.pop("_plots"))])
 
+def summary_html(summary: dict, plots: dict[str, bytes]) -> list[str]:
+    """The page's body: the budget and counts, the best trial, the Pareto fronts, the plots, every trial."""
     columns = ("trial_id", "status", "meets_budget", "accuracy", "size_kb", "gzip_kb", "latency_p50_ms", "memory_mb",
                "artifact_status", "epochs_done", "params", "missed", "error")
     head = "".join(f"<th>{escape(c)}</th>" for c in columns)
@@ -143,14 +148,14 @@ def render_html(summary: dict) -> str:
     verdict = (f"Best: trial {escape(best['trial_id'])}, {100 * best['accuracy']:.2f} % "
                f"({escape(_cell(best['params']))}), copied to {escape(summary['best_folder'])}"
                if best else "No trial meets the budget.")
-    return page("edgecomp search", [
-        "<h1>edgecomp search</h1>", f"<p class=\"meta\">budget: {escape(summary['budget_text'])}; "
+    return [
+        f"<p class=\"meta\">budget: {escape(summary['budget_text'])}; "
         f"{len(summary['trials'])} trial(s); {escape(summary['counts_text'])}</p>", f"<p>{verdict}</p>",
         f"<p>Pareto front (accuracy vs size): {escape(', '.join(summary['pareto']['size']) or '-')}; "
         f"(accuracy vs latency): {escape(', '.join(summary['pareto']['latency']) or '-')}</p>",
-        *(image(png, title) for title, png in summary.pop("_plots").items()),
+        *(image(png, title) for title, png in plots.items()),
         f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>",
-    ])
+    ]
 
 def write_search_report(rows: list[dict], budget: Budget, experiment: Path, request_info: dict) -> dict:
     """Writes search.json and search.html, copies the best artifact; returns the summary.
@@ -169,7 +174,7 @@ def write_search_report(rows: list[dict], budget: Budget, experiment: Path, requ
     if best:
         copy_best(best, experiment)
     write_bytes_atomically(experiment / SEARCH_JSON, json.dumps(summary, indent=2, default=str).encode())
-    summary["_plots"] = _plots(rows, budget)
+    summary["_plots"] = trials_plots(rows, budget)
     write_bytes_atomically(experiment / SEARCH_HTML, render_html(summary).encode())
     if best is None:
         raise BudgetNotMetError(no_fit_message(rows, budget, experiment))

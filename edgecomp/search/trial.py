@@ -47,7 +47,7 @@ def judge(report: dict, point: dict, budget) -> dict:
 
     precision = candidate_precision(point)
     candidate = next((a for a in report["artifacts"] if a["format"] == "tflite" and a["precision"] == precision
-                      and a.get("role") != "original"), None)
+                      and a.get("role") not in ("original", "floor")), None)
     if candidate is None or candidate.get("status") == "failed":
         reason = "no artifact" if candidate is None else candidate.get("error")
         return {"status": "failed", "error": f"{precision} artifact failed: {reason}", "score": FAILED_SCORE}
@@ -75,7 +75,10 @@ def run_trial(config: dict, context: dict) -> None:
     listener = _epoch_reporter(tune.report, state)
     progress.EPOCH_LISTENERS.append(listener)
     try:
+        # A trial is judged on its own candidate file; the floor (the same file in every trial, see
+        # export.floor) would only cost each trial an export and a benchmark.
         plan = parse_plan({**context["plan"], "name": f"trial-{trial_id}",
+                           "export": {**context["plan"]["export"], "floor": False},
                            "stages": trial_stages(config, space, context["train_stage"])},
                           source=f"plan of trial {trial_id}")
         spec = context["target"]

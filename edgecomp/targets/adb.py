@@ -1,9 +1,9 @@
 """The adb target: LiteRT's `benchmark_model` on an Android device, accuracy measured on the host.
 
-edgecomp cannot download `benchmark_model`; the profile (adb.benchmark_model) or a flag names the
-local binary. Latency, init time and memory come from parsing its log (`parse_benchmark_model_output`);
-benchmark_model feeds random inputs, so accuracy is the same artifact's accuracy on the host,
-labelled `accuracy_source: "host"`.
+benchmark_model is the profile's `adb.benchmark_model`, else LiteRT's prebuilt android_arm64 binary,
+downloaded and verified on first use (`edgecomp.targets.binaries`). Latency, init time and memory
+come from parsing its log (`parse_benchmark_model_output`); benchmark_model feeds random inputs, so
+accuracy is the same artifact's accuracy on the host, labelled `accuracy_source: "host"`.
 """
 
 from __future__ import annotations
@@ -11,15 +11,19 @@ from __future__ import annotations
 import re
 import shlex
 import subprocess
+import tempfile
 import uuid
 from pathlib import Path
 from typing import Optional, Sequence
 
 from edgecomp.core.errors import TargetError
 from edgecomp.plan.plan import BenchConfig
-from edgecomp.targets.base import BenchOutcome, LoadCheck, LoadStatus, Target
+from edgecomp.targets.base import BenchOutcome, LoadCheck, LoadStatus, Target, last_line
+from edgecomp.targets.benchmark_model import benchmark_model_arguments
+from edgecomp.targets.binaries import BenchmarkBinary, fetch_benchmark_model, user_binary
 from edgecomp.targets.cpu_features import cpuinfo_flags, relevant_cpu_features
 from edgecomp.targets.host import HostTarget
+from edgecomp.targets.op_profile import parse_op_profile
 
 _NUMBER = r"[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?"
 # "count=50 first=266601 curr=266931 min=265837 max=268116 avg=266473 std=419 [p5=.. median=.. p95=..]"
@@ -33,8 +37,7 @@ _PEAK = re.compile(rf"Overall peak memory footprint \(MB\) via periodic monitori
 _MODEL_SIZE = re.compile(rf"The input model file size \(MB\): ({_NUMBER})")
 _ERROR = re.compile(r"\b(ERROR|FATAL|Failed|failed)\b")
 
-DELEGATE_FLAGS = {"xnnpack": ["--use_xnnpack=true"], "gpu": ["--use_gpu=true"], "nnapi": ["--use_nnapi=true"],
-                  "none": ["--use_xnnpack=false"]}
+ANDROID_PLATFORM = "android_arm64"  # LiteRT's binaries folder for arm64-v8a phones
 
 def _stat(text: str) -> dict:
     """One `count=...` line -> {"count", "first", ..., "median"} in microseconds."""
@@ -113,13 +116,6 @@ def benchmark_model_memory(parsed: dict) -> dict:
 def _ms(us: Optional[float]) -> Optional[float]:
     return None if us is None else us / 1e3
 
-def benchmark_model_arguments(binary: str, graph: str, settings: BenchConfig, delegate: str) -> list[str]:
-    """The benchmark_model command line on the device (paths as the device sees them)."""
-    return [binary, f"--graph={graph}", f"--num_threads={settings.threads}", *DELEGATE_FLAGS[delegate],
-            f"--warmup_runs={settings.warmup}", f"--num_runs={settings.min_runs}",
-            f"--min_secs={settings.min_time_s}", f"--max_secs={settings.timeout_s}",
-            "--report_peak_memory_footprint=true"]
-
 def _adb_problem(output: str, serial: Optional[str]) -> str:
     """adb's own error text -> what to do."""
     text = output.strip()
@@ -134,7 +130,9 @@ def _adb_problem(output: str, serial: Optional[str]) -> str:
         return "the device has not authorized this computer: unlock it and accept the USB debugging prompt."
     if "offline" in text:
         return "the device is offline: reconnect the cable or run `adb reconnect`."
-    return f"adb failed: {text.splitlines()[-1] if text else 'no output'}"
+    # adb push ends with a summary line ("0 files pushed"); the reason is on its "adb: error:" line
+    reasons = [line for line in text.splitlines() if "error:" in line] or text.splitlines() or ["no output"]
+    return f"adb failed: {reasons[-1].strip()}"
 
 class AdbTarget(Target):
     """An Android device reached with the `adb` binary, timed with LiteRT's benchmark_model."""
@@ -156,7 +154,8 @@ class AdbTarget(Target):
     def _adb(self, args: Sequence[str], timeout: float = 60) -> subprocess.CompletedProcess:
         argv = [self.connection.adb, *(["-s", self.connection.serial] if self.connection.serial else []), *args]
         try:
-            return subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+            # stdin closed: adb would otherwise forward the user's terminal to the device shell
+            return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
         except FileNotFoundError:
             raise TargetError(f"the adb binary {self.connection.adb!r} was not found: install Android platform "
                               "tools (Debian/Ubuntu: apt install adb).") from None
@@ -172,21 +171,17 @@ class AdbTarget(Target):
         if proc.returncode != 0 or proc.stdout.strip() != "device":
             raise TargetError(_adb_problem(proc.stderr + proc.stdout, self.connection.serial))
 
-    def benchmark_binary(self) -> Path:
-        """The local benchmark_model binary named by the profile.
+    def benchmark_binary(self) -> BenchmarkBinary:
+        """The profile's benchmark_model (adb.benchmark_model wins), else LiteRT's prebuilt android_arm64
+        binary for the installed ai-edge-litert, downloaded and verified on first use (`binaries`).
 
         Raises:
-            TargetError: not configured, or the file does not exist.
+            TargetError: the configured file does not exist, or the download failed (offline: the
+                message names the URL and the profile key to set).
         """
-        configured = self.connection.benchmark_model
-        how = ("Download LiteRT's prebuilt android_aarch64_benchmark_model (see the README's 'Android phone over adb' "
-               "section) and set adb.benchmark_model in the profile to its path.")
-        if not configured:
-            raise TargetError(f"no benchmark_model binary is configured for {self.name!r}. {how}")
-        path = Path(configured).expanduser()
-        if not path.is_file():
-            raise TargetError(f"benchmark_model binary {path} does not exist; edgecomp cannot download it. {how}")
-        return path
+        if self.connection.benchmark_model:
+            return user_binary(self.connection.benchmark_model, ANDROID_PLATFORM)
+        return fetch_benchmark_model(ANDROID_PLATFORM)
 
     def check(self) -> dict:
         """Device facts from getprop (model, SoC platform, ABI, Android release) and /proc/cpuinfo.
@@ -203,7 +198,9 @@ class AdbTarget(Target):
         facts["cpus_present"] = cores or None
         # arm64's `Features` line: asimddp / i8mm decide whether int8 kernels gain (see cpu_features)
         facts["cpu_features"] = relevant_cpu_features(cpuinfo_flags(self._shell(["cat", "/proc/cpuinfo"]).stdout))
-        facts["benchmark_model"] = str(self.connection.benchmark_model) if self.connection.benchmark_model else None
+        facts["benchmark_model"] = (str(self.connection.benchmark_model) if self.connection.benchmark_model else
+                                    f"LiteRT's prebuilt {ANDROID_PLATFORM} binary (`edgecomp targets setup`, or the "
+                                    "first bench, downloads it)")
         facts["delegate"] = self.delegate
         if self.profile is not None and self.profile.overrides:
             facts["overrides"] = self.profile.overrides
@@ -246,13 +243,13 @@ class AdbTarget(Target):
         outcomes = []
         try:
             self._checked(self._shell(["mkdir", "-p", remote]), "create " + remote)
-            self._checked(self._adb(["push", str(binary), f"{remote}/benchmark_model"], timeout=300), "push")
+            self._checked(self._adb(["push", binary.path, f"{remote}/benchmark_model"], timeout=300), "push")
             self._checked(self._shell(["chmod", "755", f"{remote}/benchmark_model"]), "chmod benchmark_model")
             for index, artifact in enumerate(map(Path, artifacts)):
                 self.announce(index, len(artifacts), artifact)
                 try:
                     outcomes.append(self._bench_one(artifact, f"{remote}/model_{index}{artifact.suffix}", remote,
-                                                    settings, host_accuracy.get(artifact)))
+                                                    settings, host_accuracy.get(artifact), binary))
                 except TargetError as err:  # this artifact's row says why; the others keep theirs
                     outcomes.append(BenchOutcome(artifact, error=str(err)))
         finally:
@@ -260,47 +257,70 @@ class AdbTarget(Target):
                 self._shell(["rm", "-rf", remote])
             except TargetError as err:  # a device gone mid-run must not hide the results or the real error
                 for outcome in outcomes:
-                    outcome.extra["remote_cleanup_error"] = str(err)
+                    outcome.notes["remote_cleanup_error"] = str(err)
         return outcomes
 
     def _checked(self, proc: subprocess.CompletedProcess, what: str) -> None:
         if proc.returncode != 0:
             raise TargetError(f"adb {what} failed: {_adb_problem(proc.stderr + proc.stdout, self.connection.serial)}")
 
+    def _op_profile(self, remote_csv: str, log: str) -> Optional[dict]:
+        """The op profiler's CSV file pulled from the device, else the text tables in the log; None if neither."""
+        with tempfile.TemporaryDirectory() as folder:
+            local = Path(folder) / "op_profile.csv"
+            pulled = self._adb(["pull", remote_csv, str(local)], timeout=120)
+            if pulled.returncode == 0 and local.is_file():
+                profile = parse_op_profile(local.read_text(errors="replace"))
+                if profile is not None:
+                    return profile
+        return parse_op_profile(log)
+
     def _host_accuracy(self, artifacts, sample: Path, settings: BenchConfig) -> dict:
         """The same artifacts' accuracy (and I/O description) on this host's runner."""
 
-        quick = settings.model_copy(update={"warmup": 0, "min_runs": 1, "min_time_s": 0.0, "max_runs": 1})
+        quick = settings.model_copy(update={"warmup": 0, "min_runs": 1, "min_time_s": 0.0, "max_runs": 1,
+                                            "op_profile": False})  # the device's op profile, not the host's
         outcomes = HostTarget(runtime=self.host_runtime).bench([Path(a) for a in artifacts], sample, quick)
         return {Path(o.artifact): o for o in outcomes}
 
     def _bench_one(self, artifact: Path, remote_model: str, remote: str, settings: BenchConfig,
-                   host: Optional[BenchOutcome]) -> BenchOutcome:
+                   host: Optional[BenchOutcome], binary: BenchmarkBinary) -> BenchOutcome:
         if artifact.suffix != ".tflite":
             return BenchOutcome(artifact, error="benchmark_model runs .tflite files only; "
                                                 "benchmark .onnx on a host or ssh target")
         push = self._adb(["push", str(artifact), remote_model], timeout=300)
         if push.returncode != 0:
             return BenchOutcome(artifact, error=f"adb push failed: {push.stderr.strip()[-300:]}")
-        command = benchmark_model_arguments(f"{remote}/benchmark_model", remote_model, settings, self.delegate)
+        profile_file = f"{remote_model}.op_profile.csv" if settings.op_profile else None
+        command = benchmark_model_arguments(f"{remote}/benchmark_model", remote_model, settings, self.delegate,
+                                            profile_file)
         proc = self._shell(command, timeout=settings.timeout_s + 60)
         try:
             parsed = parse_benchmark_model_output(proc.stdout + "\n" + proc.stderr)
         except ValueError as err:
             return BenchOutcome(artifact, error=f"{err} (exit code {proc.returncode})")
+        if proc.returncode != 0:  # it printed results, then failed: the numbers cannot be trusted
+            return BenchOutcome(artifact, error=f"benchmark_model exited with code {proc.returncode}: "
+                                                f"{last_line(proc.stderr or proc.stdout)}")
         host_result = host.result if host is not None and host.ok else {}
         result = {
             "runner_version": None, "model": artifact.name,
-            "runtime": {"name": "benchmark_model", "version": None, "delegate": self.delegate},
+            "runtime": {"name": "benchmark_model", "version": binary.version, "delegate": self.delegate,
+                        "source": binary.source, "sha256": binary.sha256},
             "threads": settings.threads, "io": host_result.get("io"),
             "init_ms": parsed["init_ms"], "runs": parsed["runs"], "warmup": parsed["warmup_runs"],
             "latency_ms": {"p50": None, "p90": None, "p99": None, **parsed["latency_ms"]},
             "latencies_ms": [],  # benchmark_model prints aggregates only
             **benchmark_model_memory(parsed),
             "accuracy": host_result.get("accuracy"), "accuracy_samples": host_result.get("accuracy_samples"),
-            "benchmark_model": parsed,
         }
-        extra = {"accuracy_source": "host"}
+        outcome = BenchOutcome(artifact, result=result, accuracy_source="host", benchmark_model=parsed)
+        if profile_file:
+            ops = self._op_profile(profile_file, proc.stdout + "\n" + proc.stderr)
+            if ops:
+                outcome.op_profile = ops
+            else:
+                outcome.op_profile_error = "benchmark_model printed no op profile (a build without the profiler?)"
         if host is not None and not host.ok:
-            extra["accuracy_error"] = host.error
-        return BenchOutcome(artifact, result=result, extra=extra)
+            outcome.notes["accuracy_error"] = host.error
+        return outcome

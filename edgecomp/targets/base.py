@@ -15,6 +15,7 @@ from typing import Optional, Sequence
 
 from edgecomp.core.errors import TargetError
 from edgecomp.core.progress import step
+from edgecomp.core.records import HostCrossCheck, Measurement
 from edgecomp.plan.plan import BenchConfig
 
 RUNNER_PATH = Path(__file__).resolve().parent.parent / "bench" / "runner.py"
@@ -22,16 +23,34 @@ RUNNER_PATH = Path(__file__).resolve().parent.parent / "bench" / "runner.py"
 
 @dataclass
 class BenchOutcome:
-    """One artifact's benchmark: the runner's JSON when it worked, or why it did not."""
+    """One artifact's benchmark: the runner's JSON when it worked, or why it did not.
+
+    What the report and its readers decide on is typed (`accuracy_source`, `emulated`, `host_check`);
+    `notes` holds what a target only reports (temperatures, a cleanup error), never a measured field.
+    """
 
     artifact: Path
     result: Optional[dict] = None
     error: Optional[str] = None
-    extra: dict = field(default_factory=dict)
+    accuracy_source: str = "target"  # "host": the device cannot run the accuracy pass (adb)
+    emulated: bool = False  # measured under an emulator (edgecomp.targets.emulated)
+    host_check: Optional[HostCrossCheck] = None  # emulated boards: the host's accuracy on the same file
+    op_profile: Optional[dict] = None  # benchmark_model's per-op profile (bench.op_profile)
+    op_profile_error: Optional[str] = None  # why there is none when one was asked for
+    op_profile_binary: Optional[dict] = None  # the benchmark_model that profiled ({"version", "source", "sha256"})
+    benchmark_model: Optional[dict] = None  # adb: what benchmark_model printed of its run (parsed log)
+    notes: dict = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    def measurement(self) -> Measurement:
+        """The typed record of a working benchmark (`ok`)."""
+        return Measurement.from_runner(self.result, self.accuracy_source, emulated=self.emulated,
+                                       host_check=self.host_check, op_profile=self.op_profile,
+                                       op_profile_error=self.op_profile_error, op_profile_binary=self.op_profile_binary,
+                                       benchmark_model=self.benchmark_model)
 
 def last_line(text: str) -> str:
     """The last non-empty line of a tool's output (where runners and ssh put the reason), capped."""

@@ -1,8 +1,8 @@
 """The CPU features that decide which kernels a TFLite runtime can use, read from /proc/cpuinfo.
 
 XNNPACK, LiteRT's default CPU path, picks its kernels by instruction set. Its x86 int8 kernels
-are built to gain from VNNI (AVX-512 VNNI or AVX-VNNI); on this project's AVX2-only machine a
-small int8 file ran slower than its float32 twin (see the README). On arm64 the dot-product
+are built to gain from VNNI (AVX-512 VNNI or AVX-VNNI); whether a small int8 file beats its float32
+twin differs from CPU to CPU (the README; benchmarks/xnnpack/). On arm64 the dot-product
 (`asimddp`) and `i8mm` extensions play that part. A report records
 them so its latency table can be read against the machine it came from.
 """

@@ -16,6 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from edgecomp.core.errors import TargetError
+from edgecomp.core.records import HostCrossCheck
 from edgecomp.export.tflite_runtime_check import runtime_python
 from edgecomp.plan.plan import BenchConfig
 from edgecomp.targets.base import BenchOutcome, last_json_line, last_line
@@ -72,11 +73,11 @@ class EmulatedSshTarget(SshTarget):
         outcomes = super().bench(artifacts, sample, settings)
         host = HostTarget(**host_reference(self.runtime))
         for outcome in outcomes:
-            outcome.extra["emulated"] = True
+            outcome.emulated = True
             if not outcome.ok:
                 continue
             reference = host.bench_file(Path(outcome.artifact), Path(sample), HOST_CROSS_CHECK)
-            outcome.extra.update(host_cross_check(outcome, reference))
+            outcome.host_check = host_cross_check(outcome, reference)
         return outcomes
 
 def host_reference(runtime: str) -> dict:
@@ -91,8 +92,8 @@ def host_reference(runtime: str) -> dict:
         return {"python": str(runtime_python()), "runtime": "tflite_runtime"}
     return {"python": sys.executable, "runtime": "auto"}
 
-def host_cross_check(board: BenchOutcome, host: BenchOutcome) -> dict:
-    """The host's accuracy beside the board's: {host_accuracy, host_runtime, accuracy_vs_host_points}.
+def host_cross_check(board: BenchOutcome, host: BenchOutcome) -> HostCrossCheck:
+    """The host's accuracy beside the board's.
 
     Args:
         board: The emulated board's outcome for one artifact (ok).
@@ -100,14 +101,14 @@ def host_cross_check(board: BenchOutcome, host: BenchOutcome) -> dict:
 
     Returns:
         `accuracy_vs_host_points` is board minus host in percentage points; when the host could not
-        run the file, `host_error` says why and the other keys are None.
+        run the file, `host_error` says why and the other fields are None.
     """
     if not host.ok:
-        return {"host_accuracy": None, "host_runtime": None, "accuracy_vs_host_points": None,
-                "host_error": host.error}
+        return HostCrossCheck(host_accuracy=None, host_runtime=None, accuracy_vs_host_points=None,
+                              host_error=host.error)
     host_accuracy = host.result["accuracy"]
     board_accuracy = board.result["accuracy"]
     delta = None if host_accuracy is None or board_accuracy is None else 100 * (board_accuracy - host_accuracy)
-    return {"host_accuracy": host_accuracy, "host_runtime": host.result["runtime"],
-            "accuracy_vs_host_points": None if delta is None else round(delta, 4)}
+    return HostCrossCheck(host_accuracy=host_accuracy, host_runtime=host.result["runtime"],
+                          accuracy_vs_host_points=None if delta is None else round(delta, 4))
 

@@ -28,7 +28,9 @@ from edgecomp.targets.base import (
     runner_arguments,
     runtime_for,
 )
+from edgecomp.targets.binaries import host_binary_platform
 from edgecomp.targets.cpu_features import cpuinfo_flags, relevant_cpu_features
+from edgecomp.targets.op_profiling import add_op_profiles, profile_locally, profiling_binary
 
 LOAD_TIMEOUT_S = 300.0  # a model that takes longer than this to load will not be benchmarked either
 
@@ -82,10 +84,14 @@ class HostTarget(Target):
         return checks
 
     def bench(self, artifacts: list[Path], sample: Path, settings: BenchConfig) -> list[BenchOutcome]:
+        """The runner on each file; with `settings.op_profile`, benchmark_model's op profile of each .tflite."""
         outcomes = []
         for index, artifact in enumerate(artifacts):
             self.announce(index, len(artifacts), artifact)
             outcomes.append(self.bench_file(Path(artifact), sample, settings))
+        configured = self.profile.benchmark_model if self.profile is not None else None
+        add_op_profiles(outcomes, settings, lambda: profiling_binary(configured, host_binary_platform()),
+                        lambda binary, outcome: profile_locally(binary, outcome.artifact, settings))
         return outcomes
 
     def bench_file(self, artifact: Path, sample: Path, settings: BenchConfig) -> BenchOutcome:

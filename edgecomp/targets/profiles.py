@@ -25,7 +25,8 @@ from edgecomp.targets.ssh import SshTarget
 
 Runtime = Literal["auto", "ai_edge_litert", "tflite_runtime", "tensorflow", "onnxruntime"]
 Delegate = Literal["xnnpack", "gpu", "nnapi", "none"]
-Compression = Literal["float32", "dynamic", "fp16", "int8", "int16x8"]
+
+REMOVED_RECOMMENDATIONS = ("recommended_compression", "recommended_format")
 
 # Host names, user names and serials go into ssh/adb argument lists; a leading "-" would be read
 # as an option, so only ordinary characters are allowed.
@@ -85,7 +86,10 @@ class AdbConnection(Strict):
         return f"adb {self.serial or '(only device)'}"
 
 class TargetProfile(Strict):
-    """One device: how to reach it, how to run models there, and what compression suits it."""
+    """One device: how to reach it and how to run models there.
+
+    It recommends no compression: which artifact suits a device is measured there, by a build or a
+    bench on it (the report's recommended artifact), never written into its profile."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -97,14 +101,26 @@ class TargetProfile(Strict):
     runtime: Runtime = "auto"
     threads: int = Field(1, gt=0, description="default --threads for this device")
     delegate: Delegate = "xnnpack"
-    recommended_compression: Compression = "int8"
-    recommended_format: Literal["tflite", "onnx"] = "tflite"
     notes: str = ""
     run_timeout_s: float = Field(600, gt=0, description="per-artifact limit on the device")
+    benchmark_model: Optional[str] = Field(None, description="host/ssh: local path of LiteRT's benchmark_model "
+                                           "for the device (per-op profiles); default: LiteRT's prebuilt one")
     emulated: bool = Field(False, description="the device's software runs under an emulator (QEMU): its "
                                               "latencies are labelled emulated and never ranked or gated")
 
     _overrides: dict = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_written_recommendation(cls, values):
+        # Profiles before issue 21 carried these; say why they went rather than "unknown key".
+        removed = [key for key in REMOVED_RECOMMENDATIONS if isinstance(values, Mapping) and key in values]
+        if removed:
+            fields = "is no longer a profile field" if len(removed) == 1 else "are no longer profile fields"
+            raise ValueError(f"{' and '.join(removed)} {fields}: a recommendation written, never measured. "
+                             "The artifact to ship is recommended from what a build or bench measures on the "
+                             "device (the ★ row of its report); delete the line.")
+        return values
 
     @model_validator(mode="after")
     def _connection_matches_kind(self) -> TargetProfile:
@@ -115,6 +131,8 @@ class TargetProfile(Strict):
         for section in ("ssh", "adb"):
             if section != self.kind and getattr(self, section) is not None:
                 raise ValueError(f"a {self.kind!r} profile cannot have an {section!r} section")
+        if self.kind == "adb" and self.benchmark_model is not None:
+            raise ValueError("an adb profile names its benchmark_model under 'adb:' (adb.benchmark_model)")
         if self.emulated and self.kind != "ssh":
             raise ValueError("emulated: true is for ssh profiles (an emulated board reached over SSH)")
         if self.kind != "adb" and self.delegate != "xnnpack":

@@ -28,7 +28,9 @@ from edgecomp.targets.base import (
     runner_arguments,
     runtime_for,
 )
+from edgecomp.targets.binaries import BenchmarkBinary, platform_for_machine
 from edgecomp.targets.cpu_features import relevant_cpu_features
+from edgecomp.targets.op_profiling import add_op_profiles, profile_from_run, profiling_binary, remote_profile_script
 
 SSH_CONNECTION_FAILED = 255  # OpenSSH's exit status for its own errors (unreachable, auth, host key)
 TIMEOUT_EXIT = 124  # coreutils/busybox `timeout` when the limit is hit
@@ -287,9 +289,12 @@ class SshTarget(Target):
                                                     settings))
                 except TargetError as err:  # this artifact's row says why; the others keep theirs
                     outcomes.append(BenchOutcome(artifact, error=str(err)))
+            names = {artifact: remote_name for artifact, remote_name in staged}
+            add_op_profiles(outcomes, settings, lambda: self._profiling_binary(remote_dir),
+                            lambda _, outcome: self._op_profile(names[outcome.artifact], remote_dir, settings))
         if workdir.cleanup_error:
             for outcome in outcomes:
-                outcome.extra["remote_cleanup_error"] = workdir.cleanup_error
+                outcome.notes["remote_cleanup_error"] = workdir.cleanup_error
         return outcomes
 
     def _bench_one(self, artifact: Path, remote_name: str, result_name: str, remote_dir: str,
@@ -308,17 +313,38 @@ class SshTarget(Target):
                   f"[ $rc -eq 0 ] && cat {shlex.quote(result_name)}; exit $rc")
         proc = self._ssh(script, timeout=limit + self._connect_timeout())
         first, _, body = proc.stdout.partition("\n")
-        extra = _temperatures(first)
+        temperatures = _temperatures(first)
         if proc.returncode in (TIMEOUT_EXIT, 137):
             return BenchOutcome(artifact, error=f"runner did not finish within {limit} s on "
-                                                f"{self.connection.describe()}", extra=extra)
+                                                f"{self.connection.describe()}", notes=temperatures)
         if proc.returncode != 0:
             return BenchOutcome(artifact, error=f"runner exited with code {proc.returncode} on "
                                                 f"{self.connection.describe()}: {last_line(proc.stderr)}",
-                                extra=extra)
+                                notes=temperatures)
         outcome = self.parse_result(body, artifact)
-        outcome.extra.update(extra)
+        outcome.notes.update(temperatures)
         return outcome
+
+    def binary_platform(self) -> str:
+        """LiteRT's binaries folder for this board's CPU (`uname -m`): linux_arm64 or linux_x86_64.
+
+        Raises:
+            TargetError: the board is unreachable, or LiteRT publishes nothing for its CPU.
+        """
+        return platform_for_machine(self._ssh("uname -m", timeout=self._connect_timeout() + 30).stdout)
+
+    def _profiling_binary(self, remote_dir: str) -> BenchmarkBinary:
+        """benchmark_model for this board's CPU, copied into the session folder."""
+        binary = profiling_binary(self.profile.benchmark_model if self.profile else None, self.binary_platform())
+        with tempfile.TemporaryDirectory(prefix="edgecomp-stage-") as stage:
+            (Path(stage) / "benchmark_model").symlink_to(Path(binary.path).resolve())
+            self._scp([Path(stage) / "benchmark_model"], remote_dir, timeout=self._connect_timeout() + 600)
+        return binary
+
+    def _op_profile(self, remote_model: str, remote_dir: str, settings: BenchConfig) -> dict:
+        proc = self._ssh(remote_profile_script(remote_dir, remote_model, settings),
+                         timeout=settings.timeout_s + 60 + self._connect_timeout())
+        return profile_from_run(proc.returncode, proc.stdout + "\n" + proc.stderr)
 
     def _stage_and_copy(self, artifacts: Sequence[Path], sample: Optional[Path],
                         remote_dir: str) -> list[tuple[Path, str]]:

@@ -3,7 +3,7 @@
 import pytest
 
 from edgecomp.bench.metrics import EFFICIENCY_DEFINITIONS, efficiency
-from edgecomp.report.schema import upgrade
+from edgecomp.report.schema import SCHEMA_VERSION, upgrade
 
 
 def test_efficiency_is_percent_per_decimal_mb_and_per_ms():
@@ -29,4 +29,4 @@ def test_a_version_1_report_is_recomputed_in_percent():
                                                "gzip_bytes": 1e6, "latency_ms": {"p50": 0.5}, "acc_per_mb": 0.45}]}
     artifact = upgrade(old)["artifacts"][0]
     assert (artifact["acc_per_mb"], artifact["acc_per_gzip_mb"], artifact["acc_per_ms"]) == (45.0, 90.0, 180.0)
-    assert old["schema_version"] == 2 and old["upgraded_from"] == 1
+    assert old["schema_version"] == SCHEMA_VERSION and old["upgraded_from"] == 1

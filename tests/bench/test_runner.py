@@ -159,3 +159,20 @@ def test_another_load_error_keeps_its_first_line():
 
     line = load_error_line("ai_edge_litert", "2.3.0", ValueError("Could not open 'x.tflite'.\nmore"))
     assert line == "cannot load the model with ai_edge_litert 2.3.0: ValueError: Could not open 'x.tflite'."
+
+
+def test_no_xnnpack_loads_the_model_without_litert_default_delegate(tiny_tflite, sample_npz, tmp_path):
+    """LiteRT announces on stderr each XNNPACK delegate it creates: it must appear by default and not
+    with --no-xnnpack, while the same file gives the same predictions on the builtin kernels."""
+    results = {}
+    for label, extra in [("on", []), ("off", ["--no-xnnpack"])]:
+        out = tmp_path / f"{label}.json"
+        proc = subprocess.run([sys.executable, str(RUNNER_PATH), str(tiny_tflite["float32"]), "--sample",
+                               str(sample_npz), "--out", str(out), "--warmup", "2", "--min-runs", "10",
+                               "--min-time", "0.05"] + extra, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        results[label] = (json.loads(out.read_text()), "XNNPACK delegate" in proc.stderr)
+    (on, xnnpack_created_on), (off, xnnpack_created_off) = results["on"], results["off"]
+    assert on["xnnpack"] is True and xnnpack_created_on
+    assert off["xnnpack"] is False and not xnnpack_created_off
+    assert on["accuracy"] == off["accuracy"] and on["accuracy_samples"] == 200

@@ -66,7 +66,7 @@ def test_build_writes_reports_with_measured_artifacts(built_run):
     run_dir, result = built_run
     assert result.exit_code == 0, result.output
     report = json.loads((run_dir / "report.json").read_text())
-    assert report["schema_version"] == 2
+    assert report["schema_version"] == 3
     assert [a["name"] for a in report["artifacts"]] == ["model_float32.tflite", "model_int8.tflite",
                                                         "model_float32.onnx", "model_int8.onnx"]
     for artifact in report["artifacts"]:

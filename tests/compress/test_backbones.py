@@ -15,7 +15,9 @@ from edgecomp.run.pipeline import run_stages
 @pytest.mark.slow
 def test_nested_mobilenetv2_is_flattened_distilled_into_auto_pruned_through_residuals_and_trained_with_qat(
         mobilenetv2_keras3_file, fmnist96_npz, fmnist96, tmp_path):
-    plan = parse_plan({"model": str(mobilenetv2_keras3_file), "dataset": {"name": str(fmnist96_npz)}, "stages": [
+    # weights=None: at chance, so the sanity stop before compression is a warning here (the path is tested).
+    plan = parse_plan({"model": str(mobilenetv2_keras3_file), "dataset": {"name": str(fmnist96_npz)},
+                       "sanity": "warn", "stages": [
         {"stage": "train", "epochs": 0},
         {"stage": "distill", "method": "kd", "epochs": 1, "batch_size": 64},  # student unset: auto, width 0.5
         # block_2_project is kept whole, so block_1_project (tied to it at block_2_add) must stay whole too.

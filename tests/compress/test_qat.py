@@ -76,6 +76,29 @@ def test_qat_trains_and_converts_a_real_architecture(fmnist_small, tmp_path):
     assert parity["mean_abs_diff"] < 0.1 * float(keras_logits.max() - keras_logits.min()), parity
 
 
+def test_a_qat_file_as_accurate_as_its_keras_model_passes_parity(fmnist_small, tmp_path):
+    """The user's case of issue 22 on a real low-margin model: the MobileNet-ish net trained 4 epochs
+    (about 35% accurate, many near-ties), QAT 1 epoch, its qat_int8 file against the Keras QAT model.
+    Measured at seeds 0 and 1: top-1 agreement 0.938 and 0.956 (below qat_int8's 0.97), accuracy
+    36.0% vs 36.0% and 34.8% vs 34.0%. Judged by accuracy it passes; by agreement alone it would not."""
+    from edgecomp.compress.bn_stats import reestimate_bn_statistics
+
+    seed_everything(0)
+    model = real_world_model()
+    fit(model, fmnist_small, epochs=4, batch_size=64, learning_rate=3e-3, label="float")
+    reestimate_bn_statistics(model, fmnist_small)
+    qat_model, _ = build_qat_model(model)
+    fit(qat_model, fmnist_small, epochs=1, batch_size=64, learning_rate=1e-4, label="qat")
+    path = keras_to_tflite(qat_model, tmp_path / "qat.tflite", "qat_int8", fmnist_small.images("train", 100))
+    images, labels = fmnist_small.images("test", 500), fmnist_small.labels("test", 500)
+    keras_logits = qat_model.predict(images, verbose=0)
+    parity = check_parity(path, "qat_int8", keras_logits, images, labels)
+    assert parity["top1_agreement"] < 0.97, f"not the low-agreement case this test is about: {parity}"
+    assert parity["passed"] and parity["decided_by"] == "accuracy", parity
+    assert abs(parity["accuracy_drop"]) <= 0.01
+    assert not check_parity(path, "qat_int8", keras_logits, images)["passed"]  # agreement alone fails it
+
+
 def test_qat_stage_keeps_the_float_model_for_float_exports(tiny_model, fmnist_small, tmp_path):
     from edgecomp.compress.context import RunContext
     from edgecomp.compress.qat import run_qat

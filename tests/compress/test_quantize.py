@@ -1,14 +1,16 @@
-"""Every PTQ mode converts the tiny model, passes its parity threshold, and integer-I/O models
-are fed correctly by the benchmark runner (its accuracy matches the Keras model's)."""
+"""Every PTQ mode converts the tiny model into a file of its own types, passes its parity rule, and
+integer-I/O models are fed correctly by the benchmark runner (its accuracy matches the Keras model's)."""
 
 import numpy as np
 import pytest
 
+from edgecomp.bench.precision import file_precision
 from edgecomp.compress.quantize import QuantizeConfig
-from edgecomp.export.parity import PARITY_THRESHOLDS, check_parity, parity_threshold
-from edgecomp.export.tflite import TFLITE_PRECISIONS, keras_to_tflite
+from edgecomp.export.parity import check_parity
+from edgecomp.export.tflite import keras_to_tflite
+from edgecomp.plan.precisions import PRECISIONS, QUANTIZE_MODES
 
-PTQ_PRECISIONS = [name for name in TFLITE_PRECISIONS.names() if name != "qat_int8"]
+PTQ_PRECISIONS = list(QUANTIZE_MODES)
 
 
 @pytest.fixture(scope="module")
@@ -22,15 +24,24 @@ def ptq_files(precision_files, tiny_model, fmnist_small, tmp_path_factory):
     return files
 
 
-def test_every_precision_has_a_parity_threshold():
-    assert set(TFLITE_PRECISIONS.names()) <= set(PARITY_THRESHOLDS)
-    assert parity_threshold("float32").min_top1_agreement > parity_threshold("int8").min_top1_agreement
+def test_float32_is_held_closer_than_int8():
+    float32, int8 = PRECISIONS.get("float32").parity, PRECISIONS.get("int8").parity
+    assert float32.min_top1_agreement > int8.min_top1_agreement and float32.max_rel_abs_diff < int8.max_rel_abs_diff
 
 
 @pytest.mark.parametrize("precision", PTQ_PRECISIONS)
-def test_ptq_mode_converts_and_passes_parity(precision, ptq_files, tiny_model, fmnist_small):
-    images = fmnist_small.images("test", 200)
-    parity = check_parity(ptq_files[precision], precision, tiny_model.predict(images, verbose=0), images)
+def test_ptq_mode_makes_its_own_types_and_passes_parity(precision, ptq_files, tiny_model, fmnist_small):
+    """The file's weight, activation and input types (read from its tensors by edgecomp.bench.precision)
+    are the recipe's: a mode that silently produced float32 (or another mode's file) fails here."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    recipe = PRECISIONS.get(precision)
+    assert file_precision(ptq_files[precision]) == precision
+    interpreter = Interpreter(model_path=str(ptq_files[precision]))
+    assert interpreter.get_input_details()[0]["dtype"].__name__ == recipe.input_type
+    assert interpreter.get_output_details()[0]["dtype"].__name__ == recipe.output_type
+    images, labels = fmnist_small.images("test", 200), fmnist_small.labels("test", 200)
+    parity = check_parity(ptq_files[precision], precision, tiny_model.predict(images, verbose=0), images, labels)
     assert parity["passed"], parity
 
 
@@ -67,7 +78,7 @@ def test_uint8_io_accepts_raw_pixels(ptq_files, tiny_model, fmnist_small):
         interpreter.set_tensor(inp["index"], pixels[None, ...])
         interpreter.invoke()
         tflite_top1.append(int(interpreter.get_tensor(out["index"])[0].argmax()))
-    assert np.mean(np.array(tflite_top1) == keras_top1) >= parity_threshold("uint8_io").min_top1_agreement
+    assert np.mean(np.array(tflite_top1) == keras_top1) >= PRECISIONS.get("uint8_io").parity.min_top1_agreement
 
 
 @pytest.mark.parametrize("precision", ["int8_io", "uint8_io"])

@@ -51,3 +51,45 @@ def test_a_folder_where_nothing_decodes_is_a_clear_error(tmp_path):
     (tmp_path / "cats" / "a.jpg").write_bytes(b"not an image")
     with pytest.raises(DatasetError, match="none of the 1 images .* could be decoded"):
         load_dataset(str(tmp_path))
+
+
+def small_folder(tmp_path):
+    """60 real Fashion-MNIST images as PNG files, in three class sub-folders."""
+    from PIL import Image
+
+    from edgecomp.data.dataset import fashion_mnist
+
+    raw = fashion_mnist()
+    for name, label in (("bag", 8), ("sneaker", 7), ("trouser", 1)):
+        (tmp_path / name).mkdir()
+        for index in np.flatnonzero(raw.y_test == label)[:20]:
+            Image.fromarray(raw.x_test[index, ..., 0]).save(tmp_path / name / f"{index}.png")
+    return tmp_path
+
+
+def test_dataset_classes_sets_a_folders_class_order_and_keeps_the_split(tmp_path):
+    folder = small_folder(tmp_path)
+    alphabetical = load_dataset(str(folder), size=(28, 28), channels=1)
+    ordered = load_dataset(str(folder), size=(28, 28), channels=1, classes=["sneaker", "trouser", "bag"])
+    assert alphabetical.class_names == ["bag", "sneaker", "trouser"]
+    assert ordered.class_names == ["sneaker", "trouser", "bag"]
+    for split in ("train", "val", "test"):
+        np.testing.assert_array_equal(ordered.pixels(split), alphabetical.pixels(split))  # the same images
+        renamed = np.array(ordered.class_names)[ordered.labels(split)]
+        np.testing.assert_array_equal(renamed, np.array(alphabetical.class_names)[alphabetical.labels(split)])
+    assert (ordered.labels("test") != alphabetical.labels("test")).any()
+
+
+@pytest.mark.parametrize("classes, words", [
+    (["sneaker", "bag"], "not listed: trouser"),
+    (["sneaker", "trouser", "bag", "coat"], "no such sub-folder: coat"),
+    (["sneaker", "trouser", "bag", "bag"], "listed twice: bag"),
+])
+def test_dataset_classes_must_name_every_sub_folder_once(tmp_path, classes, words):
+    with pytest.raises(DatasetError, match=words):
+        load_dataset(str(small_folder(tmp_path)), size=(28, 28), channels=1, classes=classes)
+
+
+def test_dataset_classes_is_refused_for_a_dataset_with_a_fixed_order():
+    with pytest.raises(DatasetError, match="not a folder"):
+        load_dataset("fashion_mnist", classes=["a", "b"])

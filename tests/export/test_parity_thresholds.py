@@ -1,4 +1,5 @@
-"""Per-precision parity thresholds trip on a deliberately broken export."""
+"""Each precision's parity rule trips on a deliberately broken export: with the test labels (the
+accuracy rule, for quantized precisions) and without them (top-1 agreement)."""
 
 import numpy as np
 import pytest
@@ -6,6 +7,7 @@ import pytest
 from edgecomp.core.tfenv import keras
 from edgecomp.export.parity import check_parity
 from edgecomp.export.tflite import keras_to_tflite
+from edgecomp.plan.precisions import PRECISIONS
 
 
 @pytest.fixture(scope="module")
@@ -23,9 +25,13 @@ def broken_model(tiny_model):
 def test_broken_export_fails_parity(precision, broken_model, tiny_model, fmnist_small, tmp_path):
     path = keras_to_tflite(broken_model, tmp_path / f"broken_{precision}.tflite", precision,
                            fmnist_small.images("train", 50))
-    images = fmnist_small.images("test", 200)
-    parity = check_parity(path, precision, tiny_model.predict(images, verbose=0), images)
+    images, labels = fmnist_small.images("test", 200), fmnist_small.labels("test", 200)
+    keras_outputs = tiny_model.predict(images, verbose=0)
+    parity = check_parity(path, precision, keras_outputs, images, labels)
     assert not parity["passed"], parity
+    by_accuracy = PRECISIONS.get(precision).parity.max_accuracy_drop_points is not None
+    assert parity["decided_by"] == ("accuracy" if by_accuracy else "top1_agreement")
+    assert not check_parity(path, precision, keras_outputs, images)["passed"]
 
 
 def test_pipeline_flags_int8_and_errors_float(tmp_path):

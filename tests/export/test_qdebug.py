@@ -22,3 +22,24 @@ def test_selective_fallback_keeps_named_layers_float(tiny_model, fmnist_small, t
     result = debug_accuracy_drop(tiny_model, path, fmnist_small.images("test", 100), fmnist_small.labels("test", 100),
                                  fmnist_small.images("train", 16), threshold_points=-100.0, top_k=2)
     assert result["worst_layers"] and result["samples"] == 100
+
+
+def test_a_bug_in_the_debuggers_calibration_keeps_its_traceback(tiny_model, fmnist_small, monkeypatch):
+    """The debugger converts the model, calling edgecomp's calibration generator: a KeyError there is a
+    bug of edgecomp's and must surface as itself, not as "could not convert" (an ExportError the build
+    would record as a diagnosis and move on)."""
+    import pytest
+
+    from edgecomp.export import qdebug
+
+    def broken_calibration(images):
+        def generator():
+            raise KeyError("injected bug")
+            yield  # a generator, as the converter expects
+
+        return generator
+
+    monkeypatch.setattr(qdebug, "representative_dataset", broken_calibration)
+    with pytest.raises(KeyError, match="injected bug") as raised:
+        layer_errors(tiny_model, fmnist_small.images("train", 16), top_k=1)
+    assert raised.traceback[-1].name == "generator"

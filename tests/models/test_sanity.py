@@ -132,10 +132,25 @@ def test_probability_rows_are_found_without_a_softmax_last_layer(fmnist_small, t
     assert sanity.probability_output_reason(tiny_model, images) is None
 
 
-def test_build_of_a_raw_pixel_model_under_unit_warns_in_every_report(raw_trained, tmp_path):
+def test_a_near_chance_model_stops_before_compression_with_exit_2_and_the_report(raw_trained, tmp_path):
+    """A raw-pixel model fed x/255 is at chance: the build stops before the quantize stage, exit 2,
+    with the hint on the terminal and the report (warnings, no artifacts) written."""
     _, path = raw_trained
-    result = _build(tmp_path, path, PTQ_PLAN.format(normalization="unit"))
+    result = _build(tmp_path, path, PTQ_PLAN.format(normalization="unit"), exit_code=2)
+    assert "the build stops before compression" in result.output and "sanity: warn" in result.output
     report = json.loads((tmp_path / "run" / "report.json").read_text())
+    assert report["stopped"]["before_stage"] == "quantize" and report["artifacts"] == []
+    assert [stage["stage"] for stage in report["stages"]] == ["train"]
+    assert "**Stopped before the quantize stage**" in (tmp_path / "run" / "report.md").read_text()
+    assert not (tmp_path / "run" / "artifacts").exists()
+
+
+def test_build_of_a_raw_pixel_model_under_unit_warns_in_every_report(raw_trained, tmp_path):
+    """With `sanity: warn` the same build goes on, every report carrying the warnings."""
+    _, path = raw_trained
+    result = _build(tmp_path, path, "sanity: warn\n" + PTQ_PLAN.format(normalization="unit"))
+    report = json.loads((tmp_path / "run" / "report.json").read_text())
+    assert "stopped" not in report and report["artifacts"]
     codes = {w["code"]: w for w in report["warnings"]}
     assert {"near_chance", "input_statistics"} <= set(codes), report["warnings"]
     assert "`raw`" in codes["near_chance"]["hint"] and "dataset.normalization" in codes["near_chance"]["hint"]

@@ -88,9 +88,36 @@ def test_unknown_preset_is_rejected():
 
 
 def test_build_preset_flag_overrides_the_plan(tmp_path):
-    from edgecomp.cli.build import plan_from_options
+    from edgecomp.api.plans import resolve_plan
 
     config = tmp_path / "plan.yaml"
     config.write_text("preset: fast\n")
-    plan = plan_from_options(config, None, None, None, None, None, preset="quality")
+    plan = resolve_plan(config, preset="quality")
     assert plan.preset == "quality" and plan.stages[1].epochs == 24
+
+
+def test_a_model_file_is_not_retrained_unless_the_plan_asks(tmp_path):
+    """The rule lives in the plan: a YAML plan naming a model file and `--model` on the command line
+    resolve to the same plan, whose train stage loads the model as is (epochs 0)."""
+    from edgecomp.cli.build import plan_from_options
+
+    model = str(tmp_path / "mine.keras")
+    config = tmp_path / "plan.yaml"
+    config.write_text(f"model: {model}\n")
+    from_yaml = plan_from_options(config, None, None, None, None, None)
+    from_flags = plan_from_options(None, model, None, None, None, None)
+    assert from_yaml.stages[0].stage == "train" and from_yaml.stages[0].epochs == 0
+    assert from_yaml.model_dump() == from_flags.model_dump()
+    assert load_plan(config).model_dump() == from_yaml.model_dump()
+    # A plan that lists a bare train stage (no epochs) also loads the model as is.
+    listed = parse_plan({"model": model, "stages": [{"stage": "train"}, {"stage": "quantize"}]})
+    assert listed.stages[0].epochs == 0
+
+
+def test_a_model_file_is_fine_tuned_when_the_plan_or_a_flag_sets_epochs(tmp_path):
+    from edgecomp.cli.build import plan_from_options
+
+    model = str(tmp_path / "mine.keras")
+    assert parse_plan({"model": model, "stages": [{"stage": "train", "epochs": 3}]}).stages[0].epochs == 3
+    assert plan_from_options(None, model, None, 2, None, None).stages[0].epochs == 2
+    assert parse_plan({}).stages[0].epochs == 10  # a zoo model is trained: the stage default

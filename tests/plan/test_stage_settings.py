@@ -29,14 +29,14 @@ def test_every_method_with_settings_has_code_and_the_reverse():
     assert sorted(PRUNE_METHODS) == PRUNE_CODE.names()
 
 
-@pytest.mark.parametrize("mode", PtqMode.__args__)
-def test_mode_facts_agree_with_the_exporters(mode):
-    """The settings check which modes calibrate and which are debugged; the exporters decide it."""
-    from edgecomp.export.tflite import TFLITE_PRECISIONS
-    from edgecomp.run.quant_artifacts import INT8_DEBUGGED
+def test_mode_facts_are_the_recipes():
+    """Which modes a plan may list, which calibrate and which are debugged: the settings check
+    what the recipes the exporters follow say (edgecomp.plan.precisions)."""
+    from edgecomp.plan.precisions import PRECISIONS
 
-    assert (mode in CALIBRATED_MODES) == TFLITE_PRECISIONS.get(mode).needs_calibration
-    assert (mode in DEBUGGED_MODES) == (mode in INT8_DEBUGGED)
+    assert set(PtqMode.__args__) == {name for name in PRECISIONS.names() if PRECISIONS.get(name).quantize_mode}
+    assert CALIBRATED_MODES == {"int8", "int8_io", "uint8_io", "int16x8"}
+    assert DEBUGGED_MODES == {"int8", "int8_io", "uint8_io"}
 
 
 # A setting the stage (or its method, or its modes) does not take, and the words the error must name.

@@ -1,7 +1,11 @@
-"""Hand-made report.json documents following `edgecomp.report.schema`, with realistic numbers.
+"""report.json documents around hand-made artifact records, with realistic numbers.
 
-The numbers resemble a default build (cnn-teacher on Fashion-MNIST, host target, 1 thread): a float32
-and an int8 .tflite (ok), a float32 .onnx whose parity check failed, and an int8 .onnx that failed.
+The records (`ArtifactRecord`, `Measurement`) are made here; their report entries (acc/MB, acc/ms,
+the ratios against each format's float32 file) and the artifact to ship come from the build's own
+`report.assemble.artifact_entries` and `report.recommend.recommend`, so every renderer test runs on
+the numbers a build would write. The numbers resemble a default build (cnn-teacher on Fashion-MNIST,
+host target, 1 thread): a float32 and an int8 .tflite (ok), a float32 .onnx whose parity check
+failed, and an int8 .onnx that failed.
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ import statistics
 
 import pytest
 
-from edgecomp.bench.metrics import artifact_efficiency, ratios_vs
+from edgecomp.core.records import ArtifactRecord, Measurement
+from edgecomp.report.assemble import artifact_entries
 from edgecomp.report.recommend import recommend
 from edgecomp.report.schema import SCHEMA_VERSION
 
@@ -37,41 +42,33 @@ def latency_stats(latencies: list[float]) -> dict:
 
 def measured_artifact(name: str, fmt: str, precision: str, size_bytes: int, gzip_bytes: int, accuracy: float,
                       p50_ms: float, model_peak_mb: float, seed: int, status: str = "ok",
-                      error: str | None = None, parity: dict | None = None) -> dict:
+                      error: str | None = None, parity: dict | None = None) -> ArtifactRecord:
+    """An exported and benchmarked artifact, as the build records it."""
     latencies = latency_samples(p50_ms, seed=seed)
-    return {
-        "name": name, "format": fmt, "precision": precision, "path": f"artifacts/{name}", "status": status,
-        "error": error, "size_bytes": size_bytes, "gzip_bytes": gzip_bytes, "params": 482_730,
-        "accuracy": accuracy, "accuracy_samples": 10_000, "accuracy_source": "host",
-        "latency_ms": latency_stats(latencies), "latencies_ms": latencies, "runs": len(latencies),
-        "init_ms": 3.1, "model_load_mb": model_peak_mb / 2, "model_peak_mb": model_peak_mb,
-        "process_peak_mb": model_peak_mb + 40.0,
-        "runtime": {"name": "ai_edge_litert" if fmt == "tflite" else "onnxruntime",
-                    "version": "2.3.0" if fmt == "tflite" else "1.22.0"},
-        "parity": parity or {"samples": 500, "top1_agreement": 1.0, "max_abs_diff": 2.1e-5,
-                             "mean_abs_diff": 3.4e-6,
-                             "thresholds": {"min_top1_agreement": 0.99, "max_abs_diff": 1e-3}, "passed": True},
-    }
+    runtime = {"name": "ai_edge_litert", "version": "2.3.0"} if fmt == "tflite" else \
+        {"name": "onnxruntime", "version": "1.22.0"}
+    measurement = Measurement(
+        accuracy=accuracy, accuracy_samples=10_000, accuracy_source="target", latency_ms=latency_stats(latencies),
+        latencies_ms=latencies, runs=len(latencies), init_ms=3.1, model_load_mb=model_peak_mb / 2,
+        model_peak_mb=model_peak_mb, process_peak_mb=model_peak_mb + 40.0,
+        memory={"method": "clear_refs"}, runtime=runtime,
+        io={"input_dtype": "float32", "input_shape": [1, 28, 28, 1]}, threads=1)
+    return ArtifactRecord(
+        name=name, format=fmt, precision=precision, path=f"artifacts/{name}", params=482_730, status=status,
+        error=error, size_bytes=size_bytes, gzip_bytes=gzip_bytes, measurement=measurement,
+        parity=parity or {"samples": 500, "top1_agreement": 1.0, "max_abs_diff": 2.1e-5, "mean_abs_diff": 3.4e-6,
+                          "thresholds": {"min_top1_agreement": 0.99, "max_abs_diff": 1e-3}, "passed": True})
 
 
-def failed_artifact(name: str, fmt: str, precision: str, error: str) -> dict:
-    return {"name": name, "format": fmt, "precision": precision, "path": f"artifacts/{name}", "status": "failed",
-            "error": error, "size_bytes": None, "gzip_bytes": None, "params": None, "accuracy": None,
-            "latency_ms": None, "latencies_ms": [], "model_peak_mb": None, "parity": None}
+def failed_artifact(name: str, fmt: str, precision: str, error: str) -> ArtifactRecord:
+    """An artifact whose export failed: no file, nothing measured."""
+    return ArtifactRecord(name=name, format=fmt, precision=precision, path=f"artifacts/{name}", status="failed",
+                          error=error)
 
 
-def derive(artifacts: list[dict]) -> list[dict]:
-    """acc/MB, acc/ms and vs_float32 the way the build computes them."""
-    baselines = {a["format"]: a for a in artifacts if a["precision"] == "float32"}
-    for artifact in artifacts:
-        artifact.update(artifact_efficiency(artifact))
-        baseline = baselines.get(artifact["format"]) or baselines.get("tflite")
-        artifact["vs_float32"] = ratios_vs(baseline, artifact) if baseline else None
-    return artifacts
-
-
-def make_report(name: str, artifacts: list[dict], run_dir: str = "/runs/build") -> dict:
-    """A report.json document around `artifacts`, with `recommended` worked out as the build does."""
+def make_report(name: str, artifacts: list[ArtifactRecord], run_dir: str = "/runs/build") -> dict:
+    """A report.json document around `artifacts`, whose entries (acc/MB, acc/ms, the ratios against
+    float32) and `recommended` are worked out by the build's own functions."""
     report = {
         "schema_version": SCHEMA_VERSION, "edgecomp_version": "0.1.0", "created": "2026-11-24T12:00:00+00:00",
         "command": f"edgecomp build --target host --out {run_dir}", "run_dir": run_dir, "wall_seconds": 143.2,
@@ -100,13 +97,13 @@ def make_report(name: str, artifacts: list[dict], run_dir: str = "/runs/build") 
         "keras": {"accuracy": 0.9114, "params": 482_730},
         "timing_floor_ms": latency_stats(latency_samples(0.012, seed=99)),
         "gates": {},
-        "artifacts": derive(artifacts),
+        "artifacts": artifact_entries(artifacts),
     }
     report["recommended"] = recommend(report)
     return report
 
 
-def build_artifacts() -> list[dict]:
+def build_artifacts() -> list[ArtifactRecord]:
     parity_failed = {"samples": 500, "top1_agreement": 0.988, "max_abs_diff": 0.0041, "mean_abs_diff": 2.2e-4,
                      "thresholds": {"min_top1_agreement": 0.99, "max_abs_diff": 1e-3}, "passed": False}
     return [

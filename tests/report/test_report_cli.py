@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+from html.parser import HTMLParser
 
 import pytest
 from typer.testing import CliRunner
@@ -16,12 +17,81 @@ def invoke(*args):
     return runner.invoke(app, [str(a) for a in args])
 
 
+class _Tables(HTMLParser):
+    """Every <table> of a page as rows of (tr class, [cell text]), the header row first; a row's
+    note (the <div> under an artifact's name, its error) is left out of the cell."""
+
+    def __init__(self):
+        super().__init__()
+        self.tables, self._cell, self._in_note = [], None, False
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "table":
+            self.tables.append([])
+        elif tag == "tr":
+            self.tables[-1].append((dict(attrs).get("class", ""), []))
+        elif tag in ("td", "th"):
+            self._cell = []
+        elif tag == "div":
+            self._in_note = True
+
+    def handle_endtag(self, tag):
+        if tag == "div":
+            self._in_note = False
+        elif tag in ("td", "th"):
+            self.tables[-1][-1][1].append("".join(self._cell).strip())
+            self._cell = None
+
+    def handle_data(self, data):
+        if self._cell is not None and not self._in_note:
+            self._cell.append(data)
+
+
+def html_rows(page: str, first_header: str) -> list[tuple[str, dict]]:
+    """The rows of the page's table whose first header is `first_header`, as (tr class, {header: cell})."""
+    parser = _Tables()
+    parser.feed(page)
+    table = next(t for t in parser.tables if t and t[0][1][0] == first_header)
+    header = table[0][1]
+    return [(classes, dict(zip(header, cells))) for classes, cells in table[1:]]
+
+
+def markdown_rows(text: str, first_header: str) -> list[dict]:
+    """The rows of the markdown table whose first header is `first_header`, as {header: cell}."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"| {first_header} |"))
+    split = (lambda line: [cell.strip() for cell in line.strip().strip("|").split("|")])
+    header, rows = split(lines[start]), []
+    for line in lines[start + 2:]:
+        if not line.startswith("|"):
+            break
+        rows.append(dict(zip(header, split(line))))
+    return rows
+
+
+def check_build_artifact_rows(rows: dict) -> None:
+    """The build report's artifact rows (conftest.build_artifacts), keyed by the artifact cell."""
+    # ★: the smallest ok artifact within 1 point of the most accurate (90.98% vs 91.12%, 498.3 kB).
+    assert set(rows) == {"model_float32.tflite", "★ model_int8.tflite", "model_float32.onnx", "model_int8.onnx"}
+    int8 = rows["★ model_int8.tflite"]
+    assert (int8["status"], int8["size"], int8["gzip"], int8["accuracy"]) == ("ok", "498.3 kB", "402.1 kB", "90.98%")
+    # Against the float32 .tflite: 1,931,264 / 498,320 bytes; 90.98% - 91.12%.
+    assert (int8["x smaller"], int8["acc vs fp32"]) == ("3.88x", "-0.14 pt")
+    assert rows["model_float32.tflite"]["size"] == "1.93 MB" and rows["model_float32.tflite"]["x smaller"] == "—"
+    # The .onnx files are compared with the float32 .onnx (itself: no ratio), never with the .tflite.
+    onnx = rows["model_float32.onnx"]
+    assert (onnx["status"], onnx["accuracy"], onnx["x smaller"]) == ("parity failed", "91.05%", "—")
+    failed = rows["model_int8.onnx"]
+    assert (failed["status"], failed["size"], failed["accuracy"]) == ("failed", "—", "—")
+
+
 @pytest.mark.parametrize("report_format", ["md", "csv", "json"])
 def test_one_run_to_stdout(build_run_dir, report_format):
     result = invoke(build_run_dir, "--format", report_format)
     assert result.exit_code == 0, result.output
     if report_format == "md":
-        assert result.stdout.startswith("# edgecomp report: build") and "model_int8.onnx" in result.stdout
+        assert result.stdout.startswith("# edgecomp report: build")
+        check_build_artifact_rows({row["artifact"]: row for row in markdown_rows(result.stdout, "artifact")})
     elif report_format == "csv":
         assert len(list(csv.DictReader(io.StringIO(result.stdout)))) == 4
     else:
@@ -31,8 +101,26 @@ def test_one_run_to_stdout(build_run_dir, report_format):
 def test_one_run_html_goes_beside_report_json(build_run_dir):
     result = invoke(build_run_dir, "--format", "html")
     assert result.exit_code == 0, result.output
-    assert (build_run_dir / "report.html").read_text().startswith("<!DOCTYPE html>")
-    assert "wrote" in result.stderr
+    page = (build_run_dir / "report.html").read_text()
+    assert page.startswith("<!DOCTYPE html>") and "wrote" in result.stderr
+    check_build_artifact_rows({cells["artifact"]: cells for _, cells in html_rows(page, "artifact")})
+
+
+def comparison_rows(text: str, report_format: str) -> dict:
+    """{(run, artifact without its ★): (dominated by, row marked dominated, ★)} from a written comparison."""
+    def entry(run, artifact, dominated_by, marked):
+        return (run, artifact.removeprefix("★ ")), (dominated_by, marked, artifact.startswith("★ "))
+
+    if report_format == "md":
+        return dict(entry(r["run"], r["artifact"], r["dominated by"], r["dominated by"] not in ("not dominated", "—"))
+                    for r in markdown_rows(text, "run"))
+    if report_format == "html":
+        return dict(entry(r["run"], r["artifact"], r["dominated by"],
+                          "dominated" in classes.split()) for classes, r in html_rows(text, "run"))
+    rows = list(csv.DictReader(io.StringIO(text))) if report_format == "csv" else json.loads(text)["rows"]
+    return dict(entry(r["run"], ("★ " if str(r["recommended"]) == "True" else "") + r["artifact"],
+                      r["dominated_by"] or ("not dominated" if str(r["dominated"]) == "False" else "—"),
+                      str(r["dominated"]) == "True") for r in rows)
 
 
 @pytest.mark.parametrize("report_format", ["md", "csv", "json", "html"])
@@ -40,7 +128,16 @@ def test_compare_two_runs_to_a_file(build_run_dir, pruned_run_dir, tmp_path, rep
     output = tmp_path / f"comparison.{report_format}"
     result = invoke(build_run_dir, pruned_run_dir, "-f", report_format, "-o", output)
     assert result.exit_code == 0, result.output
-    assert "build/model_int8.tflite" in output.read_text()  # the pruned int8 is dominated by it
+    rows = comparison_rows(output.read_text(), report_format)
+    # The pruned run kept the raw size, lost accuracy and got slower (conftest.pruned_report): its int8
+    # is dominated by the build's int8; its float32 by one of the build's .tflite files.
+    assert rows[("pruned", "model_int8.tflite")] == ("build/model_int8.tflite", True, True)
+    by, marked, _ = rows[("pruned", "model_float32.tflite")]
+    assert marked and by in {"build/model_float32.tflite", "build/model_int8.tflite"}
+    assert rows[("build", "model_int8.tflite")] == ("not dominated", False, True)
+    assert rows[("build", "model_float32.tflite")] == ("not dominated", False, False)
+    assert rows[("build", "model_float32.onnx")] == ("not dominated", False, False)  # larger but faster
+    assert rows[("build", "model_int8.onnx")] == ("—", False, False)  # failed: no numbers to compare
 
 
 def test_compare_html_needs_an_output(build_run_dir, pruned_run_dir):

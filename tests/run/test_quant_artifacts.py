@@ -1,10 +1,14 @@
 """The quantize stage's settings reach export through ExportInputs: int8_mixed keeps the asked
 number of layers float and its record names them; the int8 file is debugged."""
 
+import pytest
+
 from edgecomp.compress.context import RunContext
 from edgecomp.compress.quantize import run_quantize
 from edgecomp.plan.plan import parse_plan
+from edgecomp.plan.precisions import PRECISIONS
 from edgecomp.run.artifacts import export_artifacts
+from edgecomp.run.quant_artifacts import ONNX_EXPORTERS, TFLITE_EXPORTERS
 
 
 def test_quantize_settings_reach_the_int8_exports(tiny_model, fmnist_small, tmp_path):
@@ -24,3 +28,11 @@ def test_quantize_settings_reach_the_int8_exports(tiny_model, fmnist_small, tmp_
     debug = records["int8"].quant_debug
     assert "error" not in debug, debug
     assert len(debug["worst_layers"]) <= 2
+
+
+@pytest.mark.parametrize("name", PRECISIONS.names())
+def test_every_recipe_has_its_exporters(name):
+    """A recipe's `kind` (and its `onnx`) name an exporter: a new kind without one fails here."""
+    recipe = PRECISIONS.get(name)
+    assert recipe.kind in TFLITE_EXPORTERS
+    assert recipe.onnx is None or recipe.onnx in ONNX_EXPORTERS

@@ -1,16 +1,18 @@
 """A run's state saved to the stage cache after each stage and restored: same outputs, same export inputs."""
 
 import dataclasses
+import json
 
 import numpy as np
 import pytest
 
 from edgecomp.compress.context import RunContext
 from edgecomp.core import cache_store
-from edgecomp.core.records import ExportInputs
+from edgecomp.core.records import ExportInputs, QatScheme
 from edgecomp.plan.plan import parse_plan
 from edgecomp.run import stage_state
 from edgecomp.run.pipeline import run_stages
+from edgecomp.run.saved_state import ModelRef, QatRecipe
 
 # train -> prune -> qat -> quantize: a pruned model, a QAT model, a float model kept for export, PTQ modes.
 CHAIN = [{"stage": "train", "epochs": 1, "batch_size": 64},
@@ -67,6 +69,12 @@ def test_every_stage_of_the_chain_is_saved(finished_chain):
     assert quantize["models"]["model"] == [records[2]["cache_key"], "model.qat.weights.h5"]
     assert quantize["models"]["original_model"] == [records[0]["cache_key"], "model.keras"]
     assert [p.name for p in cache_store.entry_dir(records[3]["cache_key"]).iterdir()] == ["entry.json"]
+    # The QAT model's recipe, typed: its float model (the pruned one) and the scheme the qat stage used;
+    # the quantize entry carries it too, so restoring reads no other entry's record.
+    recipe = QatRecipe(weights=ModelRef(records[2]["cache_key"], "model.qat.weights.h5"),
+                       float_model=ModelRef(records[1]["cache_key"], "model.keras"), scheme=QatScheme.PRUNE_PRESERVING)
+    assert [stage_state.read_state(r["cache_key"]).qat_models for r in records[2:]] == [[recipe], [recipe]]
+    assert stage_state.read_state(records[3]["cache_key"]).export_values["qat_scheme"] is QatScheme.PRUNE_PRESERVING
 
 
 def test_restored_state_gives_the_same_outputs_and_export_inputs(finished_chain, data, tmp_path):
@@ -151,6 +159,19 @@ def test_a_keras3_model_is_not_cached_and_the_record_says_why(data, tmp_path, ca
     assert records[0].get("cache_key") and "cache_skipped" not in records[0]
     assert records[1]["cache_skipped"].startswith("float_model is not a tf-keras model (Sequential)")
     assert [e.stage for e in cache_store.list_entries()] == ["train"]
+
+
+def test_an_entry_that_is_not_a_saved_state_is_removed_and_its_stage_runs_again(data, tmp_path, cache_dir, capsys):
+    records = run_stages(_ctx(data, tmp_path, stages=CHAIN[:1]))
+    entry = cache_store.entry_dir(records[0]["cache_key"]) / cache_store.ENTRY_FILE
+    facts = json.loads(entry.read_text())
+    facts["models"]["model"] = "model.keras"  # not [entry key, file]
+    entry.write_text(json.dumps(facts))
+    again = run_stages(_ctx(data, tmp_path, stages=CHAIN[:1]))
+    assert again[0]["cached"] is False and again[0]["cache_key"] == records[0]["cache_key"]
+    assert "unusable (a model reference is a list (entry key, file), not 'model.keras')" in capsys.readouterr().err
+    assert stage_state.read_state(records[0]["cache_key"]).models["model"] == ModelRef(records[0]["cache_key"],
+                                                                                      "model.keras")
 
 
 def test_the_cache_knows_every_field_of_the_run_state():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from edgecomp.cli.search import parse_duration
+from edgecomp.api.search import parse_duration
 from edgecomp.core.errors import UsageError
 from edgecomp.search.budget import Budget, candidate_metrics, score, violations
 from edgecomp.search.results import best_trial, closest_trials, judge_rows, no_fit_message
@@ -20,8 +20,8 @@ def test_candidate_metrics_read_the_measured_artifact():
 
 def test_violations_are_relative_misses_and_unmeasured_numbers_miss():
     metrics = candidate_metrics(ARTIFACT)
-    assert violations(metrics, Budget(max_size_kb=200, max_latency_ms=5, min_accuracy=0.8)) == {}
-    missed = violations(metrics, Budget(max_size_kb=100, max_gzip_kb=90, max_memory_mb=3, min_accuracy=0.9))
+    assert violations(metrics, Budget(max_size_kb=200, max_latency_ms=5, min_accuracy=80)) == {}
+    missed = violations(metrics, Budget(max_size_kb=100, max_gzip_kb=90, max_memory_mb=3, min_accuracy=90))
     assert missed == pytest.approx({"max_size_kb": 0.2, "min_accuracy": 0.05 / 0.9})
     assert violations({**metrics, "latency_p50_ms": None}, Budget(max_latency_ms=5)) == {"max_latency_ms": 1.0}
 
@@ -85,7 +85,7 @@ def test_search_help_imports_neither_ray_nor_tensorflow():
 
 def test_trials_are_judged_by_the_budget_given_now():
     """A resumed search may get another budget: measured trials are judged again, stopped ones stay misses."""
-    rows = judge_rows([{**row} for row in ROWS], Budget(max_size_kb=100, min_accuracy=0.85))
+    rows = judge_rows([{**row} for row in ROWS], Budget(max_size_kb=100, min_accuracy=85))
     assert {r["trial_id"]: r["meets_budget"] for r in rows} == {"a": False, "b": False, "c": False, "d": False,
                                                                 "e": False}
     assert rows[3]["missed"] == pytest.approx({"max_size_kb": 0.2})
@@ -114,7 +114,7 @@ def test_an_artifact_that_disagrees_with_keras_never_meets_the_budget():
 
 
 def test_an_emulated_target_refuses_latency_and_memory_limits():
-    from edgecomp.cli.search import refuse_emulated_limits
+    from edgecomp.api.search import refuse_emulated_limits
     from edgecomp.targets.profiles import resolve_target
 
     emulated, host = resolve_target("rpi4-emulated"), resolve_target("host")
@@ -122,3 +122,12 @@ def test_an_emulated_target_refuses_latency_and_memory_limits():
         refuse_emulated_limits(emulated, max_latency_ms=5.0, max_memory_mb=None)
     refuse_emulated_limits(emulated, max_latency_ms=None, max_memory_mb=None)  # size and accuracy budgets apply
     refuse_emulated_limits(host, max_latency_ms=5.0, max_memory_mb=2.0)
+
+
+def test_budget_min_accuracy_is_percent_as_the_gates_take_it():
+    """One unit per name: `min_accuracy` is percent in a Budget as in the quality gates; a fraction is refused."""
+    with pytest.raises(UsageError, match="looks like a fraction"):
+        Budget(min_accuracy=0.9)
+    assert Budget(min_accuracy=90).describe() == "accuracy >= 90 %"
+    assert violations({"accuracy": 0.91}, Budget(min_accuracy=90)) == {}
+    assert set(violations({"accuracy": 0.89}, Budget(min_accuracy=90))) == {"min_accuracy"}

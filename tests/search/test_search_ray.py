@@ -62,3 +62,19 @@ def test_a_budget_nothing_meets_exits_1_naming_the_closest_trials(tmp_path, sear
     [row] = summary["trials"]
     assert row["status"] == "done" and not row["meets_budget"] and row["missed"]["max_size_kb"] > 1
     assert summary["closest"] == [row["trial_id"]] and f"closest: trial {row['trial_id']}:" in result.stderr
+
+
+def test_search_budget_from_python_returns_the_best_trial_and_renders(tmp_path):
+    """`edgecomp.search_budget` (what the command calls) with a budget in percent: the result and its HTML."""
+    import yaml
+
+    import edgecomp
+    from tests.search.conftest import PLAN
+
+    result = edgecomp.search_budget(plan=yaml.safe_load(PLAN), out=tmp_path / "exp", trials=1, max_size_kb=500,
+                                    min_accuracy=5)
+    assert result.best["accuracy"] >= 0.05 and result.budget == {"max_size_kb": 500, "min_accuracy": 5}
+    assert (result.best_folder / "report.json").is_file() and len(result.trials) == 1
+    html = result._repr_html_()
+    assert "accuracy &gt;= 5 %" in html and html.count("data:image/png;base64,") == 2
+    assert list(result.to_pandas()["trial_id"]) == [result.best["trial_id"]]

@@ -163,3 +163,37 @@ def quick_settings():
     from edgecomp.plan.plan import BenchConfig
 
     return BenchConfig(threads=1, warmup=2, min_runs=20, min_time_s=0.0, max_runs=50, timeout_s=120)
+
+
+def _module_beside(name: str):
+    """A helper module in this folder (the suite imports by path: --import-mode=importlib)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"edgecomp_tests_{name}", Path(__file__).with_name(f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+STAND_IN_PROPERTIES = {"ro.product.model": "Loopback stand-in", "ro.product.name": "standin",
+                       "ro.product.device": "standin", "ro.board.platform": "x86_64-host",
+                       "ro.product.cpu.abi": "arm64-v8a", "ro.build.version.release": "14"}
+
+
+@pytest.fixture()
+def stand_in_device(tmp_path, monkeypatch):
+    """The real adb server on a private port, connected to a loopback stand-in device (adb_device.py);
+    both stopped afterwards. Only the server this fixture started is killed (its own port)."""
+    import shutil
+
+    if shutil.which("adb") is None:
+        pytest.skip("the adb binary is missing: install Debian's 'adb' package (CI does)")
+    adb_device = _module_beside("adb_device")
+    monkeypatch.setenv("ANDROID_ADB_SERVER_PORT", str(free_port()))
+    device = adb_device.AdbDevice(tmp_path / "device", STAND_IN_PROPERTIES)
+    try:
+        adb_device.adb_connect(device)
+        yield device
+    finally:
+        subprocess.run(["adb", "kill-server"], capture_output=True, timeout=30)
+        device.close()

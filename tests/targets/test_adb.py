@@ -115,12 +115,21 @@ def test_real_adb_without_a_device_is_a_clear_target_error(private_adb_server):
         AdbTarget(AdbConnection(serial="R58M12345")).check()
 
 
-def test_missing_benchmark_model_binary_is_named_before_any_device_work(tmp_path, small_sample, quick_settings):
-    target = AdbTarget(AdbConnection(benchmark_model=str(tmp_path / "android_aarch64_benchmark_model")))
-    with pytest.raises(TargetError, match="does not exist; edgecomp cannot download it"):
+def test_missing_benchmark_model_binary_is_named_before_any_device_work(tmp_path, small_sample, quick_settings,
+                                                                        monkeypatch):
+    """A configured path that does not exist, or (none configured) a download that cannot happen, stops
+    the run before adb is asked anything: the adb named here does not exist."""
+    no_adb = str(tmp_path / "no-adb")
+    target = AdbTarget(AdbConnection(benchmark_model=str(tmp_path / "android_aarch64_benchmark_model"), adb=no_adb))
+    with pytest.raises(TargetError, match="the profile's adb.benchmark_model\\) does not exist; fix the path"):
         target.bench([tmp_path / "m.tflite"], small_sample, quick_settings)
-    with pytest.raises(TargetError, match="no benchmark_model binary is configured"):
-        AdbTarget(AdbConnection()).bench([tmp_path / "m.tflite"], small_sample, quick_settings)
+    with socket.socket() as closed:  # a loopback port nothing listens on: "offline"
+        closed.bind(("127.0.0.1", 0))
+        monkeypatch.setenv("EDGECOMP_LITERT_BINARIES_URL", f"http://127.0.0.1:{closed.getsockname()[1]}")
+    monkeypatch.setenv("EDGECOMP_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    with pytest.raises(TargetError, match="could not download benchmark_model from .*android_arm64/benchmark_model"):
+        AdbTarget(AdbConnection(adb=no_adb)).bench([tmp_path / "m.tflite"], small_sample, quick_settings)
 
 
 def test_missing_adb_binary_is_a_clear_target_error(tmp_path):

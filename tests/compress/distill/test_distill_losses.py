@@ -37,8 +37,27 @@ def test_kd_loss_matches_hand_computation(temperature, alpha):
     assert got == pytest.approx(expected, rel=1e-5)
 
 
-def test_kd_loss_is_cross_entropy_when_student_equals_teacher_and_alpha_one():
-    assert float(losses.kd_loss(LABELS, TEACHER, TEACHER, 3.0, 1.0)) == pytest.approx(0.0, abs=1e-6)
+def test_kd_loss_is_the_labels_cross_entropy_when_alpha_is_zero():
+    """alpha = 0 leaves -mean_b log softmax(s_b)[y_b]: written out per sample, whatever the teacher says."""
+    # Sample 0, label 0, s = (2.0, 0.5, -1.0); sample 1, label 2, s = (0.1, 0.2, 1.5).
+    sample0 = -2.0 + np.log(np.exp(2.0) + np.exp(0.5) + np.exp(-1.0))
+    sample1 = -1.5 + np.log(np.exp(0.1) + np.exp(0.2) + np.exp(1.5))
+    expected = (sample0 + sample1) / 2  # (0.2413 + 0.4181) / 2 = 0.3297
+    opposite_teacher = -5 * TEACHER
+    assert float(losses.kd_loss(LABELS, STUDENT, opposite_teacher, 4.0, 0.0)) == pytest.approx(expected, rel=1e-5)
+
+
+def test_kd_soft_term_is_the_cross_entropy_to_the_teacher_less_its_entropy():
+    """alpha = 1: T^2 * KL(p || q) = T^2 * (H(p, q) - H(p)), p = softmax(t / T), q = softmax(s / T)."""
+    t = 2.0
+    p, q = softmax(TEACHER / t), softmax(STUDENT / t)
+    cross_entropy = -np.sum(p * np.log(q), -1)  # H(p, q) per sample
+    entropy = -np.sum(p * np.log(p), -1)  # H(p) per sample
+    expected = t * t * float(np.mean(cross_entropy - entropy))
+    assert expected > 0.05
+    assert float(losses.kd_loss(LABELS, STUDENT, TEACHER, t, 1.0)) == pytest.approx(expected, rel=1e-5)
+    # The student that equals its teacher has nothing left to learn from it.
+    assert float(losses.kd_loss(LABELS, TEACHER, TEACHER, t, 1.0)) == pytest.approx(0.0, abs=1e-6)
 
 
 def test_byot_loss_matches_hand_computation():

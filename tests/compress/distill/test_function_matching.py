@@ -43,18 +43,34 @@ def test_teacher_and_student_see_the_same_augmented_batch(fmnist_small):
     assert not np.allclose(seen_by_teacher, plain.numpy())  # and it is an augmented view
 
 
-def test_kd_stage_defaults_to_on_the_fly_teacher_when_augmenting(fmnist_small, tmp_path):
+def test_kd_stage_runs_the_teacher_on_the_batches_the_student_trains_on(fmnist_small, recording_model,
+                                                                        recorded_batches, raw_batch_check, tmp_path):
+    """The kd stage with augmentation and no `teacher_logits` setting, observed: the teacher and the
+    student (a model file) each start with a layer that records every batch they are called on. Each
+    teacher batch is an augmented view, and the very one the student trained on at that step."""
     from types import SimpleNamespace
 
     from edgecomp.compress.context import RunContext
     from edgecomp.compress.distill.stage import run_distill
-    from edgecomp.models.zoo import build_zoo_model
     from edgecomp.plan.stage_settings import DistillConfig
 
-    teacher = build_zoo_model("cnn-tiny", fmnist_small.input_shape, fmnist_small.num_classes)
     small = fmnist_small.with_train(fmnist_small.pixels("train", 256), fmnist_small.labels("train", 256))
+    teacher = recording_model("teacher", small.input_shape, small.num_classes)
+    student_file = tmp_path / "student.keras"
+    recording_model("student", small.input_shape, small.num_classes).save(student_file)
     ctx = RunContext(plan=SimpleNamespace(seed=0, model="cnn-teacher"), data=small, run_dir=tmp_path, model=teacher)
-    info = run_distill(ctx, DistillConfig(student="cnn-tiny", epochs=1, batch_size=64, augment={"flip": True}))
+    info = run_distill(ctx, DistillConfig(student=str(student_file), epochs=1, batch_size=64,
+                                          augment={"flip": True, "shift": 2}))
+
+    raw_images = small.images("train")
+    teacher_views = [images for images, _ in recorded_batches["teacher_inputs"]]
+    # The student is also called on raw images (BatchNorm passes) and in inference mode (validation).
+    student_views = [images for images, training in recorded_batches["student_inputs"]
+                     if training and not raw_batch_check(images, raw_images)]
+    assert len(teacher_views) == 256 // 64  # one call per training step, no pass of its own over the data
+    assert not any(raw_batch_check(view, raw_images) for view in teacher_views)
+    assert len(student_views) == len(teacher_views)
+    for teacher_view, student_view in zip(teacher_views, student_views):
+        np.testing.assert_array_equal(teacher_view, student_view)
     assert info["teacher_logits"] == "on_the_fly" and info["teacher_sees_student_view"] is True
     assert info["augment"]["flip"] is True
-    assert info["bn_statistics"]["reestimated"] is True

@@ -1,0 +1,91 @@
+"""`edgecomp.build`: the whole pipeline from Python. `edgecomp build` parses its flags and calls this."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional, Sequence, Union
+
+from edgecomp.api.device import resolve_device
+from edgecomp.api.inputs import DataInput, ModelInput, dataset_reference, model_reference
+from edgecomp.api.plans import PlanInput, plan_data, resolve_plan
+from edgecomp.api.results import BuildResult
+from edgecomp.core.verbosity import set_verbose
+from edgecomp.report.gates import Gates
+
+
+def build(model: ModelInput = None, data: DataInput = None, *, target: str = "host", plan: PlanInput = None,
+          stages: Optional[Sequence[Union[str, dict]]] = None, preset: Optional[str] = None,
+          out: Union[str, Path, None] = None, normalization: Any = None, class_names: Optional[Sequence[str]] = None,
+          epochs: Optional[int] = None, train_limit: Optional[int] = None, seed: Optional[int] = None,
+          max_size_mb: Optional[float] = None, max_latency_ms: Optional[float] = None,
+          min_accuracy: Optional[float] = None, gate_scope: str = "every", connection: Optional[dict] = None,
+          use_cache: bool = True, verbose: bool = False, command: Optional[str] = None) -> BuildResult:
+    """Train or load a model, compress it, export it, check and benchmark every file on a target.
+
+    The same code as `edgecomp build` (the command parses its flags and calls this function), so the
+    run folder, report.json and the artifact to ship (★) are what the command would give.
+
+    Args:
+        model: a Keras model object (Keras 3 or tf-keras; saved to `out/inputs/model.keras` and built
+            exactly as that file is: loaded with safe mode, bridged from Keras 3, not retrained unless
+            `epochs` or a plan says so), a `.keras` / `.h5` / SavedModel path, or a zoo name
+            ("cnn-teacher", see `edgecomp models`). None: the plan's model (default cnn-teacher).
+        data: (x_train, y_train, x_test, y_test) numpy arrays (uint8 pixels, or floats made from pixels
+            by `normalization`; labels as class indices or one-hot), a pair (train, test) of tf.data
+            Datasets of (image, label), batched or not, a dataset name ("fashion_mnist"), a `.npz` path or
+            an image folder. None: the plan's dataset (default fashion_mnist).
+        target: a target profile name ("host", "rpi4", ...; see `edgecomp targets list`) or a YAML path.
+        plan: None (the default plan), a `Plan`, a dict as in a plan YAML, or a YAML path.
+        stages: the stages to run, names or mappings, e.g. ["train", {"stage": "quantize", "modes": ["int8"]}].
+        preset: "fast" or "quality": fills the stage settings the plan leaves unset.
+        out: the run folder [runs/<plan name>].
+        normalization: how pixels become the model's input: "unit" (x / 255), "symmetric", "imagenet",
+            "raw" or {"scale": s, "offset": o} [the plan's, default unit].
+        class_names: names of the classes, for arrays (else "0", "1", ...).
+        epochs: training epochs of the train stage. train_limit: use at most this many training images.
+        seed: the random seed.
+        max_size_mb: quality gate, largest file in MB (10^6 bytes). max_latency_ms: largest latency p50.
+        min_accuracy: quality gate, smallest accuracy in percent (89.5 means 89.5 %).
+        gate_scope: "every" artifact must meet the gates, or "any" one ok artifact is enough.
+        connection: SSH / adb settings over the target profile's: {"host", "port", "user", "key", "serial"}.
+        use_cache: reuse finished stages from the stage cache.
+        verbose: let TensorFlow's and the runtimes' logging through.
+        command: what the report records as the command [a description of this call].
+
+    Returns:
+        A `BuildResult`; `result.raise_for_status()` raises what the command exits with (a failed
+        artifact, a missed gate). In Jupyter it shows the artifact table and the Pareto plots.
+
+    Raises:
+        UsageError: an unknown name or a bad setting (before anything trains).
+        DatasetError, ModelLoadError, TargetError: data, a model or a device that cannot be used.
+
+    Examples:
+        >>> import edgecomp
+        >>> result = edgecomp.build("cnn-tiny", "fashion_mnist", train_limit=1000, out="runs/doc-build",
+        ...                         stages=[{"stage": "train", "epochs": 1}, {"stage": "quantize", "modes": ["int8"]}],
+        ...                         plan={"dataset": {"test_limit": 200}, "export": {"formats": ["tflite"]},
+        ...                               "bench": {"min_runs": 10, "min_time_s": 0}})  # doctest: +SKIP
+        >>> result.recommended.name  # doctest: +SKIP
+        'model_int8.tflite'
+    """
+    set_verbose(verbose)  # before TensorFlow is imported, when it is not yet
+    gates = Gates(max_size_mb, max_latency_ms, min_accuracy, gate_scope)  # a bad bound fails before any work
+    device = resolve_device(target, connection)
+    run_dir = Path(out) if out is not None else Path("runs") / str(plan_data(plan)[0].get("name") or "build")
+    resolved = resolve_plan(plan, model=model_reference(model, run_dir),
+                            dataset=dataset_reference(data, run_dir, normalization, class_names),
+                            stages=stages, preset=preset, epochs=epochs, train_limit=train_limit, seed=seed,
+                            normalization=normalization)
+    return run_planned_build(resolved, run_dir, device, gates=gates, use_cache=use_cache,
+                             command=command or "edgecomp.build() from Python")
+
+
+def run_planned_build(plan, run_dir: Path, device, *, gates: Gates, use_cache: bool, command: str) -> BuildResult:
+    """Runs a resolved plan on the target and returns its result (the report is written to `run_dir`)."""
+    from edgecomp.run import pipeline
+
+    if "threads" not in plan.bench.model_fields_set:
+        plan.bench.threads = device.profile.threads  # the device profile's default, recorded in the plan
+    report = pipeline.run_build(plan, run_dir, device, command=command, gates=gates.record(), use_cache=use_cache)
+    return BuildResult.from_report(report)

@@ -1,0 +1,37 @@
+"""The target a build, bench or search measures on: a profile with connection settings on top."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from edgecomp.core.errors import UsageError
+
+CONNECTION_KEYS = ("host", "port", "user", "key", "serial")
+
+
+def connection_overrides(connection: Optional[dict]) -> dict:
+    """The connection settings given (None values dropped), checked against the keys a target takes.
+
+    Raises:
+        UsageError: a key other than host, port, user, key and serial.
+
+    Examples:
+        >>> connection_overrides({"host": "pi.local", "port": None})
+        {'host': 'pi.local'}
+    """
+    unknown = sorted(set(connection or {}) - set(CONNECTION_KEYS))
+    if unknown:
+        raise UsageError(f"unknown connection setting(s) {', '.join(unknown)}; valid: {', '.join(CONNECTION_KEYS)}.")
+    return {key: value for key, value in (connection or {}).items() if value is not None}
+
+
+def resolve_device(target: str, connection: Optional[dict] = None):
+    """The `Target` for a profile name or YAML path, with `connection` over the profile's (and the
+    environment's EDGECOMP_SSH_* / EDGECOMP_ADB_SERIAL) settings.
+
+    Raises:
+        UsageError: an unknown target or connection setting.
+    """
+    from edgecomp.targets.profiles import resolve_target
+
+    return resolve_target(target, **connection_overrides(connection))

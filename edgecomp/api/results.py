@@ -1,0 +1,206 @@
+"""What `edgecomp.build` and `edgecomp.benchmark` return: typed, frozen views of a run's report.json.
+
+report.json stays the source of truth (`Result.report`); the fields are what a script reads most:
+the artifacts, the one to ship (★), the stages, the warnings, the plan as resolved. In Jupyter the
+last line of a cell shows the artifact table, the ★ legend and the Pareto plots, drawn by the same
+code as report.html (`edgecomp.report.html`, `.tables`, `.plots`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from html import escape
+from pathlib import Path
+from typing import Optional
+
+from edgecomp.core.errors import DependencyError
+from edgecomp.report.compare import load_report as read_report_json
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One exported (or brought) model file and what was measured through it on the target.
+
+    Attributes:
+        name: the file name, e.g. "model_int8.tflite".
+        format: "tflite" or "onnx". precision: "float32", "int8", "qat_int8", ...
+        status: "ok", "parity_failed" (disagrees with the Keras model) or "failed" (see `error`).
+        path: the file (absolute), or None when the export failed.
+        size_bytes: raw file size. accuracy: top-1 on the test images, a fraction (0..1).
+        latency_p50_ms: single-image latency median on the target. model_peak_mb: the model's own peak memory.
+        recommended: True for the artifact to ship (★). error: why it failed, or None.
+    """
+
+    name: str
+    format: str
+    precision: str
+    status: str
+    path: Optional[Path]
+    size_bytes: Optional[int]
+    accuracy: Optional[float]
+    latency_p50_ms: Optional[float]
+    model_peak_mb: Optional[float]
+    recommended: bool = False
+    error: Optional[str] = None
+
+    @classmethod
+    def from_entry(cls, entry: dict, run_dir: Path, recommended_name: Optional[str]) -> "Artifact":
+        path = entry.get("path") if entry["status"] != "failed" else None  # a failed export left no file
+        return cls(name=entry["name"], format=entry.get("format", "?"), precision=entry.get("precision", "?"),
+                   status=entry["status"], path=(run_dir / path).resolve() if path else None,
+                   size_bytes=entry.get("size_bytes"), accuracy=entry.get("accuracy"),
+                   latency_p50_ms=(entry.get("latency_ms") or {}).get("p50"),
+                   model_peak_mb=entry.get("model_peak_mb"), recommended=entry["name"] == recommended_name,
+                   error=entry.get("error"))
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One finished stage of a build: its name, wall time, whether the stage cache supplied it, its info."""
+
+    name: str
+    seconds: Optional[float]
+    cached: bool
+    info: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Warning:  # noqa: A001 - the report's own word; it shadows the builtin only inside this module
+    """A sanity check's finding: `code` for scripts, `message` with the numbers, `hint` what to change."""
+
+    code: str
+    message: str
+    hint: str
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """A finished build (or benchmark): the artifacts, the one to ship, stages, warnings, the resolved plan.
+
+    Attributes:
+        run_dir: the run folder (report.json, report.md, report.html, the artifacts).
+        artifacts: every artifact, failed ones included, in report order.
+        recommended: the artifact to ship (★), or None when no artifact qualifies.
+        recommended_reason: one sentence: the rule and why this artifact.
+        stages: the stages as run. warnings: the sanity checks' findings.
+        plan: the plan as resolved (every default filled in), as report.json records it.
+        target: the target profile's name. keras_accuracy: the Keras model's test accuracy (None for a bench).
+        report: the whole report.json document.
+    """
+
+    run_dir: Path
+    artifacts: tuple[Artifact, ...]
+    recommended: Optional[Artifact]
+    recommended_reason: str
+    stages: tuple[Stage, ...]
+    warnings: tuple[Warning, ...]
+    plan: dict
+    target: str
+    keras_accuracy: Optional[float]
+    report: dict = field(repr=False)
+
+    @classmethod
+    def from_report(cls, report: dict):
+        """The result of a report.json document (as written by a build or a bench)."""
+        run_dir = Path(report["run_dir"])
+        picked = report.get("recommended") or {}
+        artifacts = tuple(Artifact.from_entry(a, run_dir, picked.get("name")) for a in report["artifacts"])
+        return cls(run_dir=run_dir, artifacts=artifacts,
+                   recommended=next((a for a in artifacts if a.recommended), None),
+                   recommended_reason=str(picked.get("reason") or ""),
+                   stages=tuple(Stage(s.get("stage", "?"), s.get("seconds"), bool(s.get("cached")),
+                                      s.get("info") or {}) for s in report.get("stages") or []),
+                   warnings=tuple(Warning(w["code"], w["message"], w.get("hint", ""))
+                                  for w in report.get("warnings") or []),
+                   plan=report.get("plan") or {}, target=(report.get("target") or {}).get("name", "?"),
+                   keras_accuracy=(report.get("keras") or {}).get("accuracy"), report=report)
+
+    def to_dict(self) -> dict:
+        """The report.json document (a deep copy: JSON-ready, safe to change)."""
+        return json.loads(json.dumps(self.report))
+
+    def to_pandas(self):
+        """The artifacts as a pandas DataFrame, one row per artifact (the `Artifact` fields).
+
+        Raises:
+            DependencyError: pandas is not installed.
+        """
+        try:
+            import pandas
+        except ImportError:
+            raise DependencyError("to_pandas() needs pandas: `pip install pandas`, or read `.artifacts` or "
+                                  "`.to_dict()` instead.") from None
+        return pandas.DataFrame([asdict(artifact) for artifact in self.artifacts])
+
+    def raise_for_status(self) -> None:
+        """Raises what `edgecomp build` / `bench` exit with: a float export disagreeing with Keras, a failed
+        artifact, then a missed quality gate (the order of the CLI's exit codes 1, 1, 3).
+
+        Raises:
+            ExportError: a float32 export disagrees with the Keras model.
+            BenchError: an artifact failed to export or to run.
+            QualityGateError: a quality gate given to the build was missed.
+        """
+        from edgecomp.report.gates import raise_for_gates
+        from edgecomp.run.pipeline import raise_for_failed_artifacts, raise_for_float_parity
+
+        raise_for_float_parity(self.report)
+        raise_for_failed_artifacts(self.report)
+        gates = self.report.get("gates") or {}
+        raise_for_gates(self.report, scope=gates.get("scope") or "every",
+                        **{key: gates.get(key) for key in ("max_size_mb", "max_latency_ms", "min_accuracy")})
+
+    def _repr_html_(self) -> str:
+        """Jupyter's rendering: the artifact table with ★, its notes, warnings and the Pareto plots."""
+        from edgecomp.report.html import html_table, image
+        from edgecomp.report.plots import accuracy_vs_latency_png, accuracy_vs_size_png
+        from edgecomp.report.tables import artifact_table, table_notes
+
+        artifacts = self.report["artifacts"]
+        plots = {"Accuracy vs size": accuracy_vs_size_png(artifacts),
+                 "Accuracy vs latency": accuracy_vs_latency_png(artifacts)}
+        warnings = "".join(f"<li><b>{escape(w.code)}</b>: {escape(w.message)}</li>" for w in self.warnings)
+        return (f"<div class=\"edgecomp-result\"><p><b>edgecomp {escape(type(self).__name__)}</b>: "
+                f"{len(self.artifacts)} artifact(s) on target <b>{escape(self.target)}</b>, in "
+                f"<code>{escape(str(self.run_dir))}</code></p>"
+                + html_table(artifact_table(self.report))
+                + "".join(f"<p>{escape(note)}</p>" for note in table_notes(self.report))
+                + (f"<ul>{warnings}</ul>" if warnings else "")
+                + "".join(image(png, caption) for caption, png in plots.items()) + "</div>")
+
+    def __str__(self) -> str:
+        shown = self.recommended.name if self.recommended else "none"
+        return (f"{type(self).__name__}({len(self.artifacts)} artifacts in {self.run_dir}, recommended: {shown}, "
+                f"{len(self.warnings)} warning(s))")
+
+
+class BenchResult(BuildResult):
+    """A finished `edgecomp.benchmark` of files you brought: no stages and no Keras model, else a BuildResult."""
+
+
+def load_report(run_dir) -> BuildResult:
+    """The result of a finished run, read from its report.json (a build's or a bench's).
+
+    Args:
+        run_dir: a run folder, or its report.json path.
+
+    Returns:
+        A `BuildResult`, or a `BenchResult` for a run of `edgecomp bench` / `edgecomp.benchmark`.
+
+    Raises:
+        ReportError: no report there, or not an edgecomp report.
+
+    Examples:
+        >>> import edgecomp
+        >>> edgecomp.load_report("no/such/run")
+        Traceback (most recent call last):
+        ...
+        edgecomp.report.compare.ReportError: no report at no/such/run/report.json (no/such/run does not exist); ...
+    """
+    report = read_report_json(Path(run_dir))
+    is_bench = not report.get("stages") and (report.get("keras") or {}).get("accuracy") is None
+    return (BenchResult if is_bench else BuildResult).from_report(report)
+
+
+__all__ = ["Artifact", "BenchResult", "BuildResult", "Stage", "Warning", "load_report"]

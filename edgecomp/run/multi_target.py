@@ -1,0 +1,100 @@
+"""`edgecomp bench FILES --target A --target B ...`: every file on every target, one report.
+
+Targets run one after another; each run is a whole `edgecomp bench` (its report in OUT/<target>/).
+OUT/report.json gathers them: per target its status, and per file its latency, memory, accuracy and
+whether it is that target's artifact to ship; plus the host's accuracy of each file, so each
+device's accuracy can be set against it. A target that cannot be reached or fails midway is a
+failed column with its reason, and the others go on.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import re
+from pathlib import Path
+from typing import Callable, Optional
+
+from edgecomp.core.errors import BenchError, TargetError
+from edgecomp.core.files import write_bytes_atomically
+from edgecomp.core.version import __version__
+from edgecomp.data.dataset import load_dataset
+from edgecomp.plan.plan import BenchConfig
+from edgecomp.report.multi_target import failures, render_multi_markdown
+from edgecomp.report.recommend import recommended_of
+from edgecomp.run.artifacts import write_sample
+from edgecomp.run.existing_files import run_bench
+from edgecomp.targets.host import HostTarget
+
+
+def _folder_name(target_name: str) -> str:
+    """A target's subfolder: its profile name kept to plain characters."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", target_name)
+
+
+def target_column(name: str, device, report: dict, report_path: str) -> dict:
+    """What the combined report keeps of one target's run."""
+    artifacts = {}
+    for artifact in report["artifacts"]:
+        latency = artifact.get("latency_ms") or {}
+        artifacts[artifact["name"]] = {
+            "status": artifact.get("status"), "error": artifact.get("error"), "p50_ms": latency.get("p50"),
+            "model_mb": artifact.get("model_peak_mb"), "accuracy": artifact.get("accuracy"),
+            "accuracy_source": artifact.get("accuracy_source")}
+    return {"name": name, "kind": device.kind, "status": "ok", "error": None, "report": report_path,
+            "recommended": recommended_of(report).get("name"), "artifacts": artifacts}
+
+
+def host_accuracies(paths: list[Path], dataset: str, settings: BenchConfig, out: Path) -> dict[str, Optional[float]]:
+    """Each file's accuracy on this host's runner (one timed run: only the accuracy pass matters)."""
+    data = load_dataset(dataset, test_limit=settings.accuracy_samples)
+    sample = write_sample(data, out / "host_sample.npz", settings.accuracy_samples)
+    quick = settings.model_copy(update={"warmup": 0, "min_runs": 1, "min_time_s": 0.0, "max_runs": 1,
+                                        "op_profile": False})
+    outcomes = HostTarget().bench(list(paths), sample, quick)
+    return {Path(o.artifact).name: (o.result or {}).get("accuracy") if o.ok else None for o in outcomes}
+
+
+def run_bench_on_targets(paths: list[Path], dataset: str, devices: list,
+                         settings_for: Callable[[object], BenchConfig], out: Path, command: str = "") -> dict:
+    """Benchmarks `paths` on each Target in turn and writes OUT/report.json and report.md.
+
+    Args:
+        devices: the Targets, in the order to run them (each named by its profile).
+        settings_for: the benchmark settings for one Target (its profile's threads...).
+
+    Returns:
+        The combined report (see the module docstring).
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    columns = []
+    for device in devices:
+        name = device.name
+        folder = out / _folder_name(name)
+        try:
+            report = run_bench(paths, dataset, device, settings_for(device), folder, command=command)
+        except TargetError as err:  # unreachable, or gone midway: this column fails, the others go on
+            columns.append({"name": name, "kind": device.kind, "status": "failed",
+                            "error": str(err), "report": None, "recommended": None, "artifacts": {}})
+            continue
+        columns.append(target_column(name, device, report, f"{folder.name}/report.md"))
+    settings = settings_for(devices[0])
+    combined = {"kind": "multi_target", "edgecomp_version": __version__, "command": command,
+                "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                "dataset": dataset, "artifacts": [Path(p).name for p in paths], "targets": columns,
+                "host_accuracy": host_accuracies(paths, dataset, settings, out)}
+    write_bytes_atomically(out / "report.json", json.dumps(combined, indent=2).encode())
+    write_bytes_atomically(out / "report.md", render_multi_markdown(combined).encode())
+    return combined
+
+
+def raise_for_failed_targets(combined: dict, out: Path) -> None:
+    """Exit code 1 when a target, or a file on a target, failed; the report is already written.
+
+    Raises:
+        BenchError: with the first reason and where the others are.
+    """
+    problems = failures(combined)
+    if problems:
+        raise BenchError(f"{len(problems)} failure(s) ({problems[0]}{'; ...' if len(problems) > 1 else ''}); "
+                         f"every reason is in {out}/report.md.")
