@@ -57,6 +57,13 @@ class Override:
                 raise UsageError(f"override layers {self.layers!r} is not a valid regex: {err}") from None
 
 
+def quantizer_installed() -> bool:
+    """Whether the `quantize` extra is installed (its per-layer validation is optional in a run)."""
+    import importlib.util
+
+    return importlib.util.find_spec("ai_edge_quantizer") is not None
+
+
 def quantizer_module():
     """`ai_edge_quantizer`, or a UsageError saying how to install it."""
     try:
