@@ -2,7 +2,8 @@
 # Sets up edgecomp on a fresh Debian/Ubuntu machine (or any machine with Python 3.10-3.12):
 #   - Debian packages when apt is available: the Fashion-MNIST images, sshd and adb for the
 #     device adapters' tests, Chromium for rendering the HTML report;
-#   - .venv with edgecomp, its dev tools and `edgecomp search`'s Ray Tune + Optuna (the `search` extra);
+#   - .venv with edgecomp, its dev tools, `edgecomp search`'s Ray Tune + Optuna (the `search` extra), the AI
+#     Edge Quantizer (`quantize`) and Model Explorer (`explore`);
 #   - .venv-tflite-runtime: tflite-runtime 2.14 with numpy<2, the runtime Raspberry Pi images carry;
 #   - the emulated arm64 Raspberry Pi (scripts/make-arm64-pi.sh, ~1.5 min once, cached in
 #     ~/.cache/edgecomp/arm64-pi) for the `arm64` tests; EDGECOMP_SKIP_ARM64=1 leaves it out.
@@ -47,7 +48,7 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip 'setuptools>=77,<81' wheel  # wheel builds offline; <81 keeps pkg_resources
-.venv/bin/python -m pip install -q -e ".[dev,search]"
+.venv/bin/python -m pip install -q -e ".[dev,search,quantize,explore]"
 
 if [ -f scripts/make-tflite-runtime-env.sh ]; then
   bash scripts/make-tflite-runtime-env.sh .venv-tflite-runtime

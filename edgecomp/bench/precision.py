@@ -3,7 +3,8 @@
 `.tflite`: the element types of the weights (constant tensors of two or more dimensions), of the
 activations (tensors the ops compute) and of the input decide: float16 weights (expanded by
 DEQUANTIZE) = float16; int8 weights with float activations = dynamic; int8 activations = int8,
-and int8_io / uint8_io when the input is integer too; int16 activations = int16x8. `.onnx`:
+and int8_io / uint8_io when the input is integer too; int16 activations = int16x8; int4 weights =
+w4 when DEQUANTIZE expands them before float ops, dynamic_w4 when the op takes them. `.onnx`:
 QuantizeLinear / DequantizeLinear / QLinear* ops = int8; integer ops fed by DynamicQuantizeLinear
 = dynamic; float16 weights = float16. A model card (`<file>.json`, written by `edgecomp build`)
 names the recipe (e.g. qat_int8, a recipe of edgecomp.plan.precisions); it is used when the file
@@ -49,6 +50,11 @@ def tflite_precision(graph: GraphInfo) -> str:
             return f"{input_dtype}_io"
         # Some layers left in float beside integer ones (a selective / mixed int8 file).
         return "int8_mixed" if "float32" in weights else "int8"
+    if "int4" in weights:
+        # 4-bit weights (AI Edge Quantizer): expanded by DEQUANTIZE before float ops, or fed to the
+        # op itself, whose kernel quantizes activations on the fly.
+        expanded = any(op.name == "DEQUANTIZE" and graph.tensors[op.inputs[0]].dtype == "int4" for op in graph.ops)
+        return "w4" if expanded else "dynamic_w4"
     if weights & INTEGER:
         return "dynamic"
     if "float16" in weights:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from edgecomp.cli import bench, build, cache, data, env, report, search, targets
+from edgecomp.cli import bench, build, cache, data, env, explore, report, search, targets
 from edgecomp.core.version import __version__
 
 app = typer.Typer(
@@ -25,6 +25,7 @@ app.command("env")(env.env_command)
 app.command("models")(env.models_command)
 app.command("report")(report.report_command)
 app.command("search")(search.search_command)
+app.command("explore")(explore.explore_command)
 app.add_typer(cache.app, name="cache")
 app.add_typer(data.app, name="data")
 app.add_typer(targets.app, name="targets")

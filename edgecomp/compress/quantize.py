@@ -22,7 +22,11 @@ def run_quantize(ctx: RunContext, cfg: QuantizeConfig) -> dict:
     inputs = ctx.export_inputs
     inputs.calibration_samples, inputs.float_fallback_layers = cfg.calibration_samples, cfg.float_fallback_layers
     inputs.debug_drop_points, inputs.debug_top_layers = cfg.debug_drop_points, cfg.debug_top_layers
+    inputs.quantizer_overrides = [override.model_dump(exclude_none=True) for override in cfg.overrides]
+    inputs.auto_max_drop = cfg.max_drop
     return {"modes": list(cfg.modes), "calibration_samples": cfg.calibration_samples,
             "calibration_split": "train", "debug_drop_points": cfg.debug_drop_points,
-            "float_fallback_layers": cfg.float_fallback_layers}
+            "float_fallback_layers": cfg.float_fallback_layers,
+            **({"overrides": inputs.quantizer_overrides} if cfg.overrides else {}),
+            **({"max_drop": cfg.max_drop} if "auto" in cfg.modes else {})}
 

@@ -47,6 +47,8 @@ class ExportInputs:
     debug_drop_points: float = 1.0  # `quantize`: an int8 file losing more points gets its worst layers listed
     debug_top_layers: int = 5  # `quantize`: how many layers that list holds
     float_fallback_layers: int = 0  # `quantize`: > 0 also exports int8_mixed with this many layers kept float
+    quantizer_overrides: list = field(default_factory=list)  # `quantize`: AI Edge Quantizer per-layer overrides
+    auto_max_drop: float = 0.5  # `quantize`: the accuracy points `auto` mixed precision may lose
     qat_scheme: Optional[QatScheme] = None  # `qat`: how `RunContext.model` was wrapped (the stage cache rebuilds it so)
     # `train`: "softmax" when the user's model ended in one; stages train on its logits, and export
     # puts the softmax back so the deployable outputs probabilities as the given model did.
@@ -156,7 +158,7 @@ class Measurement:
 # Fields written to report.json only when the run produced them (a failed export has no size,
 # an ONNX file no sparsity), so a reader can tell "not measured" from a measured value.
 OPTIONAL_FIELDS = ("role", "outputs", "precision_read", "export_seconds", "size_bytes", "gzip_bytes", "sparsity",
-                   "parity", "quant_debug", "float_fallback_tensors", "predicted_memory")
+                   "parity", "quant_debug", "float_fallback_tensors", "quantizer", "predicted_memory")
 
 
 @dataclass
@@ -184,6 +186,9 @@ class ArtifactRecord:
     parity: Optional[dict] = None  # edgecomp.export.parity.check_parity
     quant_debug: Optional[dict] = None  # int8 files: accuracy drop and worst layers, or {"error"}
     float_fallback_tensors: Optional[list] = None  # int8_mixed: the tensors kept float
+    # AI Edge Quantizer files: the recipe, overrides, each layer's precision read back from the file, what
+    # stayed float, and for `auto` every step measured (edgecomp.export.edge_quantizer)
+    quantizer: Optional[dict] = None
     # Read from the file before it runs (edgecomp.bench.footprint): weights_mb, activations_mb, total_mb, method
     predicted_memory: Optional[dict] = None
     measurement: Optional[Measurement] = None

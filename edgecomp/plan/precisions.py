@@ -18,8 +18,10 @@ from edgecomp.core.registry import Registry
 # "converter": the TFLite converter set up by `converter`; "selective_int8": the quantization
 # debugger's int8 with the worst layers kept float. A quantizer other than the TFLite converter
 # (e.g. AI Edge Quantizer) is a new kind with its own exporter.
-ExporterKind = Literal["converter", "selective_int8"]
-IoType = Literal["float32", "int8", "uint8"]
+# "edge_quantizer": Google's AI Edge Quantizer on the float32 `.tflite` with the recipe `edge_quantizer`
+# names (edgecomp.export.edge_quantizer); "edge_quantizer_auto": its mixed precision searched layer by layer.
+ExporterKind = Literal["converter", "selective_int8", "edge_quantizer", "edge_quantizer_auto"]
+IoType = Literal["float32", "int8", "uint8", "int16"]
 
 
 @dataclass(frozen=True)
@@ -87,11 +89,14 @@ class PrecisionRecipe:
     # Labels a file of this recipe may read as from its tensors (edgecomp.bench.precision) besides
     # its own name: a QAT int8 file is an int8 file, or int8_mixed when QAT left layers float.
     reads_as: tuple[str, ...] = ()
+    # kind "edge_quantizer": the quantizer recipe (a key of edgecomp.export.edge_quantizer.RECIPES).
+    edge_quantizer: Optional[str] = None
 
     @property
     def calibrates(self) -> bool:
         """Whether making the file needs calibration images (from the training split, never test)."""
-        return self.converter.calibrate or self.kind == "selective_int8"
+        return self.converter.calibrate or self.kind in ("selective_int8", "edge_quantizer_auto") or \
+            self.edge_quantizer in ("a8w8", "a16w8")
 
     @property
     def file_labels(self) -> tuple[str, ...]:
@@ -140,6 +145,27 @@ for _recipe in [
     PrecisionRecipe("qat_int8", "quantization-aware trained, full int8, float32 input/output",
                     post_training=False, converter=_INT8, reads_as=("int8", "int8_mixed"),
                     parity=ParityRule(0.97, 0.3, max_accuracy_drop_points=1.0, max_rel_mean_abs_diff=0.1)),
+    # Google's AI Edge Quantizer (the `quantize` extra), on the float32 `.tflite` (edgecomp.export.edge_quantizer).
+    # What each leaves float is read back from the file into the record, never assumed.
+    PrecisionRecipe("a8w8", "AI Edge Quantizer: static int8 activations and weights, int8 input/output",
+                    kind="edge_quantizer", edge_quantizer="a8w8", quantize_mode=True, input_type="int8",
+                    output_type="int8", reads_as=("int8_io",), parity=_INT8_PARITY),
+    PrecisionRecipe("a16w8", "AI Edge Quantizer: 16-bit activations, int8 weights, int16 input/output",
+                    kind="edge_quantizer", edge_quantizer="a16w8", quantize_mode=True, input_type="int16",
+                    output_type="int16", reads_as=("int16x8",),
+                    parity=ParityRule(0.98, 0.1, max_accuracy_drop_points=0.5, max_rel_mean_abs_diff=0.03)),
+    PrecisionRecipe("w4", "AI Edge Quantizer: 4-bit weights (dequantized before each op), float compute",
+                    kind="edge_quantizer", edge_quantizer="w4", quantize_mode=True,
+                    parity=ParityRule(0.95, 0.5, max_accuracy_drop_points=1.0, max_rel_mean_abs_diff=0.1)),
+    PrecisionRecipe("dynamic_w4", "AI Edge Quantizer: 4-bit weights, activations quantized on the fly",
+                    kind="edge_quantizer", edge_quantizer="dynamic_w4", quantize_mode=True,
+                    parity=ParityRule(0.95, 0.5, max_accuracy_drop_points=1.0, max_rel_mean_abs_diff=0.1)),
+    # Mixed precision searched on the validation split until within the quantize stage's max_drop: its
+    # own accuracy bound is that search's, so parity keeps int8's.
+    PrecisionRecipe("auto", "AI Edge Quantizer: int8, the most sensitive layers raised to 16-bit activations "
+                    "(then float) until within max_drop of float32", kind="edge_quantizer_auto",
+                    quantize_mode=True, input_type="int8", output_type="int8", reads_as=("int8_io", "int8_mixed", "int16x8"),
+                    parity=_INT8_PARITY),
 ]:
     PRECISIONS.register(_recipe.name)(_recipe)
 
@@ -152,5 +178,7 @@ QAT_PRECISION = "qat_int8"
 QAT_REPLACES = "int8"
 # The recipe a quantize stage's `float_fallback_layers` adds.
 FLOAT_FALLBACK_PRECISION = "int8_mixed"
+# What a quantize stage's `overrides` may set a layer to: a recipe of the quantizer, or float.
+OVERRIDE_PRECISIONS: tuple[str, ...] = ("a8w8", "a16w8", "w4", "dynamic_w4", "float")
 # The floor a model file's chain must beat: the PTQ of the unchanged model (edgecomp.run.artifacts).
 FLOOR_PRECISION = "int8"

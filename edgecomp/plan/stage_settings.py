@@ -9,13 +9,14 @@ stage implementation or TensorFlow. The implementations (`edgecomp.compress`) ta
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal
+import re
+from typing import Annotated, Any, Literal, Optional
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from edgecomp.core.settings import Strict, did_you_mean
 from edgecomp.data.augment import AugmentConfig
-from edgecomp.plan.precisions import PRECISIONS, QUANTIZE_MODES
+from edgecomp.plan.precisions import OVERRIDE_PRECISIONS, PRECISIONS, QUANTIZE_MODES
 
 
 def _unused(given: set[str], allowed: frozenset, what: str) -> None:
@@ -256,8 +257,31 @@ class PruneConfig(Strict):
 # The recipes a quantize stage may list (edgecomp.plan.precisions), those that calibrate on training
 # images, and the int8 ones whose accuracy drop is debugged layer by layer: read from the recipes.
 PtqMode = Literal[QUANTIZE_MODES]  # type: ignore[valid-type]
+QUANTIZER_MODES = tuple(mode for mode in QUANTIZE_MODES if PRECISIONS.get(mode).kind.startswith("edge_quantizer"))
 CALIBRATED_MODES = frozenset(mode for mode in QUANTIZE_MODES if PRECISIONS.get(mode).calibrates)
 DEBUGGED_MODES = frozenset(mode for mode in QUANTIZE_MODES if PRECISIONS.get(mode).debug_accuracy)
+
+
+class QuantizerOverride(Strict):
+    """One per-layer override of the AI Edge Quantizer recipes (a8w8, a16w8, w4, dynamic_w4, auto):
+    the layers whose name matches `layers` (a regex), or the ops of the types in `ops` (TFLite names such as
+    FULLY_CONNECTED), get `precision` (later overrides win)."""
+
+    precision: Literal[OVERRIDE_PRECISIONS]  # type: ignore[valid-type]
+    layers: Optional[str] = None
+    ops: Optional[list[str]] = None
+
+    @model_validator(mode="after")
+    def _one_selector(self) -> QuantizerOverride:
+        if (self.layers is None) == (not self.ops):
+            raise ValueError("an override names either `layers` (a regex on layer names) or `ops` (op types), "
+                             f"not {'both' if self.layers is not None else 'neither'}")
+        if self.layers is not None:
+            try:
+                re.compile(self.layers)
+            except re.error as err:
+                raise ValueError(f"layers {self.layers!r} is not a valid regex: {err}") from None
+        return self
 
 
 class QuantizeConfig(Strict):
@@ -272,6 +296,10 @@ class QuantizeConfig(Strict):
     debug_top_layers: int = Field(5, gt=0)
     # > 0: also export `int8_mixed`, int8 with this many worst-quantized layers kept float.
     float_fallback_layers: int = Field(0, ge=0)
+    # The AI Edge Quantizer recipes: per-layer overrides, and for `auto` the accuracy points (validation
+    # split) it may lose against float32 before it raises more layers to 16 bits.
+    overrides: list[QuantizerOverride] = []
+    max_drop: float = Field(0.5, ge=0)
 
     @field_validator("modes", mode="before")
     @classmethod
@@ -297,6 +325,11 @@ class QuantizeConfig(Strict):
         if "calibration_samples" in given and not calibrates:
             raise ValueError(f"calibration_samples is unused: none of modes [{', '.join(self.modes)}] calibrates "
                              f"(only {', '.join(sorted(CALIBRATED_MODES))} and float_fallback_layers do); drop it")
+        if self.overrides and not set(QUANTIZER_MODES) & set(self.modes):
+            raise ValueError(f"overrides apply to the AI Edge Quantizer modes ({', '.join(QUANTIZER_MODES)}) and "
+                             f"modes is [{', '.join(self.modes)}]; add one or drop overrides")
+        if "max_drop" in given and "auto" not in self.modes:
+            raise ValueError("max_drop is auto's accuracy budget and modes has no auto; add auto or drop max_drop")
         debugged = sorted(given & {"debug_drop_points", "debug_top_layers"})
         if debugged and not DEBUGGED_MODES & set(self.modes):
             raise ValueError(f"{', '.join(debugged)} unused: int8 debugging runs for modes "

@@ -20,6 +20,8 @@ from edgecomp.core.files import gzip_size, write_bytes_atomically
 from edgecomp.core.progress import remaining, step
 from edgecomp.core.records import ArtifactRecord
 from edgecomp.export.metadata import ArtifactMetadata, embed_metadata
+from edgecomp.export.edge_quantizer import quantizer_installed, tensor_snr_db
+from edgecomp.export.node_data import write_node_data
 from edgecomp.export.parity import check_parity
 from edgecomp.export.sparsity import tflite_sparsity
 from edgecomp.export.tflite import keras_to_tflite
@@ -27,6 +29,7 @@ from edgecomp.models.output_head import SOFTMAX, softmax_head, with_softmax
 from edgecomp.plan.plan import BenchConfig
 from edgecomp.plan.precisions import BASELINE_PRECISION, FLOOR_PRECISION, PRECISIONS
 from edgecomp.run.quant_artifacts import calibration_images, debug_int8, export_file, export_source_model
+from edgecomp.report.explore import node_data_dir
 from edgecomp.targets.base import Target
 
 
@@ -101,7 +104,25 @@ def export_artifacts(ctx: RunContext) -> list[ArtifactRecord]:
             ctx, fmt, precision, out_dir / f"model_{precision}.{fmt}", export_source_model(ctx, precision),
             lambda record, path: export_file(ctx, record, path), parity_images, reference_cache,
             position=f" ({done + 1}/{len(planned)}{remaining(started, done, len(planned))})"))
+    write_layer_overlays(ctx.run_dir, records, parity_images[:16])
     return records
+
+
+def write_layer_overlays(run_dir: Path, records: list[ArtifactRecord], images: np.ndarray) -> None:
+    """Model Explorer node-data files for each `.tflite` (`edgecomp explore`): what each layer holds, read
+    from the file, and for a post-training file its SNR per layer against the float32 file (measured with
+    the AI Edge Quantizer's validation, when the `quantize` extra is installed)."""
+    float_file = next((run_dir / r.path for r in records if r.size_bytes is not None and r.precision == BASELINE_PRECISION
+                       and r.role is None and r.format == "tflite"), None)
+    for record in records:
+        if record.format != "tflite" or record.size_bytes is None:  # no file was written
+            continue
+        path, measured = run_dir / record.path, {}
+        recipe = PRECISIONS.get(record.precision) if record.precision in PRECISIONS else None
+        if float_file is not None and path != float_file and recipe is not None and recipe.post_training \
+                and record.role is None and quantizer_installed():
+            measured["quantization_snr_db"] = tensor_snr_db(float_file, path, images)
+        write_node_data(path, node_data_dir(run_dir, record.name), measured)
 
 def _export_floor(ctx: RunContext, out_dir: Path, parity_images: np.ndarray, reference_cache: dict):
     """The floor (`role: floor`): the PTQ int8 of the model as trained or loaded, unchanged by the

@@ -18,6 +18,15 @@ from edgecomp.core.errors import EdgecompError
 from edgecomp.core.progress import step
 from edgecomp.core.records import ArtifactRecord
 from edgecomp.core.registry import Registry
+from edgecomp.export.edge_quantizer import (
+    Override,
+    auto_mixed_precision,
+    build_recipe,
+    layer_precisions,
+    left_float,
+    precision_summary,
+    tflite_to_quantized,
+)
 from edgecomp.export.modelcard import write_model_card
 from edgecomp.export.onnx import keras_to_onnx
 from edgecomp.export.onnx_quant import onnx_to_onnx_int8
@@ -76,6 +85,48 @@ def _tflite_selective_int8(ctx: RunContext, record: ArtifactRecord, path: Path) 
     _, record.float_fallback_tensors = keras_to_tflite_selective_int8(
         export_source_model(ctx, record.precision), path, calibration_images(ctx, record.precision)[:64],
         ctx.export_inputs.float_fallback_layers)
+
+def _float_tflite(ctx: RunContext, precision: str, folder: Path) -> Path:
+    """The float32 `.tflite` of the model a quantizer recipe starts from (a temporary file)."""
+    return keras_to_tflite(export_source_model(ctx, precision), folder / "float32.tflite", BASELINE_PRECISION)
+
+
+def _quantizer_overrides(ctx: RunContext) -> list[Override]:
+    return [Override(o["precision"], o.get("layers"), tuple(o.get("ops") or ()))
+            for o in ctx.export_inputs.quantizer_overrides]
+
+
+def _layers_record(path: Path) -> dict:
+    """What the file holds, layer by layer: the summary, and every layer whose weights stayed float."""
+    layers = layer_precisions(path)
+    return {"layers": precision_summary(layers), "left_float": [layer["name"] for layer in left_float(layers)]}
+
+
+@TFLITE_EXPORTERS.register("edge_quantizer")
+def _tflite_by_edge_quantizer(ctx: RunContext, record: ArtifactRecord, path: Path) -> None:
+    """Google's AI Edge Quantizer on the float32 file, with the recipe's quantizer recipe and the plan's overrides."""
+    recipe = PRECISIONS.get(record.precision)
+    overrides = _quantizer_overrides(ctx)
+    with tempfile.TemporaryDirectory(prefix="edgecomp-aeq-") as tmp:
+        tflite_to_quantized(_float_tflite(ctx, recipe.name, Path(tmp)), path,
+                            build_recipe(recipe.edge_quantizer, overrides), calibration_images(ctx, recipe.name))
+    record.quantizer = {"recipe": recipe.edge_quantizer, "overrides": ctx.export_inputs.quantizer_overrides,
+                        **_layers_record(path)}
+
+
+@TFLITE_EXPORTERS.register("edge_quantizer_auto")
+def _tflite_auto_mixed_precision(ctx: RunContext, record: ArtifactRecord, path: Path) -> None:
+    """int8, the most sensitive layers raised to 16-bit activations until within `max_drop` of float32 on the
+    validation split (edgecomp.export.edge_quantizer.auto_mixed_precision); every step measured."""
+    with tempfile.TemporaryDirectory(prefix="edgecomp-aeq-") as tmp:
+        search = auto_mixed_precision(_float_tflite(ctx, record.precision, Path(tmp)), path,
+                                      calibration_images(ctx, record.precision), ctx.data.images("val"),
+                                      ctx.data.labels("val"), ctx.export_inputs.auto_max_drop)
+    step(f"auto: {len(search['steps'])} steps, {search['steps'][-1]['accuracy']:.2f}% on validation "
+         f"(float32 {search['float_accuracy']:.2f}%, max_drop {search['max_drop']:g}) "
+         f"{'met' if search['met'] else 'NOT met: every layer raised'}")
+    record.quantizer = {"recipe": "auto", "auto": search, **_layers_record(path)}
+
 
 @ONNX_EXPORTERS.register("float")
 def _onnx_float(ctx: RunContext, record: ArtifactRecord, path: Path) -> None:
