@@ -35,7 +35,7 @@ from edgecomp.run.stage_cache import chain_keys
 KNOWN_CONTEXT_FIELDS = frozenset({"plan", "data", "run_dir", "model", "ptq_modes", "export_inputs", "warnings"})
 MODEL_INPUTS = ("original_model", "float_model")
 VALUE_INPUTS = ("pruned", "calibration_samples", "debug_drop_points", "debug_top_layers", "float_fallback_layers",
-                "qat_scheme", "output_activation", "quantizer_overrides", "auto_max_drop")
+                "quantizer_overrides", "auto_max_drop", "qat_scheme", "output_activation")
 MODEL_SLOTS = ("model", *MODEL_INPUTS)  # `model` first: the others often name the same object
 # A QAT model is kept as weights only (see edgecomp.run.saved_state.QatRecipe).
 QAT_WEIGHTS_SUFFIX = ".qat.weights.h5"

@@ -35,7 +35,7 @@ def test_mode_facts_are_the_recipes():
     from edgecomp.plan.precisions import PRECISIONS
 
     assert set(PtqMode.__args__) == {name for name in PRECISIONS.names() if PRECISIONS.get(name).quantize_mode}
-    assert CALIBRATED_MODES == {"int8", "int8_io", "uint8_io", "int16x8"}
+    assert CALIBRATED_MODES == {"int8", "int8_io", "uint8_io", "int16x8", "a8w8", "a16w8", "auto"}
     assert DEBUGGED_MODES == {"int8", "int8_io", "uint8_io"}
 
 
