@@ -22,6 +22,7 @@ import numpy as np
 from edgecomp.bench.modelfile import read_tflite
 from edgecomp.core.errors import ExportError, UsageError
 from edgecomp.export.parity import run_tflite
+from edgecomp.plan.stage_settings import override_problem
 
 # edgecomp's name -> the quantizer's recipe function (ai_edge_quantizer.recipe) and what it does.
 RECIPES = {
@@ -30,8 +31,6 @@ RECIPES = {
     "w4": ("weight_only_wi4_afp32", "4-bit weights dequantized to float before each op: smallest file, float compute"),
     "dynamic_w4": ("dynamic_wi4_afp32", "4-bit weights, float activations quantized on the fly by the kernels"),
 }
-# What an override may set a layer to: a recipe above, or float (the quantizer's no_quantize).
-OVERRIDE_PRECISIONS = (*RECIPES, "float")
 INSTALL_HINT = "pip install 'edgecomp[quantize]' (it installs ai-edge-quantizer)"
 
 
@@ -45,16 +44,9 @@ class Override:
     ops: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        if self.precision not in OVERRIDE_PRECISIONS:
-            raise UsageError(f"override precision {self.precision!r} is not one of {', '.join(OVERRIDE_PRECISIONS)}")
-        if (self.layers is None) == (not self.ops):
-            raise UsageError("an override names either `layers` (a regex on layer names) or `ops` (op types), "
-                             f"not {'both' if self.layers is not None else 'neither'}")
-        if self.layers is not None:
-            try:
-                re.compile(self.layers)
-            except re.error as err:
-                raise UsageError(f"override layers {self.layers!r} is not a valid regex: {err}") from None
+        problem = override_problem(self.precision, self.layers, self.ops)  # the plan's own check
+        if problem:
+            raise UsageError(problem)
 
 
 def quantizer_installed() -> bool:

@@ -262,6 +262,21 @@ CALIBRATED_MODES = frozenset(mode for mode in QUANTIZE_MODES if PRECISIONS.get(m
 DEBUGGED_MODES = frozenset(mode for mode in QUANTIZE_MODES if PRECISIONS.get(mode).debug_accuracy)
 
 
+def override_problem(precision: str, layers: Optional[str], ops) -> Optional[str]:
+    """What is wrong with a quantizer override (None when nothing): its precision, one selector, a valid regex."""
+    if precision not in OVERRIDE_PRECISIONS:
+        return f"override precision {precision!r} is not one of {', '.join(OVERRIDE_PRECISIONS)}"
+    if (layers is None) == (not ops):
+        return ("an override names either `layers` (a regex on layer names) or `ops` (op types), "
+                f"not {'both' if layers is not None else 'neither'}")
+    if layers is not None:
+        try:
+            re.compile(layers)
+        except re.error as err:
+            return f"override layers {layers!r} is not a valid regex: {err}"
+    return None
+
+
 class QuantizerOverride(Strict):
     """One per-layer override of the AI Edge Quantizer recipes (a8w8, a16w8, w4, dynamic_w4, auto):
     the layers whose name matches `layers` (a regex), or the ops of the types in `ops` (TFLite names such as
@@ -273,14 +288,9 @@ class QuantizerOverride(Strict):
 
     @model_validator(mode="after")
     def _one_selector(self) -> QuantizerOverride:
-        if (self.layers is None) == (not self.ops):
-            raise ValueError("an override names either `layers` (a regex on layer names) or `ops` (op types), "
-                             f"not {'both' if self.layers is not None else 'neither'}")
-        if self.layers is not None:
-            try:
-                re.compile(self.layers)
-            except re.error as err:
-                raise ValueError(f"layers {self.layers!r} is not a valid regex: {err}") from None
+        problem = override_problem(self.precision, self.layers, self.ops)
+        if problem:
+            raise ValueError(problem)
         return self
 
 

@@ -112,3 +112,12 @@ def test_auto_mixed_precision_stops_at_the_first_step_within_max_drop(tiny_model
     assert sixteen and len(sixteen) <= 2 and set(sixteen) <= set(result["steps"][1]["moved"]), written
     assert all(layer["activations"] == "int8" for layer in written if layer["name"] not in sixteen), written
     assert not (tmp_path / "auto.trial.tflite").exists()
+
+
+def test_the_plan_knows_every_quantizer_recipe():
+    """The plan layer lists the override precisions without importing export: the same names."""
+    from edgecomp.export.edge_quantizer import RECIPES
+    from edgecomp.plan.precisions import OVERRIDE_PRECISIONS, PRECISIONS
+
+    assert set(OVERRIDE_PRECISIONS) == {*RECIPES, "float"}
+    assert {PRECISIONS.get(name).edge_quantizer for name in PRECISIONS.names()} - {None} == set(RECIPES)
