@@ -27,8 +27,8 @@ def _console() -> Console:
 def _profiles_table(profiles: list, compact: bool) -> Table:
     """One row per profile. Compact (for narrow terminals): no borders, no `kind` column (the
     connection starts with it), the connection on a second line under the name."""
-    columns = ["name", "runtime", "threads", "delegate", "recommended"] if compact else \
-        ["name", "kind", "connection", "runtime", "threads", "delegate", "recommended"]
+    columns = ["name", "runtime", "threads", "delegate"] if compact else \
+        ["name", "kind", "connection", "runtime", "threads", "delegate"]
     if compact:  # one space between columns, no edges: 78 characters for the profiles shipped
         table = Table(title="Target profiles", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
                       padding=(0, 1, 0, 0))
@@ -37,13 +37,12 @@ def _profiles_table(profiles: list, compact: bool) -> Table:
     for column in columns:
         table.add_column(column, no_wrap=True)
     for name, profile in profiles:
-        recommended = f"{profile.recommended_compression} {profile.recommended_format}"
         if compact:
             table.add_row(f"{name}\n[dim]  {escape(profile.connection_summary())}[/dim]", profile.runtime,
-                          str(profile.threads), profile.delegate, recommended)
+                          str(profile.threads), profile.delegate)
         else:
             table.add_row(name, profile.kind, escape(profile.connection_summary()), profile.runtime,
-                          str(profile.threads), profile.delegate, recommended)
+                          str(profile.threads), profile.delegate)
     return table
 
 

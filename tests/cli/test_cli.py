@@ -321,4 +321,4 @@ def test_build_help_reads_in_80_columns():
     starts = [i for i, line in enumerate(lines) if line.startswith("  -")] + [len(lines)]
     heights = [end - start for start, end in zip(starts, starts[1:])]
     assert len(heights) > 20 and max(heights) <= 4 and sum(heights) / len(heights) < 2, result.output
-    assert "[default: runs/<plan name>]" in result.output  # no longer read as rich markup
+    assert "(default: runs/<plan name>)" in result.output  # the text as written, markup off

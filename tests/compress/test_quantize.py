@@ -10,7 +10,9 @@ from edgecomp.export.parity import check_parity
 from edgecomp.export.tflite import keras_to_tflite
 from edgecomp.plan.precisions import PRECISIONS, QUANTIZE_MODES
 
-PTQ_PRECISIONS = list(QUANTIZE_MODES)
+# The TFLite converter's modes; the AI Edge Quantizer's (kind edge_quantizer*) are read back in
+# tests/export/test_edge_quantizer.py and tests/run/test_edge_quantizer_build.py.
+PTQ_PRECISIONS = [name for name in QUANTIZE_MODES if PRECISIONS.get(name).kind == "converter"]
 
 
 @pytest.fixture(scope="module")

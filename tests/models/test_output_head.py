@@ -70,6 +70,7 @@ def keras3_user_cnn():
 
 PTQ_PLAN = """
 name: user
+sanity: warn  # an untrained model: this tests the output contract, not the numbers
 model: {path}
 dataset: {{name: fashion_mnist, train_limit: 600, test_limit: 200, normalization: raw}}
 stages:
