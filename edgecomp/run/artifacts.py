@@ -121,7 +121,10 @@ def write_layer_overlays(run_dir: Path, records: list[ArtifactRecord], images: n
         recipe = PRECISIONS.get(record.precision) if record.precision in PRECISIONS else None
         if float_file is not None and path != float_file and recipe is not None and recipe.post_training \
                 and record.role is None and quantizer_installed():
-            measured["quantization_snr_db"] = tensor_snr_db(float_file, path, images)
+            try:
+                measured["quantization_snr_db"] = tensor_snr_db(float_file, path, images)
+            except ValueError as err:  # the quantizer's validation refuses tensors it cannot pair (sparse weights)
+                step(f"{record.name}: no per-layer SNR overlay (the quantizer's validation: {err})")
         write_node_data(path, node_data_dir(run_dir, record.name), measured)
 
 def _export_floor(ctx: RunContext, out_dir: Path, parity_images: np.ndarray, reference_cache: dict):
