@@ -29,7 +29,7 @@ if [ -z "$model" ]; then
   model=$work/cnn-tiny.tflite
   PYTHONPATH=$repo "$python" - "$model" <<'PY'
 import sys
-from edgecomp.export.tflite import keras_to_tflite
+from edgecomp.exporters.tflite import keras_to_tflite
 from edgecomp.models.zoo import build_zoo_model
 keras_to_tflite(build_zoo_model("cnn-tiny", (28, 28, 1), 10), sys.argv[1], "float32")
 PY

@@ -46,7 +46,7 @@ def tiny_model(fmnist_small):
 def tiny_tflite(tiny_model, fmnist_small, tmp_path_factory):
     """float32 and int8 .tflite files of the tiny model, int8 calibrated on real training images
     (uniform noise left activation ranges that cost the int8 file 8 points in a full-suite run)."""
-    from edgecomp.export.tflite import keras_to_tflite
+    from edgecomp.exporters.tflite import keras_to_tflite
 
     folder = tmp_path_factory.mktemp("tflite")
     calibration = fmnist_small.images("train", 100)
@@ -69,9 +69,9 @@ TFLITE_PRECISIONS = ["float32", "float16", "dynamic", "int8", "int8_io", "uint8_
 @pytest.fixture(scope="session")
 def precision_files(tiny_model, fmnist_small, tmp_path_factory):
     """{label: path} for each TFLite precision, the float ONNX ("onnx_float32") and its QDQ int8 ("onnx_int8")."""
-    from edgecomp.export.onnx import keras_to_onnx
-    from edgecomp.export.onnx_quant import onnx_to_onnx_int8
-    from edgecomp.export.tflite import keras_to_tflite
+    from edgecomp.exporters.onnx import keras_to_onnx
+    from edgecomp.exporters.onnx_quant import onnx_to_onnx_int8
+    from edgecomp.exporters.tflite import keras_to_tflite
 
     folder = tmp_path_factory.mktemp("precisions")
     calibration = fmnist_small.images("train", 64)
@@ -102,7 +102,7 @@ def read_tflite_metadata():
     import json
     import subprocess
 
-    from edgecomp.export.tflite_runtime_check import runtime_python
+    from edgecomp.exporters.tflite_runtime_check import runtime_python
 
     python = runtime_python()
     if python is None or subprocess.run([str(python), "-c", "import tflite_support"],

@@ -72,13 +72,13 @@ LAYERS = (
     ("data",),
     ("models",),
     ("plan",),  # the typed plan and every stage's settings: no TensorFlow
-    ("bench",),  # the self-contained device runner and what is read from model files
-    ("export",),
+    ("measure",),  # the self-contained device runner and what is read from model files
+    ("exporters",),
     ("compress",),
     ("targets",),
-    ("report",),
+    ("reporting",),
     ("run",),  # the build: stages in order, stage cache, export and bench of every artifact
-    ("search",),
+    ("budget_search",),
     ("api",),  # the public Python API (the root package's lazy attributes)
     ("cli",),
 )

@@ -28,7 +28,7 @@ def test_wheel_installs_in_a_fresh_venv_and_benchmarks_a_file(precision_files, t
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     (wheel,) = (tmp_path / "dist").glob("edgecomp-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    assert {"edgecomp/bench/runner.py", "edgecomp/bench/timing_floor.tflite", "edgecomp/profiles/host.yaml",
+    assert {"edgecomp/measure/runner.py", "edgecomp/measure/timing_floor.tflite", "edgecomp/profiles/host.yaml",
             "edgecomp/profiles/rpi4.yaml"} <= names
     venv_python = tmp_path / "venv" / "bin" / "python"
     probe = "import edgecomp, json, sys; print(json.dumps([edgecomp.__file__, sys.path]))"

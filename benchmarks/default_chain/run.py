@@ -32,7 +32,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(ROOT))
 
-from edgecomp.bench.metrics import EFFICIENCY_NOTE, efficiency  # noqa: E402
+from edgecomp.measure.metrics import EFFICIENCY_NOTE, efficiency  # noqa: E402
 from edgecomp.plan.plan import DEFAULT_STAGES, PTQ_ONLY_STAGES  # noqa: E402
 
 # The ablation: the quality preset with prune and QAT fine-tuned on the KD loss against the

@@ -37,8 +37,8 @@ TRAIN_ACCURACY_IMAGES = 5000  # clean (unaugmented) training images the train-ac
 
 def tflite_metrics(model, data, folder: Path, name: str) -> dict:
     """Float32 TFLite export, then test accuracy of the .tflite itself on the whole test split."""
-    from edgecomp.export.parity import run_tflite
-    from edgecomp.export.tflite import keras_to_tflite
+    from edgecomp.exporters.parity import run_tflite
+    from edgecomp.exporters.tflite import keras_to_tflite
 
     path = keras_to_tflite(model, folder / f"{name}.tflite", "float32")
     logits = run_tflite(path, data.images("test"))  # (N, K)

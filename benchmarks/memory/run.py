@@ -4,7 +4,7 @@ Each zoo model (cnn-teacher, cnn-assistant, cnn-student, cnn-tiny) is trained fo
 6,000 Fashion-MNIST images (enough for int8 calibration to be realistic; accuracy is not the point
 here), exported to .tflite float32 / float16 / dynamic / int8 and .onnx float32, and all 20 files
 are benchmarked by `edgecomp bench`'s own code path (`run_bench`) on the host in one call. The
-prediction is read from each file (edgecomp.bench.footprint); the measurement is the runner's
+prediction is read from each file (edgecomp.measure.footprint); the measurement is the runner's
 (model_load_mb / model_peak_mb: resident memory after load / at peak minus before the model).
 The timing-floor model (one 1x1 dense) is benchmarked too: its footprint is the runtime's fixed
 cost of loading any model (interpreter, XNNPACK delegate), which the prediction leaves out.
@@ -32,8 +32,8 @@ TFLITE_PRECISIONS = ["float32", "float16", "dynamic", "int8"]
 def export_all(out: Path, data) -> list[Path]:
     from edgecomp.compress.train import fit
     from edgecomp.core.tfenv import seed_everything
-    from edgecomp.export.onnx import keras_to_onnx
-    from edgecomp.export.tflite import keras_to_tflite
+    from edgecomp.exporters.onnx import keras_to_onnx
+    from edgecomp.exporters.tflite import keras_to_tflite
     from edgecomp.models.zoo import build_zoo_model
 
     files = []
@@ -53,7 +53,7 @@ def runtime_fixed_cost(out: Path) -> dict:
     """The runner's memory result on the timing-floor model (a (1, 1) input, so its own sample)."""
     import numpy as np
 
-    from edgecomp.bench.timing_floor import TIMING_FLOOR_PATH
+    from edgecomp.measure.timing_floor import TIMING_FLOOR_PATH
     from edgecomp.plan.plan import BenchConfig
     from edgecomp.targets.host import HostTarget
 

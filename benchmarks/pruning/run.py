@@ -50,8 +50,8 @@ def export(model, path: Path, sparse_format: bool = False) -> dict:
     """float32 .tflite; with sparse_format also a copy converted with EXPERIMENTAL_SPARSITY,
     which stores pruned weights in TFLite's sparse encoding (DENSIFY at load time)."""
     from edgecomp.core.files import gzip_size, write_bytes_atomically
-    from edgecomp.export.sparsity import tflite_sparsity
-    from edgecomp.export.tflite import keras_to_tflite
+    from edgecomp.exporters.sparsity import tflite_sparsity
+    from edgecomp.exporters.tflite import keras_to_tflite
 
     keras_to_tflite(model, path, "float32")
     row = {"size_bytes": path.stat().st_size, "gzip_bytes": gzip_size(path),

@@ -69,8 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     if not html_path.is_file():
         sys.path.insert(0, str(REPO_ROOT))
         from edgecomp.core.errors import EdgecompError
-        from edgecomp.report.compare import load_report
-        from edgecomp.report.html import write_html
+        from edgecomp.reporting.compare import load_report
+        from edgecomp.reporting.html import write_html
 
         try:
             write_html(load_report(args.run_dir), html_path)

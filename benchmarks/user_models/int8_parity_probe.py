@@ -33,8 +33,8 @@ from edgecomp.compress.qat import build_qat_model
 from edgecomp.core.tfenv import keras, seed_everything
 from edgecomp.data.dataset import load_dataset
 from edgecomp.data.pipeline import stream
-from edgecomp.export.parity import check_parity
-from edgecomp.export.tflite import keras_to_tflite
+from edgecomp.exporters.parity import check_parity
+from edgecomp.exporters.tflite import keras_to_tflite
 
 
 def layer_differences(qat_model, path: Path, images: np.ndarray) -> list[dict]:

@@ -38,7 +38,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(ROOT))  # this checkout's edgecomp, whichever is installed
 
-from edgecomp.export.litert_internals import model_op_names  # noqa: E402
+from edgecomp.exporters.litert_internals import model_op_names  # noqa: E402
 from edgecomp.plan.plan import default_stages  # noqa: E402
 
 SIZE = 96
@@ -173,7 +173,7 @@ def parity_sentence(deployable: dict) -> str:
     parity = deployable.get("parity")
     if deployable.get("status") != "parity_failed" or not parity:
         return ""
-    if parity.get("reason"):  # the rule that decided and its numbers (edgecomp.export.parity)
+    if parity.get("reason"):  # the rule that decided and its numbers (edgecomp.exporters.parity)
         return f"Parity with its Keras model failed on {parity['samples']} images: {parity['reason']}. "
     limits = parity.get("thresholds") or {}  # a results.json from before the accuracy rule
     return (f"Parity with its Keras model failed: top-1 agreement {parity['top1_agreement']:.1%} (needs "

@@ -37,7 +37,7 @@ def export_files(out: Path, data) -> dict[str, Path]:
     from edgecomp.compress.bn_stats import reestimate_bn_statistics
     from edgecomp.compress.fitting import fit
     from edgecomp.core.tfenv import seed_everything
-    from edgecomp.export.tflite import keras_to_tflite
+    from edgecomp.exporters.tflite import keras_to_tflite
     from edgecomp.models.zoo import build_zoo_model
 
     seed_everything(0)

@@ -1,4 +1,4 @@
-"""`edgecomp.benchmark`: measure `.tflite` / `.onnx` files you bring. `edgecomp bench` parses and calls this."""
+"""`edgecomp.bench`: measure `.tflite` / `.onnx` files you bring. `edgecomp bench` parses and calls this."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from edgecomp.api.device import resolve_device
 from edgecomp.api.inputs import dataset_reference
 from edgecomp.api.results import BenchResult
 from edgecomp.core.verbosity import set_verbose
-from edgecomp.report.gates import Gates
+from edgecomp.reporting.gates import Gates
 
 
-def benchmark(files: Union[str, Path, Sequence[Union[str, Path]]], *, target: str = "host",
+def bench(files: Union[str, Path, Sequence[Union[str, Path]]], *, target: str = "host",
               data="fashion_mnist", out: Union[str, Path] = "runs/bench", threads: Optional[int] = None,
               min_runs: int = 200, min_time_s: float = 2.0, accuracy_samples: Optional[int] = None,
               normalization=None, class_names: Optional[Sequence[str]] = None,
@@ -21,7 +21,6 @@ def benchmark(files: Union[str, Path, Sequence[Union[str, Path]]], *, target: st
               op_profile: bool = False, verbose: bool = False, command: Optional[str] = None) -> BenchResult:
     """Measure latency, memory, size and accuracy of existing model files on a target.
 
-    Named `benchmark`, not `bench`: `edgecomp.bench` is the subpackage holding the device runner.
     The same code as `edgecomp bench FILE...`.
 
     Args:
@@ -50,7 +49,7 @@ def benchmark(files: Union[str, Path, Sequence[Union[str, Path]]], *, target: st
 
     Examples:
         >>> import edgecomp
-        >>> edgecomp.benchmark("missing.tflite", min_runs=10)
+        >>> edgecomp.bench("missing.tflite", min_runs=10)
         Traceback (most recent call last):
         ...
         edgecomp.core.errors.ModelLoadError: artifact missing.tflite does not exist.
@@ -68,12 +67,12 @@ def benchmark(files: Union[str, Path, Sequence[Union[str, Path]]], *, target: st
                            accuracy_samples=accuracy_samples, op_profile=op_profile)
     out = Path(out)
     dataset = dataset_reference(data, out, normalization, class_names)
-    report = run_bench(paths, dataset, device, settings, out, command=command or "edgecomp.benchmark() from Python",
+    report = run_bench(paths, dataset, device, settings, out, command=command or "edgecomp.bench() from Python",
                        gates=gates.record())
     return BenchResult.from_report(report)
 
 
-def benchmark_on_targets(files: Union[str, Path, Sequence[Union[str, Path]]], targets: Sequence[str], *,
+def bench_on_targets(files: Union[str, Path, Sequence[Union[str, Path]]], targets: Sequence[str], *,
                          data="fashion_mnist", out: Union[str, Path] = "runs/bench", threads: Optional[int] = None,
                          min_runs: int = 200, min_time_s: float = 2.0, accuracy_samples: Optional[int] = None,
                          connection: Optional[dict] = None, op_profile: bool = False,
@@ -84,13 +83,19 @@ def benchmark_on_targets(files: Union[str, Path, Sequence[Union[str, Path]]], ta
     A target that fails (unreachable, no runtime) is a failed column; the others go on. Every profile is
     loaded before any work, so a typo is a usage error rather than a failed column.
 
+    Args:
+        files: one `.tflite` / `.onnx` path or several.
+        targets: target profile names or YAML paths, measured one after the other.
+        data, out, threads, min_runs, min_time_s, accuracy_samples, connection, op_profile, command: as in
+            `edgecomp.bench`; `threads` defaults to each target profile's own.
+
     Returns:
         The combined report (`edgecomp.run.multi_target`); `edgecomp.run.multi_target.raise_for_failed_targets`
         raises what the command exits with.
 
     Examples:
         >>> import edgecomp
-        >>> edgecomp.benchmark_on_targets("missing.tflite", ["host", "host"], min_runs=10)
+        >>> edgecomp.bench_on_targets("missing.tflite", ["host", "host"], min_runs=10)
         Traceback (most recent call last):
         ...
         edgecomp.core.errors.ModelLoadError: artifact missing.tflite does not exist.
@@ -110,4 +115,4 @@ def benchmark_on_targets(files: Union[str, Path, Sequence[Union[str, Path]]], ta
                            accuracy_samples=accuracy_samples, op_profile=op_profile)
 
     return run_bench_on_targets(paths, dataset_reference(data, out, None, None), devices, settings_for, out,
-                                command=command or "edgecomp.benchmark_on_targets() from Python")
+                                command=command or "edgecomp.bench_on_targets() from Python")

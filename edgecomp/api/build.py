@@ -10,7 +10,7 @@ from edgecomp.api.inputs import DataInput, ModelInput, dataset_reference, model_
 from edgecomp.api.plans import PlanInput, plan_data, resolve_plan
 from edgecomp.api.results import BuildResult
 from edgecomp.core.verbosity import set_verbose
-from edgecomp.report.gates import Gates
+from edgecomp.reporting.gates import Gates
 
 
 def build(model: ModelInput = None, data: DataInput = None, *, target: str = "host", plan: PlanInput = None,

@@ -1,9 +1,9 @@
-"""What `edgecomp.build` and `edgecomp.benchmark` return: typed, frozen views of a run's report.json.
+"""What `edgecomp.build` and `edgecomp.bench` return: typed, frozen views of a run's report.json.
 
 report.json stays the source of truth (`Result.report`); the fields are what a script reads most:
 the artifacts, the one to ship (★), the stages, the warnings, the plan as resolved. In Jupyter the
 last line of a cell shows the artifact table, the ★ legend and the Pareto plots, drawn by the same
-code as report.html (`edgecomp.report.html`, `.tables`, `.plots`).
+code as report.html (`edgecomp.reporting.html`, `.tables`, `.plots`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Optional
 
 from edgecomp.core.errors import DependencyError
-from edgecomp.report.compare import load_report as read_report_json
 
 
 @dataclass(frozen=True)
@@ -142,7 +141,7 @@ class BuildResult:
             BenchError: an artifact failed to export or to run.
             QualityGateError: a quality gate given to the build was missed.
         """
-        from edgecomp.report.gates import raise_for_gates
+        from edgecomp.reporting.gates import raise_for_gates
         from edgecomp.run.pipeline import raise_for_failed_artifacts, raise_for_float_parity
 
         raise_for_float_parity(self.report)
@@ -153,9 +152,9 @@ class BuildResult:
 
     def _repr_html_(self) -> str:
         """Jupyter's rendering: the artifact table with ★, its notes, warnings and the Pareto plots."""
-        from edgecomp.report.html import html_table, image
-        from edgecomp.report.plots import accuracy_vs_latency_png, accuracy_vs_size_png
-        from edgecomp.report.tables import artifact_table, table_notes
+        from edgecomp.reporting.html import html_table, image
+        from edgecomp.reporting.plots import accuracy_vs_latency_png, accuracy_vs_size_png
+        from edgecomp.reporting.tables import artifact_table, table_notes
 
         artifacts = self.report["artifacts"]
         plots = {"Accuracy vs size": accuracy_vs_size_png(artifacts),
@@ -176,31 +175,7 @@ class BuildResult:
 
 
 class BenchResult(BuildResult):
-    """A finished `edgecomp.benchmark` of files you brought: no stages and no Keras model, else a BuildResult."""
+    """A finished `edgecomp.bench` of files you brought: no stages and no Keras model, else a BuildResult."""
 
 
-def load_report(run_dir) -> BuildResult:
-    """The result of a finished run, read from its report.json (a build's or a bench's).
-
-    Args:
-        run_dir: a run folder, or its report.json path.
-
-    Returns:
-        A `BuildResult`, or a `BenchResult` for a run of `edgecomp bench` / `edgecomp.benchmark`.
-
-    Raises:
-        ReportError: no report there, or not an edgecomp report.
-
-    Examples:
-        >>> import edgecomp
-        >>> edgecomp.load_report("no/such/run")
-        Traceback (most recent call last):
-        ...
-        edgecomp.report.compare.ReportError: no report at no/such/run/report.json (no/such/run does not exist); ...
-    """
-    report = read_report_json(Path(run_dir))
-    is_bench = not report.get("stages") and (report.get("keras") or {}).get("accuracy") is None
-    return (BenchResult if is_bench else BuildResult).from_report(report)
-
-
-__all__ = ["Artifact", "BenchResult", "BuildResult", "Stage", "Warning", "load_report"]
+__all__ = ["Artifact", "BenchResult", "BuildResult", "Stage", "Warning"]

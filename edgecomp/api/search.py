@@ -1,6 +1,5 @@
-"""`edgecomp.search_budget`: the most accurate compression chain that fits a device budget, on Ray Tune.
+"""`edgecomp.search`: the most accurate compression chain that fits a device budget, on Ray Tune.
 
-Named `search_budget`, not `search`: `edgecomp.search` is the subpackage holding the Ray Tune runner.
 `edgecomp search` parses its flags and calls this.
 """
 
@@ -53,8 +52,8 @@ class SearchResult:
 
     def _repr_html_(self) -> str:
         """Jupyter's rendering: search.html's body (budget, best trial, Pareto plots, every trial)."""
-        from edgecomp.search.budget import Budget
-        from edgecomp.search.results import summary_html, trials_plots
+        from edgecomp.budget_search.budget import Budget
+        from edgecomp.budget_search.results import summary_html, trials_plots
 
         plots = trials_plots(list(self.trials), Budget(**self.budget))
         return "<div class=\"edgecomp-search\">" + "".join(summary_html(self.summary, plots)) + "</div>"
@@ -101,10 +100,10 @@ def search_request(plan, device, target: str, overrides: dict, out: Path, budget
                    time_budget: Union[str, float, None], workers: int, address: Optional[str], verbose: bool,
                    command: str):
     """The plan split into what every trial shares and the search space, as a SearchRequest."""
+    from edgecomp.budget_search.device import device_resource
+    from edgecomp.budget_search.runner import SearchRequest
     from edgecomp.plan.plan import is_model_file
     from edgecomp.plan.search_space import SearchSpace
-    from edgecomp.search.device import device_resource
-    from edgecomp.search.runner import SearchRequest
 
     model_is_file = is_model_file(plan.model)
     ignored = [s.stage for s in plan.stages if s.stage != "train"]
@@ -128,7 +127,7 @@ def search_request(plan, device, target: str, overrides: dict, out: Path, budget
         verbose=verbose, command=command)
 
 
-def search_budget(model: ModelInput = None, data: DataInput = None, *, target: str = "host", plan: PlanInput = None,
+def search(model: ModelInput = None, data: DataInput = None, *, target: str = "host", plan: PlanInput = None,
                   out: Union[str, Path] = "runs/search", max_size_kb: Optional[float] = None,
                   max_gzip_kb: Optional[float] = None, max_latency_ms: Optional[float] = None,
                   max_memory_mb: Optional[float] = None, min_accuracy: Optional[float] = None, trials: int = 8,
@@ -161,12 +160,12 @@ def search_budget(model: ModelInput = None, data: DataInput = None, *, target: s
 
     Examples:
         >>> import edgecomp
-        >>> edgecomp.search_budget("cnn-tiny", min_accuracy=0.9)
+        >>> edgecomp.search("cnn-tiny", min_accuracy=0.9)
         Traceback (most recent call last):
         ...
         edgecomp.core.errors.UsageError: --min-accuracy is in percent; 0.9 looks like a fraction. Pass 90 for 90 %.
     """
-    from edgecomp.search.budget import Budget
+    from edgecomp.budget_search.budget import Budget
 
     set_verbose(verbose)  # before TensorFlow is imported
     budget = Budget(max_size_kb=max_size_kb, max_gzip_kb=max_gzip_kb, max_latency_ms=max_latency_ms,
@@ -181,14 +180,14 @@ def search_budget(model: ModelInput = None, data: DataInput = None, *, target: s
         resolved.bench.threads = device.profile.threads  # the device profile's default, recorded in the plan
     device.check()  # an unreachable device fails before any trial trains
     request = search_request(resolved, device, target, connection_overrides(connection), out, budget, trials,
-                             time_budget, workers, address, verbose, command or "edgecomp.search_budget() from Python")
+                             time_budget, workers, address, verbose, command or "edgecomp.search() from Python")
     return run_search_request(request, budget, device.name)
 
 
 def run_search_request(request, budget, device_name: str) -> SearchResult:
     """Runs the search and writes its report; the result of the best trial."""
-    from edgecomp.search.results import trial_rows, write_search_report
-    from edgecomp.search.runner import run_search
+    from edgecomp.budget_search.results import trial_rows, write_search_report
+    from edgecomp.budget_search.runner import run_search
 
     grid = run_search(request)
     summary = write_search_report(trial_rows(grid), budget, request.experiment,

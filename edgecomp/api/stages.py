@@ -1,7 +1,7 @@
 """Stage functions on an in-memory Keras model, for one technique inside your own training script.
 
 Each runs the build's own code on a one-stage plan: the stage itself (`edgecomp.run.stages`; prune,
-qat and distill return the model it left), and for quantize / export_model the export step
+qat and distill return the model it left), and for quantize / export the export step
 (`edgecomp.run.artifacts.export_artifacts`: every file converted, its labels and normalisation
 embedded, run in its runtime against the Keras model, parity recorded). A Keras 3 model is brought
 into tf-keras by the same bridge a Keras 3 file goes through.
@@ -53,12 +53,11 @@ def quantize(model, data: DataInput, *, modes: Sequence[str] = ("int8",), out: U
     return run_export_stages(model, data, [stage], out, formats, parity_samples, normalization, class_names)
 
 
-def export_model(model, out: Union[str, Path] = "runs/export", *, data: DataInput,
+def export(model, out: Union[str, Path] = "runs/export", *, data: DataInput,
                  formats: Sequence[str] = ("tflite", "onnx"), parity_samples: int = 500, normalization=None,
                  class_names: Optional[Sequence[str]] = None) -> tuple[list[Path], dict]:
     """Float32 `.tflite` and `.onnx` files of a Keras model, each checked against it.
 
-    Named `export_model`, not `export`: `edgecomp.export` is the subpackage of converters.
 
     Args:
         model: a Keras 3 or tf-keras model object.
@@ -76,7 +75,7 @@ def export_model(model, out: Union[str, Path] = "runs/export", *, data: DataInpu
 
     Examples:
         >>> import edgecomp
-        >>> edgecomp.export_model("model.keras", data="fashion_mnist")
+        >>> edgecomp.export("model.keras", data="fashion_mnist")
         Traceback (most recent call last):
         ...
         edgecomp.core.errors.UsageError: model must be a Keras model object (Keras 3 or tf-keras), not a str.
@@ -169,7 +168,7 @@ def qat(model, data: DataInput, *, epochs: Optional[int] = None, out: Union[str,
         **settings: any other setting of the plan's qat stage.
 
     Returns:
-        (the QAT tf-keras model, ready for `edgecomp.export_model`'s converter, the stage's record).
+        (the QAT tf-keras model, ready for `edgecomp.export`'s converter, the stage's record).
 
     Examples:
         >>> import edgecomp

@@ -1,4 +1,4 @@
-"""`edgecomp bench`: benchmark `.tflite` / `.onnx` files a user brings. Parses, calls `edgecomp.benchmark`
+"""`edgecomp bench`: benchmark `.tflite` / `.onnx` files a user brings. Parses, calls `edgecomp.bench`
 (edgecomp.api.bench), prints the result."""
 
 from __future__ import annotations
@@ -42,16 +42,16 @@ def bench_command(
     from edgecomp.core.verbosity import set_verbose
 
     set_verbose(verbose)
-    from edgecomp.api.bench import benchmark
+    from edgecomp.api.bench import bench
     from edgecomp.core.errors import UsageError
-    from edgecomp.report.summary import print_summary
+    from edgecomp.reporting.summary import print_summary
 
     if len(target) > 1:
         if any(value is not None for key, value in gates.items() if key != "gate_scope"):
             raise UsageError("quality gates apply to one target; with several --target, run the gates per target.")
         return _bench_on_targets(artifacts, target, dataset, out, threads, min_runs, min_time, accuracy_samples,
                                  op_profile, connection)
-    result = benchmark(artifacts, target=target[0], data=dataset, out=out, threads=threads, min_runs=min_runs,
+    result = bench(artifacts, target=target[0], data=dataset, out=out, threads=threads, min_runs=min_runs,
                        min_time_s=min_time, accuracy_samples=accuracy_samples, connection=connection,
                        op_profile=op_profile, verbose=verbose, command=invoked_command(), **gates)
     if as_json:
@@ -66,12 +66,12 @@ def _bench_on_targets(artifacts, targets, dataset, out, threads, min_runs, min_t
     """Several --target: every file on each target in turn; OUT/report.md has a column group per device."""
     from rich.console import Console
 
-    from edgecomp.api.bench import benchmark_on_targets
-    from edgecomp.report.multi_target import LEGEND, multi_target_table
-    from edgecomp.report.terminal import rich_table
+    from edgecomp.api.bench import bench_on_targets
+    from edgecomp.reporting.multi_target import LEGEND, multi_target_table
+    from edgecomp.reporting.terminal import rich_table
     from edgecomp.run.multi_target import raise_for_failed_targets
 
-    combined = benchmark_on_targets(artifacts, targets, data=dataset, out=out, threads=threads, min_runs=min_runs,
+    combined = bench_on_targets(artifacts, targets, data=dataset, out=out, threads=threads, min_runs=min_runs,
                                     min_time_s=min_time, accuracy_samples=accuracy_samples, connection=connection,
                                     op_profile=op_profile, command=invoked_command())
     console = Console(highlight=False)

@@ -62,7 +62,7 @@ def build_command(
 
     set_verbose(verbose)  # before TensorFlow is imported
     from edgecomp.api.build import build
-    from edgecomp.report.summary import print_summary
+    from edgecomp.reporting.summary import print_summary
 
     result = build(model, dataset, target=target, plan=config, preset=preset.value if preset else None, out=out,
                    epochs=epochs, train_limit=train_limit, seed=seed, connection=connection, use_cache=cache,

@@ -83,7 +83,7 @@ def min_accuracy_option(panel: str) -> tuple:
                                          help="Smallest accuracy in percent (89.5 = 89.5 %).")
 
 
-# Quality gates of `build`, `bench` and `report` (edgecomp.report.gates).
+# Quality gates of `build`, `bench` and `report` (edgecomp.reporting.gates).
 GATE_OPTIONS = {
     "max_size_mb": (Optional[float], typer.Option(None, "--max-size-mb", min=0, rich_help_panel=GATES_PANEL,
                                                   help="Largest file size in MB (10^6 bytes, raw not gzip).")),
@@ -93,7 +93,7 @@ GATE_OPTIONS = {
                                            help="every: each artifact must pass the gates (failed ones count "
                                                 "as misses); any: one ok artifact passing them all is enough.")),
 }
-# The budget of `search` (edgecomp.search.budget): the same latency and accuracy flags as the gates.
+# The budget of `search` (edgecomp.budget_search.budget): the same latency and accuracy flags as the gates.
 BUDGET_OPTIONS = {
     "max_size_kb": (Optional[float], typer.Option(None, "--max-size-kb", min=0, rich_help_panel=BUDGET_PANEL,
                                                   help="Largest file in kB (10^3 bytes, raw).")),

@@ -14,7 +14,7 @@ from edgecomp.cli.common import handle_errors
 @handle_errors
 def env_command(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Print the versions of Python, TensorFlow, tfmot, LiteRT, onnxruntime and the CPU."""
-    from edgecomp.report.assemble import package_versions
+    from edgecomp.reporting.assemble import package_versions
     from edgecomp.targets.host import host_facts
 
     facts = {"versions": package_versions(), "host": host_facts()}

@@ -18,7 +18,7 @@ def explore_command(
     no_browser: bool = typer.Option(False, "--no-browser", help="Serve only; do not open a browser."),
 ) -> None:
     """Open one artifact in Model Explorer with every layer's numbers (error, bits, params, MACs, zeros)."""
-    from edgecomp.report.explore import find_explore_target, open_in_model_explorer
+    from edgecomp.reporting.explore import find_explore_target, open_in_model_explorer
 
     target = find_explore_target(run_dir, artifact)
     typer.echo(f"explore: {target.artifact} with {len(target.node_data)} overlays "

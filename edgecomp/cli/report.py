@@ -29,7 +29,7 @@ def render_terminal(reports: list[dict], labels: list[str], wide: bool) -> str:
 
     from rich.console import Console
 
-    from edgecomp.report.terminal import render_comparison, render_table
+    from edgecomp.reporting.terminal import render_comparison, render_table
 
     # A terminal's own width; piped, the width the default table is made for.
     console = Console(highlight=False, width=shutil.get_terminal_size((100, 24)).columns, record=True,
@@ -37,7 +37,7 @@ def render_terminal(reports: list[dict], labels: list[str], wide: bool) -> str:
     if len(reports) == 1:
         render_table(reports[0], console, wide=wide)
     else:
-        from edgecomp.report.compare import compare_runs
+        from edgecomp.reporting.compare import compare_runs
 
         render_comparison(compare_runs(reports, labels), console, wide=wide)
     return console.export_text()
@@ -47,10 +47,10 @@ def render_one(report: dict, report_format: ReportFormat) -> str:
     """One run's report in the given format (html excluded: it is written, see `report_command`)."""
     import json
 
-    from edgecomp.report.compare import compare_csv, compare_runs
+    from edgecomp.reporting.compare import compare_csv, compare_runs
 
     if report_format is ReportFormat.md:
-        from edgecomp.report.markdown import render_markdown
+        from edgecomp.reporting.markdown import render_markdown
 
         return render_markdown(report)
     if report_format is ReportFormat.csv:
@@ -60,7 +60,7 @@ def render_one(report: dict, report_format: ReportFormat) -> str:
 
 def render_many(reports: list[dict], labels: list[str], report_format: ReportFormat) -> str:
     """Several runs side by side in the given format."""
-    from edgecomp.report import compare
+    from edgecomp.reporting import compare
 
     rows = compare.compare_runs(reports, labels)
     renderers = {ReportFormat.md: compare.compare_markdown, ReportFormat.csv: compare.compare_csv,
@@ -69,7 +69,7 @@ def render_many(reports: list[dict], labels: list[str], report_format: ReportFor
 
 
 def _gate_violations(reports: list[dict], labels: list[str], gates: dict) -> list[str]:
-    from edgecomp.report.gates import check_gates
+    from edgecomp.reporting.gates import check_gates
 
     violations = []
     for label, report in zip(labels, reports):
@@ -92,9 +92,9 @@ def report_command(
     """Re-render a run's report (md, html, csv, json), or compare several runs; optionally check gates."""
     from edgecomp.core.errors import QualityGateError, UsageError
     from edgecomp.core.files import write_bytes_atomically
-    from edgecomp.report.compare import load_report, run_label
-    from edgecomp.report.gates import Gates
-    from edgecomp.report.html import write_html
+    from edgecomp.reporting.compare import load_report, run_label
+    from edgecomp.reporting.gates import Gates
+    from edgecomp.reporting.html import write_html
 
     checked = Gates(gates["max_size_mb"], gates["max_latency_ms"], gates["min_accuracy"], gates["gate_scope"])
     if wide and report_format is not ReportFormat.table:

@@ -1,6 +1,6 @@
 """`edgecomp search`: the most accurate model that fits a device budget, searched on Ray Tune.
 
-The command only parses and calls `edgecomp.search_budget` (edgecomp.api.search); the model, dataset,
+The command only parses and calls `edgecomp.search` (edgecomp.api.search); the model, dataset,
 target and connection flags are `build`'s, the budget flags are defined once in `edgecomp.cli.common`.
 """
 
@@ -47,9 +47,9 @@ def search_command(
     from edgecomp.core.verbosity import set_verbose
 
     set_verbose(verbose)  # before TensorFlow is imported
-    from edgecomp.api.search import search_budget
+    from edgecomp.api.search import search
 
-    result = search_budget(model, dataset, target=target, plan=config, out=out, trials=trials,
+    result = search(model, dataset, target=target, plan=config, out=out, trials=trials,
                            time_budget=time_budget, workers=workers, address=address,
                            preset=preset.value if preset else None, epochs=epochs, train_limit=train_limit,
                            seed=seed, connection=connection, verbose=verbose, command=invoked_command(), **budget)

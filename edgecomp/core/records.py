@@ -3,7 +3,7 @@
 
 A leaf module (the standard library and `edgecomp.core.errors`), so the stages, the exporters, the
 bench command and the report can all import it. An `ArtifactRecord` becomes a report.json entry in one place,
-`ArtifactRecord.to_dict`, called when the report is assembled (see `edgecomp.report.schema`).
+`ArtifactRecord.to_dict`, called when the report is assembled (see `edgecomp.reporting.schema`).
 What code decides on (where accuracy was measured, whether the device was emulated, the host's
 accuracy beside an emulated board's) is a typed field with its own report.json key; what a target
 merely notes (temperatures, a cleanup error) stays in `target_notes`, written under its own key so
@@ -102,7 +102,7 @@ class HostCrossCheck:
 
 @dataclass
 class Measurement:
-    """What the runner measured for one artifact on the target (see `edgecomp.bench.runner`)."""
+    """What the runner measured for one artifact on the target (see `edgecomp.measure.runner`)."""
 
     accuracy: Optional[float]
     accuracy_samples: Optional[int]
@@ -165,12 +165,12 @@ OPTIONAL_FIELDS = ("role", "outputs", "precision_read", "export_seconds", "size_
 class ArtifactRecord:
     """One exported (or brought) model file: how it was made, checked and measured.
 
-    `status` is one of `edgecomp.report.schema.ARTIFACT_STATUSES`; `error` says why when it is not "ok".
+    `status` is one of `edgecomp.reporting.schema.ARTIFACT_STATUSES`; `error` says why when it is not "ok".
     """
 
     name: str
     format: str  # "tflite" | "onnx"
-    precision: str  # "float32", "int8", ...; for `edgecomp bench` read from the file (edgecomp.bench.precision)
+    precision: str  # "float32", "int8", ...; for `edgecomp bench` read from the file (edgecomp.measure.precision)
     path: str  # relative to the run folder (absolute for files `edgecomp bench` was given)
     params: Optional[int] = None
     status: str = "ok"
@@ -182,14 +182,14 @@ class ArtifactRecord:
     export_seconds: Optional[float] = None
     size_bytes: Optional[int] = None
     gzip_bytes: Optional[int] = None
-    sparsity: Optional[dict] = None  # zeros read back from a .tflite (edgecomp.export.sparsity)
-    parity: Optional[dict] = None  # edgecomp.export.parity.check_parity
+    sparsity: Optional[dict] = None  # zeros read back from a .tflite (edgecomp.exporters.sparsity)
+    parity: Optional[dict] = None  # edgecomp.exporters.parity.check_parity
     quant_debug: Optional[dict] = None  # int8 files: accuracy drop and worst layers, or {"error"}
     float_fallback_tensors: Optional[list] = None  # int8_mixed: the tensors kept float
     # AI Edge Quantizer files: the recipe, overrides, each layer's precision read back from the file, what
-    # stayed float, and for `auto` every step measured (edgecomp.export.edge_quantizer)
+    # stayed float, and for `auto` every step measured (edgecomp.exporters.edge_quantizer)
     quantizer: Optional[dict] = None
-    # Read from the file before it runs (edgecomp.bench.footprint): weights_mb, activations_mb, total_mb, method
+    # Read from the file before it runs (edgecomp.measure.footprint): weights_mb, activations_mb, total_mb, method
     predicted_memory: Optional[dict] = None
     measurement: Optional[Measurement] = None
     # What a target notes and no code reads (temperatures, a cleanup error): report.json's `target_notes`.

@@ -4,7 +4,7 @@ each step checked on real images from the dataset, with the numbers returned for
 
 Augmentation layers (RandomFlip...) are left out: identities at inference (`edgecomp.models.augmentation`).
 A Keras 3 model the bridge cannot rebuild still serves a PTQ-only plan (train + quantize): the
-TFLite converter and tf2onnx take the Keras 3 model itself (see `edgecomp.export.keras3`).
+TFLite converter and tf2onnx take the Keras 3 model itself (see `edgecomp.exporters.keras3`).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """One typed recipe per precision, in one registry: how its file is made, what it is compared
 with, and how closely it must agree.
 
-Pure data (no TensorFlow): a plan is checked against these names when it is read, `edgecomp.bench`
-reads a file's label against them, `edgecomp.export` applies the converter settings and the parity
+Pure data (no TensorFlow): a plan is checked against these names when it is read, `edgecomp.measure`
+reads a file's label against them, `edgecomp.exporters` applies the converter settings and the parity
 rule, and `edgecomp.run` picks the exporter named by `kind`. Adding a precision is one entry below
 (plus, for a new `kind`, its exporter in `edgecomp.run.quant_artifacts.TFLITE_EXPORTERS`).
 """
@@ -19,14 +19,14 @@ from edgecomp.core.registry import Registry
 # debugger's int8 with the worst layers kept float. A quantizer other than the TFLite converter
 # (e.g. AI Edge Quantizer) is a new kind with its own exporter.
 # "edge_quantizer": Google's AI Edge Quantizer on the float32 `.tflite` with the recipe `edge_quantizer`
-# names (edgecomp.export.edge_quantizer); "edge_quantizer_auto": its mixed precision searched layer by layer.
+# names (edgecomp.exporters.edge_quantizer); "edge_quantizer_auto": its mixed precision searched layer by layer.
 ExporterKind = Literal["converter", "selective_int8", "edge_quantizer", "edge_quantizer_auto"]
 IoType = Literal["float32", "int8", "uint8", "int16"]
 
 
 @dataclass(frozen=True)
 class ConverterSettings:
-    """How the TFLite converter is set up (applied by `edgecomp.export.tflite.keras_to_tflite`)."""
+    """How the TFLite converter is set up (applied by `edgecomp.exporters.tflite.keras_to_tflite`)."""
 
     optimize: bool = False  # converter.optimizations = [Optimize.DEFAULT]
     weight_type: Optional[Literal["float16"]] = None  # target_spec.supported_types
@@ -38,7 +38,7 @@ class ConverterSettings:
 
 @dataclass(frozen=True)
 class ParityRule:
-    """How closely an exported file must match the Keras model it came from (edgecomp.export.parity).
+    """How closely an exported file must match the Keras model it came from (edgecomp.exporters.parity).
 
     With test labels and `max_accuracy_drop_points` set, the file is judged by what a user cares about: it
     fails when it is less accurate than its Keras model by more than `max_accuracy_drop_points` and
@@ -76,7 +76,7 @@ class PrecisionRecipe:
     # False: converted from the QAT model (its fake-quant ranges); True: from the float model.
     post_training: bool = True
     quantize_mode: bool = False  # may be listed in a `quantize` stage's `modes`
-    debug_accuracy: bool = False  # int8 accuracy drop debugged layer by layer (edgecomp.export.qdebug)
+    debug_accuracy: bool = False  # int8 accuracy drop debugged layer by layer (edgecomp.exporters.qdebug)
     # Pruned zeros stored in TFLite's sparse format. Float files only: XNNPACK fails to prepare
     # sparse int8 FULLY_CONNECTED weights, so such a file would not run on the device.
     sparse_weights: bool = False
@@ -86,10 +86,10 @@ class PrecisionRecipe:
     # An `.onnx` of this precision when the plan exports ONNX: "float" (tf2onnx) or "qdq" (static
     # int8 QDQ quantization of the float ONNX); None: TFLite only.
     onnx: Optional[Literal["float", "qdq"]] = None
-    # Labels a file of this recipe may read as from its tensors (edgecomp.bench.precision) besides
+    # Labels a file of this recipe may read as from its tensors (edgecomp.measure.precision) besides
     # its own name: a QAT int8 file is an int8 file, or int8_mixed when QAT left layers float.
     reads_as: tuple[str, ...] = ()
-    # kind "edge_quantizer": the quantizer recipe (a key of edgecomp.export.edge_quantizer.RECIPES).
+    # kind "edge_quantizer": the quantizer recipe (a key of edgecomp.exporters.edge_quantizer.RECIPES).
     edge_quantizer: Optional[str] = None
 
     @property
@@ -145,7 +145,7 @@ for _recipe in [
     PrecisionRecipe("qat_int8", "quantization-aware trained, full int8, float32 input/output",
                     post_training=False, converter=_INT8, reads_as=("int8", "int8_mixed"),
                     parity=ParityRule(0.97, 0.3, max_accuracy_drop_points=1.0, max_rel_mean_abs_diff=0.1)),
-    # Google's AI Edge Quantizer (the `quantize` extra), on the float32 `.tflite` (edgecomp.export.edge_quantizer).
+    # Google's AI Edge Quantizer (the `quantize` extra), on the float32 `.tflite` (edgecomp.exporters.edge_quantizer).
     # What each leaves float is read back from the file into the record, never assumed.
     PrecisionRecipe("a8w8", "AI Edge Quantizer: static int8 activations and weights, int8 input/output",
                     kind="edge_quantizer", edge_quantizer="a8w8", quantize_mode=True, input_type="int8",

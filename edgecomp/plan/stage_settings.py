@@ -8,8 +8,8 @@ stage implementation or TensorFlow. The implementations (`edgecomp.compress`) ta
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 import re
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, Optional
 
 from pydantic import ConfigDict, Field, field_validator, model_validator

@@ -12,24 +12,24 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from edgecomp.bench.footprint import predict_memory
-from edgecomp.bench.timing_floor import TIMING_FLOOR_PATH
 from edgecomp.compress.context import RunContext
 from edgecomp.core.errors import EdgecompError
 from edgecomp.core.files import gzip_size, write_bytes_atomically
 from edgecomp.core.progress import remaining, step
 from edgecomp.core.records import ArtifactRecord
-from edgecomp.export.metadata import ArtifactMetadata, embed_metadata
-from edgecomp.export.edge_quantizer import quantizer_installed, tensor_snr_db
-from edgecomp.export.node_data import write_node_data
-from edgecomp.export.parity import check_parity
-from edgecomp.export.sparsity import tflite_sparsity
-from edgecomp.export.tflite import keras_to_tflite
+from edgecomp.exporters.edge_quantizer import quantizer_installed, tensor_snr_db
+from edgecomp.exporters.metadata import ArtifactMetadata, embed_metadata
+from edgecomp.exporters.node_data import write_node_data
+from edgecomp.exporters.parity import check_parity
+from edgecomp.exporters.sparsity import tflite_sparsity
+from edgecomp.exporters.tflite import keras_to_tflite
+from edgecomp.measure.footprint import predict_memory
+from edgecomp.measure.timing_floor import TIMING_FLOOR_PATH
 from edgecomp.models.output_head import SOFTMAX, softmax_head, with_softmax
 from edgecomp.plan.plan import BenchConfig
 from edgecomp.plan.precisions import BASELINE_PRECISION, FLOOR_PRECISION, PRECISIONS
+from edgecomp.reporting.explore import node_data_dir
 from edgecomp.run.quant_artifacts import calibration_images, debug_int8, export_file, export_source_model
-from edgecomp.report.explore import node_data_dir
 from edgecomp.targets.base import Target
 
 
@@ -215,7 +215,7 @@ def bench_artifacts(artifacts: list[ArtifactRecord], data, run_dir: Path, target
     return floor.result["latency_ms"] if floor.ok else None
 
 def predicted_memory(path: Path) -> dict:
-    """The footprint read from the file (see edgecomp.bench.footprint); an unreadable file is noted."""
+    """The footprint read from the file (see edgecomp.measure.footprint); an unreadable file is noted."""
 
     try:
         return predict_memory(path)

@@ -7,14 +7,14 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from edgecomp.bench.precision import describe_precision
 from edgecomp.core.errors import ModelLoadError
 from edgecomp.core.files import gzip_size
 from edgecomp.core.records import ArtifactRecord
 from edgecomp.core.verbosity import THIRD_PARTY_LOG, quiet_third_party
 from edgecomp.data.dataset import load_dataset
+from edgecomp.measure.precision import describe_precision
 from edgecomp.plan.plan import BenchConfig, Plan
-from edgecomp.report.assemble import assemble_report, write_reports
+from edgecomp.reporting.assemble import assemble_report, write_reports
 from edgecomp.run.artifacts import bench_artifacts
 from edgecomp.run.quant_artifacts import describe_deployables
 from edgecomp.targets.host import host_facts

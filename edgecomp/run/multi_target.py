@@ -20,8 +20,8 @@ from edgecomp.core.files import write_bytes_atomically
 from edgecomp.core.version import __version__
 from edgecomp.data.dataset import load_dataset
 from edgecomp.plan.plan import BenchConfig
-from edgecomp.report.multi_target import failures, render_multi_markdown
-from edgecomp.report.recommend import recommended_of
+from edgecomp.reporting.multi_target import failures, render_multi_markdown
+from edgecomp.reporting.recommend import recommended_of
 from edgecomp.run.artifacts import write_sample
 from edgecomp.run.existing_files import run_bench
 from edgecomp.targets.host import HostTarget

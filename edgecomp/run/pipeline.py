@@ -21,7 +21,7 @@ from edgecomp.models.load import load_user_model
 from edgecomp.models.sanity import artifact_warnings, check_trained_model, stop_if_not_meaningful
 from edgecomp.plan.plan import Plan, is_model_file
 from edgecomp.plan.precisions import PRECISIONS
-from edgecomp.report.assemble import assemble_report, write_reports
+from edgecomp.reporting.assemble import assemble_report, write_reports
 from edgecomp.run.artifacts import bench_artifacts, export_artifacts
 from edgecomp.run.quant_artifacts import describe_deployables
 from edgecomp.run.schedule import sized_to_data

@@ -18,7 +18,7 @@ from edgecomp.core.errors import EdgecompError
 from edgecomp.core.progress import step
 from edgecomp.core.records import ArtifactRecord
 from edgecomp.core.registry import Registry
-from edgecomp.export.edge_quantizer import (
+from edgecomp.exporters.edge_quantizer import (
     Override,
     auto_mixed_precision,
     build_recipe,
@@ -27,12 +27,12 @@ from edgecomp.export.edge_quantizer import (
     precision_summary,
     tflite_to_quantized,
 )
-from edgecomp.export.modelcard import write_model_card
-from edgecomp.export.onnx import keras_to_onnx
-from edgecomp.export.onnx_quant import onnx_to_onnx_int8
-from edgecomp.export.qdebug import debug_accuracy_drop, keras_to_tflite_selective_int8
-from edgecomp.export.tflite import keras_to_tflite
-from edgecomp.export.tflite_runtime_check import check_artifacts
+from edgecomp.exporters.modelcard import write_model_card
+from edgecomp.exporters.onnx import keras_to_onnx
+from edgecomp.exporters.onnx_quant import onnx_to_onnx_int8
+from edgecomp.exporters.qdebug import debug_accuracy_drop, keras_to_tflite_selective_int8
+from edgecomp.exporters.tflite import keras_to_tflite
+from edgecomp.exporters.tflite_runtime_check import check_artifacts
 from edgecomp.plan.precisions import BASELINE_PRECISION, PRECISIONS
 
 if TYPE_CHECKING:
@@ -117,7 +117,7 @@ def _tflite_by_edge_quantizer(ctx: RunContext, record: ArtifactRecord, path: Pat
 @TFLITE_EXPORTERS.register("edge_quantizer_auto")
 def _tflite_auto_mixed_precision(ctx: RunContext, record: ArtifactRecord, path: Path) -> None:
     """int8, the most sensitive layers raised to 16-bit activations until within `max_drop` of float32 on the
-    validation split (edgecomp.export.edge_quantizer.auto_mixed_precision); every step measured."""
+    validation split (edgecomp.exporters.edge_quantizer.auto_mixed_precision); every step measured."""
     with tempfile.TemporaryDirectory(prefix="edgecomp-aeq-") as tmp:
         search = auto_mixed_precision(_float_tflite(ctx, record.precision, Path(tmp)), path,
                                       calibration_images(ctx, record.precision), ctx.data.images("val"),

@@ -40,7 +40,7 @@ def package_versions() -> dict:
 # Subpackages that run around the stages (the command line, the search driver, reports, targets and
 # benchmarking of finished files) and never change what a stage computes: an edit to them keeps the
 # cache, so that fixing a report does not retrain the teacher.
-_NOT_IN_STAGES = frozenset({"cli", "search", "report", "targets", "bench"})
+_NOT_IN_STAGES = frozenset({"cli", "api", "budget_search", "reporting", "targets", "measure"})
 
 
 @functools.lru_cache(maxsize=1)

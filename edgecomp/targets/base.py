@@ -19,7 +19,7 @@ from edgecomp.core.progress import remaining, step
 from edgecomp.core.records import HostCrossCheck, Measurement
 from edgecomp.plan.plan import BenchConfig
 
-RUNNER_PATH = Path(__file__).resolve().parent.parent / "bench" / "runner.py"
+RUNNER_PATH = Path(__file__).resolve().parent.parent / "measure" / "runner.py"
 
 
 @dataclass

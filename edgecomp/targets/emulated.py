@@ -17,7 +17,7 @@ from pathlib import Path
 
 from edgecomp.core.errors import TargetError
 from edgecomp.core.records import HostCrossCheck
-from edgecomp.export.tflite_runtime_check import runtime_python
+from edgecomp.exporters.tflite_runtime_check import runtime_python
 from edgecomp.plan.plan import BenchConfig
 from edgecomp.targets.base import BenchOutcome, last_json_line, last_line
 from edgecomp.targets.host import HostTarget

@@ -85,7 +85,7 @@ def test_the_recommended_artifact_exists_and_runs_in_litert(keras3_build, arrays
 
 def test_the_result_reads_back_renders_and_converts(keras3_build):
     result, _ = keras3_build
-    again = edgecomp.load_report(result.run_dir)
+    again = edgecomp.report.load(result.run_dir)
     assert again == result and type(again) is edgecomp.BuildResult
     frame = result.to_pandas()
     assert list(frame["name"]) == [a.name for a in result.artifacts]
@@ -100,13 +100,13 @@ def test_the_result_reads_back_renders_and_converts(keras3_build):
 def test_a_missed_gate_raises_for_status_as_the_cli_exits_3(keras3_build):
     result, _ = keras3_build
     files = [a.path for a in result.artifacts]
-    bench = edgecomp.benchmark(files, data="fashion_mnist", out=result.run_dir.parent / "bench", min_runs=5,
+    bench = edgecomp.bench(files, data="fashion_mnist", out=result.run_dir.parent / "bench", min_runs=5,
                                min_time_s=0, accuracy_samples=100, max_size_mb=0.001)
     assert isinstance(bench, edgecomp.BenchResult) and bench.stages == ()
     assert [a.name for a in bench.artifacts] == [a.name for a in result.artifacts]
     with pytest.raises(QualityGateError, match="--max-size-mb 0.001"):
         bench.raise_for_status()
-    assert type(edgecomp.load_report(bench.run_dir)) is edgecomp.BenchResult
+    assert type(edgecomp.report.load(bench.run_dir)) is edgecomp.BenchResult
 
 
 @pytest.mark.slow

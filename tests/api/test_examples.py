@@ -8,7 +8,7 @@ import importlib
 import pytest
 
 MODULES = ["edgecomp", "edgecomp.api.build", "edgecomp.api.bench", "edgecomp.api.search", "edgecomp.api.results",
-           "edgecomp.api.stages", "edgecomp.api.plans", "edgecomp.api.device", "edgecomp.report.gates"]
+           "edgecomp.api.stages", "edgecomp.api.plans", "edgecomp.api.device", "edgecomp.reporting.gates"]
 
 
 @pytest.mark.parametrize("name", MODULES)

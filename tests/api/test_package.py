@@ -27,7 +27,7 @@ def test_help_of_build_documents_the_api():
         assert words in text
 
 
-@pytest.mark.parametrize("name", ["build", "benchmark", "search_budget", "load_report", "quantize", "export_model"])
+@pytest.mark.parametrize("name", ["build", "bench", "bench_on_targets", "search", "quantize", "export", "prune", "qat", "distill"])
 def test_every_public_function_has_an_examples_block(name):
     function = getattr(edgecomp, name)
     assert "Examples:" in function.__doc__ and "Args:" in function.__doc__
@@ -37,3 +37,17 @@ def test_every_public_function_has_an_examples_block(name):
 def test_an_unknown_name_is_an_attribute_error():
     with pytest.raises(AttributeError, match="no attribute 'biuld'"):
         edgecomp.biuld  # noqa: B018
+
+
+def test_the_public_names_hold_after_every_subpackage_is_imported():
+    """No subpackage shares a public name: importing them all (in a fresh process, before the names are
+    first used) leaves `edgecomp.bench`, `search` and `export` functions and `edgecomp.report` the loader."""
+    code = ("import importlib, pkgutil, edgecomp\n"
+            "for info in pkgutil.iter_modules(edgecomp.__path__):\n"
+            "    if info.ispkg: importlib.import_module('edgecomp.' + info.name)\n"
+            "print(sorted(n for n in ('bench', 'search', 'export', 'report') if n in vars(edgecomp)))\n"
+            "print(callable(edgecomp.bench), callable(edgecomp.search), callable(edgecomp.export),"
+            " edgecomp.report.load.__module__)")
+    before, after = _run(code).splitlines()
+    assert before == "[]"  # nothing imported above took one of the names
+    assert after == "True True True edgecomp.api.report"

@@ -1,4 +1,4 @@
-"""Stage functions alone on in-memory models: `edgecomp.quantize` and `edgecomp.export_model`."""
+"""Stage functions alone on in-memory models: `edgecomp.quantize` and `edgecomp.export`."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def dense_model(keras_module, arrays):
 def test_quantize_a_keras3_object_to_int8_read_back_from_the_file(arrays, tmp_path):
     import keras
 
-    from edgecomp.bench.precision import describe_precision
+    from edgecomp.measure.precision import describe_precision
 
     model = dense_model(keras, arrays)
     files, info = edgecomp.quantize(model, arrays, modes=["int8", "float16"], out=tmp_path, calibration_samples=64,
@@ -43,13 +43,13 @@ def test_quantize_a_keras3_object_to_int8_read_back_from_the_file(arrays, tmp_pa
     assert by_name["model_int8.tflite"]["parity"]["samples"] == 64
 
 
-def test_export_model_of_a_tf_keras_object_matches_it_in_onnxruntime(arrays, tmp_path):
+def test_export_of_a_tf_keras_object_matches_it_in_onnxruntime(arrays, tmp_path):
     import onnxruntime
 
     from edgecomp.core.tfenv import keras
 
     model = dense_model(keras(), arrays)
-    files, info = edgecomp.export_model(model, tmp_path, data=arrays, parity_samples=32)
+    files, info = edgecomp.export(model, tmp_path, data=arrays, parity_samples=32)
     assert [f.name for f in files] == ["model_float32.tflite", "model_float32.onnx"]
     images = arrays[2][:16, ..., None].astype(np.float32) / 255.0
     session = onnxruntime.InferenceSession(str(files[1]))

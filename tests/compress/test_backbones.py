@@ -61,8 +61,8 @@ def test_nested_mobilenetv2_is_flattened_distilled_into_auto_pruned_through_resi
 
     from ai_edge_litert.interpreter import Interpreter
 
-    from edgecomp.export.litert_internals import ops_details
-    from edgecomp.export.tflite import keras_to_tflite
+    from edgecomp.exporters.litert_internals import ops_details
+    from edgecomp.exporters.tflite import keras_to_tflite
 
     path = keras_to_tflite(ctx.model, tmp_path / "qat.tflite", "qat_int8", fmnist96.images("train", 64))
     interpreter = Interpreter(model_path=str(path))

@@ -14,8 +14,8 @@ from edgecomp.compress.qat import (
     sparsity_masks,
 )
 from edgecomp.core.tfenv import keras, seed_everything, tfmot
-from edgecomp.export.parity import check_parity
-from edgecomp.export.tflite import keras_to_tflite
+from edgecomp.exporters.parity import check_parity
+from edgecomp.exporters.tflite import keras_to_tflite
 
 
 def real_world_model():
@@ -80,7 +80,7 @@ def test_qat_trains_and_converts_a_real_architecture(fmnist_small, tmp_path):
     path = keras_to_tflite(qat_model, tmp_path / "qat.tflite", "qat_int8", fmnist_small.images("train", 100))
     from ai_edge_litert.interpreter import Interpreter
 
-    from edgecomp.export.litert_internals import ops_details
+    from edgecomp.exporters.litert_internals import ops_details
 
     interpreter = Interpreter(model_path=str(path))
     ops = {op.op_name for op in ops_details(interpreter)}

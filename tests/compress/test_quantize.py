@@ -4,10 +4,10 @@ integer-I/O models are fed correctly by the benchmark runner (its accuracy match
 import numpy as np
 import pytest
 
-from edgecomp.bench.precision import file_precision
 from edgecomp.compress.quantize import QuantizeConfig
-from edgecomp.export.parity import check_parity
-from edgecomp.export.tflite import keras_to_tflite
+from edgecomp.exporters.parity import check_parity
+from edgecomp.exporters.tflite import keras_to_tflite
+from edgecomp.measure.precision import file_precision
 from edgecomp.plan.precisions import PRECISIONS, QUANTIZE_MODES
 
 # The TFLite converter's modes; the AI Edge Quantizer's (kind edge_quantizer*) are read back in
@@ -33,7 +33,7 @@ def test_float32_is_held_closer_than_int8():
 
 @pytest.mark.parametrize("precision", PTQ_PRECISIONS)
 def test_ptq_mode_makes_its_own_types_and_passes_parity(precision, ptq_files, tiny_model, fmnist_small):
-    """The file's weight, activation and input types (read from its tensors by edgecomp.bench.precision)
+    """The file's weight, activation and input types (read from its tensors by edgecomp.measure.precision)
     are the recipe's: a mode that silently produced float32 (or another mode's file) fails here."""
     from ai_edge_litert.interpreter import Interpreter
 

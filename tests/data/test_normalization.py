@@ -97,7 +97,7 @@ def rgb_model(rgb_data):
 
 @pytest.fixture(scope="module")
 def rgb_float_tflite(rgb_model, tmp_path_factory):
-    from edgecomp.export.tflite import keras_to_tflite
+    from edgecomp.exporters.tflite import keras_to_tflite
 
     return keras_to_tflite(rgb_model, tmp_path_factory.mktemp("rgb") / "model_float32.tflite", "float32")
 
@@ -107,7 +107,7 @@ def test_model_card_of_each_mode_records_the_normalisation(mode, rgb_data, rgb_f
     import json
     import shutil
 
-    from edgecomp.export.modelcard import write_model_card
+    from edgecomp.exporters.modelcard import write_model_card
 
     data = replace(rgb_data, normalization=parse_normalization(mode))
     path = shutil.copy(rgb_float_tflite, tmp_path / "model_float32.tflite")
@@ -125,8 +125,8 @@ def test_uint8_io_input_is_the_raw_pixel(mode, zero_point, rgb_data, rgb_model, 
 
     from ai_edge_litert.interpreter import Interpreter
 
-    from edgecomp.export.modelcard import write_model_card
-    from edgecomp.export.tflite import keras_to_tflite
+    from edgecomp.exporters.modelcard import write_model_card
+    from edgecomp.exporters.tflite import keras_to_tflite
     from edgecomp.run.quant_artifacts import calibration_images
 
     data = replace(rgb_data, normalization=parse_normalization(mode))

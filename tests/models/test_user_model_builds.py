@@ -71,7 +71,7 @@ def test_keras3_cnn_through_the_default_plan(tmp_path):
     assert distill["student_choice"] == "student auto: the default for a user model file"
     assert distill["auto_student"]["student_params"] < distill["auto_student"]["teacher_params"]
     # The deployable keeps the user's own ops: the depthwise conv and the residual Add.
-    from edgecomp.export.litert_internals import model_op_names
+    from edgecomp.exporters.litert_internals import model_op_names
 
     deployable = next(a for a in report["artifacts"] if a["precision"] == "qat_int8")
     assert {"DEPTHWISE_CONV_2D", "ADD"} <= model_op_names(tmp_path / "run" / deployable["path"])

@@ -53,7 +53,7 @@ def _raise_injected_bug(*args, **kwargs):
 def test_a_bug_in_the_tflite_calibration_keeps_its_traceback(tiny_model, fmnist_small, tmp_path, monkeypatch):
     """The converter calls edgecomp's calibration generator during convert(): a KeyError raised there is
     edgecomp's bug, so it must leave export_artifacts with its traceback instead of becoming a failed row."""
-    import edgecomp.export.tflite as tflite_export
+    import edgecomp.exporters.tflite as tflite_export
     from edgecomp.run.artifacts import export_artifacts
 
     ctx = _int8_context(tiny_model, fmnist_small, tmp_path, ["tflite"])
@@ -68,7 +68,7 @@ def test_a_bug_in_the_onnx_calibration_reader_keeps_its_traceback(tiny_model, fm
                                                                     monkeypatch):
     """onnxruntime's quantize_static reads calibration batches from edgecomp's _ImageReader: its bug
     must surface, not become the int8 ONNX row's reason."""
-    from edgecomp.export import onnx_quant
+    from edgecomp.exporters import onnx_quant
     from edgecomp.run.artifacts import export_artifacts
 
     ctx = _int8_context(tiny_model, fmnist_small, tmp_path, ["onnx"])
@@ -103,10 +103,10 @@ def test_bench_records_a_targets_flags_as_fields_and_its_notes_apart(fmnist_smal
     subclass, with notes named like measured fields that must not replace them."""
     from edgecomp.core.emulation import is_emulated
     from edgecomp.core.records import ArtifactRecord
-    from edgecomp.export.tflite import keras_to_tflite
+    from edgecomp.exporters.tflite import keras_to_tflite
     from edgecomp.models.zoo import build_zoo_model
     from edgecomp.plan.plan import BenchConfig
-    from edgecomp.report.gates import bound_violations
+    from edgecomp.reporting.gates import bound_violations
     from edgecomp.run.artifacts import bench_artifacts
     from edgecomp.targets.emulated import host_cross_check
     from edgecomp.targets.host import HostTarget

@@ -37,8 +37,8 @@ def test_a_build_exports_the_quantizer_recipes_with_their_layers_and_overlays(tm
     pytest.importorskip("ai_edge_quantizer")
     from typer.testing import CliRunner
 
-    from edgecomp.bench.precision import file_precision
     from edgecomp.cli.main import app
+    from edgecomp.measure.precision import file_precision
     from edgecomp.plan.precisions import PRECISIONS
 
     plan = tmp_path / "plan.yaml"

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from edgecomp.plan.plan import parse_plan
-from edgecomp.report.recommend import legend, recommend
+from edgecomp.reporting.recommend import legend, recommend
 
 # A chain made worse on purpose: 90% of the filters removed in one shot, no fine-tuning.
 WORSE_CHAIN = """

@@ -27,7 +27,7 @@ def test_bench_over_ssh_measures_what_the_host_measures(sshd, tiny_tflite, dense
     """The same files and the same 200 real Fashion-MNIST test images (sample_npz), benched through ssh
     and on the host: each file's accuracy is the same. The trained tiny CNN and the untrained Dense
     model (int8 input) are far apart, so a file benched under another's name would show."""
-    from edgecomp.export.parity import run_tflite
+    from edgecomp.exporters.parity import run_tflite
     from edgecomp.targets.host import HostTarget
 
     files = [tiny_tflite["float32"], dense_tflite["int8"]]

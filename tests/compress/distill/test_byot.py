@@ -78,8 +78,8 @@ def test_attention_modules_exist_in_the_training_model_and_not_with_attention_fa
 
 def test_exports_compute_the_training_models_outputs(attended, fmnist_600, tmp_path):
     """Full network = the trainer's final logits; truncated at k = exit k's logits, attention included."""
-    from edgecomp.export.parity import run_tflite
-    from edgecomp.export.tflite import keras_to_tflite
+    from edgecomp.exporters.parity import run_tflite
+    from edgecomp.exporters.tflite import keras_to_tflite
 
     model, network, _ = attended
     images = fmnist_600.images("test", 32)

@@ -79,8 +79,8 @@ def test_method_learns_and_leaves_an_exportable_model(method, fmnist_small, tiny
     """A short training on 2,000 real images: the distilled network is far more accurate than an
     untrained one of its architecture (a method that returned its student untouched would fail), and
     its float32 .tflite gives the Keras model's outputs."""
-    from edgecomp.export.parity import run_tflite
-    from edgecomp.export.tflite import keras_to_tflite
+    from edgecomp.exporters.parity import run_tflite
+    from edgecomp.exporters.tflite import keras_to_tflite
 
     smoke = SMOKE[method]
     base = tiny_model if smoke["base"] == "teacher" else fresh(smoke["base"], fmnist_small)
