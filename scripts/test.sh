@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: the fast tests (what plain `pytest` runs; the goal is under
 # 5 minutes on 2 cores), then the slow ones (`-m slow`: keras.applications backbones at 96x96, the
-# 96px folder teacher, Keras 3 files through the default plan, the emulated arm64 Pi, a headless
-# browser). Both run on two pytest-xdist workers; the slow part keeps each file on one worker
+# 96px folder teacher, Keras 3 files through the default plan, the stage cache's chain round trips,
+# the wheel in a fresh venv, the emulated arm64 Pi, a headless browser). Both run on two pytest-xdist workers; the slow part keeps each file on one worker
 # (--dist loadfile) so a module's expensive fixture (the emulated Pi's build) is made once. Each
 # part prints its own wall time. Extra arguments go to both pytest runs.
 set -euo pipefail

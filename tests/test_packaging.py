@@ -7,6 +7,8 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -19,6 +21,7 @@ def test_every_edgecomp_package_is_listed_in_pyproject():
     assert "edgecomp.profiles" in listed
 
 
+@pytest.mark.slow
 def test_wheel_installs_in_a_fresh_venv_and_benchmarks_a_file(precision_files, tmp_path):
     """scripts/wheel-smoke.sh (also a .ci/run step) builds, installs with --no-deps and runs two commands."""
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "EDGECOMP_TARGETS_DIR")}

@@ -33,6 +33,7 @@ def run_build(tmp_path, *flags):
     return proc.stdout + proc.stderr
 
 
+@pytest.mark.slow
 def test_default_build_prints_no_third_party_line(tmp_path):
     output = run_build(tmp_path)
     assert THIRD_PARTY_LINE.findall(output) == [], output

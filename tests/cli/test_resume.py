@@ -43,6 +43,7 @@ def plan_file(tmp_path, monkeypatch):
     return path
 
 
+@pytest.mark.slow
 def test_ctrl_c_after_distill_then_the_same_command_resumes_there(plan_file, tmp_path, monkeypatch):
     from edgecomp.core.cache_store import list_entries
 

@@ -45,6 +45,7 @@ def test_pruning_with_teacher_kd_learns_the_teachers_outputs_not_the_labels(tiny
     assert info["sparsity"]["overall"] > 0.2  # still pruned
 
 
+@pytest.mark.slow
 def test_a_chain_with_teacher_kd_fine_tunes_on_the_train_stages_model(fmnist_small, tmp_path):
     """prune and qat with teacher_kd reuse the distill stage's cached teacher logits."""
     plan = parse_plan({"model": "cnn-student", "stages": [

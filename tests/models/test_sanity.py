@@ -201,6 +201,7 @@ def test_softmax_model_in_a_ptq_only_plan_keeps_its_probabilities(softmax_model_
     assert card["output"]["meaning"].startswith("probabilities")
 
 
+@pytest.mark.slow
 def test_softmax_model_in_a_fine_tuning_plan_trains_on_its_logits(softmax_model_file, tmp_path):
     _build(tmp_path, softmax_model_file, FINE_TUNE_PLAN.format(normalization="raw"))
     report = json.loads((tmp_path / "run" / "report.json").read_text())

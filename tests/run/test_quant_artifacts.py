@@ -11,6 +11,7 @@ from edgecomp.run.artifacts import export_artifacts
 from edgecomp.run.quant_artifacts import ONNX_EXPORTERS, TFLITE_EXPORTERS
 
 
+@pytest.mark.slow
 def test_quantize_settings_reach_the_int8_exports(tiny_model, fmnist_small, tmp_path):
     plan = parse_plan({"model": "cnn-tiny", "export": {"formats": ["tflite"], "parity_samples": 100},
                        "stages": [{"stage": "train"}, {"stage": "quantize", "modes": ["int8"],

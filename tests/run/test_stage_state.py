@@ -1,4 +1,7 @@
-"""A run's state saved to the stage cache after each stage and restored: same outputs, same export inputs."""
+"""A run's state saved to the stage cache after each stage and restored: same outputs, same export inputs.
+
+The round trips train and run whole chains (about a third of the fast suite's time), so they are `slow`;
+the static checks stay fast, and tests/cli/test_resume.py and test_cli.py keep a cached rebuild in the fast part."""
 
 import dataclasses
 import json
@@ -60,6 +63,7 @@ def finished_chain(data, tmp_path_factory):
         os.environ["EDGECOMP_CACHE_DIR"] = previous
 
 
+@pytest.mark.slow
 def test_every_stage_of_the_chain_is_saved(finished_chain):
     _, records = finished_chain
     assert [r["cached"] for r in records] == [False] * 4
@@ -77,6 +81,7 @@ def test_every_stage_of_the_chain_is_saved(finished_chain):
     assert stage_state.read_state(records[3]["cache_key"]).export_values["qat_scheme"] is QatScheme.PRUNE_PRESERVING
 
 
+@pytest.mark.slow
 def test_restored_state_gives_the_same_outputs_and_export_inputs(finished_chain, data, tmp_path):
     ctx, records = finished_chain
     again = _ctx(data, tmp_path)
@@ -97,6 +102,7 @@ def test_restored_state_gives_the_same_outputs_and_export_inputs(finished_chain,
     assert again.warnings == ctx.warnings
 
 
+@pytest.mark.slow
 def test_a_later_stage_runs_from_the_restored_state(finished_chain, data, tmp_path):
     """Only the last stage changes: the first three come from the cache, the fourth runs on their state."""
     ctx, records = finished_chain
@@ -109,6 +115,7 @@ def test_a_later_stage_runs_from_the_restored_state(finished_chain, data, tmp_pa
     np.testing.assert_array_equal(_outputs(again.model, data), _outputs(ctx.model, data))
 
 
+@pytest.mark.slow
 def test_no_cache_neither_reads_nor_writes(finished_chain, data, tmp_path, monkeypatch):
     again = _ctx(data, tmp_path, stages=CHAIN[:1])
     monkeypatch.setenv("EDGECOMP_CACHE_DIR", str(tmp_path / "empty-cache"))  # a write would show here
@@ -117,6 +124,7 @@ def test_no_cache_neither_reads_nor_writes(finished_chain, data, tmp_path, monke
     assert cache_store.list_entries() == []
 
 
+@pytest.mark.slow
 def test_cache_false_on_a_stage_turns_it_off_from_there(data, tmp_path, cache_dir):
     stages = [CHAIN[0], {**CHAIN[3], "stage": "quantize"}]
     stages[0] = {**stages[0], "cache": False}
@@ -125,6 +133,7 @@ def test_cache_false_on_a_stage_turns_it_off_from_there(data, tmp_path, cache_di
     assert cache_store.list_entries() == []
 
 
+@pytest.mark.slow
 def test_a_model_no_entry_holds_is_saved_in_this_entry(data, tmp_path, cache_dir, monkeypatch):
     from edgecomp.models.zoo import build_zoo_model
     from edgecomp.run.stages import STAGES
@@ -145,6 +154,7 @@ def test_a_model_no_entry_holds_is_saved_in_this_entry(data, tmp_path, cache_dir
                                   _outputs(ctx.export_inputs.float_model, data))
 
 
+@pytest.mark.slow
 def test_a_keras3_model_is_not_cached_and_the_record_says_why(data, tmp_path, cache_dir, monkeypatch):
     import keras as keras3
 
@@ -161,6 +171,7 @@ def test_a_keras3_model_is_not_cached_and_the_record_says_why(data, tmp_path, ca
     assert [e.stage for e in cache_store.list_entries()] == ["train"]
 
 
+@pytest.mark.slow
 def test_an_entry_that_is_not_a_saved_state_is_removed_and_its_stage_runs_again(data, tmp_path, cache_dir, capsys):
     records = run_stages(_ctx(data, tmp_path, stages=CHAIN[:1]))
     entry = cache_store.entry_dir(records[0]["cache_key"]) / cache_store.ENTRY_FILE
@@ -180,6 +191,7 @@ def test_the_cache_knows_every_field_of_the_run_state():
     assert [f.name for f in dataclasses.fields(ExportInputs)] == [*stage_state.MODEL_INPUTS, *stage_state.VALUE_INPUTS]
 
 
+@pytest.mark.slow
 def test_a_model_that_reloads_differently_is_not_cached(data, tmp_path, cache_dir, monkeypatch):
     monkeypatch.setattr(stage_state, "max_output_difference", lambda *args: 0.5)
     records = run_stages(_ctx(data, tmp_path, stages=CHAIN[:1]))
@@ -242,6 +254,7 @@ def test_every_method_has_a_round_trip_case():
     assert set(METHOD_STAGES) == {("distill", m) for m in DISTILL.names()} | {("prune", m) for m in PRUNE.names()}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stage, method", sorted(METHOD_STAGES), ids=lambda v: str(v))
 def test_every_method_round_trips(stage, method, data, tmp_path, finished_chain):
     """Its model saved, reloaded with the same outputs, restored by the next run (the teacher shared)."""

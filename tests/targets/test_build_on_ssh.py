@@ -26,6 +26,7 @@ bench: {warmup: 2, min_runs: 10, min_time_s: 0.05}
 """
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/usr/sbin/sshd").exists(), reason="/usr/sbin/sshd is missing (CI installs it)")
 def test_build_for_rpi4_measures_on_the_device_over_ssh(sshd, tmp_path, monkeypatch):
     profile = yaml.safe_load((REPO_TARGETS / "rpi4.yaml").read_text())
