@@ -176,7 +176,10 @@ def capture(url: str, png_path: Path | None, overlay: str, colours, overlay_coun
             overlays = [name.strip() for name in rows.locator(".run-name").all_inner_texts()]
             failed = [name.strip() for name in rows.filter(has=page.locator(".error")).locator(".run-name")
                       .all_inner_texts()]
-            page.locator("mat-icon.expand-all").first.click()  # the toolbar's "expand all layers"
+            # The info panel's graph info appears once the model is converted and laid out; then the toolbar's
+            # "expand all layers" has a graph to expand.
+            page.get_by_text("op node count").first.wait_for()
+            page.locator("mat-icon.expand-all").first.click()
             rows.filter(has=page.locator(".run-name", has_text=overlay)).first.click()
             deadline = time.time() + timeout_s
             while True:
