@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up edgecomp on a fresh Debian/Ubuntu machine (or any machine with Python 3.10-3.12):
 #   - Debian packages when apt is available: the Fashion-MNIST images, sshd and adb for the
-#     device adapters' tests, Chromium for rendering the HTML report;
+#     device adapters' tests, Chromium for rendering the HTML report and, driven by playwright (the
+#     `dev` extra, which downloads no browser), Model Explorer's page;
 #   - .venv with edgecomp, its dev tools, `edgecomp search`'s Ray Tune + Optuna (the `search` extra), the AI
 #     Edge Quantizer (`quantize`) and Model Explorer (`explore`);
 #   - .venv-tflite-runtime: tflite-runtime 2.14 with numpy<2, the runtime Raspberry Pi images carry;

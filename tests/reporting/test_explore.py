@@ -1,13 +1,16 @@
 """`edgecomp explore`: the run's artifact and its overlays served by the real Model Explorer on loopback.
 
-The page itself is not opened in a browser here: Model Explorer's web app draws the graph with WebGL and
-fetches web fonts from the internet, which this machine cannot reach. The test checks what the app is
-given instead: the model and overlay files in the URL the server prints, and the overlay read through the
-server's own file endpoint (the call the app makes to load node data).
+The fast test checks what the web app is given: the model and overlay files in the URL the server prints,
+and an overlay read through the server's own file endpoint (the call the app makes to load node data). The
+slow test opens the page in headless Chromium (benchmarks/report/explore_screenshot.py, which also makes
+the README's screenshot): the graph drawn with WebGL, an overlay's colours on it and its values in the
+node-data panel, and the page saved as explore.png in the test's tmp_path. Chromium resolves no host but
+127.0.0.1, so the web fonts the page asks Google for fail and nothing the page asks for leaves the machine.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 import socket
@@ -16,6 +19,7 @@ import sys
 import time
 import urllib.parse
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -81,3 +85,54 @@ def test_explore_serves_the_model_with_its_overlays(tiny_tflite, tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=20)
+
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "report" / "explore_screenshot.py"
+CHROMIUM = "/usr/bin/chromium" if Path("/usr/bin/chromium").is_file() else shutil.which("chromium")
+
+
+@pytest.fixture(scope="module")
+def untrained_int8_tflite(tmp_path_factory):
+    """An int8 file of the untrained cnn-tiny (seconds, where the trained `tiny_tflite` takes a minute): the
+    overlays the browser shows (MACs, params, bits) do not depend on the weights."""
+    import numpy as np
+
+    from edgecomp.exporters.tflite import keras_to_tflite
+    from edgecomp.models.zoo import build_zoo_model
+
+    model = build_zoo_model("cnn-tiny", (28, 28, 1), 10)
+    calibration = np.random.default_rng(0).random((16, 28, 28, 1), dtype=np.float32)
+    return keras_to_tflite(model, tmp_path_factory.mktemp("untrained") / "tiny_int8.tflite", "int8", calibration)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (Debian: apt-get install chromium)")
+def test_the_page_draws_the_graph_with_an_overlay_in_headless_chromium(untrained_int8_tflite, tmp_path):
+    pytest.importorskip("model_explorer")
+    spec = importlib.util.spec_from_file_location("explore_screenshot", SCRIPT)
+    shot = sys.modules[spec.name] = importlib.util.module_from_spec(spec)  # registered: it has a dataclass
+    spec.loader.exec_module(shot)
+    run = _run_dir(tmp_path, untrained_int8_tflite)
+    overlay_file = node_data_dir(run, "model_int8.tflite") / "macs.json"
+    macs = json.loads(overlay_file.read_text())["main"]["results"]
+    low, high = shot.gradient_ends(overlay_file)
+    overlays = sorted(p.stem for p in node_data_dir(run, "model_int8.tflite").glob("*.json"))
+    server, url = shot.start_explore(run, shot.free_port())
+    try:
+        view = shot.capture(url, tmp_path / "explore.png", "macs", (low, high), len(overlays), CHROMIUM, timeout_s=150)
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+    # every overlay the run wrote is loaded in the node-data panel, none failed, and macs is the one drawn
+    assert sorted(view.overlays) == overlays
+    assert view.failed_overlays == [] and view.selected == "macs"
+    # its column holds the file's values, one per layer, coloured by the overlay's gradient at both ends
+    assert sorted(int(text) for _, text, _ in view.cells) == sorted(r["value"] for r in macs.values())
+    backgrounds = {int(text): colour for _, text, colour in view.cells}
+    assert backgrounds[max(backgrounds)] == "rgb({}, {}, {})".format(*high)
+    assert backgrounds[min(backgrounds)] == "rgb({}, {}, {})".format(*low)
+    # the graph's canvas has nodes filled with both colours: the overlay is drawn on the graph itself
+    assert all(pixels > 200 for pixels in view.graph_pixels.values()), view.graph_pixels
+    assert view.outside_requests == []  # only 127.0.0.1 answered
+    png = (tmp_path / "explore.png").read_bytes()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and int.from_bytes(png[16:24], "big") == (1400 << 32) + 1000
