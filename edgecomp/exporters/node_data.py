@@ -21,8 +21,12 @@ from edgecomp.measure.modelfile import read_tflite
 GRAPH_ID = "main"  # the id Model Explorer's TFLite adapter gives a model's main subgraph
 _BITS = {"int4": 4, "int8": 8, "uint8": 8, "int16": 16, "float16": 16, "float32": 32, "int32": 32}
 _KERNEL_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV", "BATCH_MATMUL"}
-# Green (low) to red (high): for metrics where more is worse (error) the viewer reads it directly.
+# Green (low) to red (high): for metrics where more costs more (MACs, parameters) the viewer reads it directly.
 _GRADIENT = [{"stop": 0, "bgColor": "#c8e6c9"}, {"stop": 0.5, "bgColor": "#fff59d"}, {"stop": 1, "bgColor": "#ef9a9a"}]
+# Metrics where a higher value is better: red marks their lowest layers (the quantized layers that lost
+# the most signal), so red always means "look here".
+HIGHER_IS_BETTER = frozenset({"quantization_snr_db"})
+_REVERSED_GRADIENT = [{"stop": 1 - item["stop"], "bgColor": item["bgColor"]} for item in reversed(_GRADIENT)]
 
 
 def _constant_values(path: Path) -> dict[int, np.ndarray]:
@@ -71,8 +75,9 @@ def layer_table(path: Path) -> list[dict]:
 
 def node_data(metric: str, values: dict[str, float]) -> dict:
     """A `ModelNodeData` document (as Model Explorer's `node_data_builder` writes it) for one metric."""
+    gradient = _REVERSED_GRADIENT if metric in HIGHER_IS_BETTER else _GRADIENT
     return {GRAPH_ID: {"name": metric, "results": {name: {"value": value} for name, value in values.items()},
-                       "gradient": _GRADIENT}}
+                       "gradient": gradient}}
 
 
 def write_node_data(path: Path, folder: Path, measured: dict[str, dict[str, float]] | None = None) -> list[Path]:

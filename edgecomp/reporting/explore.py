@@ -48,8 +48,21 @@ def find_explore_target(run_dir: Path, artifact: Optional[str] = None) -> Explor
     if found is None:
         names = ", ".join(a["name"] for a in tflite) or "none"
         raise UsageError(f"no .tflite artifact named {artifact!r} in {report_path}; the run has: {names}")
-    overlays = tuple(sorted(node_data_dir(run_dir, found["name"]).glob("*.json")))
-    return ExploreTarget(found["name"], Path(run_dir) / found["path"], overlays)
+    overlays = list(node_data_dir(run_dir, found["name"]).glob("*.json"))
+    op_profile = Path(run_dir) / f"{Path(found['name']).stem}.op_profile.node_data.json"  # bench --op-profile
+    if op_profile.is_file():
+        overlays.append(op_profile)
+    return ExploreTarget(found["name"], Path(run_dir) / found["path"], tuple(sorted(overlays, key=_overlay_order)))
+
+
+# Model Explorer shows the overlay it loaded last: the measured time per op, else the quantization
+# error, else the MACs, so the page opens on the view that says the most (the others stay listed).
+_SHOWN_FIRST = ("op_profile.node_data", "quantization_snr_db", "macs")
+
+
+def _overlay_order(path: Path) -> tuple:
+    rank = next((i for i, suffix in enumerate(_SHOWN_FIRST) if path.stem.endswith(suffix)), len(_SHOWN_FIRST))
+    return (-rank, path.name)
 
 
 def open_in_model_explorer(target: ExploreTarget, port: int, open_browser: bool) -> None:

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from edgecomp.exporters.node_data import GRAPH_ID, layer_table, write_node_data
+from edgecomp.exporters.node_data import GRAPH_ID, layer_table, node_data, write_node_data
 
 
 def test_layer_table_reads_params_macs_and_bits_from_the_file(tiny_model, tiny_tflite):
@@ -65,3 +65,12 @@ def test_node_names_are_the_names_model_explorer_gives_the_nodes(tiny_tflite, tm
     tensor_names = {attr["value"] for node in graph["nodes"] for meta in node.get("outputsMetadata", [])
                     for attr in meta["attrs"] if attr["key"] == "tensor_name"}
     assert {row["name"] for row in layer_table(tiny_tflite["int8"])} <= tensor_names
+
+
+def test_red_marks_the_worst_layers_whichever_way_a_metric_points():
+    """More MACs is worse, more SNR is better: the red end goes to the high MACs and to the low SNR."""
+    def color_at(metric, stop):
+        return next(g["bgColor"] for g in node_data(metric, {"a": 1.0})[GRAPH_ID]["gradient"] if g["stop"] == stop)
+
+    assert color_at("macs", 1) == color_at("quantization_snr_db", 0) == "#ef9a9a"
+    assert color_at("macs", 0) == color_at("quantization_snr_db", 1) == "#c8e6c9"

@@ -50,6 +50,19 @@ def test_the_recommended_artifact_and_its_overlays_are_found(tiny_tflite, tmp_pa
         find_explore_target(tmp_path / "nowhere")
 
 
+def test_the_page_opens_on_the_op_profile_else_the_quantization_error_else_the_macs(tiny_tflite, tmp_path):
+    """Model Explorer shows the overlay it loaded last, so the most telling one goes last."""
+    run = _run_dir(tmp_path, tiny_tflite["int8"])
+    folder = node_data_dir(run, "model_int8.tflite")
+    assert [p.stem for p in find_explore_target(run).node_data][-1] == "macs"
+    (folder / "quantization_snr_db.json").write_text("{}")
+    assert [p.stem for p in find_explore_target(run).node_data][-1] == "quantization_snr_db"
+    (run / "model_int8.op_profile.node_data.json").write_text("{}")  # written by bench --op-profile
+    names = [p.name for p in find_explore_target(run).node_data]
+    assert names[-2:] == ["quantization_snr_db.json", "model_int8.op_profile.node_data.json"]
+    assert sorted(names[:-3]) == names[:-3] and "macs.json" == names[-3]
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
