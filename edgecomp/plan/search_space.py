@@ -15,7 +15,9 @@ from pydantic import Field, field_validator, model_validator
 from edgecomp.core.settings import Strict
 from edgecomp.plan.precisions import QAT_PRECISION, QAT_REPLACES
 
-Precision = Literal["int8", "int8_io", "float16", "dynamic"]
+# The post-training precisions a trial may export. The AI Edge Quantizer's recipes (a8w8, a16w8, w4,
+# dynamic_w4: the `quantize` extra) are choices a plan may list; the default space keeps the converter's.
+Precision = Literal["int8", "int8_io", "float16", "dynamic", "int16x8", "a8w8", "a16w8", "w4", "dynamic_w4"]
 PruneChoice = Literal["none", "local", "global", "structured"]
 # Methods that distil the teacher into another network; byot/dlb train the plan's model itself.
 SEARCH_DISTILL_METHODS = ("kd", "takd")

@@ -72,6 +72,27 @@ def test_every_sampled_point_is_a_valid_plan(model_is_file):
     assert seen["precision"] == {"int8", "int8_io", "float16", "dynamic"}
 
 
+def test_the_quantizers_recipes_are_searchable_precisions():
+    """A space listing the AI Edge Quantizer's recipes gives trials that export them, judged by that file."""
+    optuna = pytest.importorskip("optuna")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    recipes = ["a8w8", "a16w8", "w4", "dynamic_w4"]
+    space = SearchSpace(precisions=recipes, quantization=["ptq"], prune_methods=["none"])
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    seen = set()
+    for _ in range(20):
+        trial = study.ask()
+        point = sample_point(trial, space, model_is_file=False)
+        study.tell(trial, 0.5)
+        plan = parse_plan({"model": "cnn-teacher", "stages": trial_stages(point, space, {"stage": "train"})})
+        assert plan.stages[-1].stage == "quantize" and plan.stages[-1].modes == [point["precision"]]
+        assert candidate_precision(point) == point["precision"]  # the report's precision of that file
+        seen.add(point["precision"])
+    assert seen == set(recipes)
+    with pytest.raises(ConfigError, match="precisions"):
+        parse_plan({"search": {"precisions": ["auto"]}})  # auto is a search of its own, not a trial's choice
+
+
 def test_candidate_precision_and_fidelity_ceiling():
     assert candidate_precision({"precision": "int8", "quantization": "qat"}) == "qat_int8"
     assert candidate_precision({"precision": "float16", "quantization": "ptq"}) == "float16"
