@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional, Sequence, Union
 
-from edgecomp.api.device import resolve_device
+from edgecomp.api.device import resolve_device, resolve_devices
 from edgecomp.api.inputs import dataset_reference
 from edgecomp.api.results import BenchResult
 from edgecomp.core.verbosity import set_verbose
@@ -107,7 +107,7 @@ def bench_on_targets(files: Union[str, Path, Sequence[Union[str, Path]]], target
     paths = [Path(files)] if isinstance(files, (str, Path)) else [Path(f) for f in files]
     for path in paths:
         describe_file(path)
-    devices = [resolve_device(name, connection) for name in targets]
+    devices = resolve_devices(targets, connection)  # every profile loaded first; a target given twice refused
     out = Path(out)
 
     def settings_for(device) -> BenchConfig:

@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 from typing import Callable, Optional
 
-from edgecomp.core.errors import BenchError, TargetError
+from edgecomp.core.errors import BenchError, TargetError, UsageError
 from edgecomp.core.files import write_bytes_atomically
 from edgecomp.core.version import __version__
 from edgecomp.data.dataset import load_dataset
@@ -27,7 +27,7 @@ from edgecomp.run.existing_files import run_bench
 from edgecomp.targets.host import HostTarget
 
 
-def _folder_name(target_name: str) -> str:
+def folder_name(target_name: str) -> str:
     """A target's subfolder: its profile name kept to plain characters."""
     return re.sub(r"[^A-Za-z0-9_.-]", "_", target_name)
 
@@ -45,14 +45,46 @@ def target_column(name: str, device, report: dict, report_path: str) -> dict:
             "recommended": recommended_of(report).get("name"), "artifacts": artifacts}
 
 
-def host_accuracies(paths: list[Path], dataset: str, settings: BenchConfig, out: Path) -> dict[str, Optional[float]]:
-    """Each file's accuracy on this host's runner (one timed run: only the accuracy pass matters)."""
-    data = load_dataset(dataset, test_limit=settings.accuracy_samples)
+def failed_column(device, err: Exception) -> dict:
+    """The column of a target that could not be reached or failed midway: its reason, no numbers."""
+    return {"name": device.name, "kind": device.kind, "status": "failed", "error": str(err), "report": None,
+            "recommended": None, "artifacts": {}}
+
+
+def host_accuracies(paths: list[Path], data, settings: BenchConfig, out: Path) -> dict[str, Optional[float]]:
+    """Each file's accuracy on this host's runner (one timed run: only the accuracy pass matters).
+
+    Args:
+        data: the loaded dataset whose test images measure accuracy (`edgecomp.data.dataset.Dataset`).
+    """
     sample = write_sample(data, out / "host_sample.npz", settings.accuracy_samples)
     quick = settings.model_copy(update={"warmup": 0, "min_runs": 1, "min_time_s": 0.0, "max_runs": 1,
                                         "op_profile": False})
     outcomes = HostTarget().bench(list(paths), sample, quick)
     return {Path(o.artifact).name: (o.result or {}).get("accuracy") if o.ok else None for o in outcomes}
+
+
+def refuse_repeated_targets(names: list[str]) -> None:
+    """Two targets whose reports would share a folder (the same profile twice) are a usage error.
+
+    Raises:
+        UsageError: naming the repeated target.
+    """
+    seen: dict[str, str] = {}
+    for name in names:
+        folder = folder_name(name)
+        if folder in seen:
+            raise UsageError(f"target {name} is given twice (or shares its report folder {folder}/ with "
+                             f"{seen[folder]}); give each --target once, a profile of another name to measure the "
+                             "same device twice.")
+        seen[folder] = name
+
+
+def combined_header(run: str, command: str, dataset: str, paths: list[Path], columns: list[dict]) -> dict:
+    """The keys every multi-target report starts with (`run`: "bench" or "build")."""
+    return {"kind": "multi_target", "run": run, "edgecomp_version": __version__, "command": command,
+            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "dataset": dataset, "artifacts": [Path(p).name for p in paths], "targets": columns}
 
 
 def run_bench_on_targets(paths: list[Path], dataset: str, devices: list,
@@ -70,19 +102,17 @@ def run_bench_on_targets(paths: list[Path], dataset: str, devices: list,
     columns = []
     for device in devices:
         name = device.name
-        folder = out / _folder_name(name)
+        folder = out / folder_name(name)
         try:
             report = run_bench(paths, dataset, device, settings_for(device), folder, command=command)
         except TargetError as err:  # unreachable, or gone midway: this column fails, the others go on
-            columns.append({"name": name, "kind": device.kind, "status": "failed",
-                            "error": str(err), "report": None, "recommended": None, "artifacts": {}})
+            columns.append(failed_column(device, err))
             continue
         columns.append(target_column(name, device, report, f"{folder.name}/report.md"))
     settings = settings_for(devices[0])
-    combined = {"kind": "multi_target", "edgecomp_version": __version__, "command": command,
-                "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-                "dataset": dataset, "artifacts": [Path(p).name for p in paths], "targets": columns,
-                "host_accuracy": host_accuracies(paths, dataset, settings, out)}
+    combined = {**combined_header("bench", command, dataset, paths, columns),
+                "host_accuracy": host_accuracies(paths, load_dataset(dataset, test_limit=settings.accuracy_samples),
+                                                 settings, out)}
     write_bytes_atomically(out / "report.json", json.dumps(combined, indent=2).encode())
     write_bytes_atomically(out / "report.md", render_multi_markdown(combined).encode())
     return combined

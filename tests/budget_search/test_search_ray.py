@@ -67,7 +67,7 @@ def test_a_budget_nothing_meets_exits_1_naming_the_closest_trials(tmp_path, sear
 def test_search_from_python_returns_the_best_trial_and_renders(tmp_path):
     """`edgecomp.search` (what the command calls) with a budget in percent: the result and its HTML."""
     import yaml
-    from tests.search.conftest import PLAN
+    from tests.budget_search.conftest import PLAN
 
     import edgecomp
 
