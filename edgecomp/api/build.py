@@ -76,6 +76,9 @@ def build(model: ModelInput = None, data: DataInput = None, *, target: Union[str
         ...                               "bench": {"min_runs": 10, "min_time_s": 0}})  # doctest: +SKIP
         >>> result.recommended.name  # doctest: +SKIP
         'model_int8.tflite'
+        >>> fleet = edgecomp.build("cnn-tiny", target=["rpi4", "rpi-zero2w"], max_latency_ms=20)  # doctest: +SKIP
+        >>> fleet.recommended.name, fleet.per_target["rpi-zero2w"].recommended.name  # doctest: +SKIP
+        ('model_qat_int8.tflite', 'model_qat_int8.tflite')
     """
     set_verbose(verbose)  # before TensorFlow is imported, when it is not yet
     gates = Gates(max_size_mb, max_latency_ms, min_accuracy, gate_scope)  # a bad bound fails before any work

@@ -44,6 +44,14 @@ def resolve_devices(targets: Union[str, Sequence[str]], connection: Optional[dic
     Raises:
         UsageError: an unknown target or connection setting, no target, or a target given twice (its
             reports would share a folder).
+
+    Examples:
+        >>> [device.name for device in resolve_devices(["host", "rpi4"])]
+        ['host', 'rpi4']
+        >>> resolve_devices(["host", "host"])
+        Traceback (most recent call last):
+        ...
+        edgecomp.core.errors.UsageError: target host is given twice ...
     """
     from edgecomp.run.multi_target import refuse_repeated_targets
 

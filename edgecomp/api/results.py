@@ -3,7 +3,14 @@
 report.json stays the source of truth (`Result.report`); the fields are what a script reads most:
 the artifacts, the one to ship (★), the stages, the warnings, the plan as resolved. In Jupyter the
 last line of a cell shows the artifact table, the ★ legend and the Pareto plots, drawn by the same
-code as report.html (`edgecomp.reporting.html`, `.tables`, `.plots`).
+code as report.html (`edgecomp.reporting.html`, `.tables`, `.plots`). A build on several targets
+returns a `MultiTargetResult`: one `BuildResult` per target and the file to ship on every target.
+
+Examples:
+    >>> from edgecomp.api.results import BuildResult
+    >>> result = BuildResult.from_report({"run_dir": "runs/empty", "artifacts": []})
+    >>> result.recommended is None, result.target
+    (True, '?')
 """
 
 from __future__ import annotations
