@@ -62,7 +62,7 @@ def build_command(
 
     set_verbose(verbose)  # before TensorFlow is imported
     from edgecomp.api.build import build
-    from edgecomp.reporting.summary import print_summary
+    from edgecomp.reporting.summary import print_multi_target_summary, print_summary
 
     result = build(model, dataset, target=target[0] if len(target) == 1 else target, plan=config,
                    preset=preset.value if preset else None, out=out,
@@ -76,19 +76,3 @@ def build_command(
         print_summary(result.report, wide=wide)
     result.raise_for_status()
 
-
-def print_multi_target_summary(combined: dict) -> None:
-    """Several targets: the column group per device, its legend, the file for every target, where the reports are."""
-    from rich.console import Console
-
-    from edgecomp.reporting.multi_target import LEGEND, every_target_legend, failures, multi_target_table
-    from edgecomp.reporting.terminal import rich_table
-
-    console = Console(highlight=False)
-    console.print(rich_table(multi_target_table(combined),
-                             f"edgecomp: {combined['run']} on {len(combined['targets'])} targets"))
-    for line in (LEGEND, every_target_legend(combined), *failures(combined), *combined.get("gate_violations", [])):
-        if line:
-            console.print(line, soft_wrap=True, markup=False)
-    console.print(f"reports: {combined.get('run_dir', '')}/report.json, report.md (each target's own in its folder)",
-                  markup=False)

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from edgecomp.core.errors import QualityGateError, TargetError
+from edgecomp.core.errors import TargetError
 from edgecomp.core.files import write_bytes_atomically
 from edgecomp.core.progress import step
 from edgecomp.core.records import ArtifactRecord
@@ -34,6 +34,7 @@ from edgecomp.run.multi_target import (
     folder_name,
     host_accuracies,
     raise_for_failed_targets,
+    raise_for_missed_gates,
     target_column,
 )
 from edgecomp.run.pipeline import compress_and_export, raise_for_float_parity
@@ -162,7 +163,4 @@ def raise_for_targets(combined: dict, reports: list[dict]) -> None:
     for report in reports[:1]:
         raise_for_float_parity(report)
     raise_for_failed_targets(combined, Path(combined["run_dir"]))
-    missed = combined.get("gate_violations") or []
-    if missed:
-        raise QualityGateError(f"quality gate violation(s) ({len(missed)}): " + "; ".join(missed)
-                               + ". The report files are written; relax a bound or change the plan.")
+    raise_for_missed_gates(combined)

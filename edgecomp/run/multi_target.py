@@ -15,12 +15,17 @@ import re
 from pathlib import Path
 from typing import Callable, Optional
 
-from edgecomp.core.errors import BenchError, TargetError, UsageError
+from edgecomp.core.errors import BenchError, QualityGateError, TargetError, UsageError
 from edgecomp.core.files import write_bytes_atomically
 from edgecomp.core.version import __version__
 from edgecomp.data.dataset import load_dataset
 from edgecomp.plan.plan import BenchConfig
-from edgecomp.reporting.multi_target import failures, render_multi_markdown
+from edgecomp.reporting.multi_target import (
+    failures,
+    gate_violations,
+    recommend_on_every_target,
+    render_multi_markdown,
+)
 from edgecomp.reporting.recommend import recommended_of
 from edgecomp.run.artifacts import write_sample
 from edgecomp.run.existing_files import run_bench
@@ -88,31 +93,38 @@ def combined_header(run: str, command: str, dataset: str, paths: list[Path], col
 
 
 def run_bench_on_targets(paths: list[Path], dataset: str, devices: list,
-                         settings_for: Callable[[object], BenchConfig], out: Path, command: str = "") -> dict:
+                         settings_for: Callable[[object], BenchConfig], out: Path, command: str = "",
+                         gates: Optional[dict] = None) -> dict:
     """Benchmarks `paths` on each Target in turn and writes OUT/report.json and report.md.
 
     Args:
         devices: the Targets, in the order to run them (each named by its profile).
         settings_for: the benchmark settings for one Target (its profile's threads...).
+        gates: the quality gates (`Gates.record()`), checked on every target's report.
 
     Returns:
-        The combined report (see the module docstring).
+        The combined report (see the module docstring), with `recommended` (the file to ship on every
+        target) and `gate_violations`.
     """
     out.mkdir(parents=True, exist_ok=True)
-    columns = []
+    columns, reports = [], {}
     for device in devices:
         name = device.name
         folder = out / folder_name(name)
         try:
-            report = run_bench(paths, dataset, device, settings_for(device), folder, command=command)
+            report = run_bench(paths, dataset, device, settings_for(device), folder, command=command, gates=gates)
         except TargetError as err:  # unreachable, or gone midway: this column fails, the others go on
             columns.append(failed_column(device, err))
             continue
+        reports[name] = report
         columns.append(target_column(name, device, report, f"{folder.name}/report.md"))
     settings = settings_for(devices[0])
-    combined = {**combined_header("bench", command, dataset, paths, columns),
+    combined = {**combined_header("bench", command, dataset, paths, columns), "run_dir": str(out.resolve()),
+                "gates": dict(gates or {}),
                 "host_accuracy": host_accuracies(paths, load_dataset(dataset, test_limit=settings.accuracy_samples),
                                                  settings, out)}
+    combined["recommended"] = recommend_on_every_target(combined, reports, gates)
+    combined["gate_violations"] = gate_violations(reports, gates)
     write_bytes_atomically(out / "report.json", json.dumps(combined, indent=2).encode())
     write_bytes_atomically(out / "report.md", render_multi_markdown(combined).encode())
     return combined
@@ -128,3 +140,15 @@ def raise_for_failed_targets(combined: dict, out: Path) -> None:
     if problems:
         raise BenchError(f"{len(problems)} failure(s) ({problems[0]}{'; ...' if len(problems) > 1 else ''}); "
                          f"every reason is in {out}/report.md.")
+
+
+def raise_for_missed_gates(combined: dict) -> None:
+    """Exit code 3 when a quality gate was missed on a target; the report is already written.
+
+    Raises:
+        QualityGateError: naming every miss with its target.
+    """
+    missed = combined.get("gate_violations") or []
+    if missed:
+        raise QualityGateError(f"quality gate violation(s) ({len(missed)}): " + "; ".join(missed)
+                               + ". The report files are written; relax a bound or change the plan.")

@@ -49,7 +49,8 @@ def test_a_file_failed_on_one_target_fails_the_trial(tmp_path):
     assert verdict["status"] == "failed" and verdict["score"] == FAILED_SCORE
     assert verdict["error"].startswith("on slow: int8 artifact failed: benchmark: runner exited")
     combined["targets"][1] = {"name": "board", "status": "failed", "error": "cannot reach 127.0.0.1"}
-    assert judge_on_targets(combined, tmp_path, POINT, Budget())["error"] == "target board failed: cannot reach 127.0.0.1"
+    verdict = judge_on_targets(combined, tmp_path, POINT, Budget())
+    assert verdict["error"] == "target board failed: cannot reach 127.0.0.1"
 
 
 def test_a_misspelled_second_target_is_a_usage_error_before_any_trial(tmp_path):
