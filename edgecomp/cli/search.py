@@ -54,5 +54,8 @@ def search_command(
                     preset=preset.value if preset else None, epochs=epochs, train_limit=train_limit,
                     seed=seed, connection=connection, verbose=verbose, command=invoked_command(), **budget)
     best = result.best
+    slowest = (f", slowest on {best['slowest_target']} (p50 {best['latency_p50_ms']:.3g} ms)"
+               if best.get("slowest_target") and best.get("latency_p50_ms") is not None else "")
     typer.echo(f"best: trial {best['trial_id']}, {100 * best['accuracy']:.2f} % "
-               f"({best.get('size_kb'):.1f} kB), in {result.best_folder}; every trial in {out / 'search.html'}")
+               f"({best.get('size_kb'):.1f} kB{slowest}), in {result.best_folder}; "
+               f"every trial in {out / 'search.html'}")

@@ -67,6 +67,7 @@ def test_search_on_two_targets_ranks_by_the_slowest(tmp_path, search):
     result = search(tmp_path, "--trials", "1", "--max-size-kb", "500", "--max-latency-ms", "1000",
                     "--target", "host", "--target", str(second))
     assert result.returncode == 0, result.stderr[-3000:]
+    assert ", slowest on host" in result.stdout  # host or host-b, with its p50
     summary = json.loads((tmp_path / "exp" / "search.json").read_text())
     assert summary["targets"] == ["host", "host-b"]
     [row] = summary["trials"]
