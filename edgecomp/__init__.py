@@ -2,7 +2,8 @@
 
 The Python API (the CLI is a thin layer over the same functions):
 
-- `edgecomp.build(model, data, target="host", ...) -> BuildResult`: the whole pipeline.
+- `edgecomp.build(model, data, target="host", ...) -> BuildResult`: the whole pipeline;
+  `target=["rpi4", "rpi5"]`: compressed once, measured on each (`MultiTargetResult`).
 - `edgecomp.bench(files, target="host", data=...) -> BenchResult`: measure files you bring;
   `edgecomp.bench_on_targets(files, ["rpi4", "android-arm64"])`: the same on several devices.
 - `edgecomp.search(model, data, target=..., max_size_kb=..., ...) -> SearchResult`: the most
@@ -34,6 +35,7 @@ _API = {
     "bench_on_targets": "edgecomp.api.bench",
     "BuildResult": "edgecomp.api.results",
     "BenchResult": "edgecomp.api.results",
+    "MultiTargetResult": "edgecomp.api.results",
     "Artifact": "edgecomp.api.results",
     "search": "edgecomp.api.search",
     "SearchResult": "edgecomp.api.search",

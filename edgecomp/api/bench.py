@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional, Sequence, Union
 
-from edgecomp.api.device import resolve_device
+from edgecomp.api.device import resolve_device, resolve_devices
 from edgecomp.api.inputs import dataset_reference
 from edgecomp.api.results import BenchResult
 from edgecomp.core.verbosity import set_verbose
@@ -75,6 +75,8 @@ def bench(files: Union[str, Path, Sequence[Union[str, Path]]], *, target: str = 
 def bench_on_targets(files: Union[str, Path, Sequence[Union[str, Path]]], targets: Sequence[str], *,
                          data="fashion_mnist", out: Union[str, Path] = "runs/bench", threads: Optional[int] = None,
                          min_runs: int = 200, min_time_s: float = 2.0, accuracy_samples: Optional[int] = None,
+                         max_size_mb: Optional[float] = None, max_latency_ms: Optional[float] = None,
+                         min_accuracy: Optional[float] = None, gate_scope: str = "every",
                          connection: Optional[dict] = None, op_profile: bool = False,
                          command: Optional[str] = None) -> dict:
     """Every file on each target in turn (`edgecomp bench FILES --target a --target b`): each target's
@@ -88,10 +90,13 @@ def bench_on_targets(files: Union[str, Path, Sequence[Union[str, Path]]], target
         targets: target profile names or YAML paths, measured one after the other.
         data, out, threads, min_runs, min_time_s, accuracy_samples, connection, op_profile, command: as in
             `edgecomp.bench`; `threads` defaults to each target profile's own.
+        max_size_mb, max_latency_ms, min_accuracy, gate_scope: quality gates, as in `edgecomp.bench`, checked
+            on every target (scope "any": one file meeting them all on every target).
 
     Returns:
-        The combined report (`edgecomp.run.multi_target`); `edgecomp.run.multi_target.raise_for_failed_targets`
-        raises what the command exits with.
+        The combined report (`edgecomp.run.multi_target`), with `recommended`, the file to ship on every
+        target (the ★ rule on each file's worst case over the targets); `raise_for_failed_targets`, then
+        `raise_for_missed_gates` (`edgecomp.run.multi_target`) raise what the command exits with.
 
     Examples:
         >>> import edgecomp
@@ -104,10 +109,11 @@ def bench_on_targets(files: Union[str, Path, Sequence[Union[str, Path]]], target
     from edgecomp.run.existing_files import describe_file
     from edgecomp.run.multi_target import run_bench_on_targets
 
+    gates = Gates(max_size_mb, max_latency_ms, min_accuracy, gate_scope)
     paths = [Path(files)] if isinstance(files, (str, Path)) else [Path(f) for f in files]
     for path in paths:
         describe_file(path)
-    devices = [resolve_device(name, connection) for name in targets]
+    devices = resolve_devices(targets, connection)  # every profile loaded first; a target given twice refused
     out = Path(out)
 
     def settings_for(device) -> BenchConfig:
@@ -115,4 +121,4 @@ def bench_on_targets(files: Union[str, Path, Sequence[Union[str, Path]]], target
                            accuracy_samples=accuracy_samples, op_profile=op_profile)
 
     return run_bench_on_targets(paths, dataset_reference(data, out, None, None), devices, settings_for, out,
-                                command=command or "edgecomp.bench_on_targets() from Python")
+                                command=command or "edgecomp.bench_on_targets() from Python", gates=gates.record())

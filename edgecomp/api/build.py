@@ -5,21 +5,23 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Optional, Sequence, Union
 
-from edgecomp.api.device import resolve_device
+from edgecomp.api.device import resolve_devices
 from edgecomp.api.inputs import DataInput, ModelInput, dataset_reference, model_reference
 from edgecomp.api.plans import PlanInput, plan_data, resolve_plan
-from edgecomp.api.results import BuildResult
+from edgecomp.api.results import BuildResult, MultiTargetResult
 from edgecomp.core.verbosity import set_verbose
 from edgecomp.reporting.gates import Gates
 
 
-def build(model: ModelInput = None, data: DataInput = None, *, target: str = "host", plan: PlanInput = None,
+def build(model: ModelInput = None, data: DataInput = None, *, target: Union[str, Sequence[str]] = "host",
+          plan: PlanInput = None,
           stages: Optional[Sequence[Union[str, dict]]] = None, preset: Optional[str] = None,
           out: Union[str, Path, None] = None, normalization: Any = None, class_names: Optional[Sequence[str]] = None,
           epochs: Optional[int] = None, train_limit: Optional[int] = None, seed: Optional[int] = None,
           max_size_mb: Optional[float] = None, max_latency_ms: Optional[float] = None,
           min_accuracy: Optional[float] = None, gate_scope: str = "every", connection: Optional[dict] = None,
-          use_cache: bool = True, verbose: bool = False, command: Optional[str] = None) -> BuildResult:
+          use_cache: bool = True, verbose: bool = False,
+          command: Optional[str] = None) -> Union[BuildResult, MultiTargetResult]:
     """Train or load a model, compress it, export it, check and benchmark every file on a target.
 
     The same code as `edgecomp build` (the command parses its flags and calls this function), so the
@@ -34,7 +36,10 @@ def build(model: ModelInput = None, data: DataInput = None, *, target: str = "ho
             by `normalization`; labels as class indices or one-hot), a pair (train, test) of tf.data
             Datasets of (image, label), batched or not, a dataset name ("fashion_mnist"), a `.npz` path or
             an image folder. None: the plan's dataset (default fashion_mnist).
-        target: a target profile name ("host", "rpi4", ...; see `edgecomp targets list`) or a YAML path.
+        target: a target profile name ("host", "rpi4", ...; see `edgecomp targets list`) or a YAML path;
+            or a list of them: the model is compressed and exported once, then every file is measured on
+            each target in turn (each target's report in `out/<target>/`, one combined report in `out/`),
+            and a `MultiTargetResult` is returned. Every profile is loaded before any work.
         plan: None (the default plan), a `Plan`, a dict as in a plan YAML, or a YAML path.
         stages: the stages to run, names or mappings, e.g. ["train", {"stage": "quantize", "modes": ["int8"]}].
         preset: "fast" or "quality": fills the stage settings the plan leaves unset.
@@ -46,7 +51,8 @@ def build(model: ModelInput = None, data: DataInput = None, *, target: str = "ho
         seed: the random seed.
         max_size_mb: quality gate, largest file in MB (10^6 bytes). max_latency_ms: largest latency p50.
         min_accuracy: quality gate, smallest accuracy in percent (89.5 means 89.5 %).
-        gate_scope: "every" artifact must meet the gates, or "any" one ok artifact is enough.
+        gate_scope: "every" artifact must meet the gates, or "any" one ok artifact is enough. With several
+            targets the gates apply on every target.
         connection: SSH / adb settings over the target profile's: {"host", "port", "user", "key", "serial"}.
         use_cache: reuse finished stages from the stage cache.
         verbose: let TensorFlow's and the runtimes' logging through.
@@ -55,6 +61,8 @@ def build(model: ModelInput = None, data: DataInput = None, *, target: str = "ho
     Returns:
         A `BuildResult`; `result.raise_for_status()` raises what the command exits with (a failed
         artifact, a missed gate). In Jupyter it shows the artifact table and the Pareto plots.
+        With several targets a `MultiTargetResult`: `.per_target` (a `BuildResult` each), `.recommended`
+        (the file to ship on every target, judged on its worst case over the targets), `raise_for_status()`.
 
     Raises:
         UsageError: an unknown name or a bad setting (before anything trains).
@@ -68,17 +76,23 @@ def build(model: ModelInput = None, data: DataInput = None, *, target: str = "ho
         ...                               "bench": {"min_runs": 10, "min_time_s": 0}})  # doctest: +SKIP
         >>> result.recommended.name  # doctest: +SKIP
         'model_int8.tflite'
+        >>> fleet = edgecomp.build("cnn-tiny", target=["rpi4", "rpi-zero2w"], max_latency_ms=20)  # doctest: +SKIP
+        >>> fleet.recommended.name, fleet.per_target["rpi-zero2w"].recommended.name  # doctest: +SKIP
+        ('model_qat_int8.tflite', 'model_qat_int8.tflite')
     """
     set_verbose(verbose)  # before TensorFlow is imported, when it is not yet
     gates = Gates(max_size_mb, max_latency_ms, min_accuracy, gate_scope)  # a bad bound fails before any work
-    device = resolve_device(target, connection)
+    devices = resolve_devices(target, connection)  # every profile, before any work: a typo is a usage error
     run_dir = Path(out) if out is not None else Path("runs") / str(plan_data(plan)[0].get("name") or "build")
     resolved = resolve_plan(plan, model=model_reference(model, run_dir),
                             dataset=dataset_reference(data, run_dir, normalization, class_names),
                             stages=stages, preset=preset, epochs=epochs, train_limit=train_limit, seed=seed,
                             normalization=normalization)
-    return run_planned_build(resolved, run_dir, device, gates=gates, use_cache=use_cache,
-                             command=command or "edgecomp.build() from Python")
+    command = command or "edgecomp.build() from Python"
+    if len(devices) > 1:
+        return run_planned_build_on_targets(resolved, run_dir, devices, gates=gates, use_cache=use_cache,
+                                            command=command)
+    return run_planned_build(resolved, run_dir, devices[0], gates=gates, use_cache=use_cache, command=command)
 
 
 def run_planned_build(plan, run_dir: Path, device, *, gates: Gates, use_cache: bool, command: str) -> BuildResult:
@@ -89,3 +103,16 @@ def run_planned_build(plan, run_dir: Path, device, *, gates: Gates, use_cache: b
         plan.bench.threads = device.profile.threads  # the device profile's default, recorded in the plan
     report = pipeline.run_build(plan, run_dir, device, command=command, gates=gates.record(), use_cache=use_cache)
     return BuildResult.from_report(report)
+
+
+def run_planned_build_on_targets(plan, run_dir: Path, devices: list, *, gates: Gates, use_cache: bool,
+                                 command: str) -> MultiTargetResult:
+    """Runs a resolved plan once and measures its files on each target (`edgecomp.run.build_on_targets`)."""
+    from edgecomp.reporting.compare import load_report
+    from edgecomp.run.build_on_targets import run_build_on_targets
+
+    combined = run_build_on_targets(plan, run_dir, devices, command=command, gates=gates.record(),
+                                    use_cache=use_cache)
+    reports = {t["name"]: load_report(run_dir / Path(t["report"]).parent) for t in combined["targets"]
+               if t["status"] == "ok"}
+    return MultiTargetResult.from_reports(combined, reports)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from pathlib import Path
+from typing import Optional, Sequence, Union
 
 from edgecomp.core.errors import UsageError
 
@@ -35,3 +36,28 @@ def resolve_device(target: str, connection: Optional[dict] = None):
     from edgecomp.targets.profiles import resolve_target
 
     return resolve_target(target, **connection_overrides(connection))
+
+
+def resolve_devices(targets: Union[str, Sequence[str]], connection: Optional[dict] = None) -> list:
+    """The Targets of one profile name or several, every profile loaded before any work.
+
+    Raises:
+        UsageError: an unknown target or connection setting, no target, or a target given twice (its
+            reports would share a folder).
+
+    Examples:
+        >>> [device.name for device in resolve_devices(["host", "rpi4"])]
+        ['host', 'rpi4']
+        >>> resolve_devices(["host", "host"])
+        Traceback (most recent call last):
+        ...
+        edgecomp.core.errors.UsageError: target host is given twice ...
+    """
+    from edgecomp.run.multi_target import refuse_repeated_targets
+
+    names = [targets] if isinstance(targets, (str, Path)) else [str(name) for name in targets]
+    if not names:
+        raise UsageError("no target given; name at least one target profile (see `edgecomp targets list`).")
+    devices = [resolve_device(str(name), connection) for name in names]
+    refuse_repeated_targets([device.name for device in devices])
+    return devices

@@ -3,7 +3,14 @@
 report.json stays the source of truth (`Result.report`); the fields are what a script reads most:
 the artifacts, the one to ship (★), the stages, the warnings, the plan as resolved. In Jupyter the
 last line of a cell shows the artifact table, the ★ legend and the Pareto plots, drawn by the same
-code as report.html (`edgecomp.reporting.html`, `.tables`, `.plots`).
+code as report.html (`edgecomp.reporting.html`, `.tables`, `.plots`). A build on several targets
+returns a `MultiTargetResult`: one `BuildResult` per target and the file to ship on every target.
+
+Examples:
+    >>> from edgecomp.api.results import BuildResult
+    >>> result = BuildResult.from_report({"run_dir": "runs/empty", "artifacts": []})
+    >>> result.recommended is None, result.target
+    (True, '?')
 """
 
 from __future__ import annotations
@@ -178,4 +185,96 @@ class BenchResult(BuildResult):
     """A finished `edgecomp.bench` of files you brought: no stages and no Keras model, else a BuildResult."""
 
 
-__all__ = ["Artifact", "BenchResult", "BuildResult", "Stage", "Warning"]
+@dataclass(frozen=True)
+class MultiTargetResult:
+    """A build measured on several targets (`edgecomp.build(..., target=["a", "b"])`): the model was
+    compressed and exported once, then every file was measured on each target.
+
+    Attributes:
+        run_dir: the run folder: report.json / report.md (a column group per target), artifacts/, and each
+            target's full build report in its own subfolder.
+        targets: the target names, in the order measured.
+        per_target: target name -> its `BuildResult` (targets that failed entirely are left out).
+        failed_targets: target name -> why it failed (unreachable, or lost midway).
+        artifacts: every file with its worst case over the targets (lowest accuracy, slowest p50, largest
+            memory; failed when it failed on any target), in report order.
+        recommended: the file to ship on every target (★), judged on that worst case, or None.
+        recommended_reason: one sentence: the rule and why this file.
+        report: the combined report.json document.
+    """
+
+    run_dir: Path
+    targets: tuple[str, ...]
+    per_target: dict
+    failed_targets: dict
+    artifacts: tuple[Artifact, ...]
+    recommended: Optional[Artifact]
+    recommended_reason: str
+    report: dict = field(repr=False)
+
+    @classmethod
+    def from_reports(cls, combined: dict, reports: dict[str, dict]) -> "MultiTargetResult":
+        """The result of a combined report and the per-target reports it gathers (target name -> report.json)."""
+        from edgecomp.reporting.multi_target import worst_case_report
+
+        run_dir = Path(combined["run_dir"])
+        picked = combined.get("recommended") or {}
+        worst = worst_case_report(reports)["artifacts"]
+        # Paths are relative to a target's report folder (../artifacts/...), the same for every target.
+        folder = Path(next(iter(reports.values()))["run_dir"]) if reports else run_dir
+        artifacts = tuple(Artifact.from_entry(entry, folder, picked.get("name")) for entry in worst)
+        return cls(run_dir=run_dir, targets=tuple(t["name"] for t in combined["targets"]),
+                   per_target={name: BuildResult.from_report(report) for name, report in reports.items()},
+                   failed_targets={t["name"]: t["error"] for t in combined["targets"] if t["status"] != "ok"},
+                   artifacts=artifacts, recommended=next((a for a in artifacts if a.recommended), None),
+                   recommended_reason=str(picked.get("reason") or ""), report=combined)
+
+    def to_dict(self) -> dict:
+        """The combined report.json document (a deep copy)."""
+        return json.loads(json.dumps(self.report))
+
+    def to_pandas(self):
+        """One row per file and target: the `Artifact` fields and the target's name.
+
+        Raises:
+            DependencyError: pandas is not installed.
+        """
+        try:
+            import pandas
+        except ImportError:
+            raise DependencyError("to_pandas() needs pandas: `pip install pandas`, or read `.per_target` or "
+                                  "`.to_dict()` instead.") from None
+        return pandas.DataFrame([{"target": name, **asdict(artifact)} for name, result in self.per_target.items()
+                                 for artifact in result.artifacts])
+
+    def raise_for_status(self) -> None:
+        """Raises what `edgecomp build --target a --target b` exits with: a float export disagreeing with
+        Keras, then a failed target or a file failed on a target (1), then a quality gate missed on any
+        target (3).
+
+        Raises:
+            ExportError, BenchError, QualityGateError: as `BuildResult.raise_for_status`, over every target.
+        """
+        from edgecomp.run.build_on_targets import raise_for_targets
+
+        raise_for_targets(self.report, [result.report for result in self.per_target.values()])
+
+    def _repr_html_(self) -> str:
+        """Jupyter's rendering: the column group per target, its legend and the file for every target."""
+        from edgecomp.reporting.html import html_table
+        from edgecomp.reporting.multi_target import LEGEND, every_target_legend, multi_target_table
+
+        notes = [LEGEND, every_target_legend(self.report)] + [f"{name} failed: {error}"
+                                                             for name, error in self.failed_targets.items()]
+        return (f"<div class=\"edgecomp-result\"><p><b>edgecomp MultiTargetResult</b>: {len(self.artifacts)} "
+                f"artifact(s) on {len(self.targets)} targets ({escape(', '.join(self.targets))}), in "
+                f"<code>{escape(str(self.run_dir))}</code></p>" + html_table(multi_target_table(self.report))
+                + "".join(f"<p>{escape(note)}</p>" for note in notes if note) + "</div>")
+
+    def __str__(self) -> str:
+        shown = self.recommended.name if self.recommended else "none"
+        return (f"MultiTargetResult({len(self.artifacts)} artifacts on {', '.join(self.targets)} in {self.run_dir}, "
+                f"recommended on every target: {shown})")
+
+
+__all__ = ["Artifact", "BenchResult", "BuildResult", "MultiTargetResult", "Stage", "Warning"]

@@ -8,9 +8,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional, Union
+from typing import Optional, Sequence, Union
 
-from edgecomp.api.device import connection_overrides, resolve_device
+from edgecomp.api.device import connection_overrides, resolve_devices
 from edgecomp.api.inputs import DataInput, ModelInput, dataset_reference, model_reference
 from edgecomp.api.plans import PlanInput, resolve_plan
 from edgecomp.core.errors import DependencyError, UsageError
@@ -96,7 +96,7 @@ def refuse_emulated_limits(device, **limits) -> None:
                          "or search on the real device.")
 
 
-def search_request(plan, device, target: str, overrides: dict, out: Path, budget, trials: int,
+def search_request(plan, devices: list, targets: list[str], overrides: dict, out: Path, budget, trials: int,
                    time_budget: Union[str, float, None], workers: int, address: Optional[str], verbose: bool,
                    command: str):
     """The plan split into what every trial shares and the search space, as a SearchRequest."""
@@ -122,12 +122,14 @@ def search_request(plan, device, target: str, overrides: dict, out: Path, budget
     return SearchRequest(
         experiment=out, plan=shared, train_stage=train_stage, space=space.model_dump(mode="json"),
         model_is_file=model_is_file, budget=budget.__dict__.copy(),
-        target={"name": target, "overrides": overrides, "resource": device_resource(device.name)},
+        targets=[{"name": target, "overrides": overrides, "resource": device_resource(device.name)}
+                 for target, device in zip(targets, devices)],
         trials=trials, time_budget_s=seconds, workers=workers, address=address, seed=plan.seed,
         verbose=verbose, command=command)
 
 
-def search(model: ModelInput = None, data: DataInput = None, *, target: str = "host", plan: PlanInput = None,
+def search(model: ModelInput = None, data: DataInput = None, *, target: Union[str, Sequence[str]] = "host",
+           plan: PlanInput = None,
                   out: Union[str, Path] = "runs/search", max_size_kb: Optional[float] = None,
                   max_gzip_kb: Optional[float] = None, max_latency_ms: Optional[float] = None,
                   max_memory_mb: Optional[float] = None, min_accuracy: Optional[float] = None, trials: int = 8,
@@ -142,7 +144,9 @@ def search(model: ModelInput = None, data: DataInput = None, *, target: str = "h
 
     Args:
         model, data, target, plan, preset, epochs, train_limit, seed, normalization, class_names,
-            connection, verbose: as in `edgecomp.build` (the model is the teacher).
+            connection, verbose: as in `edgecomp.build` (the model is the teacher). With several targets
+            each trial's file is exported once and measured on every target, and judged on its worst case
+            over them: the lowest accuracy, the slowest p50 and the largest memory must fit the budget.
         out: the experiment folder; the same folder resumes a search.
         max_size_kb: largest file in kB (10^3 bytes). max_gzip_kb: largest gzip-compressed file in kB.
         max_latency_ms: largest latency p50. max_memory_mb: largest model memory (model_peak_mb) in MB.
@@ -171,27 +175,33 @@ def search(model: ModelInput = None, data: DataInput = None, *, target: str = "h
     budget = Budget(max_size_kb=max_size_kb, max_gzip_kb=max_gzip_kb, max_latency_ms=max_latency_ms,
                     max_memory_mb=max_memory_mb, min_accuracy=min_accuracy)
     out = Path(out)
-    device = resolve_device(target, connection)
+    devices = resolve_devices(target, connection)  # every profile, before any work: a typo is a usage error
     resolved = resolve_plan(plan, model=model_reference(model, out), stages=None, preset=preset, epochs=epochs,
                             dataset=dataset_reference(data, out, normalization, class_names),
                             train_limit=train_limit, seed=seed, normalization=normalization)
-    refuse_emulated_limits(device, max_latency_ms=max_latency_ms, max_memory_mb=max_memory_mb)
-    if "threads" not in resolved.bench.model_fields_set:
-        resolved.bench.threads = device.profile.threads  # the device profile's default, recorded in the plan
-    device.check()  # an unreachable device fails before any trial trains
-    request = search_request(resolved, device, target, connection_overrides(connection), out, budget, trials,
+    for device in devices:
+        refuse_emulated_limits(device, max_latency_ms=max_latency_ms, max_memory_mb=max_memory_mb)
+    if len(devices) == 1 and "threads" not in resolved.bench.model_fields_set:
+        resolved.bench.threads = devices[0].profile.threads  # the device profile's default, recorded in the plan
+    for device in devices:  # several: each target's trials use its own profile's threads unless the plan sets them
+        device.check()  # an unreachable device fails before any trial trains
+    # a profile's YAML path made absolute: Ray Tune runs each trial in a folder of its own
+    names = [str(Path(name).resolve()) if Path(name).is_file() else str(name)
+             for name in ([target] if isinstance(target, (str, Path)) else target)]
+    request = search_request(resolved, devices, names, connection_overrides(connection), out, budget, trials,
                              time_budget, workers, address, verbose, command or "edgecomp.search() from Python")
-    return run_search_request(request, budget, device.name)
+    return run_search_request(request, budget, [device.name for device in devices])
 
 
-def run_search_request(request, budget, device_name: str) -> SearchResult:
+def run_search_request(request, budget, device_names: list[str]) -> SearchResult:
     """Runs the search and writes its report; the result of the best trial."""
     from edgecomp.budget_search.results import trial_rows, write_search_report
     from edgecomp.budget_search.runner import run_search
 
     grid = run_search(request)
     summary = write_search_report(trial_rows(grid), budget, request.experiment,
-                                  {"command": request.command, "target": device_name, "address": request.address})
+                                  {"command": request.command, "target": ", ".join(device_names),
+                                   "targets": device_names, "address": request.address})
     return SearchResult(experiment=request.experiment, best=summary["best"],
                         best_folder=Path(summary["best_folder"]), trials=tuple(summary["trials"]),
                         budget=budget.limits(), summary=summary)

@@ -26,6 +26,8 @@ SEARCH_JSON, SEARCH_HTML, BEST_FOLDER = "search.json", "search.html", "best"
 PARAM_KEYS = ("student", "width", "distill_method", "temperature", "alpha", "prune", "sparsity", "precision",
               "quantization")
 METRIC_KEYS = ("accuracy", "size_kb", "gzip_kb", "latency_p50_ms", "memory_mb")
+# A search on several targets: each trial's numbers are its worst case over them; these say per target.
+TARGET_KEYS = ("slowest_target", "p50_by_target", "accuracy_by_target")
 
 
 def _trial_id_from_folder(path: str) -> str:
@@ -43,8 +45,8 @@ def trial_rows(result_grid) -> list[dict]:
                "epochs_done": metrics.get("epochs_done", 0), "val_accuracy": metrics.get("val_accuracy")}
         if metrics.get("finished"):
             row["status"] = metrics.get("status", "done")
-            for key in (*METRIC_KEYS, "meets_budget", "missed", "artifact", "artifact_status", "run_dir", "error",
-                        "score"):
+            for key in (*METRIC_KEYS, *TARGET_KEYS, "meets_budget", "missed", "artifact", "artifact_status", "run_dir",
+                        "error", "score"):
                 if key in metrics:
                     row[key] = metrics[key]
         elif result.error is not None:
@@ -105,12 +107,22 @@ def copy_best(best: dict, experiment: Path) -> Path:
     for extra in (artifact.with_name(artifact.name + ".json"), artifact.parent / "labels.txt"):  # model card
         if extra.is_file():
             shutil.copy2(extra, staging / extra.name)
-    for name in ("report.json", "report.md", "report.html"):
-        if (run_dir / name).is_file():
-            shutil.copy2(run_dir / name, staging / name)
+    _copy_reports(run_dir, staging)
+    combined = json.loads((run_dir / "report.json").read_text()) if (run_dir / "report.json").is_file() else {}
+    if combined.get("kind") == "multi_target":  # a trial on several targets: each target's own report too
+        for column in combined["targets"]:
+            if column.get("report"):
+                folder_name = Path(column["report"]).parent
+                (staging / folder_name).mkdir()
+                _copy_reports(run_dir / folder_name, staging / folder_name)
     shutil.rmtree(folder, ignore_errors=True)
     staging.rename(folder)
     return folder
+
+def _copy_reports(source: Path, destination: Path) -> None:
+    for name in ("report.json", "report.md", "report.html"):
+        if (source / name).is_file():
+            shutil.copy2(source / name, destination / name)
 
 def trials_plots(rows: list[dict], budget: Budget) -> dict[str, bytes]:
     """The two Pareto plots of the trials, with the budget drawn."""
@@ -141,6 +153,8 @@ def summary_html(summary: dict, plots: dict[str, bytes]) -> list[str]:
     """The page's body: the budget and counts, the best trial, the Pareto fronts, the plots, every trial."""
     columns = ("trial_id", "status", "meets_budget", "accuracy", "size_kb", "gzip_kb", "latency_p50_ms", "memory_mb",
                "artifact_status", "epochs_done", "params", "missed", "error")
+    if any(row.get("slowest_target") for row in summary["trials"]):  # several targets: say which decided
+        columns = columns[:8] + ("slowest_target", "p50_by_target", "accuracy_by_target") + columns[8:]
     head = "".join(f"<th>{escape(c)}</th>" for c in columns)
     body = "".join("<tr>" + "".join(f"<td>{escape(_cell(row.get(c)))}</td>" for c in columns) + "</tr>"
                    for row in summary["trials"])
@@ -149,8 +163,10 @@ def summary_html(summary: dict, plots: dict[str, bytes]) -> list[str]:
                f"({escape(_cell(best['params']))}), copied to {escape(summary['best_folder'])}"
                if best else "No trial meets the budget.")
     return [
-        f"<p class=\"meta\">budget: {escape(summary['budget_text'])}; "
-        f"{len(summary['trials'])} trial(s); {escape(summary['counts_text'])}</p>", f"<p>{verdict}</p>",
+        f"<p class=\"meta\">budget: {escape(summary['budget_text'])}"
+        + (f" on every target ({escape(', '.join(summary['targets']))}: each trial judged on its worst case over "
+           "them, the slowest device's latency)" if len(summary.get("targets") or []) > 1 else "")
+        + f"; {len(summary['trials'])} trial(s); {escape(summary['counts_text'])}</p>", f"<p>{verdict}</p>",
         f"<p>Pareto front (accuracy vs size): {escape(', '.join(summary['pareto']['size']) or '-')}; "
         f"(accuracy vs latency): {escape(', '.join(summary['pareto']['latency']) or '-')}</p>",
         *(image(png, title) for title, png in plots.items()),

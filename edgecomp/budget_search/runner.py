@@ -37,7 +37,7 @@ class SearchRequest:
     space: dict  # a dumped SearchSpace
     model_is_file: bool
     budget: dict  # Budget fields
-    target: dict  # {"name", "overrides", "resource"}
+    targets: list  # one {"name", "overrides", "resource"} per target; trials are judged on the worst of them
     trials: int = 8
     time_budget_s: Optional[float] = None
     workers: int = 1
@@ -47,10 +47,10 @@ class SearchRequest:
     command: str = ""
 
 def start_ray(request: SearchRequest) -> None:
-    """Embedded local Ray with `workers` CPUs and the device resource, or a connection to `address`.
+    """Embedded local Ray with `workers` CPUs and each target's device resource, or a connection to `address`.
 
     Raises:
-        TargetError: the cluster has no `device:<target>` resource, so no benchmark could ever run.
+        TargetError: the cluster lacks a target's `device:<target>` resource, so no benchmark could ever run.
     """
     import ray
 
@@ -68,11 +68,12 @@ def start_ray(request: SearchRequest) -> None:
         step(f"starting an embedded Ray with {request.workers} worker(s)")
         # address="local": a Ray of its own even when `ray start` left a cluster on this machine, which
         # a bare ray.init() would join (and then refuse num_cpus)
-        ray.init(address="local", num_cpus=request.workers, resources={request.target["resource"]: 1}, **quiet)
-    resource = request.target["resource"]
-    if ray.cluster_resources().get(resource, 0) < 1:
-        raise TargetError(f"the Ray cluster has no {resource!r} resource, so no trial could benchmark; start the "
-                          f"node that reaches the device with `ray start ... --resources '{{\"{resource}\": 1}}'`.")
+        ray.init(address="local", num_cpus=request.workers,
+                 resources={spec["resource"]: 1 for spec in request.targets}, **quiet)
+    for resource in (spec["resource"] for spec in request.targets):
+        if ray.cluster_resources().get(resource, 0) < 1:
+            raise TargetError(f"the Ray cluster has no {resource!r} resource, so no trial could benchmark; start the "
+                              f"node that reaches the device with `ray start ... --resources '{{\"{resource}\": 1}}'`.")
 
 class DefineByRun:
     """Optuna's conditional space as a picklable callable (Ray Tune saves the searcher with pickle).
@@ -158,7 +159,7 @@ def _fit(request: SearchRequest):
     from ray import tune
 
     context = {"plan": request.plan, "train_stage": request.train_stage, "space": request.space,
-               "budget": request.budget, "target": request.target, "experiment": str(request.experiment.resolve()),
+               "budget": request.budget, "targets": request.targets, "experiment": str(request.experiment.resolve()),
                "verbose": request.verbose, "command": request.command}
     trainable = tune.with_resources(tune.with_parameters(run_trial, context=context), {"cpu": 1})
     path = tune_folder(request.experiment.resolve())

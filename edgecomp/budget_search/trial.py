@@ -2,11 +2,15 @@
 
 Runs inside a Ray Tune trial process. Every training epoch after the teacher reports the student's
 validation accuracy (the ASHA scheduler's metric; `epochs_done` is its time axis), and the last report
-carries the measured artifact's numbers, whether it meets the budget, and the searcher's score.
+carries the measured artifact's numbers, whether it meets the budget, and the searcher's score. With
+several targets the trial's file is exported once and measured on each; it is judged on its worst
+case over them (`judge_on_targets`).
 """
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 
 from edgecomp.budget_search.budget import Budget, candidate_metrics, score, trial_misses
@@ -16,6 +20,7 @@ from edgecomp.core.errors import EdgecompError
 from edgecomp.core.verbosity import set_verbose
 from edgecomp.plan.plan import parse_plan
 from edgecomp.plan.search_space import SearchSpace, candidate_precision, trial_stages
+from edgecomp.run.build_on_targets import run_build_on_targets
 from edgecomp.run.pipeline import run_build
 from edgecomp.targets.profiles import resolve_target
 
@@ -56,6 +61,44 @@ def judge(report: dict, point: dict, budget) -> dict:
     return {"status": "done", "artifact": candidate["path"], "artifact_status": candidate["status"], **metrics,
             "meets_budget": not missed, "missed": missed, "score": score(metrics, missed)}
 
+def judge_on_targets(combined: dict, run_dir: Path, point: dict, budget) -> dict:
+    """The final metrics of a trial measured on several targets: its candidate file's worst case over them.
+
+    The accuracy is the lowest a target measured, the p50 latency and the memory the largest (the slowest,
+    most constrained device decides); the size is the file's own. A target that failed, or on which the
+    file failed, fails the trial: the file cannot be shown to fit every device.
+    """
+    down = [t for t in combined["targets"] if t["status"] != "ok"]
+    if down:
+        return {"status": "failed", "error": f"target {down[0]['name']} failed: {down[0]['error']}",
+                "score": FAILED_SCORE}
+    judged = {}
+    for column in combined["targets"]:
+        folder = run_dir / Path(column["report"]).parent
+        report = json.loads((folder / "report.json").read_text())
+        verdict = judge(report, point, budget)
+        if verdict["status"] == "failed":
+            return {**verdict, "error": f"on {column['name']}: {verdict['error']}"}
+        verdict["artifact"] = os.path.relpath(folder / verdict["artifact"], run_dir)  # ../artifacts/x -> artifacts/x
+        judged[column["name"]] = verdict
+    latency = {name: v["latency_p50_ms"] for name, v in judged.items()}
+    slowest = max(latency, key=lambda name: -1.0 if latency[name] is None else latency[name])
+    first = next(iter(judged.values()))
+    metrics = {**candidate_metrics({}),
+               "accuracy": _worst(min, [v["accuracy"] for v in judged.values()]), "size_kb": first["size_kb"],
+               "gzip_kb": first["gzip_kb"], "latency_p50_ms": _worst(max, list(latency.values())),
+               "memory_mb": _worst(max, [v["memory_mb"] for v in judged.values()])}
+    missed = trial_misses(metrics, budget, first["artifact_status"])
+    return {"status": "done", "artifact": first["artifact"], "artifact_status": first["artifact_status"], **metrics,
+            "meets_budget": not missed, "missed": missed, "score": score(metrics, missed), "slowest_target": slowest,
+            "p50_by_target": latency, "accuracy_by_target": {name: v["accuracy"] for name, v in judged.items()}}
+
+
+def _worst(choose, values: list):
+    """The worst of the targets' numbers; None (not measured) when any target lacks it."""
+    return None if None in values else choose(values)
+
+
 def run_trial(config: dict, context: dict) -> None:
     """The Ray Tune trainable: build the trial's plan into its own folder and report as it goes.
 
@@ -81,10 +124,14 @@ def run_trial(config: dict, context: dict) -> None:
                            "export": {**context["plan"]["export"], "floor": False},
                            "stages": trial_stages(config, space, context["train_stage"])},
                           source=f"plan of trial {trial_id}")
-        spec = context["target"]
-        target = DeviceLockedTarget(resolve_target(spec["name"], **spec["overrides"]), spec)
-        report = run_build(plan, run_dir, target, command=context["command"])
-        final = judge(report, config, Budget(**context["budget"]))
+        targets = [DeviceLockedTarget(resolve_target(spec["name"], **spec["overrides"]), spec)
+                   for spec in context["targets"]]
+        if len(targets) == 1:
+            final = judge(run_build(plan, run_dir, targets[0], command=context["command"]), config,
+                          Budget(**context["budget"]))
+        else:  # exported once, measured on each device in turn (each benchmark holds its own device)
+            combined = run_build_on_targets(plan, run_dir, targets, command=context["command"])
+            final = judge_on_targets(combined, run_dir, config, Budget(**context["budget"]))
     except EdgecompError as err:  # a failed variant is a row with its reason; the search goes on
         final = {"status": "failed", "error": str(err), "score": FAILED_SCORE}
     finally:

@@ -43,14 +43,11 @@ def bench_command(
 
     set_verbose(verbose)
     from edgecomp.api.bench import bench
-    from edgecomp.core.errors import UsageError
     from edgecomp.reporting.summary import print_summary
 
     if len(target) > 1:
-        if any(value is not None for key, value in gates.items() if key != "gate_scope"):
-            raise UsageError("quality gates apply to one target; with several --target, run the gates per target.")
         return _bench_on_targets(artifacts, target, dataset, out, threads, min_runs, min_time, accuracy_samples,
-                                 op_profile, connection)
+                                 op_profile, connection, gates)
     result = bench(artifacts, target=target[0], data=dataset, out=out, threads=threads, min_runs=min_runs,
                        min_time_s=min_time, accuracy_samples=accuracy_samples, connection=connection,
                        op_profile=op_profile, verbose=verbose, command=invoked_command(), **gates)
@@ -62,20 +59,15 @@ def bench_command(
 
 
 def _bench_on_targets(artifacts, targets, dataset, out, threads, min_runs, min_time, accuracy_samples, op_profile,
-                      connection) -> None:
+                      connection, gates) -> None:
     """Several --target: every file on each target in turn; OUT/report.md has a column group per device."""
-    from rich.console import Console
-
     from edgecomp.api.bench import bench_on_targets
-    from edgecomp.reporting.multi_target import LEGEND, multi_target_table
-    from edgecomp.reporting.terminal import rich_table
-    from edgecomp.run.multi_target import raise_for_failed_targets
+    from edgecomp.reporting.summary import print_multi_target_summary
+    from edgecomp.run.multi_target import raise_for_failed_targets, raise_for_missed_gates
 
     combined = bench_on_targets(artifacts, targets, data=dataset, out=out, threads=threads, min_runs=min_runs,
-                                    min_time_s=min_time, accuracy_samples=accuracy_samples, connection=connection,
-                                    op_profile=op_profile, command=invoked_command())
-    console = Console(highlight=False)
-    console.print(rich_table(multi_target_table(combined), f"edgecomp: bench on {len(targets)} targets"))
-    console.print(LEGEND, soft_wrap=True)
-    console.print(f"reports: {out}/report.json, report.md (each target's own in its folder)")
+                                min_time_s=min_time, accuracy_samples=accuracy_samples, connection=connection,
+                                op_profile=op_profile, command=invoked_command(), **gates)
+    print_multi_target_summary(combined)
     raise_for_failed_targets(combined, out)
+    raise_for_missed_gates(combined)

@@ -12,7 +12,7 @@ import typer
 
 from edgecomp.cli.common import (
     DATASET_OPTION,
-    TARGET_OPTION,
+    TARGETS_OPTION,
     VERBOSE_OPTION,
     WIDE_OPTION,
     handle_errors,
@@ -43,7 +43,7 @@ def build_command(
     config: Optional[Path] = CONFIG_OPTION,
     model: Optional[str] = MODEL_OPTION,
     dataset: Optional[str] = DATASET_OPTION,
-    target: str = TARGET_OPTION,
+    target: list[str] = TARGETS_OPTION,
     connection: dict = None,  # --host, --port, --user, --key, --serial (edgecomp.cli.common)
     out: Optional[Path] = typer.Option(None, help="Run folder (default: runs/<plan name>)."),
     epochs: Optional[int] = EPOCHS_OPTION,
@@ -62,13 +62,17 @@ def build_command(
 
     set_verbose(verbose)  # before TensorFlow is imported
     from edgecomp.api.build import build
-    from edgecomp.reporting.summary import print_summary
+    from edgecomp.reporting.summary import print_multi_target_summary, print_summary
 
-    result = build(model, dataset, target=target, plan=config, preset=preset.value if preset else None, out=out,
+    result = build(model, dataset, target=target[0] if len(target) == 1 else target, plan=config,
+                   preset=preset.value if preset else None, out=out,
                    epochs=epochs, train_limit=train_limit, seed=seed, connection=connection, use_cache=cache,
                    verbose=verbose, command=invoked_command(), **gates)
     if as_json:
         typer.echo(json.dumps(result.report))
+    elif len(target) > 1:
+        print_multi_target_summary(result.report)
     else:
         print_summary(result.report, wide=wide)
     result.raise_for_status()
+

@@ -132,6 +132,10 @@ def shared_options(command):
 
 
 TARGET_OPTION = typer.Option("host", help="Target profile name (see `edgecomp targets list`) or YAML path.")
+# `build` and `search`: --target repeated measures on several devices.
+TARGETS_OPTION = typer.Option(["host"], "--target",
+                              help="Target profile name (see `edgecomp targets list`) or YAML path; repeat it to "
+                                   "measure on several devices (every profile is loaded before any work).")
 DATASET_OPTION = typer.Option(None, help="fashion_mnist, mnist, cifar10, cifar100, a .npz or a folder.")
 VERBOSE_OPTION = typer.Option(False, "--verbose", "-v",
                               help="Show TensorFlow / LiteRT / onnxruntime logging and each runner's stderr.")

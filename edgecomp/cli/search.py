@@ -14,7 +14,7 @@ import typer
 from edgecomp.cli.build import CONFIG_OPTION, EPOCHS_OPTION, PRESET_OPTION, SEED_OPTION, TRAIN_LIMIT_OPTION, Preset
 from edgecomp.cli.common import (
     DATASET_OPTION,
-    TARGET_OPTION,
+    TARGETS_OPTION,
     VERBOSE_OPTION,
     handle_errors,
     invoked_command,
@@ -28,7 +28,7 @@ def search_command(
     config: Optional[Path] = CONFIG_OPTION,
     model: Optional[str] = typer.Option(None, help="Zoo model name or a .keras/.h5/SavedModel path (the teacher)."),
     dataset: Optional[str] = DATASET_OPTION,
-    target: str = TARGET_OPTION,
+    target: list[str] = TARGETS_OPTION,
     connection: dict = None,  # --host, --port, --user, --key, --serial (edgecomp.cli.common)
     out: Path = typer.Option(Path("runs/search"), help="Experiment folder; the same folder resumes a search."),
     epochs: Optional[int] = EPOCHS_OPTION,
@@ -49,10 +49,13 @@ def search_command(
     set_verbose(verbose)  # before TensorFlow is imported
     from edgecomp.api.search import search
 
-    result = search(model, dataset, target=target, plan=config, out=out, trials=trials,
-                           time_budget=time_budget, workers=workers, address=address,
-                           preset=preset.value if preset else None, epochs=epochs, train_limit=train_limit,
-                           seed=seed, connection=connection, verbose=verbose, command=invoked_command(), **budget)
+    result = search(model, dataset, target=target[0] if len(target) == 1 else target, plan=config, out=out,
+                    trials=trials, time_budget=time_budget, workers=workers, address=address,
+                    preset=preset.value if preset else None, epochs=epochs, train_limit=train_limit,
+                    seed=seed, connection=connection, verbose=verbose, command=invoked_command(), **budget)
     best = result.best
+    slowest = (f", slowest on {best['slowest_target']} (p50 {best['latency_p50_ms']:.3g} ms)"
+               if best.get("slowest_target") and best.get("latency_p50_ms") is not None else "")
     typer.echo(f"best: trial {best['trial_id']}, {100 * best['accuracy']:.2f} % "
-               f"({best.get('size_kb'):.1f} kB), in {result.best_folder}; every trial in {out / 'search.html'}")
+               f"({best.get('size_kb'):.1f} kB{slowest}), in {result.best_folder}; "
+               f"every trial in {out / 'search.html'}")

@@ -45,6 +45,11 @@ def load_report(run_dir: Path) -> dict:
         report = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ReportError(f"{path} is not readable JSON ({err}); re-run the build or bench that wrote it.") from None
+    if isinstance(report, dict) and report.get("kind") == "multi_target":
+        folders = [str(Path(t["report"]).parent) for t in report.get("targets") or [] if t.get("report")]
+        raise ReportError(f"{path} gathers a {report.get('run', 'run')} on several targets; its report.md is the "
+                          "side-by-side view. Pass one target's folder to re-render or compare it: "
+                          + (", ".join(str(path.parent / folder) for folder in folders) or "none finished") + ".")
     if not isinstance(report, dict) or not isinstance(report.get("artifacts"), list):
         raise ReportError(f"{path} is not an edgecomp report (no 'artifacts' list); "
                           "re-run the build or bench that wrote it.")

@@ -15,19 +15,24 @@ import re
 from pathlib import Path
 from typing import Callable, Optional
 
-from edgecomp.core.errors import BenchError, TargetError
+from edgecomp.core.errors import BenchError, QualityGateError, TargetError, UsageError
 from edgecomp.core.files import write_bytes_atomically
 from edgecomp.core.version import __version__
 from edgecomp.data.dataset import load_dataset
 from edgecomp.plan.plan import BenchConfig
-from edgecomp.reporting.multi_target import failures, render_multi_markdown
+from edgecomp.reporting.multi_target import (
+    failures,
+    gate_violations,
+    recommend_on_every_target,
+    render_multi_markdown,
+)
 from edgecomp.reporting.recommend import recommended_of
 from edgecomp.run.artifacts import write_sample
 from edgecomp.run.existing_files import run_bench
 from edgecomp.targets.host import HostTarget
 
 
-def _folder_name(target_name: str) -> str:
+def folder_name(target_name: str) -> str:
     """A target's subfolder: its profile name kept to plain characters."""
     return re.sub(r"[^A-Za-z0-9_.-]", "_", target_name)
 
@@ -45,9 +50,18 @@ def target_column(name: str, device, report: dict, report_path: str) -> dict:
             "recommended": recommended_of(report).get("name"), "artifacts": artifacts}
 
 
-def host_accuracies(paths: list[Path], dataset: str, settings: BenchConfig, out: Path) -> dict[str, Optional[float]]:
-    """Each file's accuracy on this host's runner (one timed run: only the accuracy pass matters)."""
-    data = load_dataset(dataset, test_limit=settings.accuracy_samples)
+def failed_column(device, err: Exception) -> dict:
+    """The column of a target that could not be reached or failed midway: its reason, no numbers."""
+    return {"name": device.name, "kind": device.kind, "status": "failed", "error": str(err), "report": None,
+            "recommended": None, "artifacts": {}}
+
+
+def host_accuracies(paths: list[Path], data, settings: BenchConfig, out: Path) -> dict[str, Optional[float]]:
+    """Each file's accuracy on this host's runner (one timed run: only the accuracy pass matters).
+
+    Args:
+        data: the loaded dataset whose test images measure accuracy (`edgecomp.data.dataset.Dataset`).
+    """
     sample = write_sample(data, out / "host_sample.npz", settings.accuracy_samples)
     quick = settings.model_copy(update={"warmup": 0, "min_runs": 1, "min_time_s": 0.0, "max_runs": 1,
                                         "op_profile": False})
@@ -55,34 +69,62 @@ def host_accuracies(paths: list[Path], dataset: str, settings: BenchConfig, out:
     return {Path(o.artifact).name: (o.result or {}).get("accuracy") if o.ok else None for o in outcomes}
 
 
+def refuse_repeated_targets(names: list[str]) -> None:
+    """Two targets whose reports would share a folder (the same profile twice) are a usage error.
+
+    Raises:
+        UsageError: naming the repeated target.
+    """
+    seen: dict[str, str] = {}
+    for name in names:
+        folder = folder_name(name)
+        if folder in seen:
+            raise UsageError(f"target {name} is given twice (or shares its report folder {folder}/ with "
+                             f"{seen[folder]}); give each --target once, a profile of another name to measure the "
+                             "same device twice.")
+        seen[folder] = name
+
+
+def combined_header(run: str, command: str, dataset: str, paths: list[Path], columns: list[dict]) -> dict:
+    """The keys every multi-target report starts with (`run`: "bench" or "build")."""
+    return {"kind": "multi_target", "run": run, "edgecomp_version": __version__, "command": command,
+            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "dataset": dataset, "artifacts": [Path(p).name for p in paths], "targets": columns}
+
+
 def run_bench_on_targets(paths: list[Path], dataset: str, devices: list,
-                         settings_for: Callable[[object], BenchConfig], out: Path, command: str = "") -> dict:
+                         settings_for: Callable[[object], BenchConfig], out: Path, command: str = "",
+                         gates: Optional[dict] = None) -> dict:
     """Benchmarks `paths` on each Target in turn and writes OUT/report.json and report.md.
 
     Args:
         devices: the Targets, in the order to run them (each named by its profile).
         settings_for: the benchmark settings for one Target (its profile's threads...).
+        gates: the quality gates (`Gates.record()`), checked on every target's report.
 
     Returns:
-        The combined report (see the module docstring).
+        The combined report (see the module docstring), with `recommended` (the file to ship on every
+        target) and `gate_violations`.
     """
     out.mkdir(parents=True, exist_ok=True)
-    columns = []
+    columns, reports = [], {}
     for device in devices:
         name = device.name
-        folder = out / _folder_name(name)
+        folder = out / folder_name(name)
         try:
-            report = run_bench(paths, dataset, device, settings_for(device), folder, command=command)
+            report = run_bench(paths, dataset, device, settings_for(device), folder, command=command, gates=gates)
         except TargetError as err:  # unreachable, or gone midway: this column fails, the others go on
-            columns.append({"name": name, "kind": device.kind, "status": "failed",
-                            "error": str(err), "report": None, "recommended": None, "artifacts": {}})
+            columns.append(failed_column(device, err))
             continue
+        reports[name] = report
         columns.append(target_column(name, device, report, f"{folder.name}/report.md"))
     settings = settings_for(devices[0])
-    combined = {"kind": "multi_target", "edgecomp_version": __version__, "command": command,
-                "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-                "dataset": dataset, "artifacts": [Path(p).name for p in paths], "targets": columns,
-                "host_accuracy": host_accuracies(paths, dataset, settings, out)}
+    combined = {**combined_header("bench", command, dataset, paths, columns), "run_dir": str(out.resolve()),
+                "gates": dict(gates or {}),
+                "host_accuracy": host_accuracies(paths, load_dataset(dataset, test_limit=settings.accuracy_samples),
+                                                 settings, out)}
+    combined["recommended"] = recommend_on_every_target(combined, reports, gates)
+    combined["gate_violations"] = gate_violations(reports, gates)
     write_bytes_atomically(out / "report.json", json.dumps(combined, indent=2).encode())
     write_bytes_atomically(out / "report.md", render_multi_markdown(combined).encode())
     return combined
@@ -98,3 +140,15 @@ def raise_for_failed_targets(combined: dict, out: Path) -> None:
     if problems:
         raise BenchError(f"{len(problems)} failure(s) ({problems[0]}{'; ...' if len(problems) > 1 else ''}); "
                          f"every reason is in {out}/report.md.")
+
+
+def raise_for_missed_gates(combined: dict) -> None:
+    """Exit code 3 when a quality gate was missed on a target; the report is already written.
+
+    Raises:
+        QualityGateError: naming every miss with its target.
+    """
+    missed = combined.get("gate_violations") or []
+    if missed:
+        raise QualityGateError(f"quality gate violation(s) ({len(missed)}): " + "; ".join(missed)
+                               + ". The report files are written; relax a bound or change the plan.")

@@ -150,11 +150,35 @@ def _run_build(plan: Plan, run_dir: Path, target: Target, command: str, gates: O
     run_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     target_facts = target.check()  # an unreachable device fails before any training
+    facts = {"target": target, "target_facts": target_facts, "host": host_facts(), "command": command,
+             "gates": gates, "started": started}
+    ctx, stage_records, keras, artifacts = compress_and_export(plan, run_dir, facts, use_cache)
+    floor = bench_artifacts(artifacts, ctx.data, run_dir, target, plan.bench)
+    describe_deployables(artifacts, run_dir, ctx.data)  # model cards + the tflite-runtime 2.14 check
+    report = _report(ctx, stage_records, keras, artifacts, floor, facts)
+    for warning in artifact_warnings(report, ctx.data.labels("test"), ctx.data.num_classes):
+        ctx.warn(warning)
+        report["warnings"].append(warning.to_dict())
+    write_reports(report, run_dir)
+    return report
+
+def compress_and_export(plan: Plan, run_dir: Path, facts: dict, use_cache: bool) -> tuple:
+    """Loads the data, runs the stages, measures the Keras model and exports every artifact (checked
+    against Keras), once, whatever the number of targets that measure the files afterwards.
+
+    Args:
+        facts: what the report records of the run: target (a Target), target_facts, host, command,
+            gates, started (perf_counter); used for the report written when the sanity checks stop the run.
+
+    Returns:
+        (ctx, stage records, the Keras model's info, the artifact records).
+
+    Raises:
+        ModelNotMeaningfulError: the trained model is meaningless; its report is written to `run_dir`.
+    """
     step(f"loading dataset {plan.dataset.name}")
     data = load_plan_dataset(plan)
     ctx = RunContext(plan=plan, data=data, run_dir=run_dir)
-    facts = {"target": target, "target_facts": target_facts, "host": host_facts(), "command": command,
-             "gates": gates, "started": started}
     try:
         stage_records = run_stages(ctx, use_cache=use_cache)
     except ModelNotMeaningfulError as stop:
@@ -163,15 +187,7 @@ def _run_build(plan: Plan, run_dir: Path, target: Target, command: str, gates: O
         write_reports(report, run_dir)
         raise
     keras = keras_info(ctx)
-    artifacts = export_artifacts(ctx)
-    floor = bench_artifacts(artifacts, data, run_dir, target, plan.bench)
-    describe_deployables(artifacts, run_dir, data)  # model cards + the tflite-runtime 2.14 check
-    report = _report(ctx, stage_records, keras, artifacts, floor, facts)
-    for warning in artifact_warnings(report, data.labels("test"), data.num_classes):
-        ctx.warn(warning)
-        report["warnings"].append(warning.to_dict())
-    write_reports(report, run_dir)
-    return report
+    return ctx, stage_records, keras, export_artifacts(ctx)
 
 def keras_info(ctx: RunContext) -> dict:
     step("measuring the Keras model's test accuracy")

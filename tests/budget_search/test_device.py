@@ -62,7 +62,7 @@ def test_a_cluster_without_the_device_resource_is_refused_before_any_trial(tmp_p
     ray.init(address="local", num_cpus=1, include_dashboard=False, log_to_driver=False)  # no device:rpi4 on it
     try:
         request = SearchRequest(experiment=tmp_path, plan={}, train_stage={}, space={}, model_is_file=False, budget={},
-                                target={"name": "rpi4", "overrides": {}, "resource": "device:rpi4"})
+                                targets=[{"name": "rpi4", "overrides": {}, "resource": "device:rpi4"}])
         with pytest.raises(TargetError, match="no 'device:rpi4' resource.*--resources '\\{\"device:rpi4\": 1\\}'"):
             start_ray(request)
     finally:

@@ -67,9 +67,9 @@ def test_a_budget_nothing_meets_exits_1_naming_the_closest_trials(tmp_path, sear
 def test_search_from_python_returns_the_best_trial_and_renders(tmp_path):
     """`edgecomp.search` (what the command calls) with a budget in percent: the result and its HTML."""
     import yaml
-    from tests.search.conftest import PLAN
 
     import edgecomp
+    from tests.budget_search.conftest import PLAN
 
     result = edgecomp.search(plan=yaml.safe_load(PLAN), out=tmp_path / "exp", trials=1, max_size_kb=500,
                                     min_accuracy=5)

@@ -12,6 +12,7 @@ import socket
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 from typer.testing import CliRunner
 
@@ -62,3 +63,31 @@ def test_each_file_on_each_target_with_one_target_down(stand_in_device, dense_tf
     assert cells[1 + 4 * 2:] == ["failed"] * 4  # the board's group
     assert cells[1 + 4 + 3] == "= host" and cells[4] == "+0.00 pt"  # phone: host's accuracy; host vs itself
     assert "target board failed:" in markdown
+
+
+@pytest.mark.slow  # two benches of two files on two targets: ~20 s on an idle 2-core machine
+def test_gates_apply_on_every_target_and_one_file_is_named_for_all(dense_tflite, tmp_path):
+    """Two host profiles (the second with 2 threads, so its own name and folder): an accuracy gate no file
+    meets is missed on both targets (exit 3, each miss named with its target); without gates the combined
+    report names the file to ship on every target."""
+    second = tmp_path / "host-b.yaml"
+    second.write_text(yaml.safe_dump({"name": "host-b", "kind": "host", "threads": 2}))
+    files = [str(dense_tflite["float32"]), str(dense_tflite["int8"])]
+    out = tmp_path / "gated"
+    result = CliRunner().invoke(app, ["bench", *files, "--target", "host", "--target", str(second), *QUICK,
+                                      "--out", str(out), "--min-accuracy", "99.9"], env={"COLUMNS": "200"})
+    assert result.exit_code == 3, result.output
+    combined = json.loads((out / "report.json").read_text())
+    assert combined["gates"]["min_accuracy"] == 99.9 and combined["recommended"]["name"] is None
+    assert {line.split(":")[0] for line in combined["gate_violations"]} == {"on host", "on host-b"}
+    assert json.loads((out / "host-b" / "report.json").read_text())["gates"]["min_accuracy"] == 99.9
+
+    import edgecomp
+
+    combined = edgecomp.bench_on_targets(files, ["host", str(second)], out=tmp_path / "open", min_runs=5,
+                                         min_time_s=0, accuracy_samples=50)
+    assert combined["gate_violations"] == [] and combined["recommended"]["rule"] == "within_1pt"
+    assert combined["recommended"]["name"] in {"dense_float32.tflite", "dense_int8.tflite"}
+    assert f"| ★ {combined['recommended']['name']} |" in (tmp_path / "open" / "report.md").read_text()
+    with pytest.raises(edgecomp.core.errors.UsageError, match="target host is given twice"):
+        edgecomp.bench_on_targets(files, ["host", "host"], out=tmp_path / "twice")
