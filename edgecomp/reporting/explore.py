@@ -40,6 +40,10 @@ def find_explore_target(run_dir: Path, artifact: Optional[str] = None) -> Explor
     if not report_path.is_file():
         raise UsageError(f"{report_path} not found: give the folder of an `edgecomp build` run")
     report = json.loads(report_path.read_text())
+    if "targets" in report:  # OUT/report.json of a run on several targets: its files sit in each target's report
+        folders = sorted(path.parent.name for path in Path(run_dir).glob("*/report.json"))
+        raise UsageError(f"{report_path} compares several targets; give one target's folder: "
+                         + ", ".join(str(Path(run_dir) / folder) for folder in folders))
     tflite = [a for a in report.get("artifacts", []) if str(a.get("name", "")).endswith(".tflite") and a.get("path")]
     if artifact is None:
         recommended = (report.get("recommended") or {}).get("name")
@@ -48,11 +52,17 @@ def find_explore_target(run_dir: Path, artifact: Optional[str] = None) -> Explor
     if found is None:
         names = ", ".join(a["name"] for a in tflite) or "none"
         raise UsageError(f"no .tflite artifact named {artifact!r} in {report_path}; the run has: {names}")
-    overlays = list(node_data_dir(run_dir, found["name"]).glob("*.json"))
+    model = Path(run_dir) / found["path"]
+    # A build writes the overlays beside its artifacts/ folder; a target's report of a build on several
+    # targets (OUT/<target>/) points at ../artifacts/, so its overlays are in OUT/explore/.
+    overlay_dir = node_data_dir(run_dir, found["name"])
+    if not overlay_dir.is_dir():
+        overlay_dir = node_data_dir(model.resolve().parent.parent, found["name"])
+    overlays = list(overlay_dir.glob("*.json"))
     op_profile = Path(run_dir) / f"{Path(found['name']).stem}.op_profile.node_data.json"  # bench --op-profile
     if op_profile.is_file():
         overlays.append(op_profile)
-    return ExploreTarget(found["name"], Path(run_dir) / found["path"], tuple(sorted(overlays, key=_overlay_order)))
+    return ExploreTarget(found["name"], model, tuple(sorted(overlays, key=_overlay_order)))
 
 
 # Model Explorer shows the overlay it loaded last: the measured time per op, else the quantization

@@ -63,6 +63,22 @@ def test_the_page_opens_on_the_op_profile_else_the_quantization_error_else_the_m
     assert sorted(names[:-3]) == names[:-3] and "macs.json" == names[-3]
 
 
+def test_a_target_folder_of_a_build_on_several_targets_finds_the_shared_overlays(tiny_tflite, tmp_path):
+    """OUT/<target>/report.json points at ../artifacts/; the overlays were written once in OUT/explore/."""
+    run = _run_dir(tmp_path, tiny_tflite["int8"])
+    report = json.loads((run / "report.json").read_text())
+    for artifact in report["artifacts"]:
+        artifact["path"] = "../" + artifact["path"]
+    (run / "host").mkdir()
+    (run / "host" / "report.json").write_text(json.dumps(report))
+    (run / "report.json").write_text(json.dumps({"targets": [], "artifacts": ["model_int8.tflite"]}))
+    target = find_explore_target(run / "host")
+    assert target.model.resolve() == (run / "artifacts" / "model_int8.tflite").resolve()
+    assert {p.stem for p in target.node_data} >= {"params", "macs"}
+    with pytest.raises(UsageError, match="several targets.*host"):
+        find_explore_target(run)
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
