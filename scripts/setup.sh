@@ -4,7 +4,7 @@
 #     device adapters' tests, Chromium for rendering the HTML report and, driven by playwright (the
 #     `dev` extra, which downloads no browser), Model Explorer's page;
 #   - .venv with edgecomp, its dev tools, `edgecomp search`'s Ray Tune + Optuna (the `search` extra), the AI
-#     Edge Quantizer (`quantize`) and Model Explorer (`explore`);
+#     Edge Quantizer (`quantize`), Model Explorer (`explore`) and the Jupyter progress bars (`notebook`);
 #   - .venv-tflite-runtime: tflite-runtime 2.14 with numpy<2, the runtime Raspberry Pi images carry;
 #   - the emulated arm64 Raspberry Pi (scripts/make-arm64-pi.sh, ~1.5 min once, cached in
 #     ~/.cache/edgecomp/arm64-pi) for the `arm64` tests; EDGECOMP_SKIP_ARM64=1 leaves it out.
@@ -49,7 +49,7 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip 'setuptools>=77,<81' wheel  # wheel builds offline; <81 keeps pkg_resources
-.venv/bin/python -m pip install -q -e ".[dev,search,quantize,explore]"
+.venv/bin/python -m pip install -q -e ".[dev,search,quantize,explore,notebook]"
 
 if [ -f scripts/make-tflite-runtime-env.sh ]; then
   bash scripts/make-tflite-runtime-env.sh .venv-tflite-runtime

@@ -21,7 +21,8 @@ def bench(files: Union[str, Path, Sequence[Union[str, Path]]], *, target: str = 
               op_profile: bool = False, verbose: bool = False, command: Optional[str] = None) -> BenchResult:
     """Measure latency, memory, size and accuracy of existing model files on a target.
 
-    The same code as `edgecomp bench FILE...`.
+    The same code as `edgecomp bench FILE...`. A bar with the time left runs over the files while they
+    are measured (rich in a terminal, a widget in Jupyter; see `edgecomp.build`).
 
     Args:
         files: one `.tflite` / `.onnx` path or several.

@@ -27,6 +27,10 @@ def build(model: ModelInput = None, data: DataInput = None, *, target: Union[str
     The same code as `edgecomp build` (the command parses its flags and calls this function), so the
     run folder, report.json and the artifact to ship (★) are what the command would give.
 
+    Progress goes to stderr: a line per step and a bar with the time left over each training, the exports
+    and the benchmarks (rich in a terminal; a widget in Jupyter with the `notebook` extra; in a log or
+    captured output no bar, one summary line per loop; `edgecomp.core.progress`).
+
     Args:
         model: a Keras model object (Keras 3 or tf-keras; saved to `out/inputs/model.keras` and built
             exactly as that file is: loaded with safe mode, bridged from Keras 3, not retrained unless

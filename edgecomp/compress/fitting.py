@@ -54,11 +54,14 @@ def fit_compiled(model, train_batches, data, epochs: int, steps: int, label: str
 
     refresh = None if fresh_bn_of is None else refresh_before_validation(fresh_bn_of, data, batch_size, seed)
     started = time.perf_counter()
-    history = model.fit(
-        train_batches, epochs=epochs, validation_data=stream(data, "val", batch_size, one_hot=one_hot_validation),
-        verbose=0, callbacks=[keras_progress_callback(epochs, steps, label)] + list(callbacks or [])
-        + ([refresh] if refresh else []),
-    )
+    progress = keras_progress_callback(epochs, steps, label)
+    try:
+        history = model.fit(
+            train_batches, epochs=epochs, validation_data=stream(data, "val", batch_size, one_hot=one_hot_validation),
+            verbose=0, callbacks=[progress] + list(callbacks or []) + ([refresh] if refresh else []),
+        )
+    finally:  # Keras calls no on_train_end when fit raises (a Ctrl-C): the bar must not stay on screen
+        progress.close()
     info = fit_summary(history, time.perf_counter() - started, epochs)
     if refresh is not None:  # the history's val_* were measured with re-estimated statistics that often
         info["bn_refreshed_before_validation"] = refresh.refreshes

@@ -7,6 +7,7 @@ on with the others (a failed variant never hides the rest).
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -15,7 +16,7 @@ import numpy as np
 from edgecomp.compress.context import RunContext
 from edgecomp.core.errors import EdgecompError
 from edgecomp.core.files import gzip_size, write_bytes_atomically
-from edgecomp.core.progress import remaining, step
+from edgecomp.core.progress import StepsProgress, step
 from edgecomp.core.records import ArtifactRecord
 from edgecomp.exporters.edge_quantizer import quantizer_installed, tensor_snr_db
 from edgecomp.exporters.metadata import ArtifactMetadata, embed_metadata
@@ -78,32 +79,52 @@ def restore_output_contract(ctx: RunContext) -> None:
         setattr(ctx.export_inputs, slot, restored(getattr(ctx.export_inputs, slot)))
     step("exported models end in a softmax again: they output probabilities, as the given model did")
 
+@dataclass(frozen=True)
+class PlannedFile:
+    """One file `export_artifacts` writes: where, from which Keras model, and how."""
+
+    path: Path
+    fmt: str
+    precision: str
+    source_model: object
+    write: Callable[[ArtifactRecord, Path], object]  # write(record, path): the converter call
+    role: Optional[str] = None  # "original" | "floor" | None (a file of the plan)
+
+def planned_files(ctx: RunContext, out_dir: Path) -> list[PlannedFile]:
+    """The files in report order: the original model's float32 file (when stages replaced it), the
+    floor (`export.floor`), then the plan's files (`planned_exports`)."""
+    files = []
+    original = original_model_to_compare(ctx)
+    if original is not None:
+        files.append(PlannedFile(out_dir / f"model_original_{BASELINE_PRECISION}.tflite", "tflite", BASELINE_PRECISION,
+                                 original, lambda _record, path: keras_to_tflite(original, path, BASELINE_PRECISION),
+                                 role="original"))
+    if ctx.plan.export.floor:
+        files.append(_floor_file(ctx, out_dir))
+    for fmt, precision in planned_exports(ctx):
+        files.append(PlannedFile(out_dir / f"model_{precision}.{fmt}", fmt, precision,
+                                 export_source_model(ctx, precision),
+                                 lambda record, path: export_file(ctx, record, path)))
+    return files
+
 def export_artifacts(ctx: RunContext) -> list[ArtifactRecord]:
     """Exports, then checks parity of each file against the Keras model it came from on test images.
 
     When stages replaced the trained model, its float32 TFLite comes first (`role: original`):
-    the "before" that every ratio in the report is measured against.
+    the "before" that every ratio in the report is measured against. A bar with the time left runs
+    over the files (`edgecomp.core.progress.StepsProgress`).
     """
 
     restore_output_contract(ctx)
-    out_dir = ctx.run_dir / "artifacts"
     parity_images = ctx.data.images("test", ctx.plan.export.parity_samples)  # normalised float32
     reference_cache: dict = {}  # id(source model) -> its Keras outputs (N, K) on parity_images
+    files = planned_files(ctx, ctx.run_dir / "artifacts")
     records = []
-    original = original_model_to_compare(ctx)
-    if original is not None:
-        records.append(_export_and_check(
-            ctx, "tflite", BASELINE_PRECISION, out_dir / f"model_original_{BASELINE_PRECISION}.tflite", original,
-            lambda _record, path: keras_to_tflite(original, path, BASELINE_PRECISION), parity_images, reference_cache,
-            role="original"))
-    if ctx.plan.export.floor:
-        records.append(_export_floor(ctx, out_dir, parity_images, reference_cache))
-    planned, started = planned_exports(ctx), time.perf_counter()
-    for done, (fmt, precision) in enumerate(planned):
-        records.append(_export_and_check(
-            ctx, fmt, precision, out_dir / f"model_{precision}.{fmt}", export_source_model(ctx, precision),
-            lambda record, path: export_file(ctx, record, path), parity_images, reference_cache,
-            position=f" ({done + 1}/{len(planned)}{remaining(started, done, len(planned))})"))
+    with StepsProgress("export", len(files), "file", "exported {done} files in {elapsed}") as steps:
+        for planned in files:
+            steps.begin(f"exporting {planned.path.name}", status=planned.path.name)
+            records.append(_export_and_check(ctx, planned, parity_images, reference_cache))
+            steps.advance()
     write_layer_overlays(ctx.run_dir, records, parity_images[:16])
     return records
 
@@ -127,32 +148,31 @@ def write_layer_overlays(run_dir: Path, records: list[ArtifactRecord], images: n
                 step(f"{record.name}: no per-layer SNR overlay (the quantizer's validation: {err})")
         write_node_data(path, node_data_dir(run_dir, record.name), measured)
 
-def _export_floor(ctx: RunContext, out_dir: Path, parity_images: np.ndarray, reference_cache: dict):
+def _floor_file(ctx: RunContext, out_dir: Path) -> PlannedFile:
     """The floor (`role: floor`): the PTQ int8 of the model as trained or loaded, unchanged by the
     chain. The chain's files are recommended only when they beat it by the ★ rule."""
     original = ctx.export_inputs.original_model
     if original is None:  # no train stage ran: nothing unchanged to quantize (run_stages refuses this)
         raise EdgecompError("export.floor needs the train stage's model: start the plan with a `train` stage.")
-    return _export_and_check(
-        ctx, "tflite", FLOOR_PRECISION, out_dir / f"model_floor_{FLOOR_PRECISION}.tflite", original,
+    return PlannedFile(
+        out_dir / f"model_floor_{FLOOR_PRECISION}.tflite", "tflite", FLOOR_PRECISION, original,
         lambda _record, path: keras_to_tflite(original, path, FLOOR_PRECISION,
                                               calibration_images=calibration_images(ctx, FLOOR_PRECISION)),
-        parity_images, reference_cache, role="floor")
+        role="floor")
 
-def _export_and_check(ctx: RunContext, fmt: str, precision: str, path: Path, source_model,
-                      export: Callable[[ArtifactRecord, Path], object], parity_images: np.ndarray,
-                      reference_cache: dict, role: Optional[str] = None, position: str = "") -> ArtifactRecord:
-    """One artifact: export it, measure its size and zeros, and compare it with `source_model`."""
+def _export_and_check(ctx: RunContext, planned: PlannedFile, parity_images: np.ndarray,
+                      reference_cache: dict) -> ArtifactRecord:
+    """One artifact: export it, measure its size and zeros, and compare it with its source model."""
+    fmt, precision, path, source_model = planned.fmt, planned.precision, planned.path, planned.source_model
     # A QAT model also holds quantizer ranges; the network's parameters are its float twin's.
     recipe = PRECISIONS.get(precision)
     params_model = source_model if recipe.post_training else export_source_model(ctx, BASELINE_PRECISION)
-    record = ArtifactRecord(name=path.name, format=fmt, precision=precision, role=role,
+    record = ArtifactRecord(name=path.name, format=fmt, precision=precision, role=planned.role,
                             path=str(path.relative_to(ctx.run_dir)), params=int(params_model.count_params()),
                             outputs="probabilities" if ctx.export_inputs.output_activation == SOFTMAX else None)
-    step(f"exporting {path.name}{position}")
     started = time.perf_counter()
     try:
-        export(record, path)
+        planned.write(record, path)
         # Labels and normalisation inside the file itself; the size below includes them.
         embed_metadata(path, ArtifactMetadata.create(f"{source_model.name} ({ctx.data.name})", ctx.data.class_names,
                                                      ctx.data.normalization, precision))

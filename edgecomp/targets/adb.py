@@ -245,8 +245,7 @@ class AdbTarget(Target):
             self._checked(self._shell(["mkdir", "-p", remote]), "create " + remote)
             self._checked(self._adb(["push", binary.path, f"{remote}/benchmark_model"], timeout=300), "push")
             self._checked(self._shell(["chmod", "755", f"{remote}/benchmark_model"]), "chmod benchmark_model")
-            for index, artifact in enumerate(map(Path, artifacts)):
-                self.announce(index, len(artifacts), artifact)
+            for index, artifact in self.announced(artifacts):
                 try:
                     outcomes.append(self._bench_one(artifact, f"{remote}/model_{index}{artifact.suffix}", remote,
                                                     settings, host_accuracy.get(artifact), binary))

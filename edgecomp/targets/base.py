@@ -9,13 +9,12 @@ from __future__ import annotations
 import abc
 import enum
 import json
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Iterator, Optional, Sequence
 
 from edgecomp.core.errors import TargetError
-from edgecomp.core.progress import remaining, step
+from edgecomp.core.progress import StepsProgress
 from edgecomp.core.records import HostCrossCheck, Measurement
 from edgecomp.plan.plan import BenchConfig
 
@@ -177,13 +176,17 @@ class Target(abc.ABC):
     def bench(self, artifacts: list[Path], sample: Path, settings: BenchConfig) -> list[BenchOutcome]:
         """Benchmarks each artifact in its own process; a failure is an outcome, not an exception."""
 
-    def announce(self, index: int, total: int, artifact: Path) -> None:
-        """One progress line per artifact, so a long benchmark on a slow board shows where it is,
-        with the time left estimated from the artifacts already measured."""
-        if index == 0:
-            self._bench_started = time.perf_counter()
-        eta = remaining(getattr(self, "_bench_started", time.perf_counter()), index, total)
-        step(f"[{index + 1}/{total}] benchmarking {Path(artifact).name} on {self.name}{eta}")
+    def announced(self, artifacts: Sequence[Path]) -> Iterator[tuple[int, Path]]:
+        """(index, artifact) for each artifact of a benchmark loop, under a bar with the time left
+        estimated from the artifacts already measured, and a line per artifact, so a long benchmark on
+        a slow board shows where it is (`edgecomp.core.progress.StepsProgress`)."""
+        artifacts = [Path(artifact) for artifact in artifacts]
+        with StepsProgress(f"benchmark on {self.name}", len(artifacts), "file",
+                           f"benchmarked {{done}} files on {self.name} in {{elapsed}}") as steps:
+            for index, artifact in enumerate(artifacts):
+                steps.begin(f"benchmarking {artifact.name} on {self.name}", status=artifact.name)
+                yield index, artifact
+                steps.advance()
 
     @staticmethod
     def parse_result(text: str, artifact: Path) -> BenchOutcome:

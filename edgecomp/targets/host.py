@@ -86,9 +86,8 @@ class HostTarget(Target):
     def bench(self, artifacts: list[Path], sample: Path, settings: BenchConfig) -> list[BenchOutcome]:
         """The runner on each file; with `settings.op_profile`, benchmark_model's op profile of each .tflite."""
         outcomes = []
-        for index, artifact in enumerate(artifacts):
-            self.announce(index, len(artifacts), artifact)
-            outcomes.append(self.bench_file(Path(artifact), sample, settings))
+        for _, artifact in self.announced(artifacts):
+            outcomes.append(self.bench_file(artifact, sample, settings))
         configured = self.profile.benchmark_model if self.profile is not None else None
         add_op_profiles(outcomes, settings, lambda: profiling_binary(configured, host_binary_platform()),
                         lambda binary, outcome: profile_locally(binary, outcome.artifact, settings))

@@ -282,8 +282,8 @@ class SshTarget(Target):
         workdir = self._remote_workdir()
         with workdir as remote_dir:
             staged = self._stage_and_copy(artifacts, Path(sample), remote_dir)
-            for index, (artifact, remote_name) in enumerate(staged):
-                self.announce(index, len(staged), artifact)
+            for index, artifact in self.announced([artifact for artifact, _ in staged]):
+                remote_name = staged[index][1]
                 try:
                     outcomes.append(self._bench_one(artifact, remote_name, f"result_{index}.json", remote_dir,
                                                     settings))
