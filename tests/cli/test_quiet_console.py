@@ -1,6 +1,6 @@
 """A default `edgecomp build`, run as a user runs it (a real process, its stdout and stderr
-captured), prints no line from TensorFlow, absl, the TFLite converter or third-party warnings;
-with --verbose they come through."""
+captured), prints no line from TensorFlow, absl, the TFLite converter or third-party warnings, and no
+progress bar; with --verbose they come through."""
 
 import re
 import subprocess
@@ -38,6 +38,10 @@ def test_default_build_prints_no_third_party_line(tmp_path):
     output = run_build(tmp_path)
     assert THIRD_PARTY_LINE.findall(output) == [], output
     assert "exporting model_int8.tflite" in output and "model_int8.tflite" in output  # edgecomp's own lines
+    # Captured output (a CI log): no progress bar, no escape code; a line per step and one per loop.
+    assert "\x1b[" not in output and "━" not in output
+    assert "[2/2] exporting model_int8.tflite" in output and "exported 2 files in" in output
+    assert "benchmarked 2 files on host in" in output
     # What was kept off the console is in the run folder, for when it is needed.
     log = (tmp_path / "run" / "third_party.log").read_text()
     assert "fully_quantize" in log
