@@ -1,5 +1,6 @@
 """In Jupyter the bars are widgets (tqdm.notebook on ipywidgets): a notebook executed by a real kernel
-(nbclient + ipykernel, as tests/examples does) shows one for a loop of steps and one for a Keras fit."""
+(nbclient + ipykernel, as tests/examples does) shows one for a loop of steps and one for a Keras fit.
+Slow: starting a kernel that imports TensorFlow takes most of a minute on 2 busy cores."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import os
 from pathlib import Path
 
 import pytest
+
+pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
