@@ -108,7 +108,7 @@ def artifact_row(artifact: dict, run_dir: Path, base: dict | None) -> dict:
            "size_ratio": base["size_bytes"] / artifact["size_bytes"] if base and artifact.get("size_bytes") else None,
            "speedup": base_p50 / p50 if base_p50 and p50 else None,
            "parity": {k: (artifact.get("parity") or {}).get(k) for k in
-                      ("decided_by", "passed", "reason", "top1_agreement", "mean_abs_diff", "accuracy_drop")},
+                      ("decided_by", "passed", "reason", "top1_agreement", "mean_abs_diff", "accuracy_drop", "samples")},
            "error": artifact.get("error"), "float_fallback_tensors": artifact.get("float_fallback_tensors"),
            "tflite_runtime_2_14": artifact.get("tflite_runtime_2_14")}
     path = run_dir / artifact["path"]
@@ -191,10 +191,12 @@ def model_markdown(summary: dict) -> list[str]:
     lines = [f"## {summary['model']}", "",
              f"{fmt(summary['params'], ',')} parameters; data {data['name']} ({data['train']:,} training, "
              f"{data['val']:,} validation, {data['test']:,} test images, input {data['input_shape']}, "
-             f"normalisation {data['normalization']}). Train stage: {json.dumps(train['settings'])}"
-             + (" (from the stage cache)" if train.get("cached") else
-                f", {fmt(train['seconds_per_epoch'], '.0f')} s/epoch on the shared host")
-             + f", last validation accuracy {fmt(train['final_val_accuracy'] and 100 * train['final_val_accuracy'], '.2f')}%. "
+             f"normalisation {data['normalization']}). "
+             + ("The model trained earlier in this session, loaded as a model file (train epochs 0; see the notes). "
+                if train["settings"].get("epochs") == 0 else
+                f"Train stage: {json.dumps(train['settings'])}, {fmt(train['seconds_per_epoch'], '.0f')} s/epoch, last "
+                f"validation accuracy {fmt(train['final_val_accuracy'] and 100 * train['final_val_accuracy'], '.2f')}%. ")
+             + 
              f"Keras model after the plan's stages: {fmt(summary['keras_accuracy_pct'], '.2f')}% on the test images. "
              f"Build wall time {summary['wall_seconds']:.0f} s, run {summary['created']}.", "",
              "| artifact | made by | status | accuracy % | Δ vs tflite fp32 (pt) | size kB | gzip kB | x smaller "
@@ -212,7 +214,8 @@ def model_markdown(summary: dict) -> list[str]:
     samples = {r["accuracy_samples"] for r in summary["rows"] if r.get("accuracy_samples")}
     lines.append(f"Accuracy through each file on {', '.join(f'{s:,}' for s in sorted(samples))} test images, one "
                  "image per invoke; x smaller / x faster against the TFLite float32 file (raw bytes, p50); "
-                 "kB = 10^3 bytes. Parity: each file against the Keras model it came from on 500 test images "
+                 "kB = 10^3 bytes. Parity: each file against the Keras model it came from on "
+                 f"{max((r['parity'].get('samples') or 0) for r in summary['rows']):,} test images "
                  "(`edgecomp.exporters.parity`).")
     problems = [r for r in summary["rows"] if r["status"] != "ok"]
     for r in problems:
