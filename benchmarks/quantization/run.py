@@ -251,9 +251,9 @@ def _rows_by_precision(summary: dict) -> dict:
 
 def _readme_cell(row: dict | None) -> str:
     if row is None:
-        return "—"
+        return "not run (results.md says why)"
     if row["status"] == "failed":
-        return "failed"
+        return "failed (results.md)"
     cell = (f"{fmt(row['delta_vs_float32_pt'], '+.2f')} pt, {fmt(row['size_ratio'], '.1f')}x smaller, "
             f"{fmt(row['speedup'], '.2f')}x speed")
     return cell + (" (parity failed)" if row["status"] == "parity_failed" else "")
