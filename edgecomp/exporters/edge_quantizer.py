@@ -123,14 +123,40 @@ def tflite_to_quantized(float_tflite: Path, out: Path, recipe: list[dict],
     if quantizer.need_calibration:
         if calibration_images is None or not len(calibration_images):
             raise UsageError("this recipe quantizes activations statically and needs calibration images")
-        signature, input_name = _signature_inputs(float_tflite)
-        samples = [{input_name: image[None].astype(np.float32)} for image in calibration_images]
-        calibration = quantizer.calibrate({signature: samples})
+        calibration = calibrate_min_max(float_tflite, recipe, calibration_images)
     result = quantizer.quantize(calibration, enable_progress_report=False)
     partial = out.with_name(out.name + ".partial")
     partial.write_bytes(bytes(result.quantized_model))
     os.replace(partial, out)
     return out
+
+
+def min_max_update(qsv: dict, new_qsv: dict) -> dict:
+    """Merges one calibration image's ranges into the ranges so far: the smallest min and largest max."""
+    if not qsv:
+        return new_qsv
+    return {**qsv, "min": np.minimum(qsv["min"], new_qsv["min"]), "max": np.maximum(qsv["max"], new_qsv["max"])}
+
+
+def calibrate_min_max(float_tflite: Path, recipe: list[dict], calibration_images: np.ndarray) -> dict:
+    """Each tensor's range over all `calibration_images`: {tensor name: {"min", "max"}} for `Quantizer.quantize`.
+
+    The quantizer's own `calibrate` keeps a moving average of each image's min and max (smoothing 0.95,
+    one image per step: our files take batch 1), so a range ends near the typical image's extremes and
+    the images beyond it clip. On a cnn-tiny float file that clipping cost a16w8 and a8w8 ~12 dB output
+    SNR against the float file, where the converter's int8 (min and max over the images) kept 38 dB; with
+    16-bit activations the extra resolution is then wasted. Here the ranges are the min and max over every
+    image, as the TFLite converter takes them, through the quantizer's own Calibrator.
+    """
+    aeq = quantizer_module()
+    manager = aeq.recipe_manager.RecipeManager()
+    manager.load_quantization_recipe(recipe)
+    signature, input_name = _signature_inputs(float_tflite)
+    samples = [{input_name: image[None].astype(np.float32)} for image in calibration_images]
+    calibrator = aeq.calibrator.Calibrator(Path(float_tflite).read_bytes(), num_threads=2,
+                                           qsv_update_func=min_max_update)
+    calibrator.calibrate({signature: samples}, manager)
+    return calibrator.get_model_qsvs()
 
 
 _FLOAT = {"float32", "float16"}

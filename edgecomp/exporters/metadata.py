@@ -149,6 +149,7 @@ def tflite_with_metadata(model_bytes: bytes, metadata: ArtifactMetadata) -> byte
         model = tfl.ModelT.InitFromObj(tfl.Model.GetRootAsModel(model_bytes, 0))
     except Exception as err:  # noqa: BLE001 - flatbuffers raises struct.error, IndexError... on garbage
         raise ExportError(f"cannot read {metadata.name} as a TFLite model: {first_line(err)}") from err
+    _inline_external_buffers(model, model_bytes)
     graph = model.subgraphs[0]
     if len(graph.inputs) != 1 or len(graph.outputs) != 1:
         raise ExportError(f"{metadata.name} has {len(graph.inputs)} inputs and {len(graph.outputs)} outputs; "
@@ -168,6 +169,21 @@ def tflite_with_metadata(model_bytes: bytes, metadata: ArtifactMetadata) -> byte
     with zipfile.ZipFile(archive, "a") as zf:
         zf.writestr(LABELS_FILE, "\n".join(metadata.class_names) + "\n")
     return archive.getvalue()
+
+def _inline_external_buffers(model, model_bytes: bytes) -> None:
+    """Buffers stored after the flatbuffer (`offset`, `size`) become inline data, since repacking writes the
+    flatbuffer alone. The AI Edge Quantizer stores a model's weights that way once they pass 256 kB; kept as
+    offsets, the repacked file pointed past its own end ("Constant buffer N specified an out of range offset")."""
+    import numpy as np
+
+    for buffer in model.buffers:
+        if buffer.offset and buffer.offset > 1:  # 0: inline; 1: the writer's placeholder, never real data
+            if buffer.offset + buffer.size > len(model_bytes):
+                raise ExportError(f"buffer at offset {buffer.offset} (+{buffer.size} bytes) lies past the end of "
+                                  f"the {len(model_bytes)}-byte file: it is truncated")
+            buffer.data = np.frombuffer(model_bytes, np.uint8, count=buffer.size, offset=buffer.offset).copy()
+            buffer.offset, buffer.size = 0, 0
+
 
 def _set_metadata_buffer(model, metadata_bytes: bytes) -> None:
     """Puts `metadata_bytes` in the buffer named TFLITE_METADATA, replacing an older one."""

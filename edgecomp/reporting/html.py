@@ -14,6 +14,7 @@ from typing import Iterable, Optional
 from edgecomp.core.emulation import emulated_note
 from edgecomp.core.files import write_bytes_atomically
 from edgecomp.reporting import cells
+from edgecomp.reporting.mixed_precision import auto_steps_note, auto_steps_table, searched
 from edgecomp.reporting.op_tables import (
     OP_PROFILE_NOTE,
     node_type_comparison,
@@ -141,6 +142,15 @@ def _op_profile_html(report: dict) -> list[str]:
     return parts
 
 
+def _auto_steps_html(report: dict) -> list[str]:
+    """The `auto` mixed-precision search, step by step, for each artifact it made."""
+    parts = []
+    for artifact in searched(report):
+        parts += [f"<h3>{escape(artifact['name'])}</h3>", f"<p class=\"meta\">{escape(auto_steps_note(artifact))}</p>",
+                  html_table(auto_steps_table(artifact))]
+    return ["<h2>Mixed precision search (auto)</h2>", *parts] if parts else []
+
+
 def _model_notes_html(report: dict) -> str:
     notes = model_notes(report)
     if not notes:
@@ -180,6 +190,7 @@ def render_html(report: dict, plots: Optional[dict[str, bytes]] = None) -> str:
         "".join(f"<p class=\"meta\">{escape(n)}</p>" for n in notes),
         "<h2>Plots</h2>", "".join(image(png, caption) for caption, png in plots.items()),
         _parity_html(report),
+        *_auto_steps_html(report),
         *(["<h2>Board vs host accuracy (same file, runtime and images)</h2>", html_table(cross_check_table(report))]
           if cross_check_table(report).rows else []),
         *_op_profile_html(report),

@@ -6,6 +6,7 @@ import json
 
 from edgecomp.core.emulation import emulated_note
 from edgecomp.reporting import cells
+from edgecomp.reporting.mixed_precision import auto_steps_note, auto_steps_table, searched
 from edgecomp.reporting.op_tables import (
     OP_PROFILE_NOTE,
     node_type_comparison,
@@ -105,6 +106,7 @@ def render_markdown(report: dict) -> str:
     parity = parity_table(report)
     if parity.rows:
         parts += ["## Parity with Keras", markdown_table(parity)]
+    parts += auto_steps_markdown(report)
     cross_check = cross_check_table(report)
     if cross_check.rows:
         parts += ["## Board vs host accuracy (same file, runtime and images)", markdown_table(cross_check)]
@@ -115,6 +117,14 @@ def render_markdown(report: dict) -> str:
               f"{report['host']['os']}.{cpu_features_sentence(report['host'])}", f"Versions: {versions}.",
               "## Plan", "```json\n" + json.dumps(report["plan"], indent=2) + "\n```"]
     return "\n\n".join(parts) + "\n"
+
+
+def auto_steps_markdown(report: dict) -> list[str]:
+    """The "Mixed precision search (auto)" section: each `auto` artifact's steps, or nothing."""
+    parts = []
+    for artifact in searched(report):
+        parts += [f"### `{artifact['name']}`", auto_steps_note(artifact), markdown_table(auto_steps_table(artifact))]
+    return ["## Mixed precision search (auto)", *parts] if parts else []
 
 
 def op_profile_markdown(report: dict) -> list[str]:

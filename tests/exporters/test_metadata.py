@@ -163,3 +163,39 @@ def test_channel_count_mismatch_and_foreign_files_are_errors(tiny_tflite, tmp_pa
         embed_metadata(garbage, three_channels)
     with pytest.raises(ExportError, match="expected a .tflite or .onnx"):
         embed_metadata(tmp_path / "notes.txt", three_channels)
+
+
+def _with_external_weights(model_bytes: bytes) -> bytes:
+    """The same model with its largest buffer stored after the flatbuffer (`offset`/`size`), the layout the
+    AI Edge Quantizer writes once a model's weights pass 256 kB."""
+    from ai_edge_litert import schema_py_generated as tfl
+
+    model = tfl.ModelT.InitFromObj(tfl.Model.GetRootAsModel(model_bytes, 0))
+    index = max(range(len(model.buffers)), key=lambda i: 0 if model.buffers[i].data is None
+                else len(model.buffers[i].data))
+    data = bytes(np.asarray(model.buffers[index].data, np.uint8))
+    model.buffers[index].data = None
+
+    def packed(offset: int) -> bytes:
+        import flatbuffers
+
+        model.buffers[index].offset, model.buffers[index].size = offset, len(data)
+        builder = flatbuffers.Builder(1024)
+        builder.Finish(model.Pack(builder), b"TFL3")
+        return bytes(builder.Output())
+
+    offset = (len(packed(1)) + 15) // 16 * 16  # the offset's value does not change the flatbuffer's length
+    flat = packed(offset)
+    assert len(flat) <= offset
+    return flat + b"\0" * (offset - len(flat)) + data
+
+
+def test_weights_stored_after_the_flatbuffer_survive_the_metadata(tiny_tflite, fmnist_small, tmp_path):
+    external = tmp_path / "external.tflite"
+    external.write_bytes(_with_external_weights(tiny_tflite["float32"].read_bytes()))
+    images = fmnist_small.images("test", 20)
+    expected = run_tflite(tiny_tflite["float32"], images)
+    np.testing.assert_allclose(run_tflite(external, images), expected, atol=1e-6)  # LiteRT reads the layout
+    embed_metadata(external, ArtifactMetadata.create("cnn_tiny", fmnist_small.class_names,
+                                                     fmnist_small.normalization, "float32"))
+    np.testing.assert_allclose(run_tflite(external, images), expected, atol=1e-6)

@@ -41,3 +41,16 @@ def test_readme_defines_each_efficiency_figure_as_the_legend_does():
     readme = (ROOT / "README.md").read_text()
     for sentence in EFFICIENCY_DEFINITIONS.values():
         assert sentence in readme
+
+
+def test_readme_quantization_figures_are_the_committed_results():
+    """The README's quantization table and sentence are made from benchmarks/quantization/results.json:
+    `python benchmarks/quantization/run.py --render-only --out RUNS` rewrites them with the results."""
+    folder = ROOT / "benchmarks" / "quantization"
+    spec = importlib.util.spec_from_file_location("quantization_run", folder / "run.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    readme = (ROOT / "README.md").read_text()
+    results = json.loads((folder / "results.json").read_text())
+    assert script.readme_table(results) in readme and script.readme_found(results) in readme, (
+        "README's quantization figures are stale: re-render benchmarks/quantization")
