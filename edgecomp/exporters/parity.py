@@ -164,7 +164,17 @@ def check_parity(path: Path, precision: str, keras_outputs: np.ndarray, images: 
     Raises:
         UsageError: `precision` is not a registered recipe.
     """
+    return judge_outputs(precision, keras_outputs, run_artifact(path, images), labels)
+
+
+def run_artifact(path: Path, images: np.ndarray) -> np.ndarray:
+    """The outputs of a `.tflite` (LiteRT) or `.onnx` (onnxruntime) file on `images`."""
     path = Path(path)
+    return run_onnx(path, images) if path.suffix == ".onnx" else run_tflite(path, images)
+
+
+def judge_outputs(precision: str, keras_outputs: np.ndarray, outputs: np.ndarray,
+                  labels: Optional[np.ndarray] = None) -> dict:
+    """check_parity's verdict on outputs already computed (see check_parity)."""
     rule = PRECISIONS.get(precision).parity
-    outputs = run_onnx(path, images) if path.suffix == ".onnx" else run_tflite(path, images)
     return {"precision": precision, **judge_parity(rule, keras_outputs, outputs, labels)}

@@ -53,3 +53,14 @@ def onnxruntime_errors() -> ErrorTypes:
     own = tuple(value for value in vars(ort_state).values()
                 if isinstance(value, type) and issubclass(value, Exception))
     return own + (ValueError, RuntimeError) + onnx_checker_errors()
+
+def litert_runtime_errors() -> ErrorTypes:
+    """LiteRT's Interpreter on a file it cannot run: ValueError when it cannot read the model,
+    RuntimeError when an op fails to prepare or has no kernel ("Node 1 (ADD) failed to prepare", a
+    Flex or custom op this interpreter lacks)."""
+    return (ValueError, RuntimeError)
+
+
+def runtime_errors(path) -> ErrorTypes:
+    """What the runtime of this file (LiteRT for .tflite, onnxruntime for .onnx) raises when it refuses it."""
+    return onnxruntime_errors() if str(path).endswith(".onnx") else litert_runtime_errors()

@@ -21,7 +21,8 @@ from edgecomp.core.records import ArtifactRecord
 from edgecomp.exporters.edge_quantizer import quantizer_installed, tensor_snr_db
 from edgecomp.exporters.metadata import ArtifactMetadata, embed_metadata
 from edgecomp.exporters.node_data import write_node_data
-from edgecomp.exporters.parity import check_parity
+from edgecomp.exporters.parity import judge_outputs, run_artifact
+from edgecomp.exporters.rejections import runtime_errors
 from edgecomp.exporters.sparsity import tflite_sparsity
 from edgecomp.exporters.tflite import keras_to_tflite
 from edgecomp.measure.footprint import predict_memory
@@ -140,8 +141,9 @@ def write_layer_overlays(run_dir: Path, records: list[ArtifactRecord], images: n
             continue
         path, measured = run_dir / record.path, {}
         recipe = PRECISIONS.get(record.precision) if record.precision in PRECISIONS else None
+        ran = record.parity is not None  # a file its runtime refused has no tensors to compare
         if float_file is not None and path != float_file and recipe is not None and recipe.post_training \
-                and record.role is None and quantizer_installed():
+                and record.role is None and ran and quantizer_installed():
             try:
                 measured["quantization_snr_db"] = tensor_snr_db(float_file, path, images)
             except ValueError as err:  # the quantizer's validation refuses tensors it cannot pair (sparse weights)
@@ -187,8 +189,14 @@ def _export_and_check(ctx: RunContext, planned: PlannedFile, parity_images: np.n
         record.sparsity = _file_sparsity(path)
     if id(source_model) not in reference_cache:
         reference_cache[id(source_model)] = source_model.predict(parity_images, batch_size=256, verbose=0)
-    parity = record.parity = check_parity(path, precision, reference_cache[id(source_model)], parity_images,
-                                          ctx.data.labels("test", len(parity_images)))
+    try:
+        outputs = run_artifact(path, parity_images)
+    except runtime_errors(path) as err:  # a file its own runtime refuses: a failed row, the file kept to inspect
+        runtime = "onnxruntime" if fmt == "onnx" else "LiteRT"
+        record.fail(f"{runtime} cannot run {path.name}: {str(err).strip()}")
+        return record
+    parity = record.parity = judge_outputs(precision, reference_cache[id(source_model)], outputs,
+                                           ctx.data.labels("test", len(parity_images)))
     debug_int8(ctx, record, path, parity_images, source_model)
     if not parity["passed"]:
         kind = "error" if recipe.parity.failure_is_error else "flagged"

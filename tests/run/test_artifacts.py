@@ -97,6 +97,41 @@ def test_a_model_the_converters_reject_is_a_failed_row_with_the_reason(fmnist_sm
     assert "TFLite float32 conversion of svd_net failed" in records[0].error and "Svd" in records[0].error
     assert "ONNX export" in records[1].error and "Svd" in records[1].error
     assert not any((tmp_path / r.path).exists() for r in records)
+def test_a_file_its_runtime_refuses_is_a_failed_row_and_the_build_goes_on(fmnist_small, tmp_path, monkeypatch):
+    """A real refusal: a file holding SVD as a custom op (the converter's allow_custom_ops), which LiteRT's
+    interpreter has no kernel for, fails to prepare in the parity check. That file is a failed row naming LiteRT and the op, kept
+    on disk to inspect; the plan's other files are exported and checked as usual."""
+    from edgecomp.compress.context import RunContext
+    from edgecomp.core.tfenv import keras, tf
+    from edgecomp.plan.plan import parse_plan
+    from edgecomp.run import artifacts
+
+    layers = keras().layers
+    inputs = keras().Input(fmnist_small.input_shape)
+    singular_values = layers.Lambda(lambda t: tf().linalg.svd(t, compute_uv=False))(layers.Reshape((28, 28))(inputs))
+    svd_net = keras().Model(inputs, layers.Dense(fmnist_small.num_classes)(singular_values), name="svd_net")
+
+    def write_with_a_custom_op(_record, path):
+        converter = tf().lite.TFLiteConverter.from_keras_model(svd_net)
+        converter.allow_custom_ops = True
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(converter.convert())
+
+    plan = parse_plan({"model": "cnn-tiny", "export": {"formats": ["tflite"], "parity_samples": 20},
+                       "stages": [{"stage": "train"}, {"stage": "quantize", "modes": ["float16"]}]})
+    ctx = RunContext(plan=plan, data=fmnist_small, run_dir=tmp_path, model=svd_net)
+    planned = artifacts.planned_files(ctx, tmp_path / "artifacts")
+    custom = artifacts.PlannedFile(tmp_path / "artifacts" / "svd_custom.tflite", "tflite", "float32", svd_net,
+                                   write_with_a_custom_op)
+    monkeypatch.setattr(artifacts, "planned_files", lambda *_: [custom, *planned])
+    records = artifacts.export_artifacts(ctx)
+    refused = records[0]
+    assert refused.status == "failed" and refused.parity is None
+    assert refused.error.startswith("LiteRT cannot run svd_custom.tflite") and "Svd" in refused.error
+    assert (tmp_path / refused.path).is_file()
+    assert [r.status for r in records[1:]] and all(r.parity is not None for r in records[1:] if r.status == "ok")
+
+
 def test_bench_records_a_targets_flags_as_fields_and_its_notes_apart(fmnist_small, tmp_path):
     """A real float32 file benchmarked on this machine; the labels an emulated board adds (QEMU cannot
     run in the fast tests: tests/targets/test_arm64_emulated.py does it for real) are set by a HostTarget
