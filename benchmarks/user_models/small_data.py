@@ -135,11 +135,12 @@ def parse_sets(sets: list[str]) -> dict[str, dict]:
     return out
 
 
-def build(work: Path, name: str, via: str, sets: list[str], preset: str | None, env: dict) -> None:
+def build(work: Path, name: str, via: str, sets: list[str], preset: str | None, env: dict, code: Path) -> None:
     """One `edgecomp build` of the user's model and folder; its summary is added to results.json."""
     folder, model = work / "folder", work / "user.keras"
     out = work / "runs" / name
-    edgecomp = [sys.executable, "-m", "edgecomp.cli.main", "build"]
+    # The `edgecomp` entry point (pyproject's edgecomp.cli.main:run) of the checkout on PYTHONPATH.
+    edgecomp = [sys.executable, "-c", "from edgecomp.cli.main import run; run()", "build"]
     if via == "flags":
         command = edgecomp + ["--model", str(model), "--dataset", str(folder), "--normalization", "raw"]
     else:
@@ -157,13 +158,21 @@ def build(work: Path, name: str, via: str, sets: list[str], preset: str | None, 
         command = edgecomp + ["--config", str(plan_path)]
     command += ["--out", str(out)] + (["--preset", preset] if preset else [])
     started = time.perf_counter()
-    completed = subprocess.run(command, cwd=ROOT, env={**os.environ, **env, "PYTHONPATH": str(ROOT)})
+    completed = subprocess.run(command, cwd=code, env={**os.environ, **env, "PYTHONPATH": str(code)})
     wall = time.perf_counter() - started
     report = json.loads((out / "report.json").read_text())
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"runs": {}}
     results["runs"][name] = summarize(report, via, sets, preset, command, completed.returncode, wall)
+    results["runs"][name]["code"] = git_commit(code)
     RESULTS.write_text(json.dumps(results, indent=1))
     print(json.dumps(results["runs"][name], indent=1))
+
+
+def git_commit(code: Path) -> str:
+    """The checkout's commit, with `+dirty` when it has uncommitted changes."""
+    head = subprocess.run(["git", "-C", str(code), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    dirty = subprocess.run(["git", "-C", str(code), "status", "--porcelain", "edgecomp"], capture_output=True, text=True)
+    return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
 
 
 def summarize(report: dict, via: str, sets: list[str], preset, command: list[str], code: int, wall: float) -> dict:
@@ -183,7 +192,7 @@ def summarize(report: dict, via: str, sets: list[str], preset, command: list[str
                        "val_accuracy_last": val[-1], "val_accuracy_max": max(val, key=lambda v: v or 0),
                        "teacher_kd": bool(fit.get("teacher_kd"))})
     return {"via": via, "sets": sets, "preset": preset or report["plan"].get("preset"), "exit_code": code,
-            "command": shlex.join(command[2:]).replace(str(ROOT) + "/", ""), "wall_seconds": round(wall),
+            "command": "edgecomp " + shlex.join(command[3:]).replace(str(ROOT) + "/", ""), "wall_seconds": round(wall),
             "artifacts": artifacts, "recommended": star_name, "stages": stages,
             "warnings": [w.get("code") for w in report.get("warnings") or []],
             "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
@@ -242,6 +251,7 @@ def main() -> None:
     parser.add_argument("--max-epochs", type=int, default=25)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--env", action="append", default=[], help="KEY=VALUE for the build's environment")
+    parser.add_argument("--code", type=Path, default=ROOT, help="the edgecomp checkout that builds (the before: main's)")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     if args.action == "prepare":
@@ -249,7 +259,8 @@ def main() -> None:
     elif args.action == "render":
         render(args.work)
     else:
-        build(args.work, args.name, args.via, args.sets, args.preset, dict(e.split("=", 1) for e in args.env))
+        build(args.work, args.name, args.via, args.sets, args.preset, dict(e.split("=", 1) for e in args.env),
+              args.code.resolve())
 
 
 if __name__ == "__main__":
