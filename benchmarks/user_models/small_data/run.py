@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """Issue 22's user scenario: a user's MobileNetV3Small and a 3,000-image folder, through the default plan.
 
-    python benchmarks/user_models/small_data.py prepare            # the folder and the user's trained model
-    python benchmarks/user_models/small_data.py build baseline     # edgecomp build through a plan file
-    python benchmarks/user_models/small_data.py build flags --via flags   # the same through flags
-    python benchmarks/user_models/small_data.py build NAME --set qat.teacher_kd=true ...  # a variant
-    python benchmarks/user_models/small_data.py render             # results.md from results.json
+    python benchmarks/user_models/small_data/run.py prepare            # the folder and the user's trained model
+    python benchmarks/user_models/small_data/run.py build baseline     # edgecomp build through a plan file
+    python benchmarks/user_models/small_data/run.py build flags --via flags   # the same through flags
+    python benchmarks/user_models/small_data/run.py build NAME --set qat.teacher_kd=true ...  # a variant
+    python benchmarks/user_models/small_data/run.py render             # results.md from results.json
 
 What a user does, step by step:
 - the folder: real Fashion-MNIST training images (Debian's dataset-fashion-mnist through
@@ -21,7 +21,7 @@ What a user does, step by step:
   settings to that plan (`--set stage.key=value`), and nothing else changes: same data, same seed.
 
 Everything the runs write goes to --work (default runs/small_data/, not committed); the results
-(results.json, results.md) are written beside this file.
+(results.json; results.md from `render` and the notes) are beside this file.
 """
 
 from __future__ import annotations
@@ -41,13 +41,13 @@ import numpy as np
 import yaml
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent.parent
+ROOT = HERE.parent.parent.parent
 sys.path.insert(0, str(ROOT))
 
 SIZE = 64  # the model's input; the folder's images are 96-128 px, resized by the loader as users' are
 IMAGE_SIDES = (96, 128)
 PER_CLASS = 300
-RESULTS = HERE / "small_data_results.json"
+RESULTS = HERE / "results.json"
 
 
 def write_folder(folder: Path, seed: int = 0) -> None:
@@ -202,14 +202,22 @@ def fmt(value, spec: str) -> str:
     return "—" if value is None else format(value, spec)
 
 
+RUN_ORDER = ("before", "after", "after_teacher_kd", "flags")
+
+
+def ordered_runs(results: dict) -> list[tuple[str, dict]]:
+    runs = results["runs"]
+    return [(n, runs[n]) for n in RUN_ORDER if n in runs] + [(n, r) for n, r in runs.items() if n not in RUN_ORDER]
+
+
 def render_table(results: dict, teacher: dict) -> str:
-    """One row per run: the ★ file, the chain's int8, the floor, and each training stage's schedule."""
+    """One row per artifact of each run, then each training stage's schedule and the epoch it kept."""
     lines = ["| run | plan | artifact | status | accuracy | vs teacher | size | x smaller | p50 ms |",
              "|---|---|---|---|---|---|---|---|---|"]
-    for name, run in results["runs"].items():
+    for name, run in ordered_runs(results):
         original = next((a for a in run["artifacts"] if a["role"] == "original"), None)
         base_size = original and original["size_bytes"]
-        sets = ", ".join(run["sets"]) or ("defaults" if run["via"] == "plan" else "flags")
+        sets = (", ".join(run["sets"]) or ("plan file" if run["via"] == "plan" else "flags")) + f" @ {run.get('code')}"
         for a in run["artifacts"]:
             if not a["name"].endswith(".tflite"):
                 continue
@@ -221,7 +229,7 @@ def render_table(results: dict, teacher: dict) -> str:
                          f"{fmt(a['p50_ms'], '.3f')} |")
     lines += ["", "| run | stage | epochs | steps | seconds | best epoch kept (val acc) | last epoch (val acc) | teacher_kd |",
               "|---|---|---|---|---|---|---|---|"]
-    for name, run in results["runs"].items():
+    for name, run in ordered_runs(results):
         for stage in run["stages"]:
             best = stage.get("best_weights") or {}
             kept = (f"{best['epoch']} ({100 * best['value']:.2f}%)" if best.get("epoch") else "— (last epoch's)")
