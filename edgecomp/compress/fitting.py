@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 
 from edgecomp.compress.bn_stats import refresh_before_validation
-from edgecomp.core.progress import keras_progress_callback
+from edgecomp.core.progress import keras_progress_callback, step
 from edgecomp.core.tfenv import keras
 from edgecomp.data.pipeline import stream
 
@@ -116,7 +116,10 @@ def fit_compiled(model, train_batches, data, epochs: int, steps: int, label: str
     )
     info = fit_summary(history, time.perf_counter() - started, epochs)
     if restore_best is not None:
-        info["best_weights"] = restore_best.record()
+        info["best_weights"] = kept = restore_best.record()
+        if kept["restored"]:
+            step(f"{label}: kept epoch {kept['epoch']}'s weights (val_accuracy {kept['value']:.4f}) instead of the last "
+                 f"epoch's ({kept['last_value']:.4f})")
     if refresh is not None:  # the history's val_* were measured with re-estimated statistics that often
         info["bn_refreshed_before_validation"] = refresh.refreshes
     return info
