@@ -26,6 +26,15 @@ class Preset(str, Enum):
     quality = "quality"
 
 
+class Normalization(str, Enum):
+    """The named input ranges of `dataset.normalization` (a {scale, offset} needs a plan file)."""
+
+    unit = "unit"
+    symmetric = "symmetric"
+    imagenet = "imagenet"
+    raw = "raw"
+
+
 # Shared with `search`, whose trials take the same preset.
 PRESET_OPTION = typer.Option(
     None, help="fast (the default: demo budget) or quality (3x the distillation epochs, longer fine-tuning); "
@@ -43,6 +52,8 @@ def build_command(
     config: Optional[Path] = CONFIG_OPTION,
     model: Optional[str] = MODEL_OPTION,
     dataset: Optional[str] = DATASET_OPTION,
+    normalization: Optional[Normalization] = typer.Option(
+        None, help="dataset.normalization: unit (x/255, default), symmetric, imagenet or raw (0..255)."),
     target: list[str] = TARGETS_OPTION,
     connection: dict = None,  # --host, --port, --user, --key, --serial (edgecomp.cli.common)
     out: Optional[Path] = typer.Option(None, help="Run folder (default: runs/<plan name>)."),
@@ -66,7 +77,8 @@ def build_command(
 
     result = build(model, dataset, target=target[0] if len(target) == 1 else target, plan=config,
                    preset=preset.value if preset else None, out=out,
-                   epochs=epochs, train_limit=train_limit, seed=seed, connection=connection, use_cache=cache,
+                   normalization=normalization.value if normalization else None, epochs=epochs,
+                   train_limit=train_limit, seed=seed, connection=connection, use_cache=cache,
                    verbose=verbose, command=invoked_command(), **gates)
     if as_json:
         typer.echo(json.dumps(result.report))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 
 from edgecomp.compress.distill.losses import cross_entropy, hard_labels, kd_loss
-from edgecomp.compress.fitting import fit_wrapper
+from edgecomp.compress.fitting import fit_wrapper, restore_best_callback
 from edgecomp.core.cache_store import cached_array, model_fingerprint
 from edgecomp.core.tfenv import keras, tf
 from edgecomp.data.dataset import data_fingerprint
@@ -71,7 +71,7 @@ def distiller_class():
     return Distiller
 
 def distill_kd(student, teacher, data, cfg: DistillConfig, label: str = "kd", seed: int = 0,
-               callbacks: list | None = None, fresh_bn: bool = False) -> dict:
+               callbacks: list | None = None, fresh_bn: bool = False, restore_best=None) -> dict:
     """Trains `student` in place on the KD loss against `teacher` on the training split.
 
     Args:
@@ -85,6 +85,8 @@ def distill_kd(student, teacher, data, cfg: DistillConfig, label: str = "kd", se
         callbacks: more Keras callbacks for the fit (pruning's step counter, QAT's mask keeper).
         fresh_bn: re-estimate the student's stale BatchNorm statistics before each validation
             (`compress.bn_stats.refresh_before_validation`); not for pruning-wrapped or QAT students.
+        restore_best: a `fitting.restore_best_callback` on `student`; None: one is made when
+            cfg.restore_best is on (every epoch eligible), else the last epoch's weights stay.
 
     Returns:
         Training info: seconds per epoch, history, seconds spent on the teacher's logits.
@@ -103,8 +105,10 @@ def distill_kd(student, teacher, data, cfg: DistillConfig, label: str = "kd", se
     train_batches = stream(data, "train", cfg.batch_size, shuffle=True, seed=seed, augment=augment,
                            extra_targets=extra)
     steps = -(-data.count("train") // cfg.batch_size)
+    if restore_best is None and cfg.restore_best:
+        restore_best = restore_best_callback(student)
     info = fit_wrapper(wrapper, train_batches, data, cfg.epochs, steps, cfg.learning_rate, label, cfg.batch_size,
-                       callbacks, fresh_bn_of=student if fresh_bn else None, seed=seed)
+                       callbacks, fresh_bn_of=student if fresh_bn else None, seed=seed, restore_best=restore_best)
     info["augment"] = cfg.augment.describe(data.input_shape)
     # Function matching (Beyer et al. 2022) needs the teacher on the student's augmented view.
     info["teacher_sees_student_view"] = cfg.teacher_logits == "on_the_fly" or augment is None

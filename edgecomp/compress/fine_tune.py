@@ -34,7 +34,8 @@ def stage_teacher(ctx, cfg, stage: str):
     check_compatible(ctx.model, teacher, what=f"the {stage} stage's model")
     return teacher
 
-def fine_tune(model, data, cfg, label: str, callbacks: list | None = None, teacher=None, seed: int = 0) -> dict:
+def fine_tune(model, data, cfg, label: str, callbacks: list | None = None, teacher=None, seed: int = 0,
+              first_eligible_epoch: int = 0) -> dict:
     """Trains `model` in place for cfg.epochs: on the labels, or on the KD loss against `teacher`.
 
     Args:
@@ -45,18 +46,22 @@ def fine_tune(model, data, cfg, label: str, callbacks: list | None = None, teach
         callbacks: more Keras callbacks (pruning's step counter, QAT's mask keeper).
         teacher: None for labels only; else the model whose outputs `model` learns (kd's T and alpha).
         seed: seeds the shuffle and augmentation.
+        first_eligible_epoch: with cfg.restore_best, the first epoch (0-based) whose weights may be
+            kept (pruning: the first at the target sparsity).
 
     Returns:
-        fit's info; with a teacher, also `teacher_kd` (teacher, T, alpha, where its logits came from).
+        fit's info (`best_weights`: the epoch kept, with cfg.restore_best); with a teacher, also `teacher_kd` (teacher, T, alpha, where its logits came from).
     """
     augment = cfg.augment if cfg.augment.enabled else None
+    restore_best = fitting.restore_best_callback(model, first_eligible_epoch) if cfg.restore_best else None
     if teacher is None:
         return fitting.fit(model, data, cfg.epochs, cfg.batch_size, cfg.learning_rate, label, callbacks,
-                           augment=augment, seed=seed)
+                           augment=augment, seed=seed, restore_best=restore_best)
 
     kd = DistillConfig(method="kd", epochs=cfg.epochs, batch_size=cfg.batch_size, learning_rate=cfg.learning_rate,
-                       augment=cfg.augment).resolved()
-    info = distill_kd(model, teacher, data, kd, label=f"{label} + kd", seed=seed, callbacks=callbacks)
+                       augment=cfg.augment, restore_best=cfg.restore_best).resolved()
+    info = distill_kd(model, teacher, data, kd, label=f"{label} + kd", seed=seed, callbacks=callbacks,
+                      restore_best=restore_best)
     info["teacher_kd"] = {"teacher": teacher.name, "teacher_params": info.pop("teacher_params"),
                           "temperature": kd.temperature, "alpha": kd.alpha,
                           "teacher_logits": info.pop("teacher_logits"),

@@ -150,12 +150,24 @@ def _one_shot(model, targets: dict[str, float], m_by_n: tuple[int, int] | None):
         layer.set_weights([weights[0] * mask] + weights[1:])
     return pruned
 
+def _ramp_end_step(cfg: PruneConfig, total_steps: int) -> tuple[int, int]:
+    """(mask update frequency, the step at which the schedule reaches its target sparsity; 0: from the start)."""
+    frequency = max(1, total_steps // 20)
+    end_step = frequency * (int(0.75 * total_steps) // frequency)
+    return frequency, 0 if cfg.schedule == "constant" else max(0, end_step)
+
+def first_epoch_at_target(cfg: PruneConfig, total_steps: int, steps_per_epoch: int) -> int:
+    """The first epoch (0-based) that ends at the target sparsity: the earliest whose weights
+    restore_best may keep. The last mask update falls on step end_step; counting it as the next
+    step keeps tfmot's step counter (one behind or not) from ever letting an earlier epoch in."""
+    _, end_step = _ramp_end_step(cfg, total_steps)
+    return 0 if end_step == 0 else max(0, math.ceil((end_step + 1) / max(1, steps_per_epoch)) - 1)
+
 def _schedule(cfg: PruneConfig, sparsity: float, total_steps: int):
     """tfmot schedule: polynomial ramp 0 -> sparsity over the first ~3/4 of fine-tuning, or constant."""
     sparsity_api = tfmot().sparsity.keras
-    frequency = max(1, total_steps // 20)
-    end_step = frequency * (int(0.75 * total_steps) // frequency)
-    if cfg.schedule == "constant" or end_step <= 0:
+    frequency, end_step = _ramp_end_step(cfg, total_steps)
+    if end_step <= 0:
         return sparsity_api.ConstantSparsity(sparsity, begin_step=0, frequency=frequency)
     return sparsity_api.PolynomialDecay(initial_sparsity=0.0, final_sparsity=sparsity, begin_step=0,
                                         end_step=end_step, frequency=frequency)
@@ -173,7 +185,8 @@ def fine_tune_pruned(model, cfg: PruneConfig, data, targets: dict[str, float], t
     sparsity_api = tfmot().sparsity.keras
     base = keras().models.clone_model(model)  # a copy, so the input model keeps its weights
     base.set_weights(model.get_weights())
-    total_steps = cfg.epochs * math.ceil(data.count("train") / cfg.batch_size)
+    steps_per_epoch = math.ceil(data.count("train") / cfg.batch_size)
+    total_steps = cfg.epochs * steps_per_epoch
 
     def wrap(layer):
         if layer.name not in targets:
@@ -183,7 +196,8 @@ def fine_tune_pruned(model, cfg: PruneConfig, data, targets: dict[str, float], t
 
     wrapped = keras().models.clone_model(base, clone_function=wrap)
     # UpdatePruningStep advances the masks' step counter; without it tfmot raises mid-fit.
-    info = fine_tune(wrapped, data, cfg, f"prune ({cfg.method})", [sparsity_api.UpdatePruningStep()], teacher)
+    info = fine_tune(wrapped, data, cfg, f"prune ({cfg.method})", [sparsity_api.UpdatePruningStep()], teacher,
+                     first_eligible_epoch=first_epoch_at_target(cfg, total_steps, steps_per_epoch))
     return sparsity_api.strip_pruning(wrapped), info
 
 def run_local(model, cfg: PruneConfig, data, targets: dict[str, float], teacher=None):

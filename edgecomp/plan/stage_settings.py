@@ -30,6 +30,10 @@ def _unused(given: set[str], allowed: frozenset, what: str) -> None:
 # A training stage's schedule is sized by optimizer steps, not epochs alone: 8 epochs are 3,400
 # steps on Fashion-MNIST and 136 on a 2,160-image folder. The presets fill `min_steps` where the
 # plan sets no epochs (edgecomp.plan.plan.PRESETS); edgecomp.run.schedule raises the epochs to reach it.
+# On small data the last epoch is often not the best (a few hundred validation images, long step
+# budgets): the fit keeps the weights of its best epoch on validation (edgecomp.compress.fitting).
+RESTORE_BEST_DESCRIPTION = ("keep the weights of the epoch with the best validation accuracy, not the last epoch's "
+                            "(pruning: among the epochs at the target sparsity); the stage record names the epoch")
 MIN_STEPS_DESCRIPTION = ("at least this many optimizer steps: the epochs are raised to reach it on a small dataset "
                          "(the stage record says so); unset: the preset's budget when the plan sets no epochs")
 
@@ -68,10 +72,10 @@ MIXUP_UNSUPPORTED = {"byot": "its exits learn from the deepest exit's prediction
 # The implementations register under the same names in edgecomp.compress.distill (a test checks).
 DISTILL_METHODS = {
     "kd": DistillMethodSettings(
-        frozenset({"student", "width", "teacher_logits"}), {"temperature": 4.0, "alpha": 0.9},
+        frozenset({"student", "width", "teacher_logits", "restore_best"}), {"temperature": 4.0, "alpha": 0.9},
         "Hinton et al. 2015: student on (1-a)*CE + a*T^2*KL(teacher_T || student_T)"),
     "takd": DistillMethodSettings(
-        frozenset({"student", "assistants", "teacher_logits"}), {"temperature": 4.0, "alpha": 0.9},
+        frozenset({"student", "assistants", "teacher_logits", "restore_best"}), {"temperature": 4.0, "alpha": 0.9},
         "Mirzadeh et al. 2020: teacher -> assistant(s) -> student, each step plain KD"),
     # The authors' code: KD weight 0.3, feature weight 0.03, T = 3.
     "byot": DistillMethodSettings(
@@ -112,6 +116,7 @@ class DistillConfig(Strict):
     # None: on_the_fly when augmentation is on (the teacher sees the student's augmented view:
     # function matching, Beyer et al. 2022), else cached (computed once, the same loss, faster).
     teacher_logits: Literal["cached", "on_the_fly"] | None = None
+    restore_best: bool = Field(True, description="kd / takd: " + RESTORE_BEST_DESCRIPTION)
     augment: AugmentConfig = AugmentConfig()
     # byot
     exits: list[str] | None = Field(None, description="byot: layer names after which a shallow exit is attached")
@@ -182,7 +187,7 @@ class DistillConfig(Strict):
 
 
 PRUNE_COMMON_SETTINGS = frozenset({"stage", "method", "skip_layers", "epochs", "min_steps", "batch_size",
-                                   "learning_rate", "augment", "teacher_kd"})
+                                   "learning_rate", "augment", "teacher_kd", "restore_best"})
 # Fine-tuning after pruning, and QAT, can learn from the plan's trained model (the train stage's
 # output) with the KD loss instead of from the labels alone: the compressed model is pulled back
 # towards the outputs it is meant to keep (Polino et al. 2018, Mishra & Marr 2018: distillation
@@ -220,6 +225,7 @@ class PruneConfig(Strict):
     learning_rate: float = Field(5e-4, gt=0)
     augment: AugmentConfig = AugmentConfig()
     teacher_kd: bool = Field(False, description=TEACHER_KD_DESCRIPTION)
+    restore_best: bool = Field(True, description=RESTORE_BEST_DESCRIPTION)
 
     @field_validator("method")
     @classmethod
@@ -360,6 +366,7 @@ class QatConfig(Strict):
     learning_rate: float = Field(1e-4, gt=0)
     augment: AugmentConfig = AugmentConfig()
     teacher_kd: bool = Field(False, description=TEACHER_KD_DESCRIPTION)
+    restore_best: bool = Field(True, description=RESTORE_BEST_DESCRIPTION)
 
 
 # ----------------------------------------------------------------------------- any stage

@@ -322,3 +322,30 @@ def test_build_help_reads_in_80_columns():
     heights = [end - start for start, end in zip(starts, starts[1:])]
     assert len(heights) > 20 and max(heights) <= 4 and sum(heights) / len(heights) < 2, result.output
     assert "(default: runs/<plan name>)" in result.output  # the text as written, markup off
+
+
+def test_a_model_file_and_folder_resolve_alike_from_a_plan_file_and_from_flags(monkeypatch, tmp_path):
+    """Issue 22's user: `--config` naming the model and `dataset: {name: FOLDER, normalization: raw}`,
+    and the same through flags (`--normalization raw`), run one and the same plan."""
+    from edgecomp.core.errors import InternalError
+    from edgecomp.run import pipeline
+
+    plans = []
+
+    def capture(plan, *args, **kwargs):
+        plans.append(plan.model_dump())
+        raise InternalError("captured")
+
+    monkeypatch.setattr(pipeline, "run_build", capture)
+    model, folder = tmp_path / "user.keras", tmp_path / "folder"
+    (folder / "a").mkdir(parents=True)
+    config = tmp_path / "plan.yaml"
+    config.write_text(f"model: {model}\ndataset: {{name: {folder}, normalization: raw}}\n")
+    runner.invoke(app, ["build", "--config", str(config), "--out", str(tmp_path / "a")])
+    runner.invoke(app, ["build", "--model", str(model), "--dataset", str(folder), "--normalization", "raw",
+                        "--out", str(tmp_path / "a")])
+    assert len(plans) == 2 and plans[0]["dataset"]["normalization"] == "raw"
+    assert plans[0]["stages"][0]["epochs"] == 0  # the user's model is loaded as is
+    assert plans[0] == plans[1]
+    bad = runner.invoke(app, ["build", "--model", str(model), "--normalization", "unit8"])
+    assert bad.exit_code == 2
