@@ -222,6 +222,7 @@ def test_ctrl_c_during_training_exits_130_and_leaves_no_half_written_model(monke
     assert not (tmp_path / "run" / "report.json").exists()
 
 
+@pytest.mark.slow
 def test_a_plan_that_replaces_the_model_reports_against_the_original(built_run, tmp_path):
     """Structured pruning makes a new, smaller network: the original float32 file is exported first
     and every ratio is measured against it."""
@@ -242,6 +243,7 @@ def test_a_plan_that_replaces_the_model_reports_against_the_original(built_run, 
     assert pruned_int8["vs_float32"]["size_ratio"] > pruned_float["vs_float32"]["size_ratio"]
 
 
+@pytest.mark.slow
 def test_a_damaged_cached_model_is_retrained_not_fatal(built_run, tmp_path):
     """A cache entry cut short (disk full, killed copy) costs a retraining, not the build."""
     import os

@@ -78,6 +78,7 @@ def test_ctrl_c_after_distill_then_the_same_command_resumes_there(plan_file, tmp
     assert "stage cache" in (tmp_path / "run" / "report.md").read_text()  # the stage table says which were reused
 
 
+@pytest.mark.slow
 def test_no_cache_runs_every_stage(plan_file, tmp_path, monkeypatch):
     train_only = "".join(line + "\n" for line in PLAN.splitlines() if "stage: distill" not in line
                          and "stage: prune" not in line)

@@ -98,6 +98,7 @@ def test_qat_trains_and_converts_a_real_architecture(fmnist_small, tmp_path):
     assert parity["mean_abs_diff"] < 0.1 * float(keras_logits.max() - keras_logits.min()), parity
 
 
+@pytest.mark.slow
 def test_a_qat_file_as_accurate_as_its_keras_model_passes_parity(fmnist_small, tmp_path):
     """The user's case of issue 22 on a real low-margin model: the MobileNet-ish net trained 4 epochs
     (about 35% accurate, many near-ties), QAT 1 epoch, its qat_int8 file against the Keras QAT model.

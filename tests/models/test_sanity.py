@@ -145,6 +145,7 @@ def test_a_near_chance_model_stops_before_compression_with_exit_2_and_the_report
     assert not (tmp_path / "run" / "artifacts").exists()
 
 
+@pytest.mark.slow
 def test_build_of_a_raw_pixel_model_under_unit_warns_in_every_report(raw_trained, tmp_path):
     """With `sanity: warn` the same build goes on, every report carrying the warnings."""
     _, path = raw_trained
@@ -160,6 +161,7 @@ def test_build_of_a_raw_pixel_model_under_unit_warns_in_every_report(raw_trained
     assert "warning (near_chance)" in result.output  # printed on the terminal when found
 
 
+@pytest.mark.slow
 def test_build_of_the_same_model_under_raw_has_no_warnings(raw_trained, tmp_path):
     _, path = raw_trained
     _build(tmp_path, path, PTQ_PLAN.format(normalization="raw"))
@@ -189,6 +191,7 @@ def _probabilities_of(tflite_path, images):
     return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
 
 
+@pytest.mark.slow
 def test_softmax_model_in_a_ptq_only_plan_keeps_its_probabilities(softmax_model_file, tmp_path):
     result = _build(tmp_path, softmax_model_file, PTQ_PLAN.format(normalization="raw"))
     report = json.loads((tmp_path / "run" / "report.json").read_text())

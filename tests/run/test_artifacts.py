@@ -50,6 +50,7 @@ def _raise_injected_bug(*args, **kwargs):
     raise KeyError("injected bug")
 
 
+@pytest.mark.slow
 def test_a_bug_in_the_tflite_calibration_keeps_its_traceback(tiny_model, fmnist_small, tmp_path, monkeypatch):
     """The converter calls edgecomp's calibration generator during convert(): a KeyError raised there is
     edgecomp's bug, so it must leave export_artifacts with its traceback instead of becoming a failed row."""

@@ -22,6 +22,7 @@ STAND_IN = Path(__file__).with_name("device_benchmark_model.py")
 QUICK = ["--min-runs", "5", "--min-time", "0", "--accuracy-samples", "50"]
 
 
+@pytest.mark.slow
 def test_each_file_on_each_target_with_one_target_down(stand_in_device, dense_tflite, tmp_path):
     binary = tmp_path / "benchmark_model"
     binary.write_text(f"#!{sys.executable}\n" + STAND_IN.read_text())

@@ -91,6 +91,7 @@ def accuracy_on_test(model, data) -> float:
     return float((predict(model, data, "test", 256).argmax(-1) == data.labels("test")).mean())
 
 
+@pytest.mark.slow
 def test_distill_stage_trains_the_auto_student_and_says_why(trained_teacher, fmnist_small, tmp_path):
     teacher = trained_teacher
     plan = parse_plan({"model": str(tmp_path / "user.keras"),

@@ -51,6 +51,7 @@ def attention_layer_names(model, k: int | None = None) -> set[str]:
     return {layer.name for layer in model.layers if layer.name.startswith(prefix) and "_att_" in layer.name}
 
 
+@pytest.mark.slow
 def test_attention_modules_exist_in_the_training_model_and_not_with_attention_false(attended, fmnist_600):
     from edgecomp.core.tfenv import keras
 
@@ -97,6 +98,7 @@ def test_exports_compute_the_training_models_outputs(attended, fmnist_600, tmp_p
     np.testing.assert_allclose(run_tflite(path, images), network.truncated(2).predict(images, verbose=0), atol=1e-3)
 
 
+@pytest.mark.slow
 def test_full_network_export_has_the_original_parameters_and_layer_types(fmnist_600, tmp_path):
     model = fresh_student(fmnist_600)
     reference = fresh_student(fmnist_600)

@@ -127,6 +127,7 @@ def test_dlb_learns_from_the_previous_steps_predictions(fmnist_small):
     assert kl == pytest.approx(expected_kl, rel=1e-3)
 
 
+@pytest.mark.slow
 def test_byot_keeps_the_plain_network_or_a_genuinely_smaller_truncation(fmnist_small, tmp_path):
     plain = fresh("cnn-student", fmnist_small)
     plain_params = plain.count_params()
