@@ -24,6 +24,16 @@ from typing import Optional
 from edgecomp.core.errors import DependencyError
 
 
+def _pandas(instead: str):
+    """pandas, or a DependencyError naming the attribute to read instead."""
+    try:
+        import pandas
+    except ImportError:
+        raise DependencyError(f"to_pandas() needs pandas: `pip install pandas`, or read `{instead}` or "
+                              "`.to_dict()` instead.") from None
+    return pandas
+
+
 @dataclass(frozen=True)
 class Artifact:
     """One exported (or brought) model file and what was measured through it on the target.
@@ -132,12 +142,7 @@ class BuildResult:
         Raises:
             DependencyError: pandas is not installed.
         """
-        try:
-            import pandas
-        except ImportError:
-            raise DependencyError("to_pandas() needs pandas: `pip install pandas`, or read `.artifacts` or "
-                                  "`.to_dict()` instead.") from None
-        return pandas.DataFrame([asdict(artifact) for artifact in self.artifacts])
+        return _pandas(".artifacts").DataFrame([asdict(artifact) for artifact in self.artifacts])
 
     def raise_for_status(self) -> None:
         """Raises what `edgecomp build` / `bench` exit with: a float export disagreeing with Keras, a failed
@@ -239,12 +244,7 @@ class MultiTargetResult:
         Raises:
             DependencyError: pandas is not installed.
         """
-        try:
-            import pandas
-        except ImportError:
-            raise DependencyError("to_pandas() needs pandas: `pip install pandas`, or read `.per_target` or "
-                                  "`.to_dict()` instead.") from None
-        return pandas.DataFrame([{"target": name, **asdict(artifact)} for name, result in self.per_target.items()
+        return _pandas(".per_target").DataFrame([{"target": name, **asdict(artifact)} for name, result in self.per_target.items()
                                  for artifact in result.artifacts])
 
     def raise_for_status(self) -> None:
