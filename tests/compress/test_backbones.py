@@ -98,3 +98,37 @@ def test_se_backbones_prune_structurally_and_wrap_for_qat(backbone, fmnist96, ke
     assert "QuantizeWrapperV2" in {type(layer).__name__ for layer in qat_model.layers}
     assert all(reason for reason in fallbacks.values())
     assert qat_model.predict(images, verbose=0).shape == (16, 10)
+
+
+@pytest.mark.slow
+def test_qat_of_a_keras3_mobilenetv3small_leaves_no_hard_swish_or_se_op_float_in_the_tflite(
+        fmnist96, keras3_backbone_builder, tmp_path):
+    """Issue 22: MobileNetV3's hard-swish (x * relu6(x + 3) / 6), hard-sigmoid and squeeze-and-excitation
+    gates through edgecomp's qat stage and its qat_int8 export. Read from the file: every op between
+    the input's QUANTIZE and the output's DEQUANTIZE computes on int8 tensors (int32 biases), the
+    hard-swish and SE ops included: no float island. (QAT leaves those Multiply and Rescaling layers
+    unsimulated, tfmot has no quantize config for them; the export's calibration gives them ranges.)"""
+    from edgecomp.compress.qat import QatConfig, run_qat
+    from edgecomp.exporters.tflite import keras_to_tflite
+    from edgecomp.measure.modelfile import read_tflite
+
+    images = fmnist96.images("test", 16)
+    flat = _bridged_flat(keras3_backbone_builder("MobileNetV3Small"), images)
+    ctx = RunContext(plan=parse_plan({"stages": []}), data=fmnist96, run_dir=tmp_path, model=flat.model)
+    run_qat(ctx, QatConfig(epochs=1, batch_size=64, learning_rate=1e-4))
+    path = keras_to_tflite(ctx.model, tmp_path / "qat.tflite", "qat_int8", fmnist96.images("train", 64))
+    graph = read_tflite(path)
+
+    names = [op.name for op in graph.ops]
+    # In the int8 file hard-swish is ADD(x, 3) with its ReLU6 fused, then MUL(x, .) and MUL(., 1/6); the SE
+    # gate's hard-sigmoid is ADD + MUL(1/6), then the MUL gating the features: 11 hard-swish and 9 SE
+    # blocks give at least 2 * 11 + 2 * 9 MULs (55 measured), and no HARD_SWISH or LOGISTIC op in float.
+    assert names.count("MUL") >= 2 * 11 + 2 * 9 and names.count("MEAN") >= 9
+    boundary = {"QUANTIZE", "DEQUANTIZE"}
+    assert names.count("QUANTIZE") == 1 and names.count("DEQUANTIZE") == 1  # only at the file's edges
+    for op in graph.ops:
+        if op.name in boundary:
+            continue
+        types = {graph.tensors[t].dtype for t in op.inputs + op.outputs}
+        assert types <= {"int8", "int32"}, (op.name, graph.tensors[op.outputs[0]].name, types)
+        assert graph.tensors[op.outputs[0]].dtype == "int8", (op.name, graph.tensors[op.outputs[0]].name)

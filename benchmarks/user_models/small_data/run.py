@@ -43,33 +43,13 @@ import yaml
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE.parent))
+
+from folder_data import write_folder  # noqa: E402
 
 SIZE = 64  # the model's input; the folder's images are 96-128 px, resized by the loader as users' are
-IMAGE_SIDES = (96, 128)
 PER_CLASS = 300
 RESULTS = HERE / "results.json"
-
-
-def write_folder(folder: Path, seed: int = 0) -> None:
-    """300 real Fashion-MNIST images per class at random 96-128 px sizes, RGB, PNG or JPEG, one corrupt file."""
-    from PIL import Image
-
-    from edgecomp.data.dataset import FASHION_MNIST_CLASSES, fashion_mnist
-
-    raw = fashion_mnist()
-    rng = np.random.default_rng(seed)
-    for label, name in enumerate(FASHION_MNIST_CLASSES):
-        sub = folder / name.replace("/", "-")
-        sub.mkdir(parents=True, exist_ok=True)
-        for index in np.flatnonzero(raw.y_train == label)[:PER_CLASS]:
-            side = int(rng.integers(IMAGE_SIDES[0], IMAGE_SIDES[1] + 1))
-            image = Image.fromarray(raw.x_train[index][..., 0]).resize((side, side), Image.BILINEAR).convert("RGB")
-            if index % 2:
-                image.save(sub / f"img_{index:05d}.png")
-            else:
-                image.save(sub / f"img_{index:05d}.jpg", quality=92)
-    good = next((folder / "Bag").glob("*.jpg")).read_bytes()
-    (folder / "Bag" / "IMG_corrupt.jpg").write_bytes(good[: len(good) // 3])  # a truncated download
 
 
 def user_model():
@@ -119,7 +99,7 @@ def train_user_model(folder: Path, path: Path, max_epochs: int, seed: int) -> di
 def prepare(work: Path, max_epochs: int, seed: int) -> None:
     folder = work / "folder"
     if not folder.exists():
-        write_folder(folder, seed)
+        write_folder(folder, PER_CLASS, seed)
     facts = train_user_model(folder, work / "user.keras", max_epochs, seed)
     (work / "user_model.json").write_text(json.dumps(facts, indent=1))
     print(json.dumps(facts, indent=1))
