@@ -3,6 +3,7 @@
 
     python benchmarks/user_models/run.py all                    # folder, the users' training, the builds
     python benchmarks/user_models/run.py all --models resnet_style --preset fast   # one model, another preset
+    python benchmarks/user_models/run.py teachers --models NAME  # only the users' training
     python benchmarks/user_models/run.py render                 # results.md from results.json
 
 What a user has, and what this script does in their place, step by step:
@@ -224,15 +225,21 @@ def git_commit() -> str:
     return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
 
 
-def run_model(name: str, work: Path, preset: str, max_epochs: int, seed: int) -> None:
-    load_before = os.getloadavg()[0]
+def user_model(name: str, work: Path, max_epochs: int, seed: int) -> dict:
+    """The user's trained model NAME.keras in `work` and its training facts: trained now, or by an earlier run."""
     facts = work / f"{name}_teacher.json"
-    if facts.exists() and (work / f"{name}.keras").exists():  # trained by an earlier run: the same user model
+    if facts.exists() and (work / f"{name}.keras").exists():
         teacher = json.loads(facts.read_text())
     else:
         teacher = train_teacher(name, work / "folder", work / f"{name}.keras", max_epochs, seed)
         facts.write_text(json.dumps(teacher, indent=1))
     print(json.dumps(teacher, indent=1), flush=True)
+    return teacher
+
+
+def run_model(name: str, work: Path, preset: str, max_epochs: int, seed: int) -> None:
+    load_before = os.getloadavg()[0]
+    teacher = user_model(name, work, max_epochs, seed)
     report, command, code, wall = build(name, work, preset)
     entry = {"teacher_training": teacher, "preset": preset, "command": shlex.join(command), "exit_code": code,
              "build_wall_seconds": round(wall), "load_average_1min": [round(load_before, 1), round(os.getloadavg()[0], 1)],
@@ -316,19 +323,25 @@ def render(results: dict) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("action", choices=["all", "render"])
+    # teachers: only the users' training (to run beside another model's build, at a lower priority)
+    parser.add_argument("action", choices=["all", "teachers", "render"])
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
     parser.add_argument("--preset", choices=["fast", "quality"], default="quality")
-    parser.add_argument("--max-epochs", type=int, default=40, help="the users' training: at most this many epochs")
+    parser.add_argument("--max-epochs", type=int, default=60, help="the users' training: at most this many epochs")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--work", type=Path, default=ROOT / "runs" / "user_models")
     args = parser.parse_args()
-    if args.action == "all":
+    if args.action in ("all", "teachers"):
         args.work.mkdir(parents=True, exist_ok=True)
         if not (args.work / "folder").exists():
             write_folder(args.work / "folder", PER_CLASS, args.seed)
         for name in args.models:
-            run_model(name, args.work, args.preset, args.max_epochs, args.seed)
+            if args.action == "teachers":
+                user_model(name, args.work, args.max_epochs, args.seed)
+            else:
+                run_model(name, args.work, args.preset, args.max_epochs, args.seed)
+        if args.action == "teachers":
+            return 0
     (HERE / "results.md").write_text(render(json.loads(RESULTS.read_text())))
     print((HERE / "results.md").read_text())
     return 0
