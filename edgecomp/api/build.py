@@ -18,7 +18,7 @@ def build(model: ModelInput = None, data: DataInput = None, *, target: Union[str
           stages: Optional[Sequence[Union[str, dict]]] = None, preset: Optional[str] = None,
           out: Union[str, Path, None] = None, normalization: Any = None, class_names: Optional[Sequence[str]] = None,
           epochs: Optional[int] = None, train_limit: Optional[int] = None, seed: Optional[int] = None,
-          max_size_mb: Optional[float] = None, max_latency_ms: Optional[float] = None,
+          time_budget: Union[str, float, None] = None, max_size_mb: Optional[float] = None, max_latency_ms: Optional[float] = None,
           min_accuracy: Optional[float] = None, gate_scope: str = "every", connection: Optional[dict] = None,
           use_cache: bool = True, verbose: bool = False,
           command: Optional[str] = None) -> Union[BuildResult, MultiTargetResult]:
@@ -53,6 +53,10 @@ def build(model: ModelInput = None, data: DataInput = None, *, target: Union[str
         class_names: names of the classes, for arrays (else "0", "1", ...).
         epochs: training epochs of the train stage. train_limit: use at most this many training images.
         seed: the random seed.
+        time_budget: the training stages' time, seconds or a text such as "20m" or "1h30m": each training
+            stage gets a share of the time left and runs fewer epochs when the step time measured in its
+            first steps says its schedule would overrun (the report records each stage's share). Export
+            and measurement come on top.
         max_size_mb: quality gate, largest file in MB (10^6 bytes). max_latency_ms: largest latency p50.
         min_accuracy: quality gate, smallest accuracy in percent (89.5 means 89.5 %).
         gate_scope: "every" artifact must meet the gates, or "any" one ok artifact is enough. With several
@@ -91,7 +95,7 @@ def build(model: ModelInput = None, data: DataInput = None, *, target: Union[str
     resolved = resolve_plan(plan, model=model_reference(model, run_dir),
                             dataset=dataset_reference(data, run_dir, normalization, class_names),
                             stages=stages, preset=preset, epochs=epochs, train_limit=train_limit, seed=seed,
-                            normalization=normalization)
+                            normalization=normalization, time_budget=time_budget)
     command = command or "edgecomp.build() from Python"
     if len(devices) > 1:
         return run_planned_build_on_targets(resolved, run_dir, devices, gates=gates, use_cache=use_cache,

@@ -40,7 +40,8 @@ def stage_entries(stages: Sequence[Union[str, dict]]) -> list[dict]:
 def resolve_plan(plan: PlanInput = None, *, model: Optional[str] = None, dataset: Optional[str] = None,
                  stages: Optional[Sequence[Union[str, dict]]] = None, preset: Optional[str] = None,
                  epochs: Optional[int] = None, train_limit: Optional[int] = None, seed: Optional[int] = None,
-                 normalization: Any = None, name: Optional[str] = None) -> Plan:
+                 normalization: Any = None, name: Optional[str] = None,
+                 time_budget: Union[str, float, None] = None) -> Plan:
     """The plan (or the default plan) with the given settings applied on top, validated.
 
     A model file is loaded as it is unless `epochs` (or the plan's train stage) sets epochs: the plan's
@@ -53,6 +54,7 @@ def resolve_plan(plan: PlanInput = None, *, model: Optional[str] = None, dataset
         stages: stage names or mappings (overrides `stages`).
         preset: "fast" or "quality". epochs: the train stage's epochs. train_limit: training images kept.
         seed: the random seed. normalization: `dataset.normalization`. name: the plan's name.
+        time_budget: the training stages' time, seconds or "20m" (`Plan.time_budget`).
 
     Returns:
         The validated `Plan`.
@@ -65,7 +67,8 @@ def resolve_plan(plan: PlanInput = None, *, model: Optional[str] = None, dataset
         ['int8']
     """
     data, source = plan_data(plan)
-    for key, value in {"model": model, "seed": seed, "preset": preset, "name": name}.items():
+    for key, value in {"model": model, "seed": seed, "preset": preset, "name": name,
+                       "time_budget": time_budget}.items():
         if value is not None:
             data[key] = value
     for key, value in {"name": dataset, "train_limit": train_limit, "normalization": normalization}.items():

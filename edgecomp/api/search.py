@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence, Union
@@ -13,11 +12,10 @@ from typing import Optional, Sequence, Union
 from edgecomp.api.device import connection_overrides, resolve_devices
 from edgecomp.api.inputs import DataInput, ModelInput, dataset_reference, model_reference
 from edgecomp.api.plans import PlanInput, resolve_plan
+from edgecomp.core import durations
 from edgecomp.core.errors import DependencyError, UsageError
 from edgecomp.core.progress import step
 from edgecomp.core.verbosity import set_verbose
-
-_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?$")
 
 
 @dataclass(frozen=True)
@@ -60,25 +58,19 @@ class SearchResult:
 
 
 def parse_duration(text: Optional[str]) -> Optional[float]:
-    """'30m', '1h30m', '90s' or a plain number of seconds -> seconds (None stays None).
+    """--time-budget's seconds (`edgecomp.core.durations`); None stays None.
 
     Raises:
-        UsageError: text that is none of these.
+        UsageError: text that is not a duration.
 
     Examples:
         >>> parse_duration("1h30m")
         5400.0
     """
-    if text is None:
-        return None
-    text = text.strip().lower()
-    if re.fullmatch(r"\d+(\.\d+)?", text):
-        return float(text)
-    match = _DURATION.match(text)
-    if not text or not match or not any(match.groups()):
-        raise UsageError(f"--time-budget {text!r} is not a duration; write e.g. 30m, 1h30m, 90s or 600 (seconds).")
-    hours, minutes, seconds = (float(part or 0) for part in match.groups())
-    return hours * 3600 + minutes * 60 + seconds
+    try:
+        return None if text is None else durations.parse_duration(text)
+    except ValueError as err:
+        raise UsageError(f"--time-budget {err}") from None
 
 
 def refuse_emulated_limits(device, **limits) -> None:

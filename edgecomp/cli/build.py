@@ -61,6 +61,8 @@ def build_command(
     train_limit: Optional[int] = TRAIN_LIMIT_OPTION,
     seed: Optional[int] = SEED_OPTION,
     preset: Optional[Preset] = PRESET_OPTION,
+    time_budget: Optional[str] = typer.Option(
+        None, help="Training time allowed (20m, 1h30m, seconds): a stage runs fewer epochs to fit its share."),
     as_json: bool = typer.Option(False, "--json", help="Print report.json to stdout."),
     gates: dict = None,  # --max-size-mb, --max-latency-ms, --min-accuracy, --gate-scope (edgecomp.cli.common)
     verbose: bool = VERBOSE_OPTION,
@@ -78,7 +80,7 @@ def build_command(
     result = build(model, dataset, target=target[0] if len(target) == 1 else target, plan=config,
                    preset=preset.value if preset else None, out=out,
                    normalization=normalization.value if normalization else None, epochs=epochs,
-                   train_limit=train_limit, seed=seed, connection=connection, use_cache=cache,
+                   train_limit=train_limit, seed=seed, time_budget=time_budget, connection=connection, use_cache=cache,
                    verbose=verbose, command=invoked_command(), **gates)
     if as_json:
         typer.echo(json.dumps(result.report))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 
 from edgecomp.compress.bn_stats import refresh_before_validation
+from edgecomp.compress.time_budget import budget_callback
 from edgecomp.core.progress import keras_progress_callback, step
 from edgecomp.core.tfenv import keras
 from edgecomp.data.pipeline import stream
@@ -108,13 +109,14 @@ def fit_compiled(model, train_batches, data, epochs: int, steps: int, label: str
     """
 
     refresh = None if fresh_bn_of is None else refresh_before_validation(fresh_bn_of, data, batch_size, seed)
+    budget = budget_callback(epochs, steps)  # inside a build's --time-budget: may stop the fit at its start
     started = time.perf_counter()
     progress = keras_progress_callback(epochs, steps, label)
     try:
         history = model.fit(
             train_batches, epochs=epochs, validation_data=stream(data, "val", batch_size, one_hot=one_hot_validation),
-            verbose=0, callbacks=[progress] + list(callbacks or []) + ([refresh] if refresh else [])
-            + ([restore_best] if restore_best is not None else []),
+            verbose=0, callbacks=[progress] + ([budget] if budget else []) + list(callbacks or [])
+            + ([refresh] if refresh else []) + ([restore_best] if restore_best is not None else []),
         )
     finally:  # Keras calls no on_train_end when fit raises (a Ctrl-C): the bar must not stay on screen
         progress.close()

@@ -15,6 +15,7 @@ from typing import Literal, Optional, Union
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from edgecomp.core.durations import parse_duration
 from edgecomp.core.errors import ConfigError
 from edgecomp.core.settings import Strict, format_validation_error
 from edgecomp.data.normalization import check_uint8_io, parse_normalization
@@ -143,6 +144,10 @@ class Plan(Strict):
     # stop: a model the sanity checks find meaningless (near chance, its own 0..255 scaling fed
     # other pixels, another class order) stops the build before compression, exit 2; warn: go on.
     sanity: Literal["stop", "warn"] = "stop"
+    # The training stages' time, in seconds or as "20m", "1h30m", "90s" (edgecomp.core.durations): each training
+    # stage gets a share of the time left and runs fewer epochs when the step time measured in its first
+    # steps says its schedule would overrun it (edgecomp.compress.time_budget). Unset: no limit.
+    time_budget: Optional[float] = Field(None, gt=0)
     # Each entry is {"stage": NAME, ...settings}, validated by that stage's settings model.
     # Unset: default_stages(model) (the factory sees the fields validated before it).
     stages: list[StageSettings] = Field(
@@ -152,6 +157,11 @@ class Plan(Strict):
     bench: BenchConfig = BenchConfig()
     # What `edgecomp search` varies (edgecomp.plan.search_space); `build` ignores it.
     search: Optional[SearchSpace] = None
+
+    @field_validator("time_budget", mode="before")
+    @classmethod
+    def _duration(cls, value):
+        return None if value is None else parse_duration(value)
 
     @field_validator("stages", mode="before")
     @classmethod

@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Optional
 
 from edgecomp.compress.context import RunContext
+from edgecomp.compress.time_budget import ScheduleTooLong, stage_time_budget
 from edgecomp.core.cache_store import ENABLED
 from edgecomp.core.errors import BenchError, EdgecompError, ExportError, ModelNotMeaningfulError
-from edgecomp.core.progress import step
+from edgecomp.core.progress import duration_text, step
 from edgecomp.core.verbosity import THIRD_PARTY_LOG, quiet_third_party
 from edgecomp.data.dataset import load_dataset
 from edgecomp.data.pipeline import accuracy
@@ -90,6 +91,7 @@ def _run_remaining_stages(ctx: RunContext, cache, records: list[dict]) -> None:
     """Runs the stages after the restored ones (`records`), appending and caching each one's record."""
     from datetime import datetime, timezone
 
+    budget_started = time.perf_counter()
     for index, cfg in enumerate(ctx.plan.stages, start=1):
         if index <= len(records):
             continue
@@ -99,7 +101,11 @@ def _run_remaining_stages(ctx: RunContext, cache, records: list[dict]) -> None:
         step(f"stage {index}/{len(ctx.plan.stages)}: {name}")
         cfg, schedule = sized_to_data(cfg, ctx.data, ctx.plan.preset)
         started = time.perf_counter()
-        info = run_stage(ctx, cfg, index)
+        if ctx.plan.time_budget and schedule and schedule["epochs"] > 0:
+            share = stage_share(ctx, index, schedule, ctx.plan.time_budget - (started - budget_started))
+            cfg, info = run_stage_in_time(ctx, cfg, index, schedule, share)
+        else:
+            info = run_stage(ctx, cfg, index)
         if name == "train":
             # The model as trained or loaded: the "before" of every comparison in the report.
             if ctx.export_inputs.original_model is None:
@@ -115,12 +121,47 @@ def _run_remaining_stages(ctx: RunContext, cache, records: list[dict]) -> None:
         else:
             records[-1].update(cached=False, cache_skipped="the stage left no model")
 
+def stage_share(ctx: RunContext, index: int, schedule: dict, seconds_left: float) -> float:
+    """This stage's part of the time left: in proportion to its planned optimizer steps among the
+    training stages still to run (this one included)."""
+    later = [sized_to_data(cfg, ctx.data, ctx.plan.preset, quiet=True)[1] for cfg in ctx.plan.stages[index:]]
+    steps = schedule["steps"] + sum(s["steps"] for s in later if s)
+    return max(0.0, seconds_left) * schedule["steps"] / max(1, steps)
+
+def run_stage_in_time(ctx: RunContext, cfg, index: int, schedule: dict, share: float) -> tuple[object, dict]:
+    """run_stage within `share` seconds: when the step time measured in its first steps says its
+    schedule would overrun, the stage starts again with the epochs that fit in what is left of the
+    share (see edgecomp.compress.time_budget). `schedule` gains a `time_budget` record."""
+    started, planned = time.perf_counter(), cfg.epochs
+    warnings = len(ctx.warnings)
+    record = {"share_seconds": round(share, 1), "planned_epochs": planned, "restarts": []}
+    for attempt in range(4):  # a stage with several fits (takd) may be cut again by a later fit
+        last = attempt == 3  # after three cuts: run what the last cut left, unchecked
+        try:
+            with stage_time_budget(float("inf") if last else share - (time.perf_counter() - started)) as budget:
+                info = run_stage(ctx, cfg, index)
+            break
+        except ScheduleTooLong as cut:
+            del ctx.warnings[warnings:]  # the stage warns again when it starts again
+            step(f"{cfg.stage}: {cut.epochs} epoch{'s' if cut.epochs != 1 else ''} instead of {cfg.epochs} to fit "
+                 f"its {duration_text(share)} of the time budget ({1000 * cut.step_seconds:.0f} ms per step "
+                 "measured); starting it again")
+            record["restarts"].append({"epochs": cfg.epochs, "measured_step_seconds": cut.step_seconds,
+                                       "epochs_that_fit": cut.epochs})
+            cfg = cfg.model_copy(update={"epochs": cut.epochs})
+    measured = budget.measured_step_seconds or (record["restarts"] or [{}])[-1].get("measured_step_seconds")
+    record.update(epochs=cfg.epochs, measured_step_seconds=measured)
+    if cfg.epochs != planned:
+        schedule.update(epochs=cfg.epochs, steps=cfg.epochs * schedule["steps_per_epoch"])
+    schedule["time_budget"] = record
+    return cfg, info
+
 def run_stage(ctx: RunContext, cfg, index: int) -> dict:
     """One stage; an unexpected exception keeps its traceback and gets a note naming the stage,
     the model and the layer (`edgecomp.run.stage_failure`). An EdgecompError says what to do already."""
     try:
         return STAGES.get(cfg.stage)(ctx, cfg)
-    except EdgecompError:
+    except (EdgecompError, ScheduleTooLong):  # said what to do already; the time budget's restart
         raise
     except Exception as err:
         err.add_note(stage_failure_note(err, stage=cfg.stage, index=index, total=len(ctx.plan.stages),

@@ -14,11 +14,12 @@ from edgecomp.compress.fitting import batches_per_epoch
 from edgecomp.core.progress import step
 
 
-def sized_to_data(cfg, data, preset: str) -> tuple[object, Optional[dict]]:
+def sized_to_data(cfg, data, preset: str, quiet: bool = False) -> tuple[object, Optional[dict]]:
     """(settings to run, the schedule record); stages that do not train return (cfg, None).
 
     The epochs are raised, never lowered, to ceil(min_steps / steps per epoch) when the stage has
-    a step budget and trains at all (epochs > 0: a one-shot prune stays one-shot).
+    a step budget and trains at all (epochs > 0: a one-shot prune stays one-shot). quiet: no
+    progress line (a schedule looked at ahead of its stage).
     """
     epochs, batch_size = getattr(cfg, "epochs", None), getattr(cfg, "batch_size", None)
     if epochs is None or batch_size is None:
@@ -32,6 +33,7 @@ def sized_to_data(cfg, data, preset: str) -> tuple[object, Optional[dict]]:
     why = (f"{cfg.stage}: {raised} epochs instead of {epochs}, to reach min_steps {budget:,} ({preset} preset unless "
            f"the plan set it) at {per_epoch} steps per epoch ({data.count('train'):,} training images, batch "
            f"{batch_size})")
-    step(why)
+    if not quiet:
+        step(why)
     record.update(epochs=raised, steps=raised * per_epoch, min_steps=budget, planned_epochs=epochs, why=why)
     return cfg.model_copy(update={"epochs": raised}), record

@@ -90,8 +90,10 @@ def model_preparation(plan) -> dict:
 
 def chain_keys(plan, data) -> list[str]:
     """The key of each of the plan's stages, in order."""
+    # A time budget may shorten any training stage (edgecomp.compress.time_budget): its stages are its own.
+    budget = {"time_budget": plan.time_budget} if plan.time_budget else {}
     key = digest({"format": FORMAT, "model": model_source_fingerprint(plan.model), "data": data_fingerprint(data),
-                  "seed": plan.seed, "versions": package_versions(), "preparation": model_preparation(plan)})
+                  "seed": plan.seed, "versions": package_versions(), "preparation": model_preparation(plan), **budget})
     keys = []
     for index, cfg in enumerate(plan.stages, start=1):
         key = digest({"previous": key, "settings": settings_for_key(cfg), "index": index})

@@ -326,6 +326,26 @@ def test_build_help_reads_in_80_columns():
     assert "(default: runs/<plan name>)" in result.output  # the text as written, markup off
 
 
+def test_a_time_budget_from_a_plan_file_and_from_the_flag_resolve_alike(monkeypatch, tmp_path):
+    from edgecomp.core.errors import InternalError
+    from edgecomp.run import pipeline
+
+    budgets = []
+
+    def capture(plan, *args, **kwargs):
+        budgets.append(plan.time_budget)
+        raise InternalError("captured")
+
+    monkeypatch.setattr(pipeline, "run_build", capture)
+    config = tmp_path / "plan.yaml"
+    config.write_text("model: cnn-tiny\ntime_budget: 1h30m\n")
+    runner.invoke(app, ["build", "--config", str(config), "--out", str(tmp_path / "a")])
+    runner.invoke(app, ["build", "--model", "cnn-tiny", "--time-budget", "1h30m", "--out", str(tmp_path / "a")])
+    assert budgets == [5400, 5400]
+    bad = runner.invoke(app, ["build", "--model", "cnn-tiny", "--time-budget", "20 minutes"])
+    assert bad.exit_code == 2 and "not a duration" in bad.output and "30m, 1h30m, 90s" in bad.output
+
+
 def test_a_model_file_and_folder_resolve_alike_from_a_plan_file_and_from_flags(monkeypatch, tmp_path):
     """Issue 22's user: `--config` naming the model and `dataset: {name: FOLDER, normalization: raw}`,
     and the same through flags (`--normalization raw`), run one and the same plan."""
