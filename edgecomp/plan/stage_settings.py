@@ -72,7 +72,7 @@ MIXUP_UNSUPPORTED = {"byot": "its exits learn from the deepest exit's prediction
 # The implementations register under the same names in edgecomp.compress.distill (a test checks).
 DISTILL_METHODS = {
     "kd": DistillMethodSettings(
-        frozenset({"student", "width", "teacher_logits", "restore_best"}), {"temperature": 4.0, "alpha": 0.9},
+        frozenset({"student", "width", "max_drop", "teacher_logits", "restore_best"}), {"temperature": 4.0, "alpha": 0.9},
         "Hinton et al. 2015: student on (1-a)*CE + a*T^2*KL(teacher_T || student_T)"),
     "takd": DistillMethodSettings(
         frozenset({"student", "assistants", "teacher_logits", "restore_best"}), {"temperature": 4.0, "alpha": 0.9},
@@ -91,6 +91,8 @@ DISTILL_METHODS = {
 
 AUTO_STUDENT = "auto"
 AUTO_STUDENT_WIDTH = 0.5
+# width: auto probes these, wide to narrow (edgecomp.compress.distill.auto_width).
+AUTO_WIDTHS = (0.75, 0.5, 0.35, 0.25)
 
 
 class DistillConfig(Strict):
@@ -110,8 +112,11 @@ class DistillConfig(Strict):
     student: str | None = Field(
         None, description="auto (kd: the teacher's own architecture made narrower), a zoo name or a model file; "
                           "unset: auto when the plan's model is a file, else cnn-student")
-    width: float | None = Field(None, gt=0, le=1, description="student auto: fraction of each layer's filters and "
-                                                              "units kept (default 0.5)")
+    width: float | Literal["auto"] | None = Field(
+        None, description="student auto: fraction of each layer's filters and units kept, in (0, 1] (default 0.5), "
+                          "or auto: the narrowest of AUTO_WIDTHS whose short probe stays within max_drop of the teacher")
+    max_drop: float = Field(1.0, ge=0, description="width auto: validation accuracy points a width may lose against "
+                                                   "the teacher and still be chosen")
     assistants: list[str] | None = Field(None, description="takd: zoo names, largest first")
     # None: on_the_fly when augmentation is on (the teacher sees the student's augmented view:
     # function matching, Beyer et al. 2022), else cached (computed once, the same loss, faster).
@@ -141,6 +146,11 @@ class DistillConfig(Strict):
 
         allowed = DISTILL_COMMON_SETTINGS | DISTILL_METHODS[self.method].settings
         _unused(yaml_names(self.model_fields_set), yaml_names(allowed), f"method {self.method!r}")
+        if isinstance(self.width, float) and not 0 < self.width <= 1:
+            raise ValueError(f"width {self.width:g} is a fraction of each layer's filters: give one in (0, 1], or auto")
+        if "max_drop" in self.model_fields_set and self.width != "auto":
+            raise ValueError("max_drop bounds the accuracy a `width: auto` student may lose; set width: auto, "
+                             "or drop max_drop")
         if self.width is not None and self.student not in (None, AUTO_STUDENT):
             raise ValueError(f"width narrows the teacher into an automatic student; student {self.student!r} is "
                              "given, so drop width or use student: auto")

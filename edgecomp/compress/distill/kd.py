@@ -11,6 +11,7 @@ student (function matching, Beyer et al. 2022, arXiv:2106.05237).
 from __future__ import annotations
 
 from edgecomp.compress.distill.auto_student import narrow_teacher
+from edgecomp.compress.distill.auto_width import choose_width
 from edgecomp.compress.distill.base import (
     DistillConfig,
     DistillMethod,
@@ -43,6 +44,10 @@ def check_kd(ctx, cfg: DistillConfig) -> None:
 
 def run_kd(ctx, cfg: DistillConfig) -> dict:
     teacher = ctx.model
+    width_search = None
+    if cfg.student == AUTO_STUDENT and cfg.width == "auto":
+        width, width_search = choose_width(cfg, teacher, ctx.data, ctx.plan.seed)
+        cfg = cfg.model_copy(update={"width": width})
     student, auto = make_student(cfg, teacher, ctx.data)
     how = f" (auto: its own architecture at width {cfg.width:g})" if auto else ""
     step(f"distilling {teacher.name} ({teacher.count_params():,} params) into {student.name}{how} "
@@ -50,6 +55,8 @@ def run_kd(ctx, cfg: DistillConfig) -> dict:
     info = distill_kd(student, teacher, ctx.data, cfg, seed=ctx.plan.seed, fresh_bn=True)
     if auto:
         info["auto_student"] = auto
+    if width_search:
+        info["auto_width"] = width_search
     ctx.model = student
     return info
 

@@ -110,3 +110,49 @@ def test_distill_stage_trains_the_auto_student_and_says_why(trained_teacher, fmn
     # One epoch on 512 images: 0.37 to 0.6 depending on what ran before in the worker, so the bound is 0.25.
     assert accuracy_on_test(ctx.model, fmnist_small) > 0.25
     assert not np.array_equal(ctx.model.get_layer("hidden").get_weights()[0], before[:, :12])
+
+
+@pytest.mark.parametrize("stage, words", [
+    ({"stage": "distill", "width": 0.5, "max_drop": 1}, "max_drop bounds the accuracy a `width: auto` student"),
+    ({"stage": "distill", "width": 1.5}, r"width 1.5 is a fraction .* \(0, 1\], or auto"),
+    ({"stage": "distill", "width": "narrow"}, "width"),
+])
+def test_max_drop_belongs_to_width_auto_and_a_width_is_a_fraction_or_auto(stage, words):
+    with pytest.raises(ConfigError, match=words):
+        parse_plan({"stages": [stage]})
+    (ok,) = distill_stages({"stages": [{"stage": "distill", "width": "auto", "max_drop": 2}]})
+    assert ok.width == "auto" and ok.max_drop == 2 and ok.resolved(model_is_file=True).width == "auto"
+
+
+@pytest.mark.parametrize("max_drop", [100, 0])
+def test_width_auto_distils_the_narrowest_width_whose_probe_keeps_the_teachers_accuracy(
+        trained_teacher, fmnist_small, tmp_path, max_drop):
+    """Each width, wide to narrow, is probed for a fifth of the epochs; the probes stop at the first width
+    beyond max_drop; the narrowest within it is distilled. max_drop 100: every width passes, the
+    narrowest wins; max_drop 0: a probe must match the teacher outright."""
+    from edgecomp.plan.stage_settings import AUTO_WIDTHS
+
+    plan = parse_plan({"model": str(tmp_path / "user.keras"), "stages": [
+        {"stage": "distill", "epochs": 5, "batch_size": 64, "width": "auto", "max_drop": max_drop}]})
+    ctx = RunContext(plan=plan, data=fmnist_small, run_dir=tmp_path, model=trained_teacher)
+
+    info = run_distill(ctx, plan.stages[0])
+
+    search = info["auto_width"]
+    tried = search["tried"]
+    assert search["probe_epochs"] == 1 and search["max_drop"] == max_drop
+    assert [t["width"] for t in tried] == list(AUTO_WIDTHS[:len(tried)])  # wide to narrow, none skipped
+    for t in tried:  # each probe measured against the teacher's validation accuracy
+        assert 0 < t["val_accuracy"] <= 1
+        assert t["drop_points"] == pytest.approx(100 * (search["teacher_val_accuracy"] - t["val_accuracy"]), abs=1e-3)
+        assert t["within_max_drop"] == (t["drop_points"] <= max_drop)
+    # The probes stop at the first width beyond max_drop (or run out of widths).
+    assert all(t["within_max_drop"] for t in tried[:-1])
+    within = [t["width"] for t in tried if t["within_max_drop"]]
+    assert search["chosen"] == (min(within) if within else AUTO_WIDTHS[0])
+    if max_drop == 100:
+        assert len(tried) == len(AUTO_WIDTHS) and search["chosen"] == AUTO_WIDTHS[-1]
+    # The chosen width is the student distilled for the whole schedule.
+    assert info["auto_student"]["width"] == search["chosen"]
+    assert ctx.model.name == f"user_cnn_width{search['chosen']:g}"
+    assert len(info["history"]["loss"]) == 5
