@@ -171,6 +171,10 @@ def search(model: ModelInput = None, data: DataInput = None, *, target: Union[st
     resolved = resolve_plan(plan, model=model_reference(model, out), stages=None, preset=preset, epochs=epochs,
                             dataset=dataset_reference(data, out, normalization, class_names),
                             train_limit=train_limit, seed=seed, normalization=normalization)
+    if resolved.time_budget is not None:
+        # A build's training limit would make each trial's epochs depend on the load of the other trials.
+        raise UsageError("the plan's time_budget limits one build's training; a search's limit is its own "
+                         "--time-budget (time_budget= here): move it there, or drop it from the plan")
     for device in devices:
         refuse_emulated_limits(device, max_latency_ms=max_latency_ms, max_memory_mb=max_memory_mb)
     if len(devices) == 1 and "threads" not in resolved.bench.model_fields_set:

@@ -4,11 +4,11 @@ step time measured in the stage's own first optimizer steps.
 The pipeline (`edgecomp.run.pipeline`) gives each training stage a share of the time left and runs
 it inside `stage_time_budget(share)`. Every fit of that stage (`fitting.fit_compiled`) then times its
 first steps; when the whole schedule would overrun the share, it stops at once with
-`ScheduleTooLong`, naming the epochs that fit, and the pipeline runs the stage again from its
-start with those epochs. The schedules that depend on the total (the learning rate's cosine decay,
-the pruning ramp, the epochs restore_best may keep) are all sized from the epochs when a stage
-starts, so a shorter schedule is a whole schedule, not a cut one. The few steps measured are
-lost: about 2% of a stage's share.
+`ScheduleTooLong`, naming the fraction of its time that fits, and the pipeline runs the stage
+again from its start with that fraction of its epochs (the model it trains put back as it was).
+The schedules that depend on the total (the learning rate's cosine decay, the pruning ramp, the
+epochs restore_best may keep) are all sized from the epochs when a stage starts, so a shorter
+schedule is a whole schedule, not a cut one. The set-up and the few steps measured are lost.
 """
 
 from __future__ import annotations
@@ -40,11 +40,12 @@ _ACTIVE: contextvars.ContextVar[Optional[StageBudget]] = contextvars.ContextVar(
 
 
 class ScheduleTooLong(Exception):
-    """A fit of a stage would overrun its share of the time budget: run the stage with `epochs`."""
+    """A stage would overrun its share of the time budget: run it again with `fraction` of its epochs
+    (the share over the stage's projected time: what it spent before this fit, plus this fit)."""
 
-    def __init__(self, epochs: int, step_seconds: float, planned_epochs: int):
-        super().__init__(f"{planned_epochs} epochs would overrun the stage's time; {epochs} fit")
-        self.epochs, self.step_seconds, self.planned_epochs = epochs, step_seconds, planned_epochs
+    def __init__(self, fraction: float, step_seconds: float, planned_epochs: int):
+        super().__init__(f"the stage would take {1 / fraction:.2f}x its time; {fraction:.2f} of its epochs fit")
+        self.fraction, self.step_seconds, self.planned_epochs = fraction, step_seconds, planned_epochs
 
 
 @contextmanager
@@ -58,14 +59,19 @@ def stage_time_budget(seconds: float, started: Optional[float] = None):
         _ACTIVE.reset(token)
 
 
-def epochs_that_fit(seconds_left: float, step_seconds: float, steps_per_epoch: int) -> int:
-    """Whole epochs of `steps_per_epoch` steps that fit in `seconds_left` with the margin; at least 1."""
-    return max(1, math.floor(seconds_left / (MARGIN * step_seconds * max(1, steps_per_epoch))))
+def epochs_that_fit(epochs: int, fraction: float) -> int:
+    """The stage's epochs cut to `fraction` of its time, with the margin: at least 1, fewer than `epochs`."""
+    return max(1, min(epochs - 1, math.floor(epochs * fraction / MARGIN)))
 
 
 def budget_callback(epochs: int, steps_per_epoch: int):
-    """A Keras callback raising ScheduleTooLong after the first timed steps when the fit's schedule
-    overruns the active stage budget; None outside a budget or for a one-epoch schedule (nothing to cut)."""
+    """A Keras callback raising ScheduleTooLong after the first timed steps when the stage, with this
+    fit's whole schedule, would overrun the active stage budget; None outside a budget or for a
+    one-epoch fit (nothing to cut).
+
+    The steps are timed within epochs: the gap across an epoch's end (validation, BatchNorm
+    re-estimation) is not a step's time, and a dataset of a dozen batches has epoch ends among its
+    first steps."""
     budget = _ACTIVE.get()
     if budget is None or epochs <= 1:
         return None
@@ -73,23 +79,32 @@ def budget_callback(epochs: int, steps_per_epoch: int):
     class CheckTimeBudget(keras().callbacks.Callback):
         def __init__(self):
             super().__init__()
-            self.batches, self.timing_from, self.fit_started = 0, None, None
+            self.seen, self.timed, self.timed_seconds, self.last_end, self.fit_started = 0, 0, 0.0, None, None
 
         def on_train_begin(self, logs=None):
             self.fit_started = time.perf_counter()
 
+        def on_epoch_begin(self, epoch, logs=None):
+            self.last_end = None  # the next step's time starts at its own beginning, not the last epoch's end
+
+        def on_train_batch_begin(self, batch, logs=None):
+            if self.last_end is None:
+                self.last_end = time.perf_counter()
+
         def on_train_batch_end(self, batch, logs=None):
-            self.batches += 1
-            if self.batches == WARMUP_STEPS:
-                self.timing_from = time.perf_counter()
-            if self.timing_from is None or self.batches != WARMUP_STEPS + TIMED_STEPS:
-                return
-            step_seconds = (time.perf_counter() - self.timing_from) / TIMED_STEPS
+            now = time.perf_counter()
+            self.seen += 1
+            if self.seen > WARMUP_STEPS and self.timed < TIMED_STEPS:
+                self.timed, self.timed_seconds = self.timed + 1, self.timed_seconds + (now - self.last_end)
+                if self.timed == TIMED_STEPS:
+                    self.check(self.timed_seconds / TIMED_STEPS)
+            self.last_end = now
+
+        def check(self, step_seconds: float) -> None:
             budget.measured_step_seconds = step_seconds
-            # The share left when this fit began (set-up and earlier fits of the stage spent the rest).
-            left = budget.seconds - (self.fit_started - budget.started)
-            if epochs * steps_per_epoch * step_seconds <= left:
-                return
-            raise ScheduleTooLong(epochs_that_fit(left, step_seconds, steps_per_epoch), step_seconds, epochs)
+            # What the stage spent before this fit (set-up, earlier fits: takd, width probes), plus this fit.
+            projected = (self.fit_started - budget.started) + epochs * steps_per_epoch * step_seconds
+            if projected > budget.seconds:
+                raise ScheduleTooLong(max(0.0, budget.seconds) / projected, step_seconds, epochs)
 
     return CheckTimeBudget()

@@ -180,7 +180,9 @@ class DistillConfig(Strict):
         defaults = DISTILL_METHODS[self.method].defaults
         updates = {key: value for key, value in defaults.items() if getattr(self, key) is None}
         if "student" in DISTILL_METHODS[self.method].settings and self.student is None:
-            updates["student"] = AUTO_STUDENT if model_is_file and self.method == "kd" else "cnn-student"
+            # A width narrows the teacher: it asks for the automatic student, whatever the teacher.
+            auto = self.method == "kd" and (model_is_file or self.width is not None)
+            updates["student"] = AUTO_STUDENT if auto else "cnn-student"
         if updates.get("student", self.student) == AUTO_STUDENT and self.width is None:
             updates["width"] = AUTO_STUDENT_WIDTH
         if self.teacher_logits is None:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Optional
 
 from edgecomp.compress.context import RunContext
-from edgecomp.compress.time_budget import ScheduleTooLong, stage_time_budget
+from edgecomp.compress.time_budget import ScheduleTooLong, epochs_that_fit, stage_time_budget
 from edgecomp.core.cache_store import ENABLED
 from edgecomp.core.errors import BenchError, EdgecompError, ExportError, ModelNotMeaningfulError
 from edgecomp.core.progress import duration_text, step
@@ -129,26 +129,38 @@ def stage_share(ctx: RunContext, index: int, schedule: dict, seconds_left: float
     return max(0.0, seconds_left) * schedule["steps"] / max(1, steps)
 
 def run_stage_in_time(ctx: RunContext, cfg, index: int, schedule: dict, share: float) -> tuple[object, dict]:
-    """run_stage within `share` seconds: when the step time measured in its first steps says its
-    schedule would overrun, the stage starts again with the epochs that fit in what is left of the
-    share (see edgecomp.compress.time_budget). `schedule` gains a `time_budget` record."""
+    """run_stage within `share` seconds: when the step time measured in its first steps says the stage
+    would overrun, it starts again, its model's weights put back, with the fraction of its epochs
+    that fits in what is left of the share (see edgecomp.compress.time_budget). `schedule` gains a
+    `time_budget` record."""
     started, planned = time.perf_counter(), cfg.epochs
     warnings = len(ctx.warnings)
+    # byot and dlb train ctx.model itself: a restart must begin from the weights the stage was given.
+    weights = ctx.model.get_weights() if ctx.model is not None else None
     record = {"share_seconds": round(share, 1), "planned_epochs": planned, "restarts": []}
-    for attempt in range(4):  # a stage with several fits (takd) may be cut again by a later fit
-        last = attempt == 3  # after three cuts: run what the last cut left, unchecked
+    unchecked = False  # after three cuts, or when one epoch is all that is left to cut to: run it as it is
+    for attempt in range(4):
         try:
-            with stage_time_budget(float("inf") if last else share - (time.perf_counter() - started)) as budget:
+            left = float("inf") if unchecked or attempt == 3 else share - (time.perf_counter() - started)
+            with stage_time_budget(left) as budget:
                 info = run_stage(ctx, cfg, index)
             break
         except ScheduleTooLong as cut:
             del ctx.warnings[warnings:]  # the stage warns again when it starts again
-            step(f"{cfg.stage}: {cut.epochs} epoch{'s' if cut.epochs != 1 else ''} instead of {cfg.epochs} to fit "
-                 f"its {duration_text(share)} of the time budget ({1000 * cut.step_seconds:.0f} ms per step "
-                 "measured); starting it again")
+            if weights is not None:
+                ctx.model.set_weights(weights)
+            epochs = epochs_that_fit(cfg.epochs, cut.fraction)
+            if epochs >= cfg.epochs:
+                unchecked = True
+                step(f"{cfg.stage}: {cfg.epochs} epoch(s) overrun its {duration_text(share)} of the time budget and "
+                     "cannot be cut further; starting it again, unchecked")
+                continue
+            step(f"{cfg.stage}: {epochs} epoch{'s' if epochs != 1 else ''} instead of {cfg.epochs} to fit its "
+                 f"{duration_text(share)} of the time budget ({1000 * cut.step_seconds:.0f} ms per step measured); "
+                 "starting it again")
             record["restarts"].append({"epochs": cfg.epochs, "measured_step_seconds": cut.step_seconds,
-                                       "epochs_that_fit": cut.epochs})
-            cfg = cfg.model_copy(update={"epochs": cut.epochs})
+                                       "fraction_that_fits": round(cut.fraction, 4), "epochs_that_fit": epochs})
+            cfg = cfg.model_copy(update={"epochs": epochs})
     measured = budget.measured_step_seconds or (record["restarts"] or [{}])[-1].get("measured_step_seconds")
     record.update(epochs=cfg.epochs, measured_step_seconds=measured)
     if cfg.epochs != planned:

@@ -90,8 +90,10 @@ def model_preparation(plan) -> dict:
 
 def chain_keys(plan, data) -> list[str]:
     """The key of each of the plan's stages, in order."""
-    # A time budget may shorten any training stage (edgecomp.compress.time_budget): its stages are its own.
-    budget = {"time_budget": plan.time_budget} if plan.time_budget else {}
+    # A time budget may shorten any training stage (edgecomp.compress.time_budget), by a share that
+    # depends on the stages after it too: such a plan's stages are its own.
+    budget = ({"time_budget": plan.time_budget, "stages": [settings_for_key(cfg) for cfg in plan.stages]}
+              if plan.time_budget else {})
     key = digest({"format": FORMAT, "model": model_source_fingerprint(plan.model), "data": data_fingerprint(data),
                   "seed": plan.seed, "versions": package_versions(), "preparation": model_preparation(plan), **budget})
     keys = []

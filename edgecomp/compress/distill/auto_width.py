@@ -1,7 +1,7 @@
 """`width: auto`: the narrowest automatic student that keeps the teacher's accuracy, found by short probes.
 
 Each width of AUTO_WIDTHS, from the widest, is made from the teacher (`narrow_teacher`) and distilled
-for a fifth of the stage's epochs (at least one); its best validation accuracy is compared with the
+for a fifth of the stage's epochs, rounded down (at least one); its best validation accuracy is compared with the
 teacher's on the same images. The probes stop at the first width that loses more than `max_drop`
 points: a narrower one has less capacity still. The narrowest width within the bound is then
 distilled for the whole schedule, from the teacher again. When even the widest misses, the widest
@@ -13,6 +13,8 @@ was within 0.4 pt of its teacher on validation after a fifth of its distillation
 """
 
 from __future__ import annotations
+
+import math
 
 from edgecomp.compress.distill.auto_student import narrow_teacher
 from edgecomp.compress.distiller import distill_kd
@@ -26,7 +28,7 @@ PROBE_SHARE = 0.2  # of the stage's epochs, per width probed
 def choose_width(cfg: DistillConfig, teacher, data, seed: int) -> tuple[float, dict]:
     """(the width to distill, the record of every width tried)."""
     teacher_val = accuracy(teacher, data, "val", batch_size=512)
-    probe = cfg.model_copy(update={"epochs": max(1, round(cfg.epochs * PROBE_SHARE)), "restore_best": True})
+    probe = cfg.model_copy(update={"epochs": max(1, math.floor(cfg.epochs * PROBE_SHARE)), "restore_best": True})
     step(f"width auto: probing widths {', '.join(f'{w:g}' for w in AUTO_WIDTHS)} (wide to narrow) for "
          f"{probe.epochs} epoch(s) each, against the teacher's validation accuracy {100 * teacher_val:.2f}% "
          f"(max_drop {cfg.max_drop:g} pt)")

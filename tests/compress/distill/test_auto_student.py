@@ -156,3 +156,12 @@ def test_width_auto_distils_the_narrowest_width_whose_probe_keeps_the_teachers_a
     assert info["auto_student"]["width"] == search["chosen"]
     assert ctx.model.name == f"user_cnn_width{search['chosen']:g}"
     assert len(info["history"]["loss"]) == 5
+
+
+def test_a_width_without_a_student_asks_for_the_auto_student_whatever_the_teacher():
+    (stage,) = distill_stages({"stages": [{"stage": "distill", "width": "auto"}]})
+    assert stage.resolved(model_is_file=False).student == "auto"
+    (numeric,) = distill_stages({"stages": [{"stage": "distill", "width": 0.25}]})
+    assert numeric.resolved(model_is_file=False).student == "auto"
+    (plain,) = distill_stages({"stages": [{"stage": "distill"}]})
+    assert plain.resolved(model_is_file=False).student == "cnn-student"
