@@ -44,7 +44,7 @@ class ScheduleTooLong(Exception):
     (the share over the stage's projected time: what it spent before this fit, plus this fit)."""
 
     def __init__(self, fraction: float, step_seconds: float, planned_epochs: int):
-        super().__init__(f"the stage would take {1 / fraction:.2f}x its time; {fraction:.2f} of its epochs fit")
+        super().__init__(f"the stage would overrun its share of the time budget; {fraction:.2f} of its epochs fit")
         self.fraction, self.step_seconds, self.planned_epochs = fraction, step_seconds, planned_epochs
 
 
