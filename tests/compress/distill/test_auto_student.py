@@ -124,7 +124,7 @@ def test_max_drop_belongs_to_width_auto_and_a_width_is_a_fraction_or_auto(stage,
     assert ok.width == "auto" and ok.max_drop == 2 and ok.resolved(model_is_file=True).width == "auto"
 
 
-@pytest.mark.parametrize("max_drop", [100, 0])
+@pytest.mark.parametrize("max_drop", [100, pytest.param(0, marks=pytest.mark.slow)])
 def test_width_auto_distils_the_narrowest_width_whose_probe_keeps_the_teachers_accuracy(
         trained_teacher, fmnist_small, tmp_path, max_drop):
     """Each width, wide to narrow, is probed for a fifth of the epochs; the probes stop at the first width
