@@ -18,7 +18,8 @@ def build(model: ModelInput = None, data: DataInput = None, *, target: Union[str
           stages: Optional[Sequence[Union[str, dict]]] = None, preset: Optional[str] = None,
           out: Union[str, Path, None] = None, normalization: Any = None, class_names: Optional[Sequence[str]] = None,
           epochs: Optional[int] = None, train_limit: Optional[int] = None, seed: Optional[int] = None,
-          time_budget: Union[str, float, None] = None, max_size_mb: Optional[float] = None, max_latency_ms: Optional[float] = None,
+          time_budget: Union[str, float, None] = None,
+          max_size_mb: Optional[float] = None, max_latency_ms: Optional[float] = None,
           min_accuracy: Optional[float] = None, gate_scope: str = "every", connection: Optional[dict] = None,
           use_cache: bool = True, verbose: bool = False,
           command: Optional[str] = None) -> Union[BuildResult, MultiTargetResult]:

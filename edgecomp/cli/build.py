@@ -80,7 +80,8 @@ def build_command(
     result = build(model, dataset, target=target[0] if len(target) == 1 else target, plan=config,
                    preset=preset.value if preset else None, out=out,
                    normalization=normalization.value if normalization else None, epochs=epochs,
-                   train_limit=train_limit, seed=seed, time_budget=time_budget, connection=connection, use_cache=cache,
+                   train_limit=train_limit, seed=seed, time_budget=time_budget, connection=connection,
+                   use_cache=cache,
                    verbose=verbose, command=invoked_command(), **gates)
     if as_json:
         typer.echo(json.dumps(result.report))

@@ -72,7 +72,8 @@ MIXUP_UNSUPPORTED = {"byot": "its exits learn from the deepest exit's prediction
 # The implementations register under the same names in edgecomp.compress.distill (a test checks).
 DISTILL_METHODS = {
     "kd": DistillMethodSettings(
-        frozenset({"student", "width", "max_drop", "teacher_logits", "restore_best"}), {"temperature": 4.0, "alpha": 0.9},
+        frozenset({"student", "width", "max_drop", "teacher_logits", "restore_best"}),
+        {"temperature": 4.0, "alpha": 0.9},
         "Hinton et al. 2015: student on (1-a)*CE + a*T^2*KL(teacher_T || student_T)"),
     "takd": DistillMethodSettings(
         frozenset({"student", "assistants", "teacher_logits", "restore_best"}), {"temperature": 4.0, "alpha": 0.9},
@@ -113,8 +114,9 @@ class DistillConfig(Strict):
         None, description="auto (kd: the teacher's own architecture made narrower), a zoo name or a model file; "
                           "unset: auto when the plan's model is a file, else cnn-student")
     width: float | Literal["auto"] | None = Field(
-        None, description="student auto: fraction of each layer's filters and units kept, in (0, 1] (default 0.5), "
-                          "or auto: the narrowest of AUTO_WIDTHS whose short probe stays within max_drop of the teacher")
+        None, description="student auto: fraction of each layer's filters and units kept, in (0, 1] (default "
+                          "0.5), or auto: the narrowest of AUTO_WIDTHS whose short probe stays within max_drop of "
+                          "the teacher")
     max_drop: float = Field(1.0, ge=0, description="width auto: validation accuracy points a width may lose against "
                                                    "the teacher and still be chosen")
     assistants: list[str] | None = Field(None, description="takd: zoo names, largest first")

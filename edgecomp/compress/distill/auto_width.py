@@ -1,15 +1,14 @@
 """`width: auto`: the narrowest automatic student that keeps the teacher's accuracy, found by short probes.
 
 Each width of AUTO_WIDTHS, from the widest, is made from the teacher (`narrow_teacher`) and distilled
-for a fifth of the stage's epochs, rounded down (at least one); its best validation accuracy is compared with the
-teacher's on the same images. The probes stop at the first width that loses more than `max_drop`
+for a fifth of the stage's epochs, rounded down (at least one); its best validation accuracy is
+compared with the teacher's on the same images. The probes stop at the first width that loses more than `max_drop`
 points: a narrower one has less capacity still. The narrowest width within the bound is then
 distilled for the whole schedule, from the teacher again. When even the widest misses, the widest
 is taken and the record says so. Every width tried is recorded with its accuracy.
 
 A probe's accuracy is a lower bound of what its width reaches with the whole schedule, so the rule
-errs towards a wider student (benchmarks/user_models: a width-0.5 student of a ResNet-style net
-was within 0.4 pt of its teacher on validation after a fifth of its distillation steps).
+errs towards a wider student.
 """
 
 from __future__ import annotations
