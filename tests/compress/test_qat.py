@@ -118,7 +118,9 @@ def test_a_qat_file_as_accurate_as_its_keras_model_passes_parity(fmnist_small, t
     parity = check_parity(path, "qat_int8", keras_logits, images, labels)
     assert parity["top1_agreement"] < 0.97, f"not the low-agreement case this test is about: {parity}"
     assert parity["passed"] and parity["decided_by"] == "accuracy", parity
-    assert abs(parity["accuracy_drop"]) <= 0.01
+    # As accurate as its Keras model: measured drops 0.0 and -0.008 at seeds 0 and 1, and -0.012 (6 of 500
+    # images in the file's favour) in one CI worker, where CPU training threads are not bit-reproducible.
+    assert -0.02 <= parity["accuracy_drop"] <= 0.01
     assert not check_parity(path, "qat_int8", keras_logits, images)["passed"]  # agreement alone fails it
 
 
