@@ -42,7 +42,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import yaml
 
 HERE = Path(__file__).resolve().parent
@@ -50,24 +49,13 @@ ROOT = HERE.parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
-from folder_data import write_folder  # noqa: E402
+from folder_data import lower_bn_momentum, train_on_folder, write_folder  # noqa: E402
 
 SIZE = 96
 PER_CLASS = 375
 RESULTS = HERE / "results.json"
 STAR_POINTS, STAR_RATIO = 1.0, 4.0  # the ★ deployable, every model
 CHAIN_POINTS, CHAIN_RATIO = 1.0, 8.0  # the chain's own int8 file, two of three models
-
-
-def _momentum_09(model):
-    """keras.applications' BatchNorm momentum 0.999 keeps validation near chance for the first epochs
-    on a few thousand images; users lower it (as the small_data user did)."""
-    import keras
-
-    for layer in model._flatten_layers():
-        if isinstance(layer, keras.layers.BatchNormalization):
-            layer.momentum = 0.9
-    return model
 
 
 def mobilenetv2_035():
@@ -78,14 +66,14 @@ def mobilenetv2_035():
     inputs = keras.Input((SIZE, SIZE, 3))
     x = keras.layers.GlobalAveragePooling2D()(backbone(inputs))
     outputs = keras.layers.Dense(10, name="logits")(keras.layers.Dropout(0.2)(x))
-    return _momentum_09(keras.Model(inputs, outputs, name="mobilenetv2_035_classifier"))
+    return lower_bn_momentum(keras.Model(inputs, outputs, name="mobilenetv2_035_classifier"))
 
 
 def mobilenetv3_small():
     import keras
 
     # include_preprocessing (the default) rescales 0..255 inside the model: normalization raw.
-    return _momentum_09(keras.applications.MobileNetV3Small(
+    return lower_bn_momentum(keras.applications.MobileNetV3Small(
         input_shape=(SIZE, SIZE, 3), weights=None, classes=10, classifier_activation=None, dropout_rate=0.2))
 
 
@@ -123,36 +111,8 @@ MODELS = {
 
 def train_teacher(name: str, folder: Path, path: Path, max_epochs: int, seed: int) -> dict:
     """The user's own training, in Keras 3, until validation accuracy stops improving."""
-    import keras
-    import tensorflow as tf
-
-    from edgecomp.data.folder import load_image_folder
-
     builder, _, scale = MODELS[name]
-    keras.utils.set_random_seed(seed)
-    raw = load_image_folder(folder, size=(SIZE, SIZE), channels=3, seed=0)  # edgecomp's split: test never seen
-    x, y = scale(raw.x_train.astype("float32")), raw.y_train
-    order = np.random.default_rng(seed).permutation(len(y))
-    n_val = len(y) // 10
-    val, train = order[:n_val], order[n_val:]
-    augment = keras.Sequential([keras.layers.RandomFlip("horizontal"), keras.layers.RandomTranslation(0.1, 0.1)])
-    batches = (tf.data.Dataset.from_tensor_slices((x[train], y[train])).shuffle(len(train), seed=seed).batch(64)
-               .map(lambda a, b: (augment(a, training=True), b)).prefetch(2))
-    model = builder()
-    model.compile(optimizer=keras.optimizers.Adam(2e-3), metrics=["accuracy"],
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    started = time.perf_counter()
-    history = model.fit(batches, validation_data=(x[val], y[val]), epochs=max_epochs, verbose=2, callbacks=[
-        keras.callbacks.ReduceLROnPlateau("val_accuracy", factor=0.3, patience=4, min_lr=1e-5),
-        keras.callbacks.EarlyStopping("val_accuracy", patience=8, restore_best_weights=True, start_from_epoch=6)])
-    seconds = time.perf_counter() - started
-    model.save(path)
-    logits = model.predict(scale(raw.x_test.astype("float32")), batch_size=128, verbose=0)
-    return {"epochs_run": len(history.history["loss"]), "max_epochs": max_epochs, "train_seconds": round(seconds),
-            "best_val_accuracy": float(max(history.history["val_accuracy"])),
-            "keras_test_accuracy": float((logits.argmax(1) == raw.y_test).mean()),
-            "train_images": int(len(train)), "val_images": int(n_val), "test_images": int(len(raw.y_test)),
-            "skipped": len(raw.skipped), "params": int(model.count_params())}
+    return train_on_folder(builder(), folder, SIZE, path, max_epochs, seed, patience=8, scale=scale)
 
 
 def build(name: str, work: Path, preset: str) -> tuple[dict, list[str], int, float]:

@@ -68,6 +68,18 @@ def test_epochs_that_fit_keep_the_margin_and_always_cut():
     assert epochs_that_fit(100, 1e-6) == 1  # never below one epoch
 
 
+def _four_epochs_of_four_steps(callback, clock: list) -> None:
+    """Drives a budget callback as fit would: each step 0.5 s, each epoch end (validation) 100 s."""
+    callback.on_train_begin()
+    for epoch in range(4):
+        callback.on_epoch_begin(epoch)
+        for batch in range(4):
+            callback.on_train_batch_begin(batch)
+            clock[0] += 0.5
+            callback.on_train_batch_end(batch)
+        clock[0] += 100.0  # validation and BatchNorm re-estimation
+
+
 def test_timing_skips_what_happens_between_epochs(monkeypatch):
     """A dataset of 4 batches per epoch: the timed steps span epoch ends, whose validation is not a step's
     time. Driven by a clock of our own: each step 0.5 s, each epoch end 100 s."""
@@ -76,27 +88,11 @@ def test_timing_skips_what_happens_between_epochs(monkeypatch):
     clock = [0.0]
     monkeypatch.setattr(time_budget.time, "perf_counter", lambda: clock[0])
     with stage_time_budget(1e9, started=0.0) as budget:
-        callback = time_budget.budget_callback(epochs=10, steps_per_epoch=4)
-        callback.on_train_begin()
-        for epoch in range(4):
-            callback.on_epoch_begin(epoch)
-            for batch in range(4):
-                callback.on_train_batch_begin(batch)
-                clock[0] += 0.5
-                callback.on_train_batch_end(batch)
-            clock[0] += 100.0  # validation and BatchNorm re-estimation
+        _four_epochs_of_four_steps(time_budget.budget_callback(epochs=10, steps_per_epoch=4), clock)
     assert budget.measured_step_seconds == pytest.approx(0.5)
+    clock[0] = 0.0
     with stage_time_budget(10.0, started=0.0), pytest.raises(ScheduleTooLong) as cut:  # 10 x 4 x 0.5 s = 20 s
-        clock[0] = 0.0
-        callback = time_budget.budget_callback(epochs=10, steps_per_epoch=4)
-        callback.on_train_begin()
-        for epoch in range(4):
-            callback.on_epoch_begin(epoch)
-            for batch in range(4):
-                callback.on_train_batch_begin(batch)
-                clock[0] += 0.5
-                callback.on_train_batch_end(batch)
-            clock[0] += 100.0
+        _four_epochs_of_four_steps(time_budget.budget_callback(epochs=10, steps_per_epoch=4), clock)
     assert cut.value.fraction == pytest.approx(10.0 / 20.0)
 
 

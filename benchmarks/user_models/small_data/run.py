@@ -30,14 +30,12 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import shlex
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import yaml
 
 HERE = Path(__file__).resolve().parent
@@ -45,7 +43,7 @@ ROOT = HERE.parent.parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE.parent))
 
-from folder_data import write_folder  # noqa: E402
+from folder_data import lower_bn_momentum, train_on_folder, write_folder  # noqa: E402
 
 SIZE = 64  # the model's input; the folder's images are 96-128 px, resized by the loader as users' are
 PER_CLASS = 300
@@ -58,42 +56,12 @@ def user_model():
     # include_preprocessing (the default) rescales 0..255 inside the model; a logits head of 10 classes.
     model = keras.applications.MobileNetV3Small(input_shape=(SIZE, SIZE, 3), weights=None, classes=10,
                                                 classifier_activation=None, dropout_rate=0.2)
-    for layer in model.layers:  # keras.applications' 0.999 leaves BN statistics at chance for hundreds of steps
-        if isinstance(layer, keras.layers.BatchNormalization):
-            layer.momentum = 0.9
-    return model
+    return lower_bn_momentum(model)
 
 
 def train_user_model(folder: Path, path: Path, max_epochs: int, seed: int) -> dict:
     """The user's own training, in Keras 3: Adam, flip + shift augmentation, early stopping on validation."""
-    import keras
-    import tensorflow as tf
-
-    from edgecomp.data.folder import load_image_folder
-
-    keras.utils.set_random_seed(seed)
-    raw = load_image_folder(folder, size=(SIZE, SIZE), channels=3, seed=0)  # edgecomp's split: test never seen
-    x, y = raw.x_train.astype("float32"), raw.y_train
-    order = np.random.default_rng(seed).permutation(len(y))
-    n_val = len(y) // 10
-    val, train = order[:n_val], order[n_val:]
-    augment = keras.Sequential([keras.layers.RandomFlip("horizontal"), keras.layers.RandomTranslation(0.1, 0.1)])
-    batches = (tf.data.Dataset.from_tensor_slices((x[train], y[train])).shuffle(len(train), seed=seed).batch(64)
-               .map(lambda a, b: (augment(a, training=True), b)).prefetch(2))
-    model = user_model()
-    model.compile(optimizer=keras.optimizers.Adam(2e-3), metrics=["accuracy"],
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    started = time.perf_counter()
-    history = model.fit(batches, validation_data=(x[val], y[val]), epochs=max_epochs, verbose=2, callbacks=[
-        keras.callbacks.ReduceLROnPlateau("val_accuracy", factor=0.3, patience=4, min_lr=1e-5),
-        keras.callbacks.EarlyStopping("val_accuracy", patience=6, restore_best_weights=True, start_from_epoch=6)])
-    model.save(path)
-    logits = model.predict(raw.x_test.astype("float32"), batch_size=128, verbose=0)
-    return {"epochs_run": len(history.history["loss"]), "train_seconds": round(time.perf_counter() - started),
-            "best_val_accuracy": float(max(history.history["val_accuracy"])),
-            "keras_test_accuracy": float((logits.argmax(1) == raw.y_test).mean()),
-            "train_images": int(len(train)), "val_images": int(n_val), "test_images": int(len(raw.y_test)),
-            "skipped": raw.skipped, "params": int(model.count_params())}
+    return train_on_folder(user_model(), folder, SIZE, path, max_epochs, seed, patience=6)
 
 
 def prepare(work: Path, max_epochs: int, seed: int) -> None:
