@@ -37,8 +37,9 @@ def file_bytes(path: Path) -> dict:
         names += len(tensor.name or b"")
     quant_bytes = 12 * quant_channels  # float32 scale + int64 zero point
     known = sum(constants.values()) + quant_bytes + names
-    return {"file": str(path), "bytes": len(buf), "gzip_bytes": len(gzip.compress(buf, compresslevel=9, mtime=0)), "constants": constants, "quant_channels": quant_channels,
-            "quant_bytes": quant_bytes, "name_bytes": names, "other_bytes": len(buf) - known}
+    return {"file": str(path), "bytes": len(buf), "gzip_bytes": len(gzip.compress(buf, compresslevel=9, mtime=0)),
+            "constants": constants, "quant_channels": quant_channels, "quant_bytes": quant_bytes,
+            "name_bytes": names, "other_bytes": len(buf) - known}
 
 
 def share(n: int, total: int) -> str:
